@@ -1,0 +1,47 @@
+"""Versioned payload models, one module per event family. Importing this registers them."""
+
+from contracts.events.billing import (
+    InvoiceClosedV1,
+    InvoiceTotalsV1,
+    UsageRatedV1,
+    UsageRecordV1,
+)
+from contracts.events.delegation import DelegationChangedV1, ScopeV1
+from contracts.events.einvoice import EinvoiceChannelChangedV1
+from contracts.events.fleet import FleetManagerChangedV1, SimChangedV1
+from contracts.events.identity import (
+    ContractV1,
+    CustomerRegisteredV1,
+    CustomerTerminatedV1,
+    UserCreatedV1,
+    UserDeactivatedV1,
+)
+from contracts.events.notification import (
+    AttachmentRefV1,
+    NotificationFailedV1,
+    NotificationRequestedV1,
+    NotificationSentV1,
+    RecipientV1,
+)
+
+__all__ = [
+    "AttachmentRefV1",
+    "ContractV1",
+    "CustomerRegisteredV1",
+    "CustomerTerminatedV1",
+    "DelegationChangedV1",
+    "EinvoiceChannelChangedV1",
+    "FleetManagerChangedV1",
+    "InvoiceClosedV1",
+    "InvoiceTotalsV1",
+    "NotificationFailedV1",
+    "NotificationRequestedV1",
+    "NotificationSentV1",
+    "RecipientV1",
+    "ScopeV1",
+    "SimChangedV1",
+    "UsageRatedV1",
+    "UsageRecordV1",
+    "UserCreatedV1",
+    "UserDeactivatedV1",
+]

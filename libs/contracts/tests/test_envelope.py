@@ -1,0 +1,220 @@
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import UUID, uuid4
+
+import pytest
+from contracts import (
+    CLOUDEVENTS_JSON,
+    CloudEvent,
+    InvalidEvent,
+    InvoiceClosedV1,
+    UnknownEvent,
+    UsageRecordV1,
+    new_event,
+    parse_data,
+    service_source,
+)
+from contracts.examples import example
+
+SOURCE = service_source("billing")
+
+
+def invoice_event(**kwargs) -> CloudEvent:
+    return new_event(example(InvoiceClosedV1), source=SOURCE, **kwargs)
+
+
+def raw_event(**overrides) -> dict:
+    raw = invoice_event().to_dict()
+    raw.update(overrides)
+    return raw
+
+
+def test_content_type_is_structured_cloudevents_json():
+    assert CLOUDEVENTS_JSON == "application/cloudevents+json"
+
+
+def test_new_event_takes_type_and_dataschema_from_the_payload_class():
+    event = invoice_event()
+    assert event.specversion == "1.0"
+    assert event.type == "invoice.closed"
+    assert event.dataschema == "urn:portal:events:invoice.closed:v1"
+    assert event.schema_version == 1
+    assert event.source == "/services/billing"
+    assert event.datacontenttype == "application/json"
+    UUID(event.id)
+    assert event.time.tzinfo is not None
+
+
+def test_new_event_subject_defaults_to_the_entity_id_and_can_be_overridden():
+    payload = example(InvoiceClosedV1)
+    assert invoice_event().subject == str(payload.invoice_id)
+    assert invoice_event(subject="other").subject == "other"
+
+
+def test_new_event_uses_given_id_and_time():
+    event_id = uuid4()
+    at = datetime(2026, 11, 2, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    event = invoice_event(event_id=event_id, time=at)
+    assert event.id == str(event_id)
+    assert event.time == at
+
+
+def test_new_event_refuses_a_naive_time():
+    with pytest.raises(ValueError):
+        invoice_event(time=datetime(2026, 11, 2, 10, 0))
+
+
+def test_envelope_round_trips_through_bytes():
+    event = invoice_event(extensions={"partitionkey": "abc", "retries": 2})
+    raw = event.to_bytes()
+    assert isinstance(raw, bytes)
+    back = CloudEvent.from_bytes(raw)
+    assert back == event
+    assert back.to_bytes() == raw
+    assert parse_data(back) == example(InvoiceClosedV1)
+
+
+def test_envelope_round_trips_through_a_dict():
+    event = invoice_event()
+    assert CloudEvent.from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
+def test_unknown_envelope_attributes_are_kept_as_extensions():
+    raw = json.dumps(raw_event(traceparent="00-abc-def-01", comexampleext=5)).encode()
+    event = CloudEvent.from_bytes(raw)
+    assert event.extensions == {"traceparent": "00-abc-def-01", "comexampleext": 5}
+    assert json.loads(event.to_bytes())["comexampleext"] == 5
+
+
+def test_unset_subject_is_left_out_of_the_json():
+    event = new_event(example(InvoiceClosedV1), source=SOURCE).model_copy(update={"subject": None})
+    assert "subject" not in json.loads(event.to_bytes())
+
+
+def test_event_id_is_normalized_to_canonical_uuid():
+    event_id = uuid4()
+    raw = json.dumps(raw_event(id=str(event_id).upper())).encode()
+    assert CloudEvent.from_bytes(raw).id == str(event_id)
+
+
+def test_extension_names_must_follow_cloudevents_naming():
+    with pytest.raises(ValueError, match="extension attribute"):
+        invoice_event(extensions={"Trace-Parent": "x"})
+    with pytest.raises(ValueError, match="extension attribute"):
+        invoice_event(extensions={"type": "x"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b'{"specversion": "1.0",',
+        b"[]",
+        b'"a string"',
+        json.dumps({k: v for k, v in raw_event().items() if k != "id"}).encode(),
+        json.dumps({k: v for k, v in raw_event().items() if k != "type"}).encode(),
+        json.dumps({k: v for k, v in raw_event().items() if k != "data"}).encode(),
+        json.dumps({k: v for k, v in raw_event().items() if k != "specversion"}).encode(),
+        json.dumps(raw_event(specversion="0.3")).encode(),
+        json.dumps(raw_event(id="not-a-uuid")).encode(),
+        json.dumps(raw_event(time="2026-11-02T10:00:00")).encode(),
+        json.dumps(raw_event(data="text")).encode(),
+        json.dumps(raw_event(datacontenttype="text/plain")).encode(),
+    ],
+    ids=[
+        "empty",
+        "not-json",
+        "truncated",
+        "array",
+        "string",
+        "no-id",
+        "no-type",
+        "no-data",
+        "no-specversion",
+        "old-specversion",
+        "id-not-uuid",
+        "naive-time",
+        "data-not-object",
+        "data-not-json",
+    ],
+)
+def test_malformed_bytes_raise_invalid_event(raw):
+    with pytest.raises(InvalidEvent) as excinfo:
+        CloudEvent.from_bytes(raw)
+    assert str(excinfo.value).startswith("invalid CloudEvent")
+    assert excinfo.value.errors
+
+
+def test_invalid_event_message_does_not_echo_field_values():
+    secret = "an.peeters@example.be"
+    raw = json.dumps(raw_event(id=secret)).encode()
+    with pytest.raises(InvalidEvent) as excinfo:
+        CloudEvent.from_bytes(raw)
+    assert secret not in str(excinfo.value)
+
+
+def test_unknown_fields_in_data_are_ignored():
+    data = dict(
+        invoice_event().data,
+        discount_code="WINTER",
+        totals={**invoice_event().data["totals"], "rounding": "0.00"},
+    )
+    event = CloudEvent.from_dict(raw_event(data=data))
+    payload = parse_data(event)
+    assert payload == example(InvoiceClosedV1)
+    assert not hasattr(payload, "discount_code")
+
+
+def test_parse_data_returns_the_registered_class():
+    payload = parse_data(invoice_event())
+    assert isinstance(payload, InvoiceClosedV1)
+
+
+def test_parse_data_with_expected_class_rejects_another_type():
+    with pytest.raises(UnknownEvent, match="expected UsageRecordV1"):
+        parse_data(invoice_event(), UsageRecordV1)
+
+
+def test_unknown_type_raises_unknown_event():
+    event = CloudEvent.from_dict(
+        raw_event(type="invoice.reopened", dataschema="urn:portal:events:invoice.reopened:v1")
+    )
+    with pytest.raises(UnknownEvent) as excinfo:
+        parse_data(event)
+    assert (excinfo.value.event_type, excinfo.value.version) == ("invoice.reopened", 1)
+
+
+def test_unknown_version_raises_unknown_event():
+    event = CloudEvent.from_dict(raw_event(dataschema="urn:portal:events:invoice.closed:v99"))
+    with pytest.raises(UnknownEvent):
+        parse_data(event)
+
+
+def test_unknown_event_is_an_invalid_event():
+    assert issubclass(UnknownEvent, InvalidEvent)
+
+
+@pytest.mark.parametrize(
+    "dataschema",
+    [
+        "https://example.com/schema.json",
+        "urn:portal:events:invoice.closed:1",
+        "urn:portal:events:user.created:v1",
+    ],
+)
+def test_dataschema_not_naming_this_type_and_version_is_invalid(dataschema):
+    event = CloudEvent.from_dict(raw_event(dataschema=dataschema))
+    with pytest.raises(InvalidEvent):
+        parse_data(event)
+
+
+def test_data_failing_validation_raises_invalid_event():
+    data = dict(invoice_event().data, period="2026-13")
+    with pytest.raises(InvalidEvent, match="period"):
+        parse_data(CloudEvent.from_dict(raw_event(data=data)))
+
+
+def test_time_is_serialized_as_rfc3339_with_offset():
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    assert json.loads(invoice_event(time=at).to_bytes())["time"] == "2026-11-02T09:30:00Z"
