@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from contracts.base import EventPayload
+from contracts.types import Money
 
 SimChange = Literal[
     "provisioned",
@@ -39,6 +40,11 @@ class SimChangedV1(EventPayload):
     tariff_plan: str
     options: list[str] = Field(default_factory=list, description="Option codes now active.")
     end_user_id: UUID | None = Field(default=None, description="The user who uses the SIM.")
+    monthly_fee: Money | None = Field(
+        default=None,
+        description="Recurring fee of the plan and its options now active, EUR excl. VAT "
+        "(billing charges it; absent on older producers).",
+    )
     previous: dict[str, str | None] = Field(
         default_factory=dict,
         description='What changed from, by field name, e.g. {"tariff_plan": "MOBILE_S"} '

@@ -23,6 +23,10 @@ TEMPLATES: dict[str, str] = {
     "einvoice_email_confirmation": "Confirm the e-invoice e-mail address. params: confirm_url",
     "invoice_available": "A new invoice (PDF attached for e-mail). params: invoice_number, "
     "period, total_incl_vat, due_date",
+    "invoice_available_sms": "SMS alert of a new invoice. params: invoice_number, "
+    "total_incl_vat, due_date",
+    "sim_change_confirmation": "A subscription change was applied. params: msisdn, change, "
+    "tariff_plan",
     "account_deactivation_notice": "Users deactivated after 12 months unused. params: user_count",
     "application_deactivation_notice": "An application unused for 6 months was deactivated. "
     "params: application",

@@ -1,0 +1,1 @@
+"""Plumbing shared by every portal service. No business rules live here."""

@@ -1,0 +1,297 @@
+"""``ServiceKit`` wires the plumbing of one service; ``create_app`` builds its FastAPI app.
+
+A service's ``main.py`` does roughly::
+
+    def create_app(settings: BillingSettings | None = None) -> FastAPI:
+        settings = settings or BillingSettings()
+        kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS)
+        kit.subscribe({"sim.changed": handlers.on_sim_changed})
+        return create_app(kit, routers=[api.router], title="billing")
+
+The lifespan configures logs and traces, runs migrations, opens Redis, starts the outbox
+relay and the consumer, and stops them in reverse order on shutdown (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaClient
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
+from servicekit.consumer import EventConsumer, Handler
+from servicekit.db import Database
+from servicekit.delegation_client import DelegationClient
+from servicekit.logging import configure_logging
+from servicekit.migrations import upgrade_to_head_async
+from servicekit.outbox import Outbox, OutboxRelay
+from servicekit.problems import PROBLEM_JSON, install_problem_handlers
+from servicekit.settings import ServiceSettings
+from servicekit.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+
+Hook = Callable[["ServiceKit"], Awaitable[None]]
+
+
+class ServiceKit:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        metadata: MetaData,
+        migrations_dir: Path | None,
+    ) -> None:
+        self.settings = settings
+        self.service = settings.service_name
+        self.db = Database(settings.database_url, metadata)
+        self.migrations_dir = migrations_dir
+        self.outbox = Outbox(self.db, source=f"/services/{self.service}")
+        self.relay = OutboxRelay(
+            self.db,
+            service=self.service,
+            bootstrap=settings.kafka_bootstrap_servers,
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+        )
+        self.handlers: dict[str, Handler] = {}
+        self.consumer: EventConsumer | None = None
+        self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2.0)
+        self.verifier = TokenVerifier(
+            http_key_source(settings.jwks_url, settings.http_timeout_s),
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+        )
+        self.tokens = ServiceTokenProvider(
+            settings.token_url,
+            settings.client_id,
+            settings.client_secret,
+            timeout_s=settings.http_timeout_s,
+        )
+        self.delegation = DelegationClient(
+            settings.delegation_url,
+            self.tokens,
+            ttl_s=settings.delegation_cache_ttl_s,
+            timeout_s=settings.http_timeout_s,
+        )
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+        self.background: list[asyncio.Task[Any]] = []
+
+    def subscribe(self, handlers: dict[str, Handler]) -> None:
+        self.handlers.update(handlers)
+
+    def run_periodically(
+        self, name: str, interval_s: float, job: Callable[[ServiceKit], Awaitable[None]]
+    ) -> None:
+        """A scheduled job (retention, lifecycle rules); errors are logged, never fatal."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await job(self)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("scheduled job %s failed", name)
+                await asyncio.sleep(interval_s)
+
+        async def start(kit: ServiceKit) -> None:
+            kit.background.append(asyncio.create_task(loop(), name=name))
+
+        self.on_startup.append(start)
+
+    async def start(self) -> None:
+        s = self.settings
+        if self.migrations_dir is not None and s.run_migrations_on_start:
+            await upgrade_to_head_async(s.database_url, self.migrations_dir)
+        if s.relay_enabled:
+            await self.relay.start()
+        if self.handlers and s.consumer_enabled:
+            self.consumer = EventConsumer(
+                self.db,
+                service=self.service,
+                group_id=s.consumer_group,
+                bootstrap=s.kafka_bootstrap_servers,
+                handlers=self.handlers,
+                max_attempts=s.consumer_max_attempts,
+                backoff_initial_s=s.consumer_backoff_initial_s,
+                backoff_max_s=s.consumer_backoff_max_s,
+                offset_reset=s.consumer_offset_reset,
+            )
+            await self.consumer.start()
+        for hook in self.on_startup:
+            await hook(self)
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        for hook in reversed(self.on_shutdown):
+            try:
+                await hook(self)
+            except Exception:
+                log.exception("shutdown hook failed")
+        if self.consumer:
+            await self.consumer.stop()
+        await self.relay.stop()
+        await self.delegation.close()
+        await self.redis.aclose()
+        await self.db.dispose()
+
+    # -- readiness -----------------------------------------------------------------
+
+    async def check_ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+
+        async def probe(name: str, coro: Awaitable[Any]) -> None:
+            try:
+                await asyncio.wait_for(coro, timeout=2.0)
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"unavailable: {type(exc).__name__}"
+
+        await asyncio.gather(
+            probe("database", self.db.ping()),
+            probe("kafka", _kafka_metadata(self.settings.kafka_bootstrap_servers)),
+            probe("redis", self.redis.ping()),
+        )
+        return checks
+
+
+async def _kafka_metadata(bootstrap: str) -> None:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    try:
+        await client.bootstrap()  # a real metadata request
+    finally:
+        await client.close()
+
+
+def get_kit(request: Request) -> ServiceKit:
+    kit: ServiceKit = request.app.state.kit
+    return kit
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    kit = get_kit(request)
+    async with kit.db.transaction() as session:
+        yield session
+
+
+KitDep = Annotated[ServiceKit, Depends(get_kit)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def create_app(
+    kit: ServiceKit,
+    *,
+    routers: Sequence[APIRouter],
+    title: str,
+    version: str = "1.0.0",
+    description: str = "",
+) -> FastAPI:
+    s = kit.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(kit.service, s.log_level)
+        configure_tracing(kit.service, s.otlp_endpoint)
+        await kit.start()
+        log.info("service started", extra={"port": s.port})
+        try:
+            yield
+        finally:
+            await kit.stop()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app.state.kit = kit
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def metrics_middleware(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(kit.service, request.method, path, response.status_code).inc()
+        HTTP_LATENCY.labels(kit.service, request.method, path).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": kit.service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await kit.check_ready()
+        ready = all(v == "ok" for v in checks.values())
+        # Informational: whether this instance holds partitions (an instance may rightly
+        # hold none when a group has more members than partitions).
+        consumer = None
+        if kit.consumer is not None:
+            consumer = "assigned" if kit.consumer.assigned else "waiting"
+        if ready:
+            return JSONResponse({"status": "ready", "checks": checks, "consumer": consumer})
+        return JSONResponse(
+            {
+                "type": "https://portal.example/problems/not-ready",
+                "title": "Not ready",
+                "status": 503,
+                "detail": "A dependency is unavailable",
+                "checks": checks,
+            },
+            status_code=503,
+            media_type=PROBLEM_JSON,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    except ImportError:  # instrumentation is optional at run time
+        pass
+    return app
+
+
+def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+    """Run one service with uvicorn; SIGTERM/SIGINT stop it gracefully via the lifespan."""
+    import uvicorn
+
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        app_factory(),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+    )

@@ -1,0 +1,217 @@
+"""Token verification (JWKS), the caller as a ``Principal``, and service-to-service tokens.
+
+Identity signs short-lived access tokens with an asymmetric key and publishes the public
+keys at ``/.well-known/jwks.json``. Every service verifies every request offline against
+a cached copy, refreshed when a token names a key id it does not know yet (key
+rotation), at most once per ``min_refresh_interval_s``.
+
+Claims: ``sub`` (user id, or client id for services), ``kind`` (user | operator |
+service), ``cid`` (the user's customer id), ``iss``, ``aud``, ``exp``, ``iat``, ``jti``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from jwt import PyJWK
+
+from servicekit.problems import Forbidden, ServiceUnavailable, Unauthorized
+
+ALGORITHMS = ["ES256", "RS256"]
+Kind = Literal["user", "operator", "service"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: Kind
+    customer_id: UUID | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> UUID:
+        if self.kind == "service":
+            raise Forbidden("This route is for users")
+        return UUID(self.subject)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
+
+
+KeySource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def http_key_source(jwks_url: str, timeout_s: float = 3.0) -> KeySource:
+    async def fetch() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            resp = await client.get(jwks_url)
+            resp.raise_for_status()
+            data: dict[str, Any] = resp.json()
+            return data
+
+    return fetch
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        key_source: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        min_refresh_interval_s: float = 10.0,
+    ) -> None:
+        self._source = key_source
+        self.issuer = issuer
+        self.audience = audience
+        self.min_refresh_interval_s = min_refresh_interval_s
+        self._keys: dict[str, PyJWK] = {}
+        self._last_refresh = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if not force and self._keys:
+                return
+            if self._keys and now - self._last_refresh < self.min_refresh_interval_s:
+                return
+            try:
+                jwks = await self._source()
+            except (httpx.HTTPError, OSError, json.JSONDecodeError) as exc:
+                if self._keys:
+                    return  # keep verifying with what we have
+                raise ServiceUnavailable("Token keys are unavailable") from exc
+            self._keys = {k["kid"]: PyJWK.from_dict(k) for k in jwks.get("keys", []) if "kid" in k}
+            self._last_refresh = now
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Malformed token") from exc
+        kid = header.get("kid")
+        if header.get("alg") not in ALGORITHMS or not kid:
+            raise Unauthorized("Unsupported token")
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("Unknown signing key")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token") from exc
+        if claims.get("typ") not in (None, "access"):
+            raise Unauthorized("Not an access token")
+        kind = claims.get("kind")
+        if kind not in ("user", "operator", "service"):
+            raise Unauthorized("Invalid token")
+        cid = claims.get("cid")
+        return Principal(
+            subject=str(claims["sub"]),
+            kind=kind,
+            customer_id=UUID(cid) if cid else None,
+            claims=claims,
+        )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.kit.verifier
+    return await verifier.verify(bearer_token(request))
+
+
+async def operator_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if not principal.is_operator:
+        raise Forbidden("Operator staff only")
+    return principal
+
+
+async def user_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if principal.kind != "user":
+        raise Forbidden("This route is for portal users")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OperatorPrincipal = Annotated[Principal, Depends(operator_principal)]
+UserPrincipal = Annotated[Principal, Depends(user_principal)]
+
+
+class ServiceTokenProvider:
+    """OAuth2 client credentials at identity, cached until shortly before expiry."""
+
+    def __init__(
+        self, token_url: str, client_id: str, client_secret: str, timeout_s: float = 3.0
+    ) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.timeout_s = timeout_s
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token and time.monotonic() < self._expires_at - 30:
+                return self._token
+            try:
+                async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                    resp = await client.post(
+                        self.token_url,
+                        data={
+                            "grant_type": "client_credentials",
+                            "client_id": self.client_id,
+                            "client_secret": self.client_secret,
+                        },
+                    )
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable("Identity is unreachable") from exc
+            if resp.status_code != 200:
+                raise ServiceUnavailable(
+                    f"Identity refused this service's credentials ({resp.status_code})"
+                )
+            body = resp.json()
+            self._token = str(body["access_token"])
+            self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
+            return self._token
+
+    def invalidate(self) -> None:
+        self._token = None

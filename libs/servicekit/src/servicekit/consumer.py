@@ -1,0 +1,321 @@
+"""At-least-once Kafka consumer with an inbox, bounded retries and a dead-letter topic.
+
+For each message: parse the CloudEvent, open one transaction, skip it if its id is in
+the inbox, apply the effect, record the id, commit; only then is the offset committed
+(once per partition batch). A redelivered event therefore has no second effect, and a
+crash never loses one.
+
+Failures:
+- a malformed or unknown event goes to the dead-letter topic at once;
+- the service's own database being unreachable is retried without limit (nothing is
+  wrong with the event; it will apply once the database is back);
+- anything else is retried ``max_attempts`` times with exponential backoff, then goes to
+  ``dlq.<service>`` with the error in its headers and the partition moves on.
+  ``portal-dlq replay`` puts dead letters back on their topic.
+
+Why not FastStream subscribers: its ``ack()`` commits synchronously per message and it has
+no retry/dead-letter policy of its own; we need offsets committed per batch only after
+the effect's transaction, so the loop below uses aiokafka directly (docs/adr/0004).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from contracts.base import EventPayload
+from contracts.envelope import CloudEvent, InvalidEvent, parse_data
+from contracts.topics import dead_letter_topic
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.db import Database
+from servicekit.outbox import kafka_producer
+from servicekit.telemetry import context_from_kafka_headers, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+
+EVENTS = Counter(
+    "consumer_events_total",
+    "Events handled by outcome",
+    ["service", "topic", "outcome"],
+)
+DURATION = Histogram(
+    "consumer_event_duration_seconds", "Time to apply one event", ["service", "topic"]
+)
+
+
+class PermanentError(Exception):
+    """The event can never be applied: dead-letter it without retrying."""
+
+
+class RetryableError(Exception):
+    """A transient failure outside our database (e.g. a peer service): retry, bounded."""
+
+
+def _is_database_down(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        service: str,
+        group_id: str,
+        bootstrap: str,
+        handlers: dict[str, Handler],
+        max_attempts: int = 5,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        max_batch: int = 500,
+        offset_reset: str = "earliest",
+    ) -> None:
+        self.db = db
+        self.service = service
+        self.group_id = group_id
+        self.bootstrap = bootstrap
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.max_batch = max_batch
+        self.offset_reset = offset_reset
+        self.dlq_topic = dead_letter_topic(service)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.assigned = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=20)
+            except TimeoutError:
+                self._task.cancel()
+        await self._close()
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._dlq_producer):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:
+                    log.warning("kafka client did not stop cleanly", exc_info=True)
+        self._consumer = None
+        self._dlq_producer = None
+        self.assigned = False
+
+    async def _run_forever(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                await self._run()
+                backoff = 1.0
+            except (KafkaError, OSError) as exc:
+                log.warning(
+                    "consumer %s lost the broker, retrying in %.0fs: %s",
+                    self.group_id,
+                    backoff,
+                    exc,
+                )
+                await self._close()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 15.0)
+            except _Stopping:
+                return
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.handlers.keys(),
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.service}-{self.group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset=self.offset_reset,
+            max_poll_interval_ms=900_000,
+            session_timeout_ms=15_000,
+            heartbeat_interval_ms=3_000,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        self._dlq_producer = kafka_producer(self.bootstrap, client_id=f"{self.service}-dlq")
+        await self._dlq_producer.start()
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+            self.assigned = bool(consumer.assignment())
+            for tp, records in batches.items():
+                for record in records:
+                    await self._handle_record(record)
+                try:
+                    await consumer.commit({tp: records[-1].offset + 1})
+                except CommitFailedError:
+                    # The partition moved to another member during a rebalance; it
+                    # re-reads from the last commit and the inbox absorbs the repeats.
+                    log.warning("offset commit failed after rebalance on %s", tp)
+
+    # -- one record ----------------------------------------------------------------
+
+    async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
+        topic = record.topic
+        ctx = context_from_kafka_headers(record.headers)
+        with tracer().start_as_current_span(
+            f"{topic} process",
+            context=ctx,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.kafka.offset": record.offset,
+            },
+        ):
+            try:
+                event = CloudEvent.from_bytes(record.value)
+                payload = parse_data(event)
+            except InvalidEvent as exc:
+                await self._dead_letter(record, exc, attempts=0)
+                return
+            handler = self.handlers[topic]
+            attempt = 0
+            while True:
+                attempt += 1
+                started = time.perf_counter()
+                try:
+                    outcome = await self._apply(handler, event, payload, topic)
+                    EVENTS.labels(self.service, topic, outcome).inc()
+                    DURATION.labels(self.service, topic).observe(time.perf_counter() - started)
+                    return
+                except PermanentError as exc:
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                except Exception as exc:
+                    if self._stopping.is_set():
+                        raise _Stopping() from exc
+                    if _is_database_down(exc):
+                        delay = self._delay(attempt)
+                        log.warning(
+                            "database unavailable while applying %s, retry in %.1fs", topic, delay
+                        )
+                        await self._sleep(delay)
+                        continue
+                    if attempt >= self.max_attempts:
+                        log.exception(
+                            "giving up on %s event %s after %d attempts", topic, event.id, attempt
+                        )
+                        await self._dead_letter(record, exc, attempts=attempt)
+                        return
+                    EVENTS.labels(self.service, topic, "retried").inc()
+                    delay = self._delay(attempt)
+                    log.warning(
+                        "applying %s event %s failed (attempt %d), retry in %.1fs: %s",
+                        topic,
+                        event.id,
+                        attempt,
+                        delay,
+                        exc,
+                    )
+                    await self._sleep(delay)
+
+    def _delay(self, attempt: int) -> float:
+        return min(self.backoff_initial_s * 2 ** (attempt - 1), self.backoff_max_s)
+
+    async def _apply(
+        self, handler: Handler, event: CloudEvent, payload: EventPayload, topic: str
+    ) -> str:
+        inbox = self.db.inbox
+        try:
+            async with self.db.transaction() as session:
+                seen = (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.group_id, inbox.c.event_id == str(event.id)
+                        )
+                    )
+                ).first()
+                if seen:
+                    return "duplicate"
+                await handler(session, event, payload)
+                await session.execute(
+                    inbox.insert().values(
+                        consumer=self.group_id, event_id=str(event.id), topic=topic
+                    )
+                )
+        except IntegrityError as exc:
+            if "inbox" in str(exc.orig).lower() or "pk_inbox" in str(exc):
+                return "duplicate"  # another instance applied it concurrently
+            raise
+        return "processed"
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[Any, Any], exc: BaseException, *, attempts: int
+    ) -> None:
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")]
+        headers += [
+            ("dlq.error", str(exc)[:1000].encode()),
+            ("dlq.error_type", type(exc).__name__.encode()),
+            ("dlq.original_topic", record.topic.encode()),
+            ("dlq.original_partition", str(record.partition).encode()),
+            ("dlq.original_offset", str(record.offset).encode()),
+            ("dlq.consumer", self.group_id.encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        backoff = 0.5
+        while True:
+            try:
+                assert self._dlq_producer is not None
+                await self._dlq_producer.send_and_wait(
+                    self.dlq_topic, value=record.value, key=record.key, headers=headers
+                )
+                break
+            except KafkaError:
+                if self._stopping.is_set():
+                    raise _Stopping() from None
+                log.warning("cannot write dead letter yet, retrying in %.1fs", backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        EVENTS.labels(self.service, record.topic, "dead_lettered").inc()
+        log.error(
+            "event dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_type": type(exc).__name__,
+                "dead_letter_topic": self.dlq_topic,
+            },
+        )
+
+
+class _Stopping(Exception):
+    """Raised inside the loop to abandon the current record on shutdown (not committed)."""
+
+
+__all__ = ["EventConsumer", "Handler", "PermanentError", "RetryableError", "TopicPartition"]

@@ -1,0 +1,176 @@
+"""Async SQLAlchemy engine and sessions, plus the outbox and inbox tables.
+
+PostgreSQL when ``<SERVICE>_DATABASE_URL`` points at it, one SQLite file per service as
+the embedded default. The entry point (HTTP request or Kafka message) owns the
+transaction: use cases add and flush, ``Database.transaction`` commits once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Events written in the caller's transaction, published later by the relay."""
+    if "outbox" in metadata.tables:
+        return metadata.tables["outbox"]
+    return Table(
+        "outbox",
+        metadata,
+        # BigInteger autoincrement keeps insertion order (per-key order for the relay).
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False, default=dict),
+        Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """Ids of events already applied, per consumer, written in the effect's transaction."""
+    if "inbox" in metadata.tables:
+        return metadata.tables["inbox"]
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), nullable=False),
+        Column("event_id", String(64), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, default=utcnow),
+        PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
+        Index("ix_inbox_processed_at", "processed_at"),
+    )
+
+
+def add_kit_tables(metadata: MetaData) -> None:
+    """Put the outbox and inbox on a service's metadata (so its migrations create them)."""
+    outbox_table(metadata)
+    inbox_table(metadata)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers go on while a writer commits; NORMAL is durable across a process
+    # crash (what we need), only an OS crash can lose the last transactions.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if is_sqlite(url):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {}
+        if path in ("", ":memory:"):
+            kwargs["poolclass"] = StaticPool
+        engine = create_async_engine(url, echo=echo, **kwargs)
+        sync_engine: Engine = engine.sync_engine
+        event.listen(sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """One per service process: engine, session factory and the kit tables."""
+
+    def __init__(self, url: str, metadata: MetaData) -> None:
+        add_kit_tables(metadata)
+        self.url = url
+        self.metadata = metadata
+        self.engine = create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.outbox = outbox_table(metadata)
+        self.inbox = inbox_table(metadata)
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if is_sqlite(self.url) else "postgresql"
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every commit (the relay uses it to wake up at once)."""
+        self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success, roll back on error, in one place."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        for callback in self._after_commit:
+            callback()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()

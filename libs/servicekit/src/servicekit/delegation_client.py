@@ -1,0 +1,162 @@
+"""Asks the delegation service whether a caller may do something, with a short cache.
+
+Every service checks rights on every request by asking delegation. Decisions are cached
+for ``ttl_s`` seconds (the bounded staleness after a revocation). If delegation cannot
+be reached the answer is "deny" by way of 503: we never fail open.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from servicekit.auth import Principal, ServiceTokenProvider
+from servicekit.problems import Forbidden, NotFound, ServiceUnavailable
+from servicekit.telemetry import current_trace_headers
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str  # customer | user | billing_account | invoice | sim
+    id: UUID | str | None
+    customer_id: UUID | str
+    billing_account_id: UUID | str | None = None  # for scope checks on invoices and SIMs
+    sim_id: UUID | str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = {"type": self.type, "id": _s(self.id), "customer_id": _s(self.customer_id)}
+        if self.billing_account_id:
+            data["billing_account_id"] = _s(self.billing_account_id)
+        if self.sim_id:
+            data["sim_id"] = _s(self.sim_id)
+        return data
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Visible:
+    """What a user may act on: whole customers, plus single resource ids."""
+
+    customer_ids: frozenset[str] = field(default_factory=frozenset)
+    ids: frozenset[str] = field(default_factory=frozenset)
+
+    def allows(self, *, customer_id: UUID | str, resource_id: UUID | str) -> bool:
+        return str(customer_id) in self.customer_ids or str(resource_id) in self.ids
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class DelegationClient:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: ServiceTokenProvider,
+        *,
+        ttl_s: float = 5.0,
+        timeout_s: float = 3.0,
+        max_entries: int = 10_000,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.ttl_s = ttl_s
+        self.timeout_s = timeout_s
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._http = httpx.AsyncClient(timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def _cached(self, key: str) -> Any | None:
+        hit = self._cache.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def _store(self, key: str, value: Any) -> None:
+        self._cache[key] = (time.monotonic() + self.ttl_s, value)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        for attempt in (1, 2):
+            token = await self.tokens.token()
+            headers = {"Authorization": f"Bearer {token}", **current_trace_headers()}
+            try:
+                resp = await self._http.request(
+                    method, f"{self.base_url}{path}", headers=headers, **kwargs
+                )
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable("The rights service is unreachable") from exc
+            if resp.status_code == 401 and attempt == 1:
+                self.tokens.invalidate()
+                continue
+            if resp.status_code != 200:
+                raise ServiceUnavailable(f"The rights service answered {resp.status_code}")
+            return resp.json()
+        raise ServiceUnavailable("The rights service refused this service's token")
+
+    async def check(self, subject: UUID | str, action: str, resource: Resource) -> Decision:
+        body = {"subject": str(subject), "action": action, "resource": resource.as_json()}
+        key = "c:" + json.dumps(body, sort_keys=True)
+        hit = self._cached(key)
+        if hit is None:
+            data = await self._call("POST", "/v1/check", json=body)
+            hit = Decision(bool(data["allowed"]), str(data.get("reason", "")))
+            self._store(key, hit)
+        return hit  # type: ignore[no-any-return]
+
+    async def check_many(
+        self, subject: UUID | str, action: str, resources: list[Resource]
+    ) -> list[Decision]:
+        if not resources:
+            return []
+        checks = [
+            {"subject": str(subject), "action": action, "resource": r.as_json()} for r in resources
+        ]
+        data = await self._call("POST", "/v1/check/batch", json={"checks": checks})
+        return [Decision(bool(r["allowed"]), str(r.get("reason", ""))) for r in data["results"]]
+
+    async def visible(self, subject: UUID | str, type_: str, action: str) -> Visible:
+        key = f"v:{subject}:{type_}:{action}"
+        hit = self._cached(key)
+        if hit is None:
+            data = await self._call(
+                "GET",
+                f"/v1/subjects/{subject}/resources",
+                params={"type": type_, "action": action},
+            )
+            hit = Visible(
+                customer_ids=frozenset(str(c) for c in data.get("customer_ids", [])),
+                ids=frozenset(str(i) for i in data.get("ids", [])),
+            )
+            self._store(key, hit)
+        return hit  # type: ignore[no-any-return]
+
+    async def authorize(
+        self, principal: Principal, action: str, resource: Resource, *, hide: bool = True
+    ) -> None:
+        """Raise unless allowed. ``hide`` answers 404 so a caller cannot probe for
+        another customer's objects; use ``hide=False`` for actions on a visible object."""
+        if principal.is_operator or principal.is_service:
+            return
+        decision = await self.check(principal.subject, action, resource)
+        if decision.allowed:
+            return
+        if hide:
+            raise NotFound(f"No such {resource.type.replace('_', ' ')}")
+        raise Forbidden(f"Not allowed: {decision.reason}")

@@ -1,0 +1,43 @@
+"""Opaque cursors for list routes: ``?limit=`` (default 50, max 500) and ``cursor``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from servicekit.problems import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor")
+    return data
+
+
+def page(items: list[Any], limit: int, position_of: Any) -> dict[str, Any]:
+    """Given up to ``limit + 1`` items, return the page and the next cursor."""
+    has_more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(position_of(items[-1])) if has_more and items else None
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,121 @@
+"""Settings base: every service subclasses ``ServiceSettings`` with its own env prefix.
+
+Values come from the environment (``<SERVICE>_DATABASE_URL``, ...). A few settings are
+shared by all services and read without prefix (``KAFKA_BOOTSTRAP_SERVERS``,
+``REDIS_URL``, ``OTEL_EXPORTER_OTLP_ENDPOINT``) so one environment can point the whole
+system elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that ship as development defaults; refused outside development.
+DEV_PLACEHOLDER_SECRETS = frozenset({"dev-secret", "change-me", "operator-dev-password"})
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def data_dir() -> Path:
+    """Where embedded databases live: ``PORTAL_DATA_DIR``, else ``var/data`` in the repo."""
+    return Path(os.environ.get("PORTAL_DATA_DIR", REPO_ROOT / "var" / "data"))
+
+
+def default_sqlite_url(service: str) -> str:
+    """Embedded default: one SQLite file per service."""
+    path = data_dir() / f"{service}.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``model_config`` with their env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    run_migrations_on_start: bool = True
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+
+    # Where identity serves its keys and tokens; every service verifies tokens offline.
+    identity_url: str = Field(
+        default="http://127.0.0.1:8001",
+        validation_alias=AliasChoices("IDENTITY_URL", "identity_url"),
+    )
+    delegation_url: str = Field(
+        default="http://127.0.0.1:8002",
+        validation_alias=AliasChoices("DELEGATION_URL", "delegation_url"),
+    )
+    token_issuer: str = Field(
+        default="portal-identity",
+        validation_alias=AliasChoices("TOKEN_ISSUER", "token_issuer"),
+    )
+    token_audience: str = Field(
+        default="portal", validation_alias=AliasChoices("TOKEN_AUDIENCE", "token_audience")
+    )
+    # This service's own OAuth2 client credentials at identity.
+    client_id: str = ""
+    client_secret: str = "dev-secret"
+
+    # Consumer behaviour.
+    consumer_max_attempts: int = 5
+    consumer_backoff_initial_s: float = 0.2
+    consumer_backoff_max_s: float = 5.0
+    consumer_enabled: bool = True
+    # Defaults to the service name: all instances of a service share one group.
+    consumer_group: str = ""
+    # "earliest" so a new group misses nothing; test stacks that share a broker with
+    # old events start their fresh groups at "latest".
+    consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
+    relay_enabled: bool = True
+    relay_batch_size: int = 1000
+    relay_poll_interval_s: float = 0.5
+    delegation_cache_ttl_s: float = 5.0
+    http_timeout_s: float = 3.0
+
+    @model_validator(mode="after")
+    def _defaults_and_safety(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = default_sqlite_url(self.service_name)
+        if not self.client_id:
+            self.client_id = self.service_name
+        if not self.consumer_group:
+            self.consumer_group = self.service_name
+        if self.environment == "production":
+            for name in self.secret_fields():
+                if getattr(self, name) in DEV_PLACEHOLDER_SECRETS:
+                    raise ValueError(f"{name} still has its development placeholder value")
+        return self
+
+    def secret_fields(self) -> list[str]:
+        """Names of settings that hold secrets; subclasses extend this list."""
+        return ["client_secret"]
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.identity_url}/.well-known/jwks.json"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.identity_url}/v1/auth/token"

@@ -1,0 +1,143 @@
+"""Helpers for tests of a service: real databases, a token issuer and a delegation double.
+
+Integration tests use a real PostgreSQL when ``TEST_POSTGRES_URL`` is set (``make test``
+sets it), one fresh database per call; otherwise a temporary SQLite file. Tokens are
+signed by a throw-away key whose JWKS the service under test is given directly. The
+delegation double stands in for the *other* service; journeys through the real one are
+in ``tests-e2e/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from jwt.algorithms import ECAlgorithm
+
+from servicekit.auth import Principal
+from servicekit.delegation_client import Decision, Resource, Visible
+
+ISSUER = "portal-identity"
+AUDIENCE = "portal"
+
+
+class TokenFactory:
+    """Signs access tokens the way identity does, with its own throw-away key."""
+
+    def __init__(self) -> None:
+        self.kid = uuid.uuid4().hex
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        jwk = json.loads(ECAlgorithm.to_jwk(self._key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "ES256"})
+        self.jwks = {"keys": [jwk]}
+
+    async def key_source(self) -> dict[str, Any]:
+        return self.jwks
+
+    def token(
+        self,
+        subject: UUID | str,
+        *,
+        kind: str = "user",
+        customer_id: UUID | str | None = None,
+        ttl_s: int = 300,
+        **extra: Any,
+    ) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(subject),
+            "kind": kind,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": uuid.uuid4().hex,
+            "typ": "access",
+        }
+        if customer_id:
+            claims["cid"] = str(customer_id)
+        claims.update(extra)
+        return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
+
+    def headers(self, subject: UUID | str, **kw: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(subject, **kw)}"}
+
+
+Rule = Callable[[str, str, Resource], bool]
+
+
+class FakeDelegation:
+    """Stands in for the delegation service in a single service's tests."""
+
+    def __init__(self, rule: Rule | None = None) -> None:
+        self.rule: Rule = rule or (lambda subject, action, resource: False)
+        self.visible_map: dict[tuple[str, str, str], Visible] = {}
+        self.calls: list[tuple[str, str, Resource]] = []
+
+    async def check(self, subject: UUID | str, action: str, resource: Resource) -> Decision:
+        self.calls.append((str(subject), action, resource))
+        allowed = self.rule(str(subject), action, resource)
+        return Decision(allowed, "test rule" if allowed else "denied by test rule")
+
+    async def check_many(
+        self, subject: UUID | str, action: str, resources: list[Resource]
+    ) -> list[Decision]:
+        return [await self.check(subject, action, r) for r in resources]
+
+    async def visible(self, subject: UUID | str, type_: str, action: str) -> Visible:
+        return self.visible_map.get((str(subject), type_, action), Visible())
+
+    async def authorize(
+        self, principal: Principal, action: str, resource: Resource, *, hide: bool = True
+    ) -> None:
+        from servicekit.problems import Forbidden, NotFound
+
+        if principal.is_operator or principal.is_service:
+            return
+        decision = await self.check(principal.subject, action, resource)
+        if decision.allowed:
+            return
+        if hide:
+            raise NotFound(f"No such {resource.type.replace('_', ' ')}")
+        raise Forbidden(f"Not allowed: {decision.reason}")
+
+    async def close(self) -> None:
+        return None
+
+
+async def fresh_database_url(service: str) -> str:
+    """A new empty database: PostgreSQL when TEST_POSTGRES_URL is set, else SQLite."""
+    base = os.environ.get("TEST_POSTGRES_URL")
+    if not base:
+        folder = tempfile.mkdtemp(prefix=f"{service}-test-")
+        return f"sqlite+aiosqlite:///{folder}/{service}.db"
+    import asyncpg
+
+    name = f"test_{service}_{uuid.uuid4().hex[:10]}"
+    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin_dsn.rsplit("/", 1)[0] + "/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """Run the app's lifespan (migrations, relay, consumer) and give an HTTP client."""
+    async with app.router.lifespan_context(app):
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
