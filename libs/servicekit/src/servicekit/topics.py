@@ -29,7 +29,7 @@ async def ensure_topics(bootstrap: str, *, replication_factor: int = 1) -> list[
                         name=spec.name,
                         num_partitions=spec.partitions,
                         replication_factor=replication_factor,
-                        topic_configs={"retention.ms": str(spec.retention_ms)},
+                        topic_configs=dict(spec.configs),
                     )
                     for spec in missing
                 ]

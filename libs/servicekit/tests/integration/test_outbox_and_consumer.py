@@ -1,0 +1,224 @@
+"""The outbox relay and the consumer against a real Kafka broker and real databases."""
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from contracts.envelope import CloudEvent, new_event
+from contracts.events.identity import CustomerTerminatedV1
+from servicekit.consumer import EventConsumer, PermanentError
+from servicekit.db import Database, new_metadata
+from servicekit.migrations import run_env  # noqa: F401  (imported to prove it loads)
+from servicekit.outbox import Outbox, OutboxRelay
+from servicekit.telemetry import configure_tracing, tracer
+from servicekit.testing import fresh_database_url
+from sqlalchemy import Column, MetaData, String, Table, func, select
+
+pytestmark = pytest.mark.integration
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+TOPIC = "customer.terminated"
+
+
+def _metadata() -> tuple[MetaData, Table]:
+    md = new_metadata()
+    effects = Table(
+        "effects",
+        md,
+        Column("event_id", String(64), primary_key=True),
+        Column("customer_id", String(64)),
+    )
+    return md, effects
+
+
+async def _database() -> tuple[Database, Table]:
+    md, effects = _metadata()
+    db = Database(await fresh_database_url("kit"), md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    return db, effects
+
+
+def _payload(customer_id: uuid.UUID | None = None) -> CustomerTerminatedV1:
+    return CustomerTerminatedV1(
+        customer_id=customer_id or uuid.uuid4(),
+        by="customer",
+        effective_on=datetime.now(UTC).date(),
+        terminated_at=datetime.now(UTC),
+    )
+
+
+async def _read_events(customer_id: str, count: int, timeout_s: float = 20.0) -> list[CloudEvent]:
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[CloudEvent] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline and len(found) < count:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    ev = CloudEvent.from_bytes(r.value)
+                    if ev.data.get("customer_id") == customer_id:
+                        assert r.key.decode() == ev.data["customer_id"]
+                        assert dict(r.headers).get("traceparent")
+                        found.append(ev)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_events_written_in_a_transaction_reach_kafka_in_order_and_leave_the_outbox():
+    db, _ = await _database()
+    outbox = Outbox(db, source="/services/test")
+    relay = OutboxRelay(db, service="test", bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    customer = uuid.uuid4()
+    configure_tracing("test", None)
+    written = []
+    with tracer().start_as_current_span("request"):
+        async with db.transaction() as session:
+            for _ in range(5):
+                written.append((await outbox.add(session, _payload(customer))).id)
+    await relay.start()
+    try:
+        events = await _read_events(str(customer), 5)
+    finally:
+        await relay.stop()
+    # Per-key order: all five, in the order they were written, with the trace context.
+    assert [e.id for e in events] == written
+    async with db.sessions() as s:
+        left = (await s.execute(select(func.count()).select_from(db.outbox))).scalar()
+    assert left == 0
+    await db.dispose()
+
+
+async def test_a_rolled_back_transaction_publishes_nothing():
+    db, _ = await _database()
+    outbox = Outbox(db, source="/services/test")
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            await outbox.add(session, _payload())
+            raise RuntimeError("use case failed")
+    async with db.sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
+    await db.dispose()
+
+
+async def _publish(values: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in values:
+            await producer.send_and_wait(TOPIC, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+async def _dead_letters(service: str, marker: bytes, timeout_s: float = 20.0) -> list:  # type: ignore[type-arg]
+    consumer = AIOKafkaConsumer(
+        f"dlq.{service}",
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not found and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [r for r in records if marker in r.value]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_blocking():
+    db, effects = await _database()
+    service = "billing"  # any catalogued service name: its dlq topic exists
+    customer = str(uuid.uuid4())
+    calls: list[str] = []
+
+    async def handler(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        calls.append(event.id)
+        if payload.by == "operator":
+            raise PermanentError("operator terminations are refused by this test handler")
+        await session.execute(
+            effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
+        )
+
+    consumer = EventConsumer(
+        db,
+        service=service,
+        group_id=f"test-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers={TOPIC: handler},
+        backoff_initial_s=0.01,
+        offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        for _ in range(100):
+            if consumer.assigned:
+                break
+            await asyncio.sleep(0.2)
+        good = new_event(_payload(uuid.UUID(customer)), source="/services/test")
+        refused = new_event(
+            CustomerTerminatedV1(
+                customer_id=uuid.UUID(customer),
+                by="operator",
+                effective_on=datetime.now(UTC).date(),
+                terminated_at=datetime.now(UTC),
+            ),
+            source="/services/test",
+        )
+        marker = uuid.uuid4().hex.encode()
+        poison = b'{"specversion": "1.0", "garbage": "' + marker + b'"'
+        after = new_event(_payload(uuid.UUID(customer)), source="/services/test")
+        key = customer.encode()
+        await _publish(
+            [
+                (key, good.to_bytes()),
+                (key, good.to_bytes()),
+                (key, poison),
+                (key, refused.to_bytes()),
+                (key, after.to_bytes()),
+            ]
+        )
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            async with db.sessions() as s:
+                rows = (
+                    (
+                        await s.execute(
+                            select(effects.c.event_id).where(effects.c.customer_id == customer)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if len(rows) >= 2:
+                break
+            await asyncio.sleep(0.2)
+        # The duplicate of `good` had no second effect, and the partition kept flowing
+        # past the poison message to `after`.
+        assert sorted(rows) == sorted([good.id, after.id])
+        letters = await _dead_letters(service, marker)
+        assert letters, "the malformed message was not dead-lettered"
+        headers = dict(letters[0].headers)
+        assert headers["dlq.original_topic"] == TOPIC.encode()
+        assert headers["dlq.error_type"] == b"InvalidEvent"
+        refused_letters = await _dead_letters(service, refused.id.encode())
+        assert dict(refused_letters[0].headers)["dlq.error_type"] == b"PermanentError"
+    finally:
+        await consumer.stop()
+        await db.dispose()
