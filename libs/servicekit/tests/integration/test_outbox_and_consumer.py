@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from contracts.envelope import CloudEvent, new_event
+from contracts.envelope import CloudEvent, InvalidEvent, new_event
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, PermanentError
 from servicekit.db import Database, new_metadata
@@ -67,7 +67,10 @@ async def _read_events(customer_id: str, count: int, timeout_s: float = 20.0) ->
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
-                    ev = CloudEvent.from_bytes(r.value)
+                    try:
+                        ev = CloudEvent.from_bytes(r.value)
+                    except InvalidEvent:
+                        continue  # other tests put poison on this topic on purpose
                     if ev.data.get("customer_id") == customer_id:
                         assert r.key.decode() == ev.data["customer_id"]
                         assert dict(r.headers).get("traceparent")
