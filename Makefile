@@ -1,0 +1,71 @@
+# The two commands: `make run` brings the whole system up, `make test` runs every test.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
+        infra-status topics lint format typecheck check schemas bench clean
+
+help:
+	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
+	@echo "make test   - unit, integration and end-to-end tests against real infrastructure"
+	@echo "make demo   - drive the access and invoice journeys against a running system"
+	@echo "make check  - ruff, mypy and the tests"
+	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
+	uv sync --all-packages --locked
+
+infra-up:
+	deploy/local/infra.sh up
+
+infra-down:
+	deploy/local/infra.sh down
+
+infra-status:
+	deploy/local/infra.sh status
+
+topics: install
+	uv run portal-topics ensure
+
+run: install
+	deploy/local/run.sh
+
+test: install
+	deploy/local/test.sh all
+
+test-unit: install
+	deploy/local/test.sh unit
+
+test-integration: install
+	deploy/local/test.sh integration
+
+test-e2e: install
+	deploy/local/test.sh e2e
+
+demo: install
+	uv run python deploy/local/demo.py
+
+lint: install
+	uv run ruff check .
+	uv run ruff format --check .
+
+format: install
+	uv run ruff format .
+	uv run ruff check --fix .
+
+typecheck: install
+	uv run mypy libs/contracts/src libs/servicekit/src services/*/src
+
+check: lint typecheck test
+
+schemas: install
+	uv run python -m contracts.export
+
+bench: install
+	deploy/local/infra.sh up
+	uv run python bench/throughput.py
+
+clean:
+	rm -rf var .venv
