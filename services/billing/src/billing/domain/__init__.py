@@ -1,0 +1,1 @@
+"""Pure billing rules: rating, exclusions, periods, working days, invoice totals."""

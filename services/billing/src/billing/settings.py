@@ -1,0 +1,57 @@
+"""Billing settings, from the environment with the ``BILLING_`` prefix."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+from servicekit.settings import ServiceSettings
+
+from billing.domain.rating import DEFAULT_EXCLUDED_DESTINATIONS, validate_patterns
+
+
+class BillingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore")
+
+    service_name: str = "billing"
+    port: int = 8003
+
+    # Free and emergency numbers never shown or billed (art. 110 §3). Patterns match the
+    # normalised national number: digits, "x" = any one digit, a trailing "*" = anything.
+    # From the environment as JSON (["112","0800*"]) or comma separated (112,0800*).
+    excluded_destinations: Annotated[list[str], NoDecode] = list(DEFAULT_EXCLUDED_DESTINATIONS)
+    # Unbilled usage is shown only this long after the communication.
+    unbilled_delay_hours: float = 8.0
+    payment_term_days: int = 30
+    objection_working_days: int = 5
+    max_usage_records_per_request: int = 5000
+
+    # Billing runs: the worker polls for pending runs; a run's lease lets another
+    # instance (or this one after a restart) resume a run whose worker died.
+    billing_worker_enabled: bool = True
+    billing_worker_poll_s: float = 1.0
+    billing_run_lease_s: float = 60.0
+
+    # Retention (months); the job runs every retention_interval_s.
+    retention_enabled: bool = True
+    retention_interval_s: float = 6 * 3600
+    retention_usage_months: int = 6
+    retention_invoice_months: int = 12
+    retention_fixed_pdf_months: int = 24
+
+    @field_validator("excluded_destinations", mode="before")
+    @classmethod
+    def _parse_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [p.strip() for p in text.split(",") if p.strip()]
+        return value
+
+    @field_validator("excluded_destinations")
+    @classmethod
+    def _valid_patterns(cls, value: list[str]) -> list[str]:
+        return validate_patterns(value)

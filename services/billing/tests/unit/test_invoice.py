@@ -1,0 +1,64 @@
+from decimal import Decimal
+
+import pytest
+
+from billing.domain.invoice import (
+    Subscription,
+    UnknownPlan,
+    UsageSum,
+    build_lines,
+    invoice_number,
+    monthly_fee,
+    vat_totals,
+)
+
+
+def test_vat_is_21_percent_rounded_half_up_once():
+    totals = vat_totals([Decimal("10.00"), Decimal("0.50")])
+    assert totals.total_excl_vat == Decimal("10.50")
+    assert totals.vat == Decimal("2.21")  # 2.205 -> 2.21
+    assert totals.total_incl_vat == Decimal("12.71")
+
+
+def test_vat_on_the_total_not_per_line():
+    # per line: 0.05*0.21=0.0105 -> 0.01, three times 0.03; on the total 0.15*0.21=0.0315 -> 0.03
+    totals = vat_totals([Decimal("0.05")] * 3)
+    assert totals.vat == Decimal("0.03")
+    totals = vat_totals([Decimal("0.10")] * 5)
+    assert totals.vat == Decimal("0.11")  # 0.105 -> 0.11
+
+
+def test_totals_of_nothing():
+    totals = vat_totals([])
+    assert (totals.total_excl_vat, totals.vat, totals.total_incl_vat) == (
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+    )
+
+
+def test_monthly_fee_from_price_list():
+    assert monthly_fee("SMART_M", ["ROAMING_EU", "DATA_5GB"]) == Decimal("37.50")
+    assert monthly_fee("DATA_ONLY", []) == Decimal("10.00")
+    with pytest.raises(UnknownPlan):
+        monthly_fee("NOPE", [])
+    with pytest.raises(UnknownPlan):
+        monthly_fee("SMART_S", ["NOPE"])
+
+
+def test_lines_subscriptions_then_usage_kinds():
+    lines = build_lines(
+        [
+            UsageSum("data", records=2, quantity=3_000_000, amount=Decimal("0.03")),
+            UsageSum("voice", records=3, quantity=250, amount=Decimal("0.45")),
+            UsageSum("sms", records=0, quantity=0, amount=Decimal("0")),
+        ],
+        [Subscription("+32470000002", "SMART_S", ["INTL_CALLS"], Decimal("19.00"))],
+    )
+    assert [line.category for line in lines] == ["subscription", "voice", "data"]
+    assert lines[0].description == "Subscription SMART_S + INTL_CALLS (+32470000002)"
+    assert sum(line.amount for line in lines) == Decimal("19.48")
+
+
+def test_invoice_number_format():
+    assert invoice_number(2026, 123) == "INV-2026-000123"
