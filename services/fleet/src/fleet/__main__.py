@@ -1,0 +1,6 @@
+from servicekit.cli import main_for
+
+from fleet.main import MIGRATIONS_DIR, create_app
+from fleet.settings import FleetSettings
+
+main_for(FleetSettings, create_app, MIGRATIONS_DIR)  # type: ignore[arg-type]

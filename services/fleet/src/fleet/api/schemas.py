@@ -1,0 +1,224 @@
+"""Request and response bodies. Money uses contracts' ``Money``: a decimal string."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from contracts.types import Money
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fleet.domain import catalogue, identifiers
+
+
+class _Body(BaseModel):
+    # Unknown fields are refused: a misspelt field must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _known_plan(code: str) -> str:
+    catalogue.plan(code)  # UnknownProduct is a ValueError: a 422 on this field
+    return code
+
+
+def _known_option(code: str) -> str:
+    catalogue.option(code)
+    return code
+
+
+class ProvisionSim(_Body):
+    customer_id: UUID
+    billing_account_id: UUID
+    iccid: str = Field(max_length=40, examples=["8932001234567890128"])
+    msisdn: str = Field(max_length=30, examples=["+32470123456"])
+    imsi: str = Field(max_length=30, examples=["206011234567890"])
+    tariff_plan: str = Field(max_length=40, examples=["SMART_M"])
+    options: list[str] = Field(default_factory=list, max_length=20)
+    end_user_id: UUID | None = None
+
+    _iccid = field_validator("iccid")(identifiers.normalize_iccid)
+    _msisdn = field_validator("msisdn")(identifiers.normalize_msisdn)
+    _imsi = field_validator("imsi")(identifiers.normalize_imsi)
+    _plan = field_validator("tariff_plan")(_known_plan)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            _known_option(code)
+        return codes
+
+
+class TariffPlanChange(_Body):
+    tariff_plan: str = Field(max_length=40)
+
+
+class OptionOrder(_Body):
+    option: str = Field(max_length=40)
+
+
+class EndUserChange(_Body):
+    user_id: UUID | None = Field(description="The user who uses the SIM; null for nobody.")
+
+
+class DeviceBody(_Body):
+    ownership: Literal["company", "personal"]
+    imei: str | None = Field(default=None, max_length=40)
+    brand: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=100)
+
+    @field_validator("imei")
+    @classmethod
+    def _imei(cls, value: str | None) -> str | None:
+        return None if value is None else identifiers.normalize_imei(value)
+
+    @model_validator(mode="after")
+    def _company_needs_imei(self) -> DeviceBody:
+        if self.ownership == "company" and self.imei is None:
+            raise ValueError("a company-owned device needs its imei")
+        return self
+
+
+class SimOut(BaseModel):
+    sim_id: UUID
+    customer_id: UUID
+    billing_account_id: UUID
+    iccid: str
+    msisdn: str
+    imsi: str
+    status: Literal["active", "deactivated"]
+    tariff_plan: str
+    options: list[str]
+    end_user_id: UUID | None
+    monthly_fee: Money = Field(description="Plan plus options, EUR excl. VAT, per month.")
+    created_at: datetime
+    updated_at: datetime
+    deactivated_at: datetime | None = None
+
+
+class SimPage(BaseModel):
+    items: list[SimOut]
+    next_cursor: str | None
+
+
+class ActorOut(BaseModel):
+    kind: Literal["user", "operator", "service", "system"]
+    id: str | None
+
+
+class HistoryEntryOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: UUID
+    change: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    by: ActorOut
+    at: datetime
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryEntryOut]
+    next_cursor: str | None
+
+
+class TariffPlanOut(BaseModel):
+    code: str
+    name: str
+    monthly_fee: Money
+    data_mb: int | None = Field(description="Included data; null = unlimited.")
+    voice_min: int | None = Field(description="Included minutes; null = unlimited.")
+    sms: int | None = Field(description="Included messages; null = unlimited.")
+    description: str
+
+
+class OptionOut(BaseModel):
+    code: str
+    name: str
+    monthly_fee: Money
+    compatible_plans: list[str] | None = Field(description="null = every plan.")
+    extra_data_mb: int
+    description: str
+
+
+class CatalogueOut(BaseModel):
+    tariff_plans: list[TariffPlanOut]
+    options: list[OptionOut]
+
+
+class DataUsage(BaseModel):
+    used_bytes: int
+    used_mb: float
+    included_mb: int | None
+    remaining_mb: float | None
+    amount: Money
+
+
+class VoiceUsage(BaseModel):
+    used_seconds: int
+    used_minutes: float
+    included_minutes: int | None
+    remaining_minutes: float | None
+    amount: Money
+
+
+class SmsUsage(BaseModel):
+    used: int
+    included: int | None
+    remaining: float | None
+    amount: Money
+
+
+class ConsumptionOut(BaseModel):
+    sim_id: UUID
+    msisdn: str
+    period: str
+    tariff_plan: str
+    data: DataUsage
+    voice: VoiceUsage
+    sms: SmsUsage
+    total_amount: Money = Field(description="Usage at standard prices, EUR excl. VAT.")
+    updated_at: datetime | None
+
+
+class DeviceImeiOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    imei: str | None
+    brand: str | None
+    model: str | None
+    from_: datetime = Field(alias="from")
+    to: datetime | None
+
+
+class DeviceSimOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    sim_id: UUID
+    msisdn: str
+    from_: datetime = Field(alias="from")
+    to: datetime | None
+
+
+class DeviceOut(BaseModel):
+    """A personal device shows ``ownership`` only; the other fields are absent."""
+
+    ownership: Literal["company", "personal"]
+    imei: str | None = None
+    brand: str | None = None
+    model: str | None = None
+    since: datetime | None = None
+    imei_history: list[DeviceImeiOut] | None = None
+    sim_history: list[DeviceSimOut] | None = None
+
+
+class FleetManagerOut(BaseModel):
+    customer_id: UUID
+    status: Literal["inactive", "active", "terminated"]
+    sim_count: int = Field(description="Active operator SIMs of the customer now.")
+    threshold: int
+    eligible: bool
+    reason: str | None
+    activated_at: datetime | None
+    terminated_at: datetime | None

@@ -1,0 +1,1 @@
+"""Pure rules of the fleet: no FastAPI, SQLAlchemy or Kafka in here."""

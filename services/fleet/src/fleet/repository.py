@@ -1,0 +1,306 @@
+"""Every query of the fleet service lives here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from servicekit.db import utcnow
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.models import (
+    CountedRecord,
+    DeviceUse,
+    FleetManager,
+    Sim,
+    SimHistory,
+    TerminatedCustomer,
+    UsageCounter,
+)
+
+# -- SIMs --------------------------------------------------------------------------
+
+
+async def get_sim(
+    session: AsyncSession, sim_id: uuid.UUID, *, for_update: bool = False
+) -> Sim | None:
+    query = select(Sim).where(Sim.id == sim_id)
+    if for_update:
+        # Serialises concurrent changes of one SIM (ignored by SQLite, which has one
+        # writer anyway); populate_existing refreshes a SIM already in the session.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def duplicate_fields(
+    session: AsyncSession, *, iccid: str, msisdn: str, imsi: str
+) -> list[str]:
+    """Which of the identifiers another SIM already uses (an MSISDN only if active)."""
+    rows = (
+        await session.execute(
+            select(Sim.iccid, Sim.msisdn, Sim.imsi, Sim.status).where(
+                or_(
+                    Sim.iccid == iccid,
+                    Sim.imsi == imsi,
+                    (Sim.msisdn == msisdn) & (Sim.status == "active"),
+                )
+            )
+        )
+    ).all()
+    found: set[str] = set()
+    for row in rows:
+        if row.iccid == iccid:
+            found.add("iccid")
+        if row.imsi == imsi:
+            found.add("imsi")
+        if row.msisdn == msisdn and row.status == "active":
+            found.add("msisdn")
+    return sorted(found)
+
+
+def _sims_query(
+    customer_id: uuid.UUID,
+    *,
+    only_ids: Collection[uuid.UUID] | None,
+    status: str | None,
+    tariff_plan: str | None,
+    q: Sequence[str] | None,
+) -> Select[Sim]:
+    query = select(Sim).where(Sim.customer_id == customer_id)
+    if only_ids is not None:
+        query = query.where(Sim.id.in_(list(only_ids)))
+    if status:
+        query = query.where(Sim.status == status)
+    if tariff_plan:
+        query = query.where(Sim.tariff_plan == tariff_plan)
+    if q:
+        likes = [f"%{_escape_like(term)}%" for term in q]
+        query = query.where(
+            or_(
+                *(
+                    column.like(like, escape="\\")
+                    for like in likes
+                    for column in (Sim.msisdn, Sim.iccid, Sim.imsi)
+                )
+            )
+        )
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_sims(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    only_ids: Collection[uuid.UUID] | None = None,
+    status: str | None = None,
+    tariff_plan: str | None = None,
+    q: Sequence[str] | None = None,
+    after: tuple[str, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[Sim]:
+    """SIMs in (msisdn, id) order; ``after`` is the position of the last one seen."""
+    query = _sims_query(customer_id, only_ids=only_ids, status=status, tariff_plan=tariff_plan, q=q)
+    if after is not None:
+        msisdn, sim_id = after
+        query = query.where(or_(Sim.msisdn > msisdn, (Sim.msisdn == msisdn) & (Sim.id > sim_id)))
+    query = query.order_by(Sim.msisdn, Sim.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def count_active_sims(session: AsyncSession, customer_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Sim)
+        .where(Sim.customer_id == customer_id, Sim.status == "active")
+    )
+    return int(count or 0)
+
+
+async def active_sims_of_customer(session: AsyncSession, customer_id: uuid.UUID) -> list[Sim]:
+    query = (
+        select(Sim)
+        .where(Sim.customer_id == customer_id, Sim.status == "active")
+        .order_by(Sim.created_at)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def sim_for_line(
+    session: AsyncSession, customer_id: uuid.UUID, msisdn: str, at: datetime
+) -> Sim | None:
+    """The customer's SIM that had this number at ``at``: the active one, else the one
+    deactivated most recently after ``at`` (usage may arrive after a deactivation)."""
+    rows = (
+        await session.execute(
+            select(Sim)
+            .where(Sim.customer_id == customer_id, Sim.msisdn == msisdn)
+            .order_by(Sim.created_at.desc())
+        )
+    ).scalars()
+    candidates = list(rows)
+    for sim in candidates:
+        if sim.status == "active":
+            return sim
+    for sim in candidates:
+        if sim.deactivated_at is None or aware(sim.deactivated_at) >= at:
+            return sim
+    return None
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# -- history -----------------------------------------------------------------------
+
+
+async def list_history(
+    session: AsyncSession, sim_id: uuid.UUID, *, before_seq: int | None, limit: int
+) -> list[SimHistory]:
+    query = select(SimHistory).where(SimHistory.sim_id == sim_id)
+    if before_seq is not None:
+        query = query.where(SimHistory.seq < before_seq)
+    query = query.order_by(SimHistory.seq.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+# -- devices -----------------------------------------------------------------------
+
+
+async def current_device(session: AsyncSession, sim_id: uuid.UUID) -> DeviceUse | None:
+    return (
+        await session.execute(
+            select(DeviceUse)
+            .where(DeviceUse.sim_id == sim_id, DeviceUse.until.is_(None))
+            .order_by(DeviceUse.since.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def device_uses_of_sim(session: AsyncSession, sim_id: uuid.UUID) -> list[DeviceUse]:
+    return list(
+        (
+            await session.execute(
+                select(DeviceUse).where(DeviceUse.sim_id == sim_id).order_by(DeviceUse.since.desc())
+            )
+        ).scalars()
+    )
+
+
+async def device_uses_of_imei(
+    session: AsyncSession, customer_id: uuid.UUID, imei: str
+) -> list[DeviceUse]:
+    return list(
+        (
+            await session.execute(
+                select(DeviceUse)
+                .where(DeviceUse.customer_id == customer_id, DeviceUse.imei == imei)
+                .order_by(DeviceUse.since.desc())
+            )
+        ).scalars()
+    )
+
+
+async def close_device_uses(session: AsyncSession, sim_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(
+        update(DeviceUse)
+        .where(DeviceUse.sim_id == sim_id, DeviceUse.until.is_(None))
+        .values(until=at)
+    )
+
+
+# -- consumption -------------------------------------------------------------------
+
+
+async def is_counted(session: AsyncSession, record_id: str) -> bool:
+    found = await session.scalar(
+        select(CountedRecord.record_id).where(CountedRecord.record_id == record_id)
+    )
+    return found is not None
+
+
+async def add_to_counter(
+    session: AsyncSession,
+    *,
+    sim_id: uuid.UUID,
+    period: str,
+    kind: str,
+    quantity: int,
+    amount: Decimal,
+) -> None:
+    now = utcnow()
+    result = await session.execute(
+        update(UsageCounter)
+        .where(
+            UsageCounter.sim_id == sim_id,
+            UsageCounter.period == period,
+            UsageCounter.kind == kind,
+        )
+        .values(
+            quantity=UsageCounter.quantity + quantity,
+            amount=UsageCounter.amount + amount,
+            records=UsageCounter.records + 1,
+            updated_at=now,
+        )
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(
+            UsageCounter(
+                sim_id=sim_id,
+                period=period,
+                kind=kind,
+                quantity=quantity,
+                amount=amount,
+                records=1,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+
+
+async def counters(session: AsyncSession, sim_id: uuid.UUID, period: str) -> list[UsageCounter]:
+    return list(
+        (
+            await session.execute(
+                select(UsageCounter).where(
+                    UsageCounter.sim_id == sim_id, UsageCounter.period == period
+                )
+            )
+        ).scalars()
+    )
+
+
+async def delete_counters_before(session: AsyncSession, period: str) -> int:
+    """Counters and counted-record ids of periods older than ``period``."""
+    result = await session.execute(delete(UsageCounter).where(UsageCounter.period < period))
+    await session.execute(delete(CountedRecord).where(CountedRecord.period < period))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- fleet manager and customers ----------------------------------------------------
+
+
+async def get_fleet_manager(
+    session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False
+) -> FleetManager | None:
+    query = select(FleetManager).where(FleetManager.customer_id == customer_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def is_terminated(session: AsyncSession, customer_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(TerminatedCustomer.customer_id).where(TerminatedCustomer.customer_id == customer_id)
+    )
+    return found is not None

@@ -1,0 +1,151 @@
+"""What the use cases share: who acts, history entries, and the events of a SIM."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from contracts.events.fleet import SimChange, SimChangedV1
+from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.domain import catalogue
+from fleet.models import Sim, SimHistory
+
+ActorKind = Literal["user", "operator", "service", "system"]
+LOCALES = ("nl", "fr", "en")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a change: recorded in the history and told about it."""
+
+    kind: ActorKind
+    id: str | None = None
+    locale: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        locale = principal.claims.get("locale")
+        return cls(
+            kind=principal.kind,
+            id=principal.subject,
+            locale=locale if locale in LOCALES else None,
+        )
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The requesting portal user; operator staff and systems are not named in events."""
+        if self.kind != "user" or self.id is None:
+            return None
+        return uuid.UUID(self.id)
+
+
+SYSTEM = Actor("system")
+
+
+def record_history(
+    session: AsyncSession,
+    sim: Sim,
+    change: str,
+    actor: Actor,
+    *,
+    from_value: str | None = None,
+    to_value: str | None = None,
+    at: datetime | None = None,
+) -> SimHistory:
+    entry = SimHistory(
+        id=uuid.uuid4(),
+        sim_id=sim.id,
+        customer_id=sim.customer_id,
+        change=change,
+        from_value=from_value,
+        to_value=to_value,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        at=at or utcnow(),
+    )
+    session.add(entry)
+    return entry
+
+
+def sim_changed(
+    sim: Sim,
+    change: SimChange,
+    actor: Actor,
+    *,
+    previous: dict[str, str | None] | None = None,
+    at: datetime | None = None,
+) -> SimChangedV1:
+    """The SIM's state after the change; ``monthly_fee`` lets billing charge it."""
+    return SimChangedV1(
+        sim_id=sim.id,
+        customer_id=sim.customer_id,
+        billing_account_id=sim.billing_account_id,
+        msisdn=sim.msisdn,
+        change=change,
+        tariff_plan=sim.tariff_plan,
+        options=sim.option_codes,
+        end_user_id=sim.end_user_id,
+        monthly_fee=catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
+        previous=previous or {},
+        requested_by=actor.user_id,
+        changed_at=at or utcnow(),
+    )
+
+
+async def publish_change(
+    session: AsyncSession,
+    kit: ServiceKit,
+    sim: Sim,
+    change: SimChange,
+    actor: Actor,
+    *,
+    previous: dict[str, str | None] | None = None,
+    at: datetime | None = None,
+) -> None:
+    payload = sim_changed(sim, change, actor, previous=previous, at=at)
+    await kit.outbox.add(session, payload, subject=str(sim.id))
+
+
+async def confirm_to_requester(
+    session: AsyncSession,
+    kit: ServiceKit,
+    sim: Sim,
+    change: str,
+    actor: Actor,
+    *,
+    request_id: uuid.UUID,
+    detail: dict[str, str] | None = None,
+) -> bool:
+    """Ask the notifier to confirm a subscription change to the portal user who asked.
+
+    Operator staff and systems get no confirmation: they are not portal users and have
+    no entry in the notifier's directory. ``request_id`` is the history entry's id, so a
+    change gives one message even if the event is delivered twice.
+    """
+    user_id = actor.user_id
+    if user_id is None:
+        return False
+    default_locale: str = getattr(kit.settings, "default_locale", "nl")
+    payload = NotificationRequestedV1(
+        request_id=request_id,
+        customer_id=sim.customer_id,
+        channel="email",
+        template="sim_change_confirmation",
+        locale=actor.locale or default_locale,  # type: ignore[arg-type]
+        to=RecipientV1(user_id=user_id),
+        params={
+            "msisdn": sim.msisdn,
+            "change": change,
+            "tariff_plan": sim.tariff_plan,
+            **(detail or {}),
+        },
+    )
+    await kit.outbox.add(session, payload, subject=str(request_id))
+    return True

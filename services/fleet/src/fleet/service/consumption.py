@@ -1,0 +1,123 @@
+"""Consumption counters per SIM and billing period, fed by rated usage from billing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.events.billing import UsageRatedV1
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet import repository as repo
+from fleet.domain import catalogue, rules
+from fleet.domain.identifiers import normalize_msisdn
+from fleet.models import CountedRecord, Sim
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+
+
+async def count_usage(session: AsyncSession, usage: UsageRatedV1) -> bool:
+    """Add one rated record to its SIM's counters. False when it is not a SIM's usage
+    (a fixed line, another operator's number) or was counted already."""
+    sim = await _sim_of(session, usage)
+    if sim is None:
+        log.debug("rated usage for a line without a SIM here, ignored")
+        return False
+    if await repo.is_counted(session, usage.record_id):
+        return False
+    session.add(CountedRecord(record_id=usage.record_id, period=usage.period))
+    await repo.add_to_counter(
+        session,
+        sim_id=sim.id,
+        period=usage.period,
+        kind=usage.kind,
+        quantity=usage.quantity,
+        amount=usage.amount,
+    )
+    await session.flush()
+    return True
+
+
+async def _sim_of(session: AsyncSession, usage: UsageRatedV1) -> Sim | None:
+    if usage.sim_id is not None:
+        sim = await repo.get_sim(session, usage.sim_id)
+        # Trust billing's SIM id only within the customer it names.
+        if sim is not None and sim.customer_id == usage.customer_id:
+            return sim
+    try:
+        msisdn = normalize_msisdn(usage.line)
+    except ValueError:
+        return None  # fixed line or a number that is not a Belgian mobile
+    return await repo.sim_for_line(session, usage.customer_id, msisdn, usage.started_at)
+
+
+async def view(session: AsyncSession, sim: Sim, period: str | None = None) -> dict[str, Any]:
+    period = period or rules.current_period(utcnow())
+    by_kind = {c.kind: c for c in await repo.counters(session, sim.id, period)}
+    plan = catalogue.plan(sim.tariff_plan)
+    updated: list[datetime] = [repo.aware(c.updated_at) for c in by_kind.values()]
+
+    def used(kind: str) -> int:
+        counter = by_kind.get(kind)
+        return int(counter.quantity) if counter else 0
+
+    def amount(kind: str) -> Decimal:
+        counter = by_kind.get(kind)
+        return _money(counter.amount) if counter else Decimal("0.00")
+
+    data_bytes = used("data")
+    voice_s = used("voice")
+    sms = used("sms")
+    included_mb = catalogue.included_data_mb(sim.tariff_plan, sim.option_codes)
+    included_min = plan.voice_min
+    return {
+        "sim_id": sim.id,
+        "msisdn": sim.msisdn,
+        "period": period,
+        "tariff_plan": sim.tariff_plan,
+        "data": {
+            "used_bytes": data_bytes,
+            "used_mb": round(data_bytes / MB, 2),
+            "included_mb": included_mb,
+            "remaining_mb": _remaining(included_mb, data_bytes / MB),
+            "amount": amount("data"),
+        },
+        "voice": {
+            "used_seconds": voice_s,
+            "used_minutes": round(voice_s / 60, 2),
+            "included_minutes": included_min,
+            "remaining_minutes": _remaining(included_min, voice_s / 60),
+            "amount": amount("voice"),
+        },
+        "sms": {
+            "used": sms,
+            "included": plan.sms,
+            "remaining": _remaining(plan.sms, sms),
+            "amount": amount("sms"),
+        },
+        "total_amount": sum((amount(k) for k in ("data", "voice", "sms")), Decimal("0.00")),
+        "updated_at": max(updated) if updated else None,
+    }
+
+
+def _remaining(included: int | None, used: float) -> float | None:
+    if included is None:
+        return None  # unlimited
+    return max(round(included - used, 2), 0)
+
+
+def _money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+async def apply_retention(session: AsyncSession, kit: ServiceKit) -> int:
+    """Forget counters older than the retention (billing data: 12 months)."""
+    months: int = getattr(kit.settings, "counter_retention_months", 12)
+    cutoff = rules.months_before(rules.current_period(utcnow()), months)
+    return await repo.delete_counters_before(session, cutoff)

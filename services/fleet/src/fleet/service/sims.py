@@ -1,0 +1,396 @@
+"""Use cases on SIMs: provisioning, subscription changes, end user, deactivation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from servicekit.delegation_client import Visible
+from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.problems import BadRequest, Conflict, NotFound, ValidationFailed
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet import repository as repo
+from fleet.domain import catalogue
+from fleet.models import Sim, SimHistory, SimOption
+from fleet.service.common import (
+    Actor,
+    confirm_to_requester,
+    publish_change,
+    record_history,
+)
+from fleet.service.fleet_manager import enforce_threshold
+
+
+@dataclass(frozen=True)
+class NewSim:
+    """A SIM to provision; identifiers already validated and normalised."""
+
+    customer_id: uuid.UUID
+    billing_account_id: uuid.UUID
+    iccid: str
+    msisdn: str
+    imsi: str
+    tariff_plan: str
+    options: list[str] = field(default_factory=list)
+    end_user_id: uuid.UUID | None = None
+
+
+def _unknown_product(exc: catalogue.UnknownProduct, field_name: str) -> ValidationFailed:
+    return ValidationFailed(str(exc), errors=[{"field": field_name, "message": str(exc)}])
+
+
+async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim:
+    sim = await repo.get_sim(session, sim_id)
+    if sim is None:
+        raise NotFound("No such sim")
+    return sim
+
+
+async def provision(session: AsyncSession, kit: ServiceKit, new: NewSim, actor: Actor) -> Sim:
+    try:
+        options = catalogue.check_initial_subscription(new.tariff_plan, new.options)
+    except catalogue.UnknownProduct as exc:
+        raise _unknown_product(exc, "tariff_plan" if "plan" in str(exc) else "options") from None
+    except ValueError as exc:
+        raise ValidationFailed(
+            str(exc), errors=[{"field": "options", "message": str(exc)}]
+        ) from None
+    if await repo.is_terminated(session, new.customer_id):
+        raise Conflict("The customer's agreement has ended; no SIM can be added")
+    taken = await repo.duplicate_fields(session, iccid=new.iccid, msisdn=new.msisdn, imsi=new.imsi)
+    if taken:
+        raise Conflict(f"Another SIM already has this {', '.join(taken)}", fields=taken)
+    now = utcnow()
+    sim = Sim(
+        id=uuid.uuid4(),
+        customer_id=new.customer_id,
+        billing_account_id=new.billing_account_id,
+        iccid=new.iccid,
+        msisdn=new.msisdn,
+        imsi=new.imsi,
+        status="active",
+        tariff_plan=new.tariff_plan,
+        end_user_id=new.end_user_id,
+        created_at=now,
+        updated_at=now,
+        options=[SimOption(code=code, added_at=now) for code in options],
+    )
+    try:
+        # A savepoint, so a concurrent twin turns into a 409 and not a failed transaction.
+        async with session.begin_nested():
+            session.add(sim)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("Another SIM already has this ICCID, MSISDN or IMSI") from None
+    record_history(session, sim, "provisioned", actor, to_value=sim.tariff_plan, at=now)
+    await publish_change(session, kit, sim, "provisioned", actor, at=now)
+    await session.flush()
+    return sim
+
+
+_NON_SEARCH = re.compile(r"[\s./-]")
+
+
+def search_terms(q: str | None) -> list[str] | None:
+    """What ``q`` may match: as typed, and a national number (04..) in its E.164 form."""
+    if q is None or not q.strip():
+        return None
+    compact = _NON_SEARCH.sub("", q.strip())
+    terms = {compact}
+    if compact.startswith("0") and not compact.startswith("00") and compact[1:].isdigit():
+        terms.add("+32" + compact[1:])
+    return sorted(terms)
+
+
+async def list_sims(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    visible: Visible | None,
+    status: str | None,
+    tariff_plan: str | None,
+    q: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Sim], str | None]:
+    """One page of the SIMs the caller may see (``visible`` None: all of them)."""
+    only_ids: set[uuid.UUID] | None = None
+    if visible is not None and str(customer_id) not in visible.customer_ids:
+        only_ids = {uuid.UUID(i) for i in visible.ids if _is_uuid(i)}
+        if not only_ids:
+            return [], None
+    after = _position(cursor)
+    sims = await repo.list_sims(
+        session,
+        customer_id,
+        only_ids=only_ids,
+        status=status,
+        tariff_plan=tariff_plan,
+        q=search_terms(q),
+        after=after,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(sims) > limit:
+        sims = sims[:limit]
+        last = sims[-1]
+        next_cursor = encode_cursor({"m": last.msisdn, "i": str(last.id)})
+    return sims, next_cursor
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _position(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    data = decode_cursor(cursor)
+    if data is None:
+        return None
+    try:
+        return str(data["m"]), uuid.UUID(str(data["i"]))
+    except (KeyError, ValueError):
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
+
+
+async def locked_active(session: AsyncSession, sim: Sim) -> Sim:
+    locked = await repo.get_sim(session, sim.id, for_update=True)
+    if locked is None:
+        raise NotFound("No such sim")
+    if locked.status != "active":
+        raise Conflict("The SIM is deactivated")
+    return locked
+
+
+async def change_plan(
+    session: AsyncSession, kit: ServiceKit, sim: Sim, new_plan: str, actor: Actor
+) -> Sim:
+    sim = await locked_active(session, sim)
+    try:
+        catalogue.check_plan_change(sim.tariff_plan, new_plan, sim.option_codes)
+    except catalogue.UnknownProduct as exc:
+        raise _unknown_product(exc, "tariff_plan") from None
+    except catalogue.ProductConflict as exc:
+        raise Conflict(str(exc)) from None
+    previous = sim.tariff_plan
+    now = utcnow()
+    sim.tariff_plan = new_plan
+    sim.updated_at = now
+    entry = record_history(
+        session, sim, "tariff_plan_changed", actor, from_value=previous, to_value=new_plan, at=now
+    )
+    await publish_change(
+        session, kit, sim, "tariff_plan_changed", actor, previous={"tariff_plan": previous}, at=now
+    )
+    await confirm_to_requester(
+        session,
+        kit,
+        sim,
+        "tariff_plan_changed",
+        actor,
+        request_id=entry.id,
+        detail={"previous_tariff_plan": previous},
+    )
+    await session.flush()
+    return sim
+
+
+async def add_option(
+    session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
+) -> Sim:
+    sim = await locked_active(session, sim)
+    try:
+        catalogue.check_option_added(sim.tariff_plan, sim.option_codes, code)
+    except catalogue.UnknownProduct as exc:
+        raise _unknown_product(exc, "option") from None
+    except catalogue.ProductConflict as exc:
+        raise Conflict(str(exc)) from None
+    now = utcnow()
+    sim.options.append(SimOption(sim_id=sim.id, code=code, added_at=now))
+    sim.updated_at = now
+    await session.flush()
+    entry = record_history(session, sim, "option_added", actor, to_value=code, at=now)
+    await publish_change(
+        session, kit, sim, "option_added", actor, previous={"option": code}, at=now
+    )
+    await confirm_to_requester(
+        session, kit, sim, "option_added", actor, request_id=entry.id, detail={"option": code}
+    )
+    await session.flush()
+    return sim
+
+
+async def remove_option(
+    session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
+) -> Sim:
+    sim = await locked_active(session, sim)
+    try:
+        catalogue.check_option_removed(sim.option_codes, code)
+    except catalogue.UnknownProduct as exc:
+        raise _unknown_product(exc, "option") from None
+    except catalogue.ProductConflict as exc:
+        raise Conflict(str(exc)) from None
+    now = utcnow()
+    sim.options = [o for o in sim.options if o.code != code]
+    sim.updated_at = now
+    await session.flush()
+    entry = record_history(session, sim, "option_removed", actor, from_value=code, at=now)
+    await publish_change(
+        session, kit, sim, "option_removed", actor, previous={"option": code}, at=now
+    )
+    await confirm_to_requester(
+        session, kit, sim, "option_removed", actor, request_id=entry.id, detail={"option": code}
+    )
+    await session.flush()
+    return sim
+
+
+async def set_end_user(
+    session: AsyncSession, kit: ServiceKit, sim: Sim, user_id: uuid.UUID | None, actor: Actor
+) -> Sim:
+    """Idempotent: naming the current end user again changes and publishes nothing."""
+    sim = await locked_active(session, sim)
+    if sim.end_user_id == user_id:
+        return sim
+    previous = sim.end_user_id
+    now = utcnow()
+    sim.end_user_id = user_id
+    sim.updated_at = now
+    record_history(
+        session,
+        sim,
+        "end_user_changed",
+        actor,
+        from_value=str(previous) if previous else None,
+        to_value=str(user_id) if user_id else None,
+        at=now,
+    )
+    await publish_change(
+        session,
+        kit,
+        sim,
+        "end_user_changed",
+        actor,
+        previous={"end_user_id": str(previous) if previous else None},
+        at=now,
+    )
+    await session.flush()
+    return sim
+
+
+async def deactivate(
+    session: AsyncSession,
+    kit: ServiceKit,
+    sim: Sim,
+    actor: Actor,
+    *,
+    check_fleet_manager: bool = True,
+) -> Sim:
+    sim = await locked_active(session, sim)
+    await _deactivate_locked(session, kit, sim, actor)
+    if check_fleet_manager:
+        await enforce_threshold(session, kit, sim.customer_id, reason="below_threshold")
+    await session.flush()
+    return sim
+
+
+async def _deactivate_locked(
+    session: AsyncSession, kit: ServiceKit, sim: Sim, actor: Actor
+) -> None:
+    now = utcnow()
+    sim.status = "deactivated"
+    sim.deactivated_at = now
+    sim.updated_at = now
+    await repo.close_device_uses(session, sim.id, now)
+    record_history(
+        session, sim, "deactivated", actor, from_value="active", to_value="deactivated", at=now
+    )
+    await publish_change(
+        session, kit, sim, "deactivated", actor, previous={"status": "active"}, at=now
+    )
+
+
+async def deactivate_all_of_customer(
+    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID, actor: Actor
+) -> int:
+    sims = await repo.active_sims_of_customer(session, customer_id)
+    for sim in sims:
+        await _deactivate_locked(session, kit, sim, actor)
+    await session.flush()
+    return len(sims)
+
+
+async def history(
+    session: AsyncSession, sim: Sim, *, cursor: str | None, limit: int
+) -> tuple[list[SimHistory], str | None]:
+    data = decode_cursor(cursor)
+    before: int | None = None
+    if data is not None:
+        try:
+            before = int(data["s"])
+        except (KeyError, ValueError, TypeError):
+            raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
+    entries = await repo.list_history(session, sim.id, before_seq=before, limit=limit + 1)
+    next_cursor = None
+    if len(entries) > limit:
+        entries = entries[:limit]
+        next_cursor = encode_cursor({"s": entries[-1].seq})
+    return entries, next_cursor
+
+
+def summary(sim: Sim) -> dict[str, Any]:
+    """The SIM as shown in lists and on its own page."""
+    return {
+        "sim_id": sim.id,
+        "customer_id": sim.customer_id,
+        "billing_account_id": sim.billing_account_id,
+        "iccid": sim.iccid,
+        "msisdn": sim.msisdn,
+        "imsi": sim.imsi,
+        "status": sim.status,
+        "tariff_plan": sim.tariff_plan,
+        "options": sim.option_codes,
+        "end_user_id": sim.end_user_id,
+        "monthly_fee": catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
+        "created_at": repo.aware(sim.created_at),
+        "updated_at": repo.aware(sim.updated_at),
+        "deactivated_at": repo.aware(sim.deactivated_at) if sim.deactivated_at else None,
+    }
+
+
+async def export(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    visible: Visible | None,
+    status: str | None,
+    tariff_plan: str | None,
+    q: str | None,
+    max_rows: int,
+) -> list[Sim]:
+    """Every matching SIM, for a file; refused beyond ``max_rows`` rather than cut short."""
+    rows, more = await list_sims(
+        session,
+        customer_id,
+        visible=visible,
+        status=status,
+        tariff_plan=tariff_plan,
+        q=q,
+        cursor=None,
+        limit=max_rows,
+    )
+    if more is not None:
+        raise ValidationFailed(
+            f"More than {max_rows} SIMs match; narrow the filter to export them",
+            errors=[{"field": "format", "message": "too many rows for one export"}],
+        )
+    return rows
