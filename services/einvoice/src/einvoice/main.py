@@ -1,0 +1,75 @@
+"""The einvoice app: invoice delivery channels (paper, e-mail, bank app) per account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as kit_app
+from servicekit.auth import TokenVerifier
+from servicekit.db import utcnow
+
+from einvoice import api, handlers, service
+from einvoice.bank import BankAdapter, FakeBankAdapter
+from einvoice.billing_client import BillingClient
+from einvoice.models import Base
+from einvoice.settings import EinvoiceSettings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def create_app(
+    settings: EinvoiceSettings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    delegation: Any | None = None,
+    billing: BillingClient | None = None,
+    bank: BankAdapter | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Tests replace the edges: token keys, delegation, billing, the bank and the clock."""
+    settings = settings or EinvoiceSettings()
+    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    if verifier is not None:
+        kit.verifier = verifier
+    if delegation is not None:
+        kit.delegation = delegation
+    billing_client = billing or BillingClient(
+        settings.billing_url, kit.tokens, timeout_s=settings.http_timeout_s
+    )
+    ctx = service.Context(
+        outbox=kit.outbox,
+        billing=billing_client,
+        bank=bank or FakeBankAdapter(),
+        settings=settings,
+        clock=clock or utcnow,
+    )
+    kit.subscribe(handlers.build(ctx))
+
+    async def expire_confirmations(kit: ServiceKit) -> None:
+        while True:  # in batches, each its own transaction
+            async with kit.db.transaction() as session:
+                if await service.expire_due(ctx, session) == 0:
+                    return
+
+    kit.run_periodically(
+        "einvoice-expire-confirmations", settings.expiry_job_interval_s, expire_confirmations
+    )
+
+    async def close_billing(kit: ServiceKit) -> None:
+        await billing_client.close()
+
+    kit.on_shutdown.append(close_billing)
+    app = kit_app(
+        kit,
+        routers=[api.router],
+        title="einvoice",
+        description="Invoice delivery per billing account: paper, e-mail (GreenBill), "
+        "bank app (Zoomit); confirmation, bank callbacks and the delivery log.",
+    )
+    app.state.einvoice = ctx
+    return app

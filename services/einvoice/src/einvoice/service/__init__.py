@@ -1,0 +1,29 @@
+"""Use cases of the einvoice service (they flush, never commit)."""
+
+from einvoice.service.channels import (
+    bank_decision,
+    cancel,
+    confirm_email,
+    expire_due,
+    get_delivery,
+    request_bank_app,
+    request_email,
+    terminate_customer,
+)
+from einvoice.service.context import Context, account
+from einvoice.service.delivery import deliver_invoice, list_deliveries
+
+__all__ = [
+    "Context",
+    "account",
+    "bank_decision",
+    "cancel",
+    "confirm_email",
+    "deliver_invoice",
+    "expire_due",
+    "get_delivery",
+    "list_deliveries",
+    "request_bank_app",
+    "request_email",
+    "terminate_customer",
+]

@@ -1,0 +1,290 @@
+"""Use cases on delivery channels: choose, confirm, accept, cancel, expire."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from servicekit.problems import Conflict, NotFound, Problem
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from einvoice import domain
+from einvoice import repository as repo
+from einvoice.models import BillingAccount, DeliveryChannel
+from einvoice.service.context import Context, account, covered_accounts, publish
+from einvoice.service.views import channel_fields, delivery_view
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION_TEMPLATE = "einvoice_email_confirmation"
+
+
+class Gone(Problem):
+    status, slug = 410, "gone"
+
+
+def _scope_key(scope: str, acct: BillingAccount) -> str:
+    return domain.scope_key(
+        scope, customer_id=acct.customer_id, billing_account_id=acct.billing_account_id
+    )
+
+
+def _end(ctx: Context, record: DeliveryChannel, status: str) -> None:
+    record.status = domain.transition(record.status, status)
+    record.ended_at = ctx.now()
+    record.updated_at = ctx.now()
+
+
+async def get_delivery(session: AsyncSession, acct: BillingAccount) -> dict[str, Any]:
+    return delivery_view(acct, await repo.channels_for_account(session, acct))
+
+
+# -- e-mail ---------------------------------------------------------------------------
+
+
+async def request_email(
+    ctx: Context,
+    session: AsyncSession,
+    acct: BillingAccount,
+    *,
+    email: str,
+    mobile: str | None,
+    alerts: list[str],
+    locale: str,
+    requested_by: str,
+) -> tuple[dict[str, Any], bool]:
+    """Ask for e-mail delivery. Returns the view and whether a confirmation is pending
+    (False when only the alerts or mobile of an already confirmed address changed)."""
+    scope = domain.email_scope(acct.kind)
+    key = _scope_key(scope, acct)
+    now = ctx.now()
+
+    active = await repo.in_scopes(session, [key], statuses=[domain.ACTIVE], channel="email")
+    same = next((r for r in active if (r.email or "").casefold() == email.casefold()), None)
+    if same is not None:
+        # The address was confirmed already: nothing new to prove, apply at once.
+        same.mobile, same.alerts, same.locale, same.updated_at = mobile, alerts, locale, now
+        await publish(ctx, session, same)
+        return {"billing_account_id": acct.billing_account_id, **channel_fields(same)}, False
+
+    pending = await repo.in_scopes(
+        session, [key], statuses=[domain.PENDING_CONFIRMATION], channel="email"
+    )
+    for old in pending:
+        _end(ctx, old, domain.SUPERSEDED)  # its link stops working
+    await session.flush()
+
+    token = domain.new_confirmation_token()
+    record = DeliveryChannel(
+        id=uuid.uuid4(),
+        customer_id=acct.customer_id,
+        scope=scope,
+        scope_key=key,
+        billing_account_id=acct.billing_account_id,
+        account_kind=acct.kind,
+        channel="email",
+        status=domain.PENDING_CONFIRMATION,
+        email=email,
+        mobile=mobile,
+        alerts=alerts,
+        locale=locale,
+        token_hash=domain.token_digest(token),
+        requested_by=requested_by,
+        requested_at=now,
+        expires_at=now + timedelta(days=ctx.settings.confirmation_ttl_days),
+        updated_at=now,
+    )
+    session.add(record)
+    await session.flush()
+
+    named = await account(ctx, session, acct.billing_account_id, want_name=True)
+    confirm_url = f"{ctx.settings.public_url.rstrip('/')}/v1/delivery/email/confirm?" + urlencode(
+        {"token": token}
+    )
+    await ctx.outbox.add(
+        session,
+        NotificationRequestedV1(
+            request_id=record.id,
+            customer_id=acct.customer_id,
+            channel="email",
+            template=CONFIRMATION_TEMPLATE,
+            locale=locale,  # type: ignore[arg-type]
+            to=RecipientV1(email=email),
+            params={
+                "confirm_url": confirm_url,
+                "billing_account_name": named.name or str(acct.billing_account_id),
+            },
+        ),
+    )
+    await publish(ctx, session, record)
+    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}, True
+
+
+async def confirm_email(ctx: Context, session: AsyncSession, token: str) -> dict[str, Any]:
+    record = await repo.by_token_digest(session, domain.token_digest(token))
+    if record is None:
+        raise NotFound("Unknown confirmation link", slug="unknown-confirmation")
+    if record.activated_at is not None:
+        raise Conflict("This link was already used", slug="confirmation-used")
+    expired = record.status == domain.EXPIRED or (
+        record.status == domain.PENDING_CONFIRMATION
+        and record.expires_at is not None
+        and domain.as_utc(record.expires_at) <= ctx.now()
+    )
+    if expired:
+        raise Gone(
+            "This link has expired; choose e-mail delivery again", slug="confirmation-expired"
+        )
+    if record.status != domain.PENDING_CONFIRMATION:
+        raise Gone(
+            "This link was replaced by a newer request or cancelled",
+            slug="confirmation-withdrawn",
+        )
+    await _activate(ctx, session, record)
+    covered = await covered_accounts(session, record)
+    return {
+        "billing_account_id": record.billing_account_id,
+        "channel": "email",
+        "status": record.status,
+        "scope": record.scope,
+        "alerts": list(record.alerts or []),
+        "covered_billing_account_ids": covered,
+    }
+
+
+async def _activate(ctx: Context, session: AsyncSession, record: DeliveryChannel) -> None:
+    """Make a record the account's (or the customer's fixed accounts') channel: what was
+    active in the same place is superseded, so exactly one channel delivers."""
+    keys = [record.scope_key]
+    if record.scope == domain.SCOPE_CUSTOMER_FIXED:
+        # One activation covers every fixed account, including their own bank-app choice.
+        keys += [
+            domain.scope_key(
+                domain.SCOPE_ACCOUNT, customer_id=record.customer_id, billing_account_id=a
+            )
+            for a in await repo.fixed_account_ids(session, record.customer_id)
+        ]
+    for old in await repo.in_scopes(session, keys, statuses=[domain.ACTIVE]):
+        _end(ctx, old, domain.SUPERSEDED)
+    await session.flush()
+    record.status = domain.transition(record.status, domain.ACTIVE)
+    record.activated_at = record.updated_at = ctx.now()
+    await session.flush()
+    await publish(ctx, session, record)
+
+
+# -- bank app -------------------------------------------------------------------------
+
+
+async def request_bank_app(
+    ctx: Context, session: AsyncSession, acct: BillingAccount, *, iban: str, requested_by: str
+) -> dict[str, Any]:
+    key = _scope_key(domain.SCOPE_ACCOUNT, acct)
+    now = ctx.now()
+    for old in await repo.in_scopes(
+        session, [key], statuses=[domain.PENDING_BANK_ACCEPTANCE], channel="bank_app"
+    ):
+        _end(ctx, old, domain.SUPERSEDED)
+    await session.flush()
+    record = DeliveryChannel(
+        id=uuid.uuid4(),
+        customer_id=acct.customer_id,
+        scope=domain.SCOPE_ACCOUNT,
+        scope_key=key,
+        billing_account_id=acct.billing_account_id,
+        account_kind=acct.kind,
+        channel="bank_app",
+        status=domain.PENDING_BANK_ACCEPTANCE,
+        alerts=[],
+        iban=iban,
+        bank_reference=uuid.uuid4().hex,
+        requested_by=requested_by,
+        requested_at=now,
+        updated_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    assert record.bank_reference is not None
+    await ctx.bank.invite(
+        billing_account_id=acct.billing_account_id, reference=record.bank_reference
+    )
+    await publish(ctx, session, record)
+    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}
+
+
+async def bank_decision(
+    ctx: Context,
+    session: AsyncSession,
+    *,
+    billing_account_id: uuid.UUID,
+    reference: str,
+    accepted: bool,
+) -> dict[str, Any]:
+    """The bank's answer to an invitation. Repeating an answer is harmless (banks retry
+    callbacks); contradicting one, or answering a withdrawn request, is a conflict."""
+    record = await repo.by_bank_reference(session, reference)
+    if record is None or record.billing_account_id != billing_account_id:
+        raise NotFound("No such bank-app request")
+    if record.status == domain.PENDING_BANK_ACCEPTANCE:
+        if accepted:
+            record.effective_from_period = domain.bank_effective_period(ctx.now())
+            await _activate(ctx, session, record)
+        else:
+            _end(ctx, record, domain.REFUSED)
+            await session.flush()
+            await publish(ctx, session, record)
+    else:
+        was_accepted = record.activated_at is not None
+        repeated = was_accepted if accepted else record.status == domain.REFUSED
+        if not repeated:
+            raise Conflict(f"This request is already {record.status}", slug="bank-request-decided")
+    return {
+        "billing_account_id": record.billing_account_id,
+        "channel": "bank_app",
+        "status": record.status,
+        "reference": record.bank_reference,
+        "effective_from_period": record.effective_from_period,
+    }
+
+
+# -- back to paper --------------------------------------------------------------------
+
+
+async def cancel(ctx: Context, session: AsyncSession, acct: BillingAccount) -> dict[str, Any]:
+    """Back to paper: the account's own channels end, and for a fixed account the
+    customer-wide e-mail channel too (it is what serves the account)."""
+    live = await repo.in_scopes(session, repo.scope_keys_of(acct), statuses=domain.LIVE)
+    await _cancel_all(ctx, session, live)
+    return await get_delivery(session, acct)
+
+
+async def terminate_customer(ctx: Context, session: AsyncSession, customer_id: uuid.UUID) -> int:
+    live = await repo.live_of_customer(session, customer_id)
+    await _cancel_all(ctx, session, live)
+    return len(live)
+
+
+async def _cancel_all(ctx: Context, session: AsyncSession, records: list[DeliveryChannel]) -> None:
+    for record in records:
+        _end(ctx, record, domain.CANCELLED)
+    await session.flush()
+    for record in records:
+        await publish(ctx, session, record)
+
+
+async def expire_due(ctx: Context, session: AsyncSession, *, limit: int = 200) -> int:
+    """Unconfirmed e-mail requests past their time become "expired" (a mailbox nobody
+    reads never activates); returns how many."""
+    due = await repo.due_for_expiry(session, ctx.now(), limit=limit)
+    for record in due:
+        _end(ctx, record, domain.EXPIRED)
+    await session.flush()
+    for record in due:
+        await publish(ctx, session, record)
+    if due:
+        log.info("expired unconfirmed e-mail requests", extra={"count": len(due)})
+    return len(due)

@@ -1,0 +1,147 @@
+"""Delivering closed invoices on the account's channel, and the delivery log."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from contracts.events.billing import InvoiceClosedV1
+from contracts.events.notification import (
+    AttachmentRefV1,
+    NotificationRequestedV1,
+    RecipientV1,
+)
+from servicekit.consumer import PermanentError
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import BadRequest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from einvoice import domain
+from einvoice import repository as repo
+from einvoice.models import BillingAccount, Delivery, DeliveryChannel
+from einvoice.service.context import Context, remember_account
+from einvoice.service.views import delivery_item
+
+log = logging.getLogger(__name__)
+
+
+async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceClosedV1) -> None:
+    """Send one closed invoice on the channel in force for its period; at most once per
+    invoice and channel, whatever the number of times the event arrives."""
+    acct = await remember_account(
+        ctx,
+        session,
+        billing_account_id=invoice.billing_account_id,
+        customer_id=invoice.customer_id,
+        kind=invoice.billing_account_kind,
+        name=None,
+    )
+    if acct.customer_id != invoice.customer_id:
+        raise PermanentError("invoice.closed names another customer than billing told us")
+    records = await repo.channels_for_account(session, acct)
+    chosen = domain.in_force(records, period=invoice.period)
+    channel = chosen.channel if chosen is not None else "paper"
+    if await repo.delivery_of(session, invoice.invoice_id, channel) is not None:
+        return  # delivered already, e.g. billing announced the invoice twice
+
+    request_ids: list[str] = []
+    if chosen is not None and chosen.channel == "email":
+        request_ids = await _request_invoice_mail(ctx, session, acct, chosen, invoice)
+    elif chosen is not None and chosen.channel == "bank_app":
+        assert chosen.bank_reference is not None
+        await ctx.bank.deliver(
+            billing_account_id=acct.billing_account_id,
+            reference=chosen.bank_reference,
+            invoice_id=invoice.invoice_id,
+        )
+    session.add(
+        Delivery(
+            id=uuid.uuid4(),
+            invoice_id=invoice.invoice_id,
+            invoice_number=invoice.number,
+            billing_account_id=acct.billing_account_id,
+            customer_id=acct.customer_id,
+            period=invoice.period,
+            channel=channel,
+            status=domain.DELIVERY_STATUS[channel],
+            channel_id=chosen.id if chosen is not None else None,
+            notification_request_ids=request_ids,
+            delivered_at=ctx.now(),
+        )
+    )
+    await session.flush()
+    log.info(
+        "invoice delivered",
+        extra={
+            "invoice_id": str(invoice.invoice_id),
+            "billing_account_id": str(acct.billing_account_id),
+            "channel": channel,
+        },
+    )
+
+
+async def _request_invoice_mail(
+    ctx: Context,
+    session: AsyncSession,
+    acct: BillingAccount,
+    record: DeliveryChannel,
+    invoice: InvoiceClosedV1,
+) -> list[str]:
+    total = format(invoice.totals.total_incl_vat, "f")
+    due = invoice.due_date.isoformat()
+    locale: Any = record.locale
+    requests = [
+        NotificationRequestedV1(
+            request_id=domain.notification_request_id(invoice.invoice_id, "email"),
+            customer_id=acct.customer_id,
+            channel="email",
+            template="invoice_available",
+            locale=locale,
+            to=RecipientV1(email=record.email),
+            params={
+                "invoice_number": invoice.number,
+                "period": invoice.period,
+                "total_incl_vat": total,
+                "due_date": due,
+                **({"billing_account_name": acct.name} if acct.name else {}),
+            },
+            attachments=[AttachmentRefV1(kind="invoice_pdf", invoice_id=invoice.invoice_id)],
+        )
+    ]
+    if "sms" in (record.alerts or []) and record.mobile:
+        requests.append(
+            NotificationRequestedV1(
+                request_id=domain.notification_request_id(invoice.invoice_id, "sms"),
+                customer_id=acct.customer_id,
+                channel="sms",
+                template="invoice_available_sms",
+                locale=locale,
+                to=RecipientV1(mobile=record.mobile),
+                params={"invoice_number": invoice.number, "total_incl_vat": total, "due_date": due},
+            )
+        )
+    for request in requests:
+        await ctx.outbox.add(session, request)
+    return [str(r.request_id) for r in requests]
+
+
+async def list_deliveries(
+    session: AsyncSession, acct: BillingAccount, *, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    position = decode_cursor(cursor)
+    after = None
+    if position is not None:
+        try:
+            after = (datetime.fromisoformat(position["at"]), uuid.UUID(position["id"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+    rows = await repo.deliveries_page(session, acct.billing_account_id, limit=limit, after=after)
+    result = page(
+        rows,
+        limit,
+        lambda row: {"at": domain.as_utc(row.delivered_at).isoformat(), "id": str(row.id)},
+    )
+    result["items"] = [delivery_item(row) for row in result["items"]]
+    return result
