@@ -1,0 +1,6 @@
+from servicekit.cli import main_for
+
+from identity.main import MIGRATIONS_DIR, create_app
+from identity.settings import IdentitySettings
+
+main_for(IdentitySettings, create_app, MIGRATIONS_DIR)  # type: ignore[arg-type]

@@ -1,0 +1,12 @@
+"""Identity's HTTP routes."""
+
+from fastapi import APIRouter
+
+from identity.api import auth, registrations, users
+
+router = APIRouter()
+router.include_router(registrations.router)
+router.include_router(auth.router)
+router.include_router(users.router)
+
+__all__ = ["router"]

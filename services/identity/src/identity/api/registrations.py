@@ -1,0 +1,92 @@
+"""Registration of customers and its review by operator staff."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from servicekit.app import SessionDep
+from servicekit.auth import OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+
+from identity.api.common import after_position, position_of
+from identity.context import IdentityDep
+from identity.models import Registration
+from identity.schemas import (
+    Accepted,
+    RegistrantOut,
+    RegistrationCreated,
+    RegistrationIn,
+    RegistrationOut,
+    RegistrationPage,
+)
+from identity.service import registrations
+
+router = APIRouter(tags=["registrations"])
+
+
+@router.post("/v1/registrations", status_code=201, response_model=RegistrationCreated)
+async def register(
+    body: RegistrationIn, session: SessionDep, identity: IdentityDep
+) -> RegistrationCreated:
+    """Register a customer (no token needed). The agreement starts when operator staff
+    accept; until then nothing is published."""
+    reg = await registrations.submit(session, identity, body)
+    return RegistrationCreated(
+        registration_id=reg.id, customer_id=reg.customer_id, status=reg.status
+    )
+
+
+def _out(reg: Registration) -> RegistrationOut:
+    return RegistrationOut(
+        registration_id=reg.id,
+        customer_id=reg.customer_id,
+        status=reg.status,
+        enterprise_number=reg.enterprise_number,
+        company_name=reg.company_name,
+        address=reg.address,
+        contact_email=reg.contact_email,
+        wants_access_owner=reg.wants_access_owner,
+        affiliates=reg.affiliates,
+        registrant=RegistrantOut(
+            email=reg.registrant_email,
+            first_name=reg.registrant_first_name,
+            last_name=reg.registrant_last_name,
+            locale=reg.registrant_locale,
+        ),
+        created_at=reg.created_at,
+        decided_at=reg.decided_at,
+    )
+
+
+@router.get("/v1/operator/registrations", response_model=RegistrationPage)
+async def list_registrations(
+    operator: OperatorPrincipal,
+    session: SessionDep,
+    status: Literal["pending", "accepted", "rejected"] | None = Query(default=None),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> RegistrationPage:
+    rows = await registrations.list_registrations(
+        session, status=status, after=after_position(cursor), limit=limit + 1
+    )
+    result = page(rows, limit, lambda r: position_of(r.created_at, r.id))
+    return RegistrationPage(
+        items=[_out(r) for r in result["items"]], next_cursor=result["next_cursor"]
+    )
+
+
+@router.post("/v1/operator/registrations/{registration_id}/accept", response_model=Accepted)
+async def accept(
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+) -> Accepted:
+    customer = await registrations.accept(session, identity, registration_id, operator)
+    return Accepted(customer_id=customer.id, status=customer.status)
+
+
+@router.post("/v1/operator/registrations/{registration_id}/reject", response_model=RegistrationOut)
+async def reject(
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+) -> RegistrationOut:
+    return _out(await registrations.reject(session, identity, registration_id, operator))

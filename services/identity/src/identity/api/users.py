@@ -1,0 +1,131 @@
+"""Confirmation links, the caller, and the users of a customer."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+
+from identity.api.common import after_position, position_of
+from identity.context import IdentityDep
+from identity.models import User
+from identity.schemas import (
+    Confirmed,
+    ConfirmIn,
+    ContractOut,
+    Invited,
+    InviteIn,
+    LinkStatus,
+    Me,
+    UserOut,
+    UserPage,
+)
+from identity.service import auth, users
+
+router = APIRouter(tags=["users"])
+
+
+@router.post("/v1/users/confirm", response_model=Confirmed)
+async def confirm(body: ConfirmIn, session: SessionDep, identity: IdentityDep) -> Confirmed:
+    """Confirm an account with the token of the mailed link. ``password`` is required for
+    invited users and ignored for a registrant. Unknown token: 400; used or expired: 410."""
+    password = body.password.get_secret_value() if body.password else None
+    user = await auth.confirm_user(session, identity, body.token, password)
+    return Confirmed(user_id=user.id, status=user.status)
+
+
+@router.get("/v1/users/confirm", response_model=LinkStatus)
+async def check_link(
+    session: SessionDep, token: str = Query(min_length=1, max_length=200)
+) -> LinkStatus:
+    """What the mailed link opens: whether it is still valid and needs a password. It
+    does not confirm anything (mail scanners follow links); POST does."""
+    password_required, expires_at = await auth.check_link(session, token)
+    return LinkStatus(status="valid", password_required=password_required, expires_at=expires_at)
+
+
+@router.get("/v1/me", response_model=Me)
+async def me(principal: CurrentPrincipal, session: SessionDep) -> Me:
+    user = await users.me(session, principal)
+    return Me(
+        user_id=user.id,
+        kind=user.kind,
+        customer_id=user.customer_id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        locale=user.locale,
+        status=user.status,
+        profile=user.profile,
+        subprofiles=list(user.subprofiles or []),
+    )
+
+
+def _out(user: User) -> UserOut:
+    return UserOut(
+        user_id=user.id,
+        customer_id=user.customer_id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        locale=user.locale,
+        mobile=user.mobile,
+        status=user.status,
+        profile=user.profile,
+        subprofiles=list(user.subprofiles or []),
+        contract=ContractOut(kind=user.contract_kind, ends_on=user.contract_ends_on),
+        created_at=user.created_at,
+    )
+
+
+@router.post("/v1/customers/{customer_id}/users", status_code=201, response_model=Invited)
+async def invite(
+    customer_id: UUID,
+    body: InviteIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    identity: IdentityDep,
+) -> Invited:
+    """Invite a user (access owners and managers); the invitee gets a confirmation mail."""
+    user = await users.invite(session, identity, principal, customer_id, body)
+    return Invited(user_id=user.id, status=user.status)
+
+
+@router.get("/v1/customers/{customer_id}/users", response_model=UserPage)
+async def list_users(
+    customer_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    identity: IdentityDep,
+    status: Literal["invited", "pending_confirmation", "active", "deactivated"] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> UserPage:
+    rows = await users.list_users(
+        session,
+        identity,
+        principal,
+        customer_id,
+        status=status,
+        after=after_position(cursor),
+        limit=limit + 1,
+    )
+    result = page(rows, limit, lambda u: position_of(u.created_at, u.id))
+    return UserPage(items=[_out(u) for u in result["items"]], next_cursor=result["next_cursor"])
+
+
+@router.delete("/v1/customers/{customer_id}/users/{user_id}", status_code=204)
+async def deactivate(
+    customer_id: UUID,
+    user_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    identity: IdentityDep,
+) -> Response:
+    """Deactivate a user: they can no longer log in and all their rights go."""
+    await users.deactivate(session, identity, principal, customer_id, user_id)
+    return Response(status_code=204)

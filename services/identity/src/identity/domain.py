@@ -1,0 +1,227 @@
+"""Identity's rules as plain functions over plain data (no FastAPI, no SQLAlchemy)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+from stdnum.be import vat as be_vat
+from stdnum.exceptions import ValidationError as StdnumError
+
+# -- enterprise numbers ----------------------------------------------------------------
+
+
+def normalize_enterprise_number(value: str) -> str:
+    """A Belgian enterprise number (KBO/BCE) as 10 digits, mod-97 checked.
+
+    Accepts the usual spellings: ``0403.170.701``, ``BE0403170701``, ``BE 0403 170 701``
+    and the old 9-digit form. Raises ValueError with a user-facing message.
+    """
+    try:
+        return str(be_vat.validate(value))
+    except StdnumError as exc:
+        raise ValueError("not a valid Belgian enterprise number (10 digits, mod-97 check)") from exc
+
+
+# -- passwords -------------------------------------------------------------------------
+
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 256  # argon2 copes with more; this bounds the work per request
+
+
+def password_problems(password: str, email: str | None = None) -> list[str]:
+    """Why a password is refused; empty when it is acceptable."""
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"must be at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(f"must be at most {PASSWORD_MAX_LENGTH} characters")
+    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        problems.append("must mix letters and digits")
+    if email and password.strip().casefold() == email.strip().casefold():
+        problems.append("must not be the e-mail address")
+    return problems
+
+
+def normalize_email(email: str) -> str:
+    """Login e-mails compare case-insensitively: we store and look them up lowercased."""
+    return email.strip().lower()
+
+
+# -- one-time secrets ------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A one-time secret for links and refresh tokens (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """Only this is stored: a database leak does not hand out working tokens.
+
+    A plain SHA-256 suffices (no salt, no stretching) because the secrets are 256-bit
+    random values, not guessable passwords.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# -- profiles --------------------------------------------------------------------------
+
+ACCESS_OWNER = "access_owner"
+ACCESS_MANAGER = "access_manager"
+
+
+def registrant_profile(wants_access_owner: bool) -> str:
+    """The registrant is access owner, or access manager when the form says the customer
+    wants no access owner [8.1.2]."""
+    return ACCESS_OWNER if wants_access_owner else ACCESS_MANAGER
+
+
+def may_administer_profile(actor_profile: str | None, target_profile: str) -> bool:
+    """Whether a user with ``actor_profile`` may invite or remove a ``target_profile``.
+
+    Only access owners appoint (or remove) access owners; owners and managers handle
+    every other profile. Whether the actor administers the customer at all is
+    delegation's answer to ``user.manage``; this is the extra limit on the profile.
+    """
+    if target_profile == ACCESS_OWNER:
+        return actor_profile == ACCESS_OWNER
+    return actor_profile in (ACCESS_OWNER, ACCESS_MANAGER)
+
+
+def contract_ended(ends_on: date | None, today: date) -> bool:
+    return ends_on is not None and ends_on < today
+
+
+# -- confirmation links ----------------------------------------------------------------
+
+
+class LinkState(Enum):
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+def confirmation_state(
+    *, found: bool, used_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> LinkState:
+    if not found:
+        return LinkState.UNKNOWN
+    if used_at is not None:
+        return LinkState.USED
+    if expires_at is None or as_utc(expires_at) <= now:
+        return LinkState.EXPIRED
+    return LinkState.VALID
+
+
+# -- refresh-token rotation ------------------------------------------------------------
+
+
+class RefreshOutcome(Enum):
+    ROTATE = "rotate"  # valid: issue a new token in the same family
+    REJECT = "reject"  # unknown, expired or already revoked: 401
+    REVOKE_FAMILY = "revoke_family"  # reuse of a rotated token: 401 and revoke everything
+
+
+@dataclass(frozen=True)
+class RefreshTokenState:
+    found: bool
+    used: bool = False
+    family_revoked: bool = False
+    expired: bool = False
+    user_active: bool = True
+
+
+def refresh_outcome(state: RefreshTokenState) -> RefreshOutcome:
+    """The rotation rule: a refresh token works once.
+
+    A token presented a second time means two parties hold it (a thief and the user);
+    we cannot tell which is which, so the whole family goes. Reuse is checked before
+    expiry and revocation so it is always recorded as reuse.
+    """
+    if not state.found:
+        return RefreshOutcome.REJECT
+    if state.used:
+        return RefreshOutcome.REJECT if state.family_revoked else RefreshOutcome.REVOKE_FAMILY
+    if state.family_revoked or state.expired:
+        return RefreshOutcome.REJECT
+    if not state.user_active:
+        return RefreshOutcome.REVOKE_FAMILY
+    return RefreshOutcome.ROTATE
+
+
+# -- audit chain -----------------------------------------------------------------------
+
+GENESIS_HASH = "0" * 64
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    """Stable text of an entry: sorted keys, no spaces, UTF-8, datetimes in UTC ISO."""
+
+    def default(value: Any) -> str:
+        if isinstance(value, datetime):
+            return as_utc(value).isoformat(timespec="microseconds")
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
+
+    return json.dumps(
+        dict(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default
+    )
+
+
+def chain_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
+    """sha256(previous hash + canonical JSON of the entry), hex."""
+    return hashlib.sha256((prev_hash + canonical_json(entry)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    seq: int
+    prev_hash: str
+    hash: str
+    entry: Mapping[str, Any]  # the hashed content (includes seq)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(entries: Iterable[ChainEntry]) -> ChainCheck:
+    """Recompute every link in order; report the first entry that does not match.
+
+    Catches an edited entry (its hash no longer matches), a deleted or inserted entry
+    (the next ``prev_hash`` or ``seq`` breaks) and a rewritten hash (the next link breaks).
+    """
+    expected_prev = GENESIS_HASH
+    expected_seq: int | None = None
+    checked = 0
+    for item in entries:
+        if expected_seq is not None and item.seq != expected_seq:
+            return ChainCheck(False, checked, item.seq, "sequence gap")
+        if item.entry.get("seq") != item.seq:
+            return ChainCheck(False, checked, item.seq, "sequence number altered")
+        if item.prev_hash != expected_prev:
+            return ChainCheck(False, checked, item.seq, "link to previous entry broken")
+        if chain_hash(item.prev_hash, item.entry) != item.hash:
+            return ChainCheck(False, checked, item.seq, "entry content altered")
+        expected_prev = item.hash
+        expected_seq = item.seq + 1
+        checked += 1
+    return ChainCheck(True, checked)

@@ -1,0 +1,64 @@
+"""Builds identity's FastAPI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
+from servicekit.auth import TokenVerifier
+from servicekit.delegation_client import DelegationClient
+
+from identity.api import router
+from identity.context import Identity
+from identity.models import Base
+from identity.service.operators import ensure_operator_account
+from identity.settings import IdentitySettings
+from identity.tokens import LocalServiceTokens
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+DESCRIPTION = (
+    "Customers, registrations, users, credentials and tokens of the enterprise portal. "
+    "Access tokens are ES256 JWTs; their keys are at /.well-known/jwks.json."
+)
+
+
+def create_app(
+    settings: IdentitySettings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    delegation: object | None = None,
+) -> FastAPI:
+    settings = settings or IdentitySettings()
+    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    identity = Identity.build(settings, kit)
+
+    # Identity verifies its own tokens against its own database: no HTTP to itself.
+    kit.verifier = verifier or TokenVerifier(
+        identity.keyring.local_jwks,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        min_refresh_interval_s=1.0,
+    )
+    # Likewise its own service token (for calls to delegation) is minted in-process.
+    local_tokens = LocalServiceTokens(
+        kit.db, identity.keyring, client_id=settings.client_id, ttl_s=settings.access_token_ttl_s
+    )
+    kit.tokens = local_tokens  # type: ignore[assignment]
+    if isinstance(kit.delegation, DelegationClient):
+        kit.delegation.tokens = local_tokens  # type: ignore[assignment]
+    if delegation is not None:
+        kit.delegation = delegation  # type: ignore[assignment]
+
+    async def start_identity(_: ServiceKit) -> None:
+        await identity.keyring.ensure_active()
+        await ensure_operator_account(identity)
+
+    # Runs after migrations (ServiceKit.start runs on_startup hooks last).
+    kit.on_startup.insert(0, start_identity)
+
+    app = create_service_app(kit, routers=[router], title="identity", description=DESCRIPTION)
+    app.state.identity = identity
+    return app

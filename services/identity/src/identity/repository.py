@@ -1,0 +1,296 @@
+"""Every query identity makes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from servicekit.problems import Conflict
+from sqlalchemy import Select, and_, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity.models import (
+    AuditEntry,
+    ConfirmationToken,
+    Credential,
+    Customer,
+    RefreshFamily,
+    RefreshToken,
+    Registration,
+    SigningKey,
+    User,
+)
+
+# Postgres advisory lock serialising appends to the audit chain.
+AUDIT_CHAIN_LOCK = 0x1D_A0D17
+
+
+async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
+    """Flush; a unique constraint that fires means someone got there first (409).
+
+    The check-then-insert in the use cases gives the friendly answer; the constraints
+    make the race between two concurrent requests end the same way.
+    """
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(detail) from exc
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _after(stmt: Select, created_col, id_col, after: tuple[datetime, uuid.UUID] | None) -> Select:  # type: ignore[no-untyped-def,type-arg]
+    if after is None:
+        return stmt
+    created_at, last_id = after
+    return stmt.where(
+        or_(created_col > created_at, and_(created_col == created_at, id_col > last_id))
+    )
+
+
+# -- registrations ---------------------------------------------------------------------
+
+
+async def get_registration(
+    session: AsyncSession, registration_id: uuid.UUID, *, for_update: bool = False
+) -> Registration | None:
+    stmt = select(Registration).where(Registration.id == registration_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def pending_registration_for_enterprise(session: AsyncSession, number: str) -> bool:
+    stmt = select(Registration.id).where(
+        Registration.enterprise_number == number, Registration.status == "pending"
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def pending_registration_for_email(session: AsyncSession, email: str) -> bool:
+    stmt = select(Registration.id).where(
+        Registration.registrant_email == email, Registration.status == "pending"
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def list_registrations(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Registration]:
+    stmt = select(Registration)
+    if status:
+        stmt = stmt.where(Registration.status == status)
+    stmt = _after(stmt, Registration.created_at, Registration.id, after)
+    stmt = stmt.order_by(Registration.created_at, Registration.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+# -- customers -------------------------------------------------------------------------
+
+
+async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def active_customer_for_enterprise(session: AsyncSession, number: str) -> bool:
+    stmt = select(Customer.id).where(
+        Customer.enterprise_number == number, Customer.status == "active"
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+# -- users and credentials -------------------------------------------------------------
+
+
+async def get_user(
+    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
+) -> User | None:
+    stmt = select(User).where(User.id == user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).where(User.email == email)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_users(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    stmt = select(User).where(User.customer_id == customer_id)
+    if status:
+        stmt = stmt.where(User.status == status)
+    stmt = _after(stmt, User.created_at, User.id, after)
+    stmt = stmt.order_by(User.created_at, User.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_credential(session: AsyncSession, user_id: uuid.UUID) -> Credential | None:
+    return await session.get(Credential, user_id)
+
+
+# -- confirmation links ----------------------------------------------------------------
+
+
+async def get_confirmation(
+    session: AsyncSession, token_hash: str, *, for_update: bool = False
+) -> ConfirmationToken | None:
+    stmt = select(ConfirmationToken).where(ConfirmationToken.token_hash == token_hash)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def use_confirmation(session: AsyncSession, token_hash: str, now: datetime) -> bool:
+    """Mark a link used; False when another request used it first."""
+    result = await session.execute(
+        update(ConfirmationToken)
+        .where(ConfirmationToken.token_hash == token_hash, ConfirmationToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def expire_confirmations_of_user(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime
+) -> None:
+    await session.execute(
+        update(ConfirmationToken)
+        .where(ConfirmationToken.user_id == user_id, ConfirmationToken.used_at.is_(None))
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- refresh tokens --------------------------------------------------------------------
+
+
+async def refresh_token_with_family(
+    session: AsyncSession, token_hash: str
+) -> tuple[RefreshToken, RefreshFamily] | None:
+    stmt = (
+        select(RefreshToken, RefreshFamily)
+        .join(RefreshFamily, RefreshFamily.id == RefreshToken.family_id)
+        .where(RefreshToken.token_hash == token_hash)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def use_refresh_token(session: AsyncSession, token_hash: str, now: datetime) -> bool:
+    """Atomically mark a refresh token used; False when it already was (reuse or race)."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_family(
+    session: AsyncSession, family_id: uuid.UUID, now: datetime, reason: str
+) -> None:
+    await session.execute(
+        update(RefreshFamily)
+        .where(RefreshFamily.id == family_id, RefreshFamily.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def revoke_families_of_user(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, reason: str
+) -> None:
+    await session.execute(
+        update(RefreshFamily)
+        .where(RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- signing keys ----------------------------------------------------------------------
+
+
+async def active_signing_key(session: AsyncSession) -> SigningKey | None:
+    stmt = select(SigningKey).where(SigningKey.status == "active")
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_signing_key(session: AsyncSession, kid: str) -> SigningKey | None:
+    return await session.get(SigningKey, kid)
+
+
+async def published_signing_keys(
+    session: AsyncSession, retired_since: datetime
+) -> list[SigningKey]:
+    stmt = (
+        select(SigningKey)
+        .where(
+            or_(
+                SigningKey.status == "active",
+                and_(SigningKey.status == "retired", SigningKey.retired_at > retired_since),
+            )
+        )
+        .order_by(SigningKey.created_at.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def retire_active_keys(session: AsyncSession, now: datetime) -> None:
+    await session.execute(
+        update(SigningKey)
+        .where(SigningKey.status == "active")
+        .values(status="retired", retired_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- audit log -------------------------------------------------------------------------
+
+
+async def lock_audit_chain(session: AsyncSession) -> None:
+    """Serialise appenders until commit. SQLite has a single writer already, and the
+    primary key on ``seq`` turns any remaining race into a failed commit, not a fork."""
+    if _is_postgres(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
+
+
+async def last_audit_entry(session: AsyncSession) -> AuditEntry | None:
+    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def audit_entries(session: AsyncSession, batch: int = 1000) -> AsyncIterator[AuditEntry]:
+    """The whole chain in order, in batches (it only grows)."""
+    last = 0
+    while True:
+        stmt = select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        rows = list((await session.execute(stmt)).scalars())
+        for row in rows:
+            yield row
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+async def audit_entries_for(session: AsyncSession, action: str) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,344 @@
+"""Token issuance (password, refresh rotation, client credentials), logout, confirmation.
+
+Failures that must leave a trace (the audit entry, a revoked family) are *returned* as
+a ``Problem`` instead of raised: raising would roll back the request's transaction and
+with it the trace. The route renders the returned problem after the commit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from datetime import datetime
+
+from prometheus_client import Counter
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import BadRequest, Problem, TooManyRequests, Unauthorized, ValidationFailed
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity import audit
+from identity import repository as repo
+from identity.context import Identity
+from identity.domain import (
+    LinkState,
+    RefreshOutcome,
+    RefreshTokenState,
+    as_utc,
+    confirmation_state,
+    password_problems,
+    refresh_outcome,
+    secret_hash,
+)
+from identity.models import Credential, User
+from identity.throttle import Bucket
+from identity.tokens import TokenPair, issue_refresh_token, mint_access_token
+
+log = logging.getLogger(__name__)
+
+LOGINS = Counter(
+    "identity_logins_total", "Token requests by grant and outcome", ["grant", "outcome"]
+)
+
+# One body for every credential failure: the answer must not tell whether the account
+# exists, is unconfirmed or deactivated.
+BAD_CREDENTIALS = "The credentials are not valid"
+BAD_REFRESH = "The refresh token is not valid"
+
+
+def _invalid_grant(detail: str) -> Problem:
+    return Unauthorized(detail, slug="invalid-grant", error="invalid_grant")
+
+
+def _invalid_client() -> Problem:
+    return Unauthorized(BAD_CREDENTIALS, slug="invalid-client", error="invalid_client")
+
+
+def _throttled(seconds: int) -> TooManyRequests:
+    return TooManyRequests(
+        "Too many failed attempts; try again later",
+        headers={"Retry-After": str(seconds)},
+        retry_after=seconds,
+    )
+
+
+async def _refuse_if_throttled(ctx: Identity, buckets: list[Bucket], grant: str) -> None:
+    wait = await ctx.throttle.retry_after(buckets)
+    if wait is not None:
+        LOGINS.labels(grant, "throttled").inc()
+        raise _throttled(wait)
+
+
+async def password_grant(
+    session: AsyncSession, ctx: Identity, username: str, password: str, client_ip: str
+) -> TokenPair | Problem:
+    s = ctx.settings
+    login = username.strip().lower()
+    buckets = [
+        ctx.throttle.bucket("account", login, s.login_max_failures_per_account),
+        ctx.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
+    ]
+    await _refuse_if_throttled(ctx, buckets, "password")
+
+    user = await repo.user_by_email(session, login)
+    credential = await repo.get_credential(session, user.id) if user else None
+    if user is not None and credential is not None:
+        password_ok = await ctx.passwords.verify(credential.password_hash, password)
+    else:
+        await ctx.passwords.burn(password)  # same cost as a real check: no timing oracle
+        password_ok = False
+
+    now = utcnow()
+    if user is None or not password_ok or user.status != "active":
+        reason = (
+            "unknown_account"
+            if user is None
+            else ("bad_password" if not password_ok else f"account_{user.status}")
+        )
+        await ctx.throttle.record_failure(buckets)
+        LOGINS.labels("password", "failed").inc()
+        await audit.record(
+            session,
+            "login.failed",
+            actor=str(user.id) if user else None,
+            customer_id=user.customer_id if user else None,
+            details={
+                "reason": reason,
+                "ip": client_ip,
+                # The attempted name is personal data when it is nobody's: keep a hash,
+                # enough to spot a targeted series.
+                **({} if user else {"login_sha256": secret_hash(login)}),
+            },
+            now=now,
+        )
+        return _invalid_grant(BAD_CREDENTIALS)
+
+    assert credential is not None
+    if ctx.passwords.needs_rehash(credential.password_hash):
+        credential.password_hash = await ctx.passwords.hash(password)
+        credential.updated_at = now
+    user.last_login_at = now
+    await ctx.throttle.reset(buckets[0])
+    pair = await _issue_user_tokens(session, ctx, user, family_id=None)
+    LOGINS.labels("password", "ok").inc()
+    await audit.record(
+        session,
+        "login.succeeded",
+        actor=str(user.id),
+        customer_id=user.customer_id,
+        details={"ip": client_ip, "kind": user.kind},
+        now=now,
+    )
+    return pair
+
+
+async def refresh_grant(
+    session: AsyncSession, ctx: Identity, refresh_token: str, client_ip: str
+) -> TokenPair | Problem:
+    token_hash = secret_hash(refresh_token)
+    now = utcnow()
+    found = await repo.refresh_token_with_family(session, token_hash)
+    if found is None:
+        LOGINS.labels("refresh_token", "failed").inc()
+        return _invalid_grant(BAD_REFRESH)
+    token, family = found
+    user = await repo.get_user(session, family.user_id)
+    state = RefreshTokenState(
+        found=True,
+        used=token.used_at is not None,
+        family_revoked=family.revoked_at is not None,
+        expired=as_utc(token.expires_at) <= now,
+        user_active=user is not None and user.status == "active",
+    )
+    outcome = refresh_outcome(state)
+    # The atomic "mark used" settles a race between two requests with the same token:
+    # the loser is treated exactly like a replay.
+    if outcome is RefreshOutcome.ROTATE and not await repo.use_refresh_token(
+        session, token_hash, now
+    ):
+        outcome = RefreshOutcome.REVOKE_FAMILY
+        state = RefreshTokenState(found=True, used=True)
+    if outcome is RefreshOutcome.ROTATE:
+        assert user is not None
+        LOGINS.labels("refresh_token", "ok").inc()
+        return await _issue_user_tokens(session, ctx, user, family_id=family.id)
+
+    LOGINS.labels("refresh_token", "failed").inc()
+    if outcome is RefreshOutcome.REVOKE_FAMILY:
+        reason = "reuse" if state.used else "user_inactive"
+        await repo.revoke_family(session, family.id, now, reason)
+        if state.used:
+            log.warning("refresh token reused: family revoked", extra={"family": str(family.id)})
+            await audit.record(
+                session,
+                "token.refresh_reused",
+                actor=str(family.user_id),
+                subject=family.id,
+                customer_id=user.customer_id if user else None,
+                details={"ip": client_ip},
+                now=now,
+            )
+    return _invalid_grant(BAD_REFRESH)
+
+
+async def client_credentials_grant(
+    session: AsyncSession, ctx: Identity, client_id: str, client_secret: str, client_ip: str
+) -> TokenPair | Problem:
+    s = ctx.settings
+    buckets = [
+        ctx.throttle.bucket("client", client_id, s.login_max_failures_per_account),
+        ctx.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
+    ]
+    await _refuse_if_throttled(ctx, buckets, "client_credentials")
+    expected = s.service_clients.get(client_id)
+    # compare_digest on a stand-in too, so an unknown client costs the same.
+    ok = (
+        hmac.compare_digest((expected or "\x00unknown-client").encode(), client_secret.encode())
+        and expected is not None
+    )
+    if not ok:
+        await ctx.throttle.record_failure(buckets)
+        LOGINS.labels("client_credentials", "failed").inc()
+        await audit.record(
+            session,
+            "client.auth_failed",
+            actor=client_id if expected is not None else None,
+            details={
+                "ip": client_ip,
+                "reason": "unknown_client" if expected is None else "bad_secret",
+            },
+        )
+        return _invalid_client()
+    LOGINS.labels("client_credentials", "ok").inc()
+    access = await mint_access_token(
+        session,
+        ctx.keyring,
+        subject=client_id,
+        kind="service",
+        customer_id=None,
+        ttl_s=s.access_token_ttl_s,
+        issuer=s.token_issuer,
+        audience=s.token_audience,
+    )
+    return TokenPair(access_token=access, expires_in=s.access_token_ttl_s)
+
+
+async def _issue_user_tokens(
+    session: AsyncSession, ctx: Identity, user: User, *, family_id: uuid.UUID | None
+) -> TokenPair:
+    s = ctx.settings
+    access = await mint_access_token(
+        session,
+        ctx.keyring,
+        subject=str(user.id),
+        kind="operator" if user.kind == "operator" else "user",
+        customer_id=user.customer_id,
+        ttl_s=s.access_token_ttl_s,
+        issuer=s.token_issuer,
+        audience=s.token_audience,
+    )
+    refresh = await issue_refresh_token(
+        session, user_id=user.id, family_id=family_id, ttl_s=s.refresh_token_ttl_s
+    )
+    await session.flush()
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=s.access_token_ttl_s)
+
+
+async def logout(session: AsyncSession, principal: Principal, refresh_token: str) -> None:
+    """Revoke the family of ``refresh_token`` if it is the caller's; silent otherwise, so
+    the answer never confirms someone else's token."""
+    found = await repo.refresh_token_with_family(session, secret_hash(refresh_token))
+    if found is None or principal.is_service:
+        return
+    _, family = found
+    if str(family.user_id) != principal.subject or family.revoked_at is not None:
+        return
+    now = utcnow()
+    await repo.revoke_family(session, family.id, now, "logout")
+    await audit.record(
+        session,
+        "logout",
+        actor=principal.subject,
+        subject=family.id,
+        customer_id=principal.customer_id,
+        now=now,
+    )
+
+
+# -- confirmation ----------------------------------------------------------------------
+
+
+def _link_problem(state: LinkState) -> Problem:
+    if state is LinkState.UNKNOWN:
+        return BadRequest("The confirmation link is not valid", slug="invalid-confirmation-token")
+    word = "already used" if state is LinkState.USED else "expired"
+    return Problem(
+        f"The confirmation link has {word}",
+        status=410,
+        slug=f"confirmation-token-{state.value}",
+    )
+
+
+async def check_link(session: AsyncSession, token: str) -> tuple[bool, datetime]:
+    """Whether a link is still good, and whether confirming it needs a password.
+
+    Reading a link must not consume it: mail scanners and link previews follow links.
+    """
+    link = await repo.get_confirmation(session, secret_hash(token))
+    state = confirmation_state(
+        found=link is not None,
+        used_at=link.used_at if link else None,
+        expires_at=link.expires_at if link else None,
+        now=utcnow(),
+    )
+    if state is not LinkState.VALID or link is None:
+        raise _link_problem(state)
+    user = await repo.get_user(session, link.user_id)
+    if user is None or user.status not in ("invited", "pending_confirmation"):
+        raise _link_problem(LinkState.USED)
+    credential = await repo.get_credential(session, user.id)
+    return credential is None, as_utc(link.expires_at)
+
+
+async def confirm_user(
+    session: AsyncSession, ctx: Identity, token: str, password: str | None
+) -> User:
+    token_hash = secret_hash(token)
+    now = utcnow()
+    link = await repo.get_confirmation(session, token_hash, for_update=True)
+    state = confirmation_state(
+        found=link is not None,
+        used_at=link.used_at if link else None,
+        expires_at=link.expires_at if link else None,
+        now=now,
+    )
+    if state is not LinkState.VALID or link is None:
+        raise _link_problem(state)
+    user = await repo.get_user(session, link.user_id, for_update=True)
+    if user is None or user.status not in ("invited", "pending_confirmation"):
+        raise _link_problem(LinkState.USED)
+    credential = await repo.get_credential(session, user.id)
+    if credential is None:
+        if not password:
+            raise ValidationFailed(
+                "A password is required to confirm an invited account",
+                errors=[{"field": "password", "message": "required for invited users"}],
+            )
+        problems = password_problems(password, user.email)
+        if problems:
+            message = "password " + "; ".join(problems)
+            raise ValidationFailed(message, errors=[{"field": "password", "message": message}])
+        session.add(
+            Credential(
+                user_id=user.id, password_hash=await ctx.passwords.hash(password), updated_at=now
+            )
+        )
+    if not await repo.use_confirmation(session, token_hash, now):
+        raise _link_problem(LinkState.USED)
+    user.status = "active"
+    user.confirmed_at = now
+    await audit.record(
+        session, "user.confirmed", actor=str(user.id), customer_id=user.customer_id, now=now
+    )
+    return user

@@ -1,0 +1,55 @@
+"""Identity's public event payloads, built from its rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts.events.identity import (
+    ContractV1,
+    CustomerRegisteredV1,
+    UserCreatedV1,
+    UserDeactivatedV1,
+)
+
+from identity.models import Customer, User
+
+
+def customer_registered(customer: Customer, user: User, now: datetime) -> CustomerRegisteredV1:
+    return CustomerRegisteredV1(
+        customer_id=customer.id,
+        enterprise_number=customer.enterprise_number,
+        company_name=customer.company_name,
+        affiliates=list(customer.affiliates),
+        registrant_user_id=user.id,
+        wants_access_owner=customer.wants_access_owner,
+        accepted_at=now,
+    )
+
+
+def user_created(user: User, now: datetime) -> UserCreatedV1:
+    assert user.customer_id is not None and user.profile is not None
+    return UserCreatedV1(
+        user_id=user.id,
+        customer_id=user.customer_id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        locale=user.locale,  # type: ignore[arg-type]
+        mobile=user.mobile,
+        profile=user.profile,  # type: ignore[arg-type]
+        subprofiles=list(user.subprofiles or []),
+        contract=ContractV1(
+            kind=user.contract_kind or "management",  # type: ignore[arg-type]
+            ends_on=user.contract_ends_on,
+        ),
+        registrant=user.registrant,
+        invited_by=user.invited_by,
+        created_at=now,
+    )
+
+
+def user_deactivated(user: User, reason: str, now: datetime) -> UserDeactivatedV1:
+    assert user.customer_id is not None
+    return UserDeactivatedV1(
+        user_id=user.id, customer_id=user.customer_id, reason=reason, deactivated_at=now
+    )

@@ -1,0 +1,168 @@
+"""The caller, and the users of a customer: invite, list, deactivate."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.delegation_client import Resource
+from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from identity import audit
+from identity import repository as repo
+from identity.context import Identity
+from identity.domain import contract_ended, may_administer_profile
+from identity.models import Customer, User
+from identity.schemas import InviteIn
+from identity.service.confirmations import request_user_confirmation
+from identity.service.events import user_created, user_deactivated
+
+MANAGE_USERS = "user.manage"
+
+
+async def me(session: AsyncSession, principal: Principal) -> User:
+    user = await repo.get_user(session, principal.user_id)  # 403 for service tokens
+    if user is None or user.status == "deactivated":
+        raise Unauthorized("This account is no longer active")
+    return user
+
+
+async def _administered_customer(
+    session: AsyncSession, ctx: Identity, principal: Principal, customer_id: uuid.UUID
+) -> Customer:
+    # Ask delegation first: an outsider gets the same 404 whether the customer exists.
+    await ctx.kit.delegation.authorize(
+        principal, MANAGE_USERS, Resource("customer", customer_id, customer_id), hide=True
+    )
+    customer = await repo.get_customer(session, customer_id)
+    if customer is None or customer.status != "active":
+        raise NotFound("No such customer")
+    return customer
+
+
+async def _actor_profile(session: AsyncSession, principal: Principal) -> str | None:
+    """The acting user's profile as identity recorded it (None for operator/service)."""
+    if principal.is_operator or principal.is_service:
+        return None
+    actor = await repo.get_user(session, principal.user_id)
+    return actor.profile if actor else None
+
+
+def _check_profile_power(principal: Principal, actor_profile: str | None, target: str) -> None:
+    if principal.is_operator or principal.is_service:
+        return
+    if not may_administer_profile(actor_profile, target):
+        raise Forbidden(f"Your profile may not administer a user with profile {target}")
+
+
+async def invite(
+    session: AsyncSession,
+    ctx: Identity,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    form: InviteIn,
+) -> User:
+    customer = await _administered_customer(session, ctx, principal, customer_id)
+    _check_profile_power(principal, await _actor_profile(session, principal), form.profile)
+    now = utcnow()
+    if contract_ended(form.contract.ends_on, now.date()):
+        raise ValidationFailed(
+            "The contract has already ended",
+            errors=[{"field": "contract.ends_on", "message": "must not be in the past"}],
+        )
+    if await repo.user_by_email(session, form.email):
+        raise Conflict("This e-mail address already has an account", slug="email-taken")
+    user = User(
+        id=uuid.uuid4(),
+        kind="user",
+        customer_id=customer.id,
+        email=form.email,
+        first_name=form.first_name,
+        last_name=form.last_name,
+        locale=form.locale,
+        mobile=form.mobile,
+        status="invited",
+        profile=form.profile,
+        subprofiles=list(form.subprofiles),
+        contract_kind=form.contract.kind,
+        contract_ends_on=form.contract.ends_on,
+        registrant=False,
+        invited_by=None if principal.is_operator or principal.is_service else principal.user_id,
+        created_at=now,
+    )
+    session.add(user)
+    await repo.flush_or_conflict(session, "This e-mail address already has an account")
+    await ctx.kit.outbox.add(session, user_created(user, now))
+    await request_user_confirmation(session, ctx, user, company_name=customer.company_name)
+    await audit.record(
+        session,
+        "user.invited",
+        actor=principal.subject,
+        subject=user.id,
+        customer_id=customer.id,
+        details={"profile": user.profile or ""},
+        now=now,
+    )
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    ctx: Identity,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[User]:
+    await _administered_customer(session, ctx, principal, customer_id)
+    return await repo.list_users(session, customer_id, status=status, after=after, limit=limit)
+
+
+async def deactivate(
+    session: AsyncSession,
+    ctx: Identity,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    reason: str = "removed",
+) -> User:
+    """Deactivate a user: no more logins, refresh families revoked, open links expired,
+    and ``user.deactivated`` tells delegation to drop every right. Idempotent."""
+    await _administered_customer(session, ctx, principal, customer_id)
+    user = await repo.get_user(session, user_id, for_update=True)
+    if user is None or user.customer_id != customer_id:
+        raise NotFound("No such user")
+    if user.status == "deactivated":
+        return user
+    if not (principal.is_operator or principal.is_service) and principal.subject == str(user.id):
+        raise Conflict("You cannot remove yourself; ask another administrator")
+    _check_profile_power(principal, await _actor_profile(session, principal), user.profile or "")
+    now = utcnow()
+    user.status = "deactivated"
+    user.deactivated_at = now
+    user.deactivation_reason = reason
+    await repo.revoke_families_of_user(session, user.id, now, "user_deactivated")
+    await repo.expire_confirmations_of_user(session, user.id, now)
+    await ctx.kit.outbox.add(session, user_deactivated(user, reason, now))
+    await audit.record(
+        session,
+        "user.deactivated",
+        actor=principal.subject,
+        subject=user.id,
+        customer_id=customer_id,
+        details={"reason": reason},
+        now=now,
+    )
+    return user
+
+
+async def rotate_signing_key(session: AsyncSession, ctx: Identity, operator: Principal) -> str:
+    kid = await ctx.keyring.rotate(session)
+    await audit.record(session, "signing_key.rotated", actor=operator.subject, subject=kid)
+    return kid
