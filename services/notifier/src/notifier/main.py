@@ -1,0 +1,95 @@
+"""The notifier's FastAPI app: operator routes, three Kafka handlers and the sender loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
+from servicekit.auth import TokenVerifier
+
+from notifier import api
+from notifier.delivery import (
+    BillingPdfSource,
+    HttpSmsGateway,
+    Mailer,
+    PdfSource,
+    SmsGateway,
+    SmtpMailer,
+)
+from notifier.handlers import build_handlers
+from notifier.models import Base
+from notifier.sender import Sender
+from notifier.service import Deps
+from notifier.settings import NotifierSettings
+from notifier.templates import Templates
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def create_app(
+    settings: NotifierSettings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    delegation: Any = None,
+    mailer: Mailer | None = None,
+    sms_gateway: SmsGateway | None = None,
+    pdf_source: PdfSource | None = None,
+    billing_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Tests replace the edges: ``billing_transport`` (or ``pdf_source``) stands in for
+    the billing service; the mailer and SMS gateway default to the configured servers."""
+    settings = settings or NotifierSettings()
+    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    if verifier is not None:
+        kit.verifier = verifier
+    if delegation is not None:
+        kit.delegation = delegation
+    deps = Deps(settings=settings, outbox=kit.outbox, templates=Templates())
+    kit.subscribe(build_handlers(deps))
+
+    clients: list[httpx.AsyncClient] = []
+    if sms_gateway is None:
+        sms_client = httpx.AsyncClient(timeout=settings.sms_timeout_s)
+        clients.append(sms_client)
+        sms_gateway = HttpSmsGateway(settings.sms_url, sms_client)
+    if pdf_source is None:
+        billing_client = httpx.AsyncClient(
+            base_url=settings.billing_url,
+            timeout=settings.billing_timeout_s,
+            transport=billing_transport,
+        )
+        clients.append(billing_client)
+        # Late-bound: tests may replace kit.tokens after the app is built.
+        pdf_source = BillingPdfSource(
+            billing_client,
+            token=lambda: kit.tokens.token(),
+            invalidate=lambda: kit.tokens.invalidate(),
+        )
+    sender = Sender(
+        kit, deps, mailer=mailer or SmtpMailer(settings), sms=sms_gateway, pdfs=pdf_source
+    )
+
+    async def close_clients(_kit: ServiceKit) -> None:
+        for client in clients:
+            await client.aclose()
+
+    # Shutdown hooks run in reverse: the sender finishes its message before clients close.
+    kit.on_shutdown.append(close_clients)
+    if settings.sender_enabled:
+        kit.on_startup.append(sender.start)
+        kit.on_shutdown.append(sender.stop)
+
+    app = create_service_app(
+        kit,
+        routers=[api.router],
+        title="notifier",
+        description="E-mail and SMS for the portal: exactly one message per recipient per "
+        "request, with a delivery log for operator staff.",
+    )
+    app.state.deps = deps
+    app.state.sender = sender
+    return app

@@ -1,0 +1,126 @@
+"""Every query of the notifier."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.domain import IN_PROGRESS, Status
+from notifier.models import Notification, Recipient
+
+
+async def get_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
+    return await session.get(Recipient, user_id)
+
+
+async def get_notification(
+    session: AsyncSession, notification_id: uuid.UUID, *, for_update: bool = False
+) -> Notification | None:
+    stmt = select(Notification).where(Notification.id == notification_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find_by_dedupe_key(session: AsyncSession, key: str) -> Notification | None:
+    stmt = select(Notification).where(Notification.dedupe_key == key)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def waiting_for(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Notification]:
+    stmt = select(Notification).where(
+        Notification.recipient_user_id == user_id,
+        Notification.status == Status.WAITING_FOR_RECIPIENT,
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def resend_in_progress(session: AsyncSession, original_id: uuid.UUID) -> bool:
+    stmt = select(func.count()).where(
+        Notification.resend_of == original_id, Notification.status.in_(IN_PROGRESS)
+    )
+    return bool((await session.execute(stmt)).scalar())
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Notification]:
+    """Pending rows whose time has come, locked so other instances skip them.
+
+    ``SKIP LOCKED`` is PostgreSQL's; SQLite ignores ``FOR UPDATE`` (one instance there).
+    """
+    stmt = (
+        select(Notification)
+        .where(Notification.status == Status.PENDING, Notification.next_attempt_at <= now)
+        .order_by(Notification.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def expired_waits(session: AsyncSession, now: datetime, limit: int) -> Sequence[Notification]:
+    stmt = (
+        select(Notification)
+        .where(
+            Notification.status == Status.WAITING_FOR_RECIPIENT,
+            Notification.next_attempt_at <= now,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def release_stale_sending(
+    session: AsyncSession, claimed_before: datetime, now: datetime
+) -> int:
+    """Rows an instance claimed and never finished (it crashed mid-send): send again."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.status == Status.SENDING, Notification.claimed_at < claimed_before)
+        .values(
+            status=Status.PENDING,
+            next_attempt_at=now,
+            last_error="interrupted while sending; sent again with the same message id",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def list_notifications(
+    session: AsyncSession,
+    *,
+    recipient_user_id: uuid.UUID | None,
+    address: str | None,
+    source_event_id: str | None,
+    request_id: uuid.UUID | None,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Notification]:
+    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+    stmt = select(Notification)
+    if recipient_user_id is not None:
+        stmt = stmt.where(Notification.recipient_user_id == recipient_user_id)
+    if address is not None:
+        stmt = stmt.where(func.lower(Notification.to_address) == address.strip().lower())
+    if source_event_id is not None:
+        stmt = stmt.where(Notification.source_event_id == source_event_id)
+    if request_id is not None:
+        stmt = stmt.where(Notification.request_id == request_id)
+    if status is not None:
+        stmt = stmt.where(Notification.status == status)
+    if after is not None:
+        created_at, last_id = after
+        stmt = stmt.where(
+            or_(
+                Notification.created_at < created_at,
+                and_(Notification.created_at == created_at, Notification.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()

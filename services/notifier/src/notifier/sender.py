@@ -1,0 +1,220 @@
+"""The sender loop: picks due notifications and sends them, outside any Kafka handler.
+
+Exactly one message per recipient per request rests on three steps, each its own
+transaction:
+
+1. the consumer records the notification and the inbox entry atomically (a redelivered
+   event creates nothing);
+2. the sender *claims* the row (status "sending", attempt counted) and commits before
+   talking to the SMTP server or the SMS gateway, so another instance never picks it up;
+3. right after the provider's reply it commits "sent" (or the failure).
+
+The one window left is a crash between the provider's acceptance and step 3's commit.
+The row then stays "sending"; once its lease (``sending_lease_s``) runs out it is sent
+again, with the same ``Message-ID`` (e-mail) or ``Idempotency-Key`` (SMS) so that
+receivers which de-duplicate on them show it once. We cannot ask an SMTP server whether
+it accepted a message, so at most one duplicate remains possible in that window; we keep
+the window short by committing "sent" immediately and retrying that commit when the
+database blips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from prometheus_client import Counter, Histogram
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier import service
+from notifier.delivery import Mailer, PdfSource, SmsGateway, build_email
+from notifier.domain import DeliveryError, attachment_filename, permanent, transient
+from notifier.service import Deps, Job
+from notifier.templates import TemplateProblem
+
+log = logging.getLogger(__name__)
+
+SENDS = Counter(
+    "notifier_send_attempts_total", "Send attempts by channel and outcome", ["channel", "outcome"]
+)
+SEND_DURATION = Histogram("notifier_send_duration_seconds", "Time to send one message", ["channel"])
+
+
+class Sender:
+    def __init__(
+        self,
+        kit: ServiceKit,
+        deps: Deps,
+        *,
+        mailer: Mailer,
+        sms: SmsGateway,
+        pdfs: PdfSource,
+    ) -> None:
+        self.kit = kit
+        self.deps = deps
+        self.mailer = mailer
+        self.sms = sms
+        self.pdfs = pdfs
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._own_commit = False
+        kit.db.on_commit(self._on_commit)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _on_commit(self) -> None:
+        # A commit elsewhere (a new request from the consumer, a resend) may have made
+        # work; our own commits must not wake us, or the loop would spin.
+        if not self._own_commit:
+            self._wake.set()
+
+    async def start(self, _kit: ServiceKit | None = None) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier-sender")
+
+    async def stop(self, _kit: ServiceKit | None = None) -> None:
+        """Let the message in flight finish (so it is not left "sending"), then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=self.deps.settings.smtp_timeout_s)
+            except TimeoutError:
+                log.warning("sender did not finish in time; its claim will expire")
+
+    async def _run(self) -> None:
+        s = self.deps.settings
+        backoff = 0.5
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                claimed = await self.run_once()
+                backoff = 0.5
+            except Exception:
+                log.exception("sender pass failed; retrying in %.1fs", backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if claimed >= s.sender_batch_size:
+                continue  # more may be due at once
+            await self._sleep(s.sender_poll_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        self._own_commit = True
+        try:
+            async with self.kit.db.transaction() as session:
+                yield session
+        finally:
+            self._own_commit = False
+
+    # -- one pass --------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim what is due and send it; returns how many were claimed."""
+        async with self._transaction() as session:
+            jobs = await service.claim_due(self.deps, session, utcnow())
+        for job in jobs:
+            if self._stop.is_set():
+                # Claimed but not sent: the lease brings it back (no message went out).
+                break
+            await self._deliver(job)
+        return len(jobs)
+
+    async def _deliver(self, job: Job) -> None:
+        started = time.perf_counter()
+        try:
+            provider_id = await self._send(job)
+        except DeliveryError as exc:
+            SENDS.labels(job.channel, "transient" if exc.transient else "permanent").inc()
+            await self._record_failure(job, exc)
+            return
+        except Exception as exc:  # a bug, not the provider: retried, bounded
+            log.exception("unexpected error sending notification %s", job.id)
+            SENDS.labels(job.channel, "error").inc()
+            await self._record_failure(job, transient(f"internal error: {type(exc).__name__}"))
+            return
+        SEND_DURATION.labels(job.channel).observe(time.perf_counter() - started)
+        SENDS.labels(job.channel, "sent").inc()
+        await self._record_sent(job, provider_id)
+
+    async def _send(self, job: Job) -> str:
+        templates = self.deps.templates
+        try:
+            if job.channel == "sms":
+                text = templates.render_sms(job.template, job.locale, job.params)
+                return await self.sms.send(
+                    to=job.to_address, text=text, idempotency_key=str(job.id)
+                )
+            rendered = templates.render_email(job.template, job.locale, job.params)
+        except TemplateProblem as exc:
+            raise permanent(str(exc)) from None
+        attachments = await self._attachments(job)
+        s = self.deps.settings
+        message = build_email(
+            notification_id=job.id,
+            mail_from=s.mail_from,
+            to=job.to_address,
+            rendered=rendered,
+            locale=job.locale,
+            domain=s.message_id_domain,
+            attachments=attachments,
+        )
+        return await self.mailer.send(message)
+
+    async def _attachments(self, job: Job) -> list[tuple[str, bytes]]:
+        files = []
+        single = len(job.attachments) == 1
+        for ref in job.attachments:
+            if ref.get("kind") != "invoice_pdf":
+                raise permanent(f"unsupported attachment kind {ref.get('kind')!r}")
+            invoice_id = UUID(str(ref["invoice_id"]))
+            content = await self.pdfs.invoice_pdf(invoice_id)
+            # The invoice number names the file only when it is unambiguous.
+            number = job.params.get("invoice_number") if single else None
+            files.append((attachment_filename(number, invoice_id), content))
+        return files
+
+    # -- recording the outcome -------------------------------------------------------------
+
+    async def _record_sent(self, job: Job, provider_id: str) -> None:
+        # The message is out: this commit is what stands between us and a duplicate, so
+        # a database blip is waited out (within the lease) instead of giving up.
+        deadline = time.monotonic() + self.deps.settings.sending_lease_s / 2
+        delay = 0.2
+        while True:
+            try:
+                async with self._transaction() as session:
+                    await service.record_sent(self.deps, session, job, provider_id, utcnow())
+                return
+            except DBAPIError:
+                if time.monotonic() + delay > deadline:
+                    log.error(
+                        "could not record notification %s as sent; it may be sent again "
+                        "when its lease expires",
+                        job.id,
+                    )
+                    return
+                log.warning("database unavailable recording a sent notification; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _record_failure(self, job: Job, error: DeliveryError) -> None:
+        try:
+            async with self._transaction() as session:
+                await service.record_failure(self.deps, session, job, error, utcnow())
+        except DBAPIError:
+            # Nothing was sent; the row stays "sending" and its lease brings it back.
+            log.warning("could not record the failure of notification %s", job.id)

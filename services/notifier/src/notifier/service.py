@@ -1,0 +1,447 @@
+"""Use cases of the notifier. They add and flush; the entry point commits.
+
+The life of a notification::
+
+    notification.requested ──► pending ──(sender claims)──► sending ──► sent
+                        │         ▲                            │
+                        │         └──── transient failure ─────┤ (backoff, bounded)
+                        ├─► waiting_for_recipient ─(user.created)─► pending
+                        └─► failed ◄── permanent failure / attempts exhausted / wait expired
+
+Every move to ``sent`` or ``failed`` writes notification.sent / notification.failed to
+the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from contracts.envelope import CloudEvent
+from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
+from contracts.events.notification import (
+    NotificationFailedV1,
+    NotificationRequestedV1,
+    NotificationSentV1,
+)
+from servicekit.db import utcnow
+from servicekit.outbox import Outbox
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import BadRequest, Conflict, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier import repository as repo
+from notifier.domain import (
+    IN_PROGRESS,
+    Channel,
+    DeliveryError,
+    DirectoryEntry,
+    GiveUp,
+    Resolved,
+    Status,
+    Unreachable,
+    Waiting,
+    after_failure,
+    dedupe_key,
+    mask_address,
+    recipient_key,
+    resolve_recipient,
+    scrub_error,
+)
+from notifier.models import Notification, Recipient
+from notifier.settings import NotifierSettings
+from notifier.templates import TemplateProblem, Templates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: NotifierSettings
+    outbox: Outbox
+    templates: Templates
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _log(n: Notification, message: str, **fields: Any) -> None:
+    # Ids, template and status only: never the address, the params or the body.
+    log.info(
+        message,
+        extra={
+            "notification_id": str(n.id),
+            "request_id": str(n.request_id) if n.request_id else None,
+            "channel": n.channel,
+            "template": n.template,
+            "status": n.status,
+            "attempts": n.attempts,
+            **fields,
+        },
+    )
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+async def request_notification(
+    deps: Deps, session: AsyncSession, event: CloudEvent, payload: NotificationRequestedV1
+) -> Notification | None:
+    """Record one notification for the request; None when it was already recorded."""
+    now = utcnow()
+    to = payload.to
+    explicit = to.email if payload.channel == "email" else to.mobile
+    key = dedupe_key(
+        payload.request_id, payload.channel, recipient_key(payload.channel, to.user_id, explicit)
+    )
+    existing = await repo.find_by_dedupe_key(session, key)
+    if existing is not None:
+        _log(existing, "notification already requested; ignoring the repeat")
+        return None
+    n = Notification(
+        id=uuid.uuid4(),
+        dedupe_key=key,
+        request_id=payload.request_id,
+        source_event_id=event.id,
+        source_event_type=event.type,
+        customer_id=payload.customer_id,
+        recipient_user_id=to.user_id,
+        channel=payload.channel,
+        template=payload.template,
+        requested_locale=payload.locale,
+        requested_email=to.email,
+        requested_mobile=to.mobile,
+        params=dict(payload.params),
+        attachments=[a.model_dump(mode="json") for a in payload.attachments],
+        status=Status.PENDING,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(n)
+    await _route(deps, session, n, now)
+    await session.flush()
+    _log(n, "notification recorded")
+    return n
+
+
+async def _route(deps: Deps, session: AsyncSession, n: Notification, now: datetime) -> None:
+    """Decide what happens to a new (or newly resolvable) notification."""
+    try:
+        deps.templates.check(n.template, cast(Channel, n.channel), n.params)
+    except TemplateProblem as exc:
+        await _fail(deps, session, n, str(exc), now)
+        return
+    entry = None
+    if n.recipient_user_id is not None:
+        rec = await repo.get_recipient(session, n.recipient_user_id)
+        if rec is not None:
+            entry = DirectoryEntry(rec.email, rec.mobile, rec.locale, rec.active)
+    resolution = resolve_recipient(
+        channel=cast(Channel, n.channel),
+        template=n.template,
+        requested_locale=n.requested_locale,
+        email=n.requested_email,
+        mobile=n.requested_mobile,
+        user_id=n.recipient_user_id,
+        entry=entry,
+    )
+    if isinstance(resolution, Resolved):
+        n.to_address = resolution.address
+        n.locale = resolution.locale
+        n.status = Status.PENDING
+        n.next_attempt_at = now
+    elif isinstance(resolution, Waiting):
+        # user.created travels on another topic and may come later: wait for it rather
+        # than failing or dead-lettering the request.
+        n.status = Status.WAITING_FOR_RECIPIENT
+        n.next_attempt_at = now + timedelta(seconds=deps.settings.recipient_wait_s)
+    elif isinstance(resolution, Unreachable):
+        await _fail(deps, session, n, resolution.reason, now)
+
+
+async def _fail(
+    deps: Deps, session: AsyncSession, n: Notification, reason: str, now: datetime
+) -> None:
+    n.status = Status.FAILED
+    n.last_error = scrub_error(reason)
+    n.failed_at = now
+    n.next_attempt_at = None
+    n.claimed_at = None
+    await deps.outbox.add(
+        session,
+        NotificationFailedV1(
+            notification_id=n.id,
+            request_id=n.request_id,
+            source_event_id=n.source_event_id,
+            source_event_type=n.source_event_type,
+            customer_id=n.customer_id,
+            recipient_user_id=n.recipient_user_id,
+            channel=cast(Channel, n.channel),
+            template=n.template,
+            attempts=n.attempts,
+            error=n.last_error,
+            failed_at=now,
+        ),
+    )
+    _log(n, "notification failed", error=n.last_error)
+
+
+# -- the recipient directory ---------------------------------------------------------------
+
+
+async def upsert_recipient(deps: Deps, session: AsyncSession, payload: UserCreatedV1) -> None:
+    """Remember where to reach the user, and release what was waiting for them."""
+    rec = await repo.get_recipient(session, payload.user_id)
+    if rec is None:
+        rec = Recipient(user_id=payload.user_id, active=True)
+        session.add(rec)
+    # A user.deactivated that overtook this event keeps the user inactive.
+    rec.customer_id = payload.customer_id
+    rec.email = payload.email
+    rec.mobile = payload.mobile
+    rec.locale = payload.locale
+    rec.updated_at = utcnow()
+    await session.flush()
+    now = utcnow()
+    for n in await repo.waiting_for(session, payload.user_id):
+        await _route(deps, session, n, now)
+        _log(n, "recipient known; notification released")
+    await session.flush()
+
+
+async def deactivate_recipient(session: AsyncSession, payload: UserDeactivatedV1) -> None:
+    rec = await repo.get_recipient(session, payload.user_id)
+    if rec is None:
+        # Deactivated before we saw it created (other topic): remember it as inactive.
+        rec = Recipient(user_id=payload.user_id, customer_id=payload.customer_id, locale="nl")
+        session.add(rec)
+    rec.active = False
+    rec.deactivated_at = payload.deactivated_at
+    rec.updated_at = utcnow()
+    await session.flush()
+
+
+# -- the sender's steps --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed notification, detached from the session for the send."""
+
+    id: uuid.UUID
+    channel: Channel
+    template: str
+    locale: str
+    to_address: str
+    params: dict[str, str]
+    attachments: list[dict[str, Any]]
+    attempts: int
+
+
+async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Job]:
+    """Mark due rows "sending" and count the attempt; committed before anything is sent."""
+    s = deps.settings
+    released = await repo.release_stale_sending(
+        session, now - timedelta(seconds=s.sending_lease_s), now
+    )
+    if released:
+        log.warning("re-queued %d notification(s) abandoned mid-send", released)
+    for n in await repo.expired_waits(session, now, s.sender_batch_size):
+        await _fail(deps, session, n, "recipient unknown: no user.created arrived in time", now)
+    jobs = []
+    for n in await repo.claim_due(session, now, s.sender_batch_size):
+        if not n.to_address:  # cannot happen for pending rows; never send blind
+            await _fail(deps, session, n, "no address", now)
+            continue
+        n.status = Status.SENDING
+        n.attempts += 1
+        n.claimed_at = now
+        jobs.append(
+            Job(
+                id=n.id,
+                channel=cast(Channel, n.channel),
+                template=n.template,
+                locale=n.locale or n.requested_locale,
+                to_address=n.to_address,
+                params=dict(n.params or {}),
+                attachments=list(n.attachments or []),
+                attempts=n.attempts,
+            )
+        )
+    await session.flush()
+    return jobs
+
+
+async def record_sent(
+    deps: Deps, session: AsyncSession, job: Job, provider_message_id: str, now: datetime
+) -> None:
+    n = await repo.get_notification(session, job.id, for_update=True)
+    if n is None or n.status == Status.SENT:
+        return
+    n.status = Status.SENT
+    n.sent_at = now
+    n.provider_message_id = provider_message_id or None
+    n.next_attempt_at = None
+    n.claimed_at = None
+    await deps.outbox.add(
+        session,
+        NotificationSentV1(
+            notification_id=n.id,
+            request_id=n.request_id,
+            source_event_id=n.source_event_id,
+            source_event_type=n.source_event_type,
+            customer_id=n.customer_id,
+            recipient_user_id=n.recipient_user_id,
+            channel=cast(Channel, n.channel),
+            template=n.template,
+            attempts=max(n.attempts, 1),
+            sent_at=now,
+        ),
+    )
+    _log(n, "notification sent")
+
+
+async def record_failure(
+    deps: Deps, session: AsyncSession, job: Job, error: DeliveryError, now: datetime
+) -> None:
+    n = await repo.get_notification(session, job.id, for_update=True)
+    if n is None or n.status != Status.SENDING:
+        return  # another instance took over after our lease ran out
+    s = deps.settings
+    decision = after_failure(
+        error,
+        attempts=n.attempts,
+        max_attempts=s.max_attempts,
+        now=now,
+        initial_s=s.retry_initial_s,
+        max_s=s.retry_max_s,
+    )
+    if isinstance(decision, GiveUp):
+        await _fail(deps, session, n, decision.reason, now)
+        return
+    n.status = Status.PENDING
+    n.next_attempt_at = decision.at
+    n.claimed_at = None
+    n.last_error = error.reason
+    _log(n, "notification will be retried", error=error.reason, retry_at=decision.at.isoformat())
+
+
+# -- operator views ------------------------------------------------------------------------
+
+
+def view(n: Notification) -> dict[str, Any]:
+    return {
+        "notification_id": n.id,
+        "request_id": n.request_id,
+        "source_event_id": n.source_event_id,
+        "resend_of": n.resend_of,
+        "customer_id": n.customer_id,
+        "recipient_user_id": n.recipient_user_id,
+        "to": mask_address(n.to_address),
+        "channel": n.channel,
+        "template": n.template,
+        "locale": n.locale,
+        "status": n.status,
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "next_attempt_at": aware(n.next_attempt_at) if n.status in IN_PROGRESS else None,
+        "created_at": aware(n.created_at),
+        "sent_at": aware(n.sent_at),
+        "failed_at": aware(n.failed_at),
+    }
+
+
+async def list_notifications(
+    session: AsyncSession,
+    *,
+    recipient: str | None,
+    source_event_id: str | None,
+    request_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    after = _after(decode_cursor(cursor))
+    user_id, address = None, None
+    if recipient is not None:
+        try:
+            user_id = uuid.UUID(recipient)
+        except ValueError:
+            address = recipient
+    rows = await repo.list_notifications(
+        session,
+        recipient_user_id=user_id,
+        address=address,
+        source_event_id=source_event_id,
+        request_id=request_id,
+        status=status,
+        after=after,
+        limit=limit + 1,
+    )
+    result = page(
+        list(rows),
+        limit,
+        lambda n: {"t": aware(n.created_at).isoformat(), "id": str(n.id)},  # type: ignore[union-attr]
+    )
+    result["items"] = [view(n) for n in result["items"]]
+    return result
+
+
+def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
+    except (KeyError, TypeError, ValueError):
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
+
+
+async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:
+    """A new notification for the same request, linked to the original (history stays)."""
+    original = await repo.get_notification(session, notification_id, for_update=True)
+    if original is None:
+        raise NotFound("No such notification")
+    if original.status in IN_PROGRESS:
+        raise Conflict(
+            f"The notification is still {original.status}; it can be resent once it is sent "
+            "or failed"
+        )
+    if await repo.resend_in_progress(session, original.id):
+        raise Conflict("A resend of this notification is already in progress")
+    now = utcnow()
+    new_id = uuid.uuid4()
+    n = Notification(
+        id=new_id,
+        dedupe_key=f"resend:{new_id}",
+        request_id=original.request_id,
+        source_event_id=original.source_event_id,
+        source_event_type=original.source_event_type,
+        resend_of=original.id,
+        customer_id=original.customer_id,
+        recipient_user_id=original.recipient_user_id,
+        channel=original.channel,
+        template=original.template,
+        requested_locale=original.requested_locale,
+        requested_email=original.requested_email,
+        requested_mobile=original.requested_mobile,
+        params=dict(original.params or {}),
+        attachments=list(original.attachments or []),
+        status=Status.PENDING,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(n)
+    # Resolved again: a directory address may have changed since the first send.
+    await _route(deps, session, n, now)
+    await session.flush()
+    _log(n, "notification resent", resend_of=str(original.id))
+    return n
