@@ -26,7 +26,6 @@ class BillingSettings(ServiceSettings):
     unbilled_delay_hours: float = 8.0
     payment_term_days: int = 30
     objection_working_days: int = 5
-    max_usage_records_per_request: int = 5000
 
     # Billing runs: the worker polls for pending runs; a run's lease lets another
     # instance (or this one after a restart) resume a run whose worker died.

@@ -1,7 +1,6 @@
 from datetime import UTC, date, datetime
 
 import pytest
-
 from billing.domain.calendar import (
     InvalidPeriod,
     Period,
@@ -54,7 +53,9 @@ def test_due_date_is_thirty_days_after_issue():
     assert due_date(datetime(2026, 12, 2, 10, tzinfo=UTC)) == date(2027, 1, 1)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-01", "", "2026-00", "abcd-ef", "1999-12"])
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-1", "26-01", "", "2026-00", "abcd-ef", "1999-12"]
+)
 def test_bad_periods_are_refused(text):
     with pytest.raises(InvalidPeriod):
         Period.parse(text)

@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-
 from billing.domain.rating import (
     ExclusionRules,
     Zone,
@@ -58,8 +57,18 @@ def test_free_and_emergency_numbers_are_excluded(destination):
 
 @pytest.mark.parametrize(
     "destination",
-    ["0470123456", "+32470123456", "021234567", "1120", "11600", "1160001", "0112345678",
-     "+33112", "0900123456", "+33800123456"],
+    [
+        "0470123456",
+        "+32470123456",
+        "021234567",
+        "1120",
+        "11600",
+        "1160001",
+        "0112345678",
+        "+33112",
+        "0900123456",
+        "+33800123456",
+    ],
 )
 def test_normal_numbers_are_not_excluded(destination):
     assert not ExclusionRules().is_excluded("voice", destination)

@@ -1,0 +1,37 @@
+"""Kafka handlers: parse nothing (the consumer did), call one use case."""
+
+from __future__ import annotations
+
+from contracts.envelope import CloudEvent
+from contracts.events.billing import UsageRecordV1
+from contracts.events.fleet import SimChangedV1
+from contracts.events.identity import CustomerTerminatedV1
+from servicekit.consumer import Handler, PermanentError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.service import accounts, usage
+
+
+def handlers(b: Billing) -> dict[str, Handler]:
+    async def on_usage_record(session: AsyncSession, event: CloudEvent, p: UsageRecordV1) -> None:
+        try:
+            await usage.ingest(session, b, [p])
+        except usage.UsageRejected as exc:
+            # An unknown billing account will not become known by retrying: dead-letter
+            # it (it can be replayed once the account exists).
+            raise PermanentError(str(exc)) from exc
+
+    async def on_sim_changed(session: AsyncSession, event: CloudEvent, p: SimChangedV1) -> None:
+        await accounts.apply_sim_change(session, b, p)
+
+    async def on_customer_terminated(
+        session: AsyncSession, event: CloudEvent, p: CustomerTerminatedV1
+    ) -> None:
+        await accounts.terminate_customer(session, b, p)
+
+    return {
+        "usage.records": on_usage_record,
+        "sim.changed": on_sim_changed,
+        "customer.terminated": on_customer_terminated,
+    }

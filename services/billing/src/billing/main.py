@@ -1,0 +1,51 @@
+"""The billing service's app: kit, handlers, background jobs, routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as kit_app
+from servicekit.auth import TokenVerifier
+
+from billing import handlers
+from billing.api import router
+from billing.context import Billing
+from billing.domain.rating import ExclusionRules
+from billing.models import Base
+from billing.service import retention, runs
+from billing.settings import BillingSettings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def create_app(
+    settings: BillingSettings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    delegation: Any | None = None,
+) -> FastAPI:
+    settings = settings or BillingSettings()
+    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    if verifier is not None:
+        kit.verifier = verifier
+    if delegation is not None:
+        kit.delegation = delegation
+    billing = Billing(
+        kit=kit, settings=settings, rules=ExclusionRules(settings.excluded_destinations)
+    )
+    kit.subscribe(handlers.handlers(billing))
+    if settings.billing_worker_enabled:
+        kit.run_periodically("billing-runs", settings.billing_worker_poll_s, runs.worker(billing))
+    if settings.retention_enabled:
+        kit.run_periodically("retention", settings.retention_interval_s, retention.job(billing))
+    app = kit_app(
+        kit,
+        routers=[router],
+        title="billing",
+        description="Billing accounts, usage rating, billing runs, invoices and their PDFs.",
+    )
+    app.state.billing = billing
+    return app

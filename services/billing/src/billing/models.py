@@ -1,0 +1,209 @@
+"""Billing tables. Money is Numeric(14, 2) (cents); times are aware UTC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from servicekit.db import add_kit_tables, new_metadata, utcnow
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+metadata = new_metadata()
+add_kit_tables(metadata)
+
+Money = Numeric(14, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class BillingAccount(Base):
+    __tablename__ = "billing_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # fixed | mobile
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | terminated
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Sim(Base):
+    """Projection of fleet's ``sim.changed``: which line is on which account, and its fee."""
+
+    __tablename__ = "sims"
+
+    sim_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    msisdn: Mapped[str] = mapped_column(String(20), index=True)
+    tariff_plan: Mapped[str] = mapped_column(String(50))
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # From the event when fleet sends it; else priced from our list at billing time.
+    monthly_fee: Mapped[Decimal | None] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | deactivated
+    active_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsageRecord(Base):
+    """A rated CDR. Records to free/emergency numbers are never stored here."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_account_invoice_started", "billing_account_id", "invoice_id",
+              "started_at"),
+        Index("ix_usage_records_customer_period", "customer_id", "period"),
+    )  # fmt: skip
+
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("billing_accounts.id", ondelete="CASCADE")
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    line: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))  # voice | sms | data
+    destination: Mapped[str] = mapped_column(String(200))
+    zone: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    period: Mapped[str] = mapped_column(String(7))
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExcludedRecord(Base):
+    """Only the id of a record to a free/emergency number, so a redelivery is recognised
+    as a duplicate. Nothing else about such a call is kept (art. 110 §3)."""
+
+    __tablename__ = "excluded_records"
+
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BillingRun(Base):
+    __tablename__ = "billing_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    period: Mapped[str] = mapped_column(String(7))
+    requested_account_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    total_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    done_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingRunAccount(Base):
+    """One account of a run: lets a resumed run skip what is done."""
+
+    __tablename__ = "billing_run_accounts"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("billing_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done|failed
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    # One invoice per account per period, whatever runs overlap or restart.
+    __table_args__ = (UniqueConstraint("billing_account_id", "period"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("billing_accounts.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    account_kind: Mapped[str] = mapped_column(String(10))
+    period: Mapped[str] = mapped_column(String(7))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_date: Mapped[date] = mapped_column(Date)
+    objection_deadline: Mapped[date] = mapped_column(Date)
+    total_excl_vat: Mapped[Decimal] = mapped_column(Money)
+    vat: Mapped[Decimal] = mapped_column(Money)
+    total_incl_vat: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class InvoicePdf(Base):
+    """Kept apart from the invoice: read rarely, retained on its own schedule."""
+
+    __tablename__ = "invoice_pdfs"
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InvoiceSequence(Base):
+    """Consecutive invoice numbers per year; bumped in the invoice's own transaction so
+    a rolled-back invoice leaves no gap."""
+
+    __tablename__ = "invoice_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""Every query of the billing service lives in this package."""

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import BillingAccount, Sim
+from billing.repository._sql import chunks
+
+
+async def add_account(session: AsyncSession, account: BillingAccount) -> None:
+    session.add(account)
+    await session.flush()
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> BillingAccount | None:
+    return await session.get(BillingAccount, account_id)
+
+
+async def existing_account_ids(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, BillingAccount]:
+    found: dict[uuid.UUID, BillingAccount] = {}
+    for part in chunks(sorted(set(ids))):
+        rows = await session.scalars(select(BillingAccount).where(BillingAccount.id.in_(part)))
+        found.update({a.id: a for a in rows})
+    return found
+
+
+async def list_accounts(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    only_ids: set[str] | None,
+    active_only: bool,
+    after: str | None,
+    limit: int,
+) -> list[BillingAccount]:
+    q = select(BillingAccount).where(BillingAccount.customer_id == customer_id)
+    if only_ids is not None:
+        if not only_ids:
+            return []
+        q = q.where(BillingAccount.id.in_([uuid.UUID(i) for i in only_ids]))
+    if active_only:
+        q = q.where(BillingAccount.status == "active")
+    if after:
+        q = q.where(BillingAccount.id > uuid.UUID(after))
+    q = q.order_by(BillingAccount.id).limit(limit + 1)
+    return list(await session.scalars(q))
+
+
+async def terminate_customer_accounts(
+    session: AsyncSession, customer_id: uuid.UUID, at: datetime
+) -> int:
+    result = await session.execute(
+        update(BillingAccount)
+        .where(BillingAccount.customer_id == customer_id, BillingAccount.status == "active")
+        .values(status="terminated", terminated_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def accounts_to_bill(
+    session: AsyncSession, period_start: datetime, ids: list[uuid.UUID] | None
+) -> list[uuid.UUID]:
+    """Active accounts, and accounts terminated during or after the period (their last
+    invoice); or exactly the requested ones."""
+    q = select(BillingAccount.id)
+    if ids is not None:
+        q = q.where(BillingAccount.id.in_(ids))
+    else:
+        q = q.where(
+            or_(BillingAccount.status == "active", BillingAccount.terminated_at >= period_start)
+        )
+    return list(await session.scalars(q.order_by(BillingAccount.id)))
+
+
+# -- SIM projection ------------------------------------------------------------------
+
+
+async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim | None:
+    return await session.get(Sim, sim_id)
+
+
+async def add_sim(session: AsyncSession, sim: Sim) -> None:
+    session.add(sim)
+    await session.flush()
+
+
+async def sims_billed_in_period(
+    session: AsyncSession, account_id: uuid.UUID, start: datetime, end: datetime
+) -> list[Sim]:
+    """SIMs on the account that were active at some time during [start, end)."""
+    q = select(Sim).where(
+        Sim.billing_account_id == account_id,
+        Sim.active_since < end,
+        or_(Sim.deactivated_at.is_(None), Sim.deactivated_at >= start),
+    )
+    return list(await session.scalars(q.order_by(Sim.msisdn)))
+
+
+async def sim_ids_by_msisdn(session: AsyncSession, msisdns: set[str]) -> dict[str, uuid.UUID]:
+    found: dict[str, uuid.UUID] = {}
+    for part in chunks(sorted(msisdns)):
+        rows = await session.execute(
+            select(Sim.msisdn, Sim.sim_id).where(Sim.msisdn.in_(part), Sim.status == "active")
+        )
+        found.update({m: s for m, s in rows.tuples()})
+    return found

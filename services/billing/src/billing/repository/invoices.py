@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import Invoice, InvoiceLine, InvoicePdf, InvoiceSequence, Objection
+from billing.repository._sql import insert_ignoring_conflicts, money
+
+
+async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
+    """Bump the year's counter. The UPDATE takes a row lock held until the invoice's
+    transaction ends, so numbers are consecutive and never reused."""
+    table = InvoiceSequence.__table__
+    await session.execute(
+        insert_ignoring_conflicts(session, table).values(year=year, last_value=0)  # type: ignore[arg-type]
+    )
+    result = await session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.year == year)
+        .values(last_value=InvoiceSequence.last_value + 1)
+        .returning(InvoiceSequence.last_value)
+    )
+    return int(result.scalar_one())
+
+
+async def invoice_for_period(
+    session: AsyncSession, account_id: uuid.UUID, period: str
+) -> Invoice | None:
+    return await session.scalar(
+        select(Invoice).where(Invoice.billing_account_id == account_id, Invoice.period == period)
+    )
+
+
+async def add_invoice(session: AsyncSession, invoice: Invoice) -> None:
+    session.add(invoice)
+    await session.flush()
+
+
+async def add_invoice_parts(
+    session: AsyncSession, invoice_id: uuid.UUID, lines: list[InvoiceLine], pdf: bytes
+) -> None:
+    session.add_all(lines)
+    session.add(InvoicePdf(invoice_id=invoice_id, content=pdf))
+    await session.flush()
+
+
+async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
+    return await session.get(Invoice, invoice_id)
+
+
+async def invoice_lines(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceLine]:
+    q = select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
+    return list(await session.scalars(q.order_by(InvoiceLine.position)))
+
+
+async def invoice_pdf(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | None:
+    return await session.scalar(
+        select(InvoicePdf.content).where(InvoicePdf.invoice_id == invoice_id)
+    )
+
+
+async def page_invoices(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    period_from: str | None,
+    period_to: str | None,
+    cursor: dict[str, Any] | None,
+    limit: int,
+) -> list[Invoice]:
+    """Newest period first."""
+    q = select(Invoice).where(Invoice.billing_account_id == account_id)
+    if period_from:
+        q = q.where(Invoice.period >= period_from)
+    if period_to:
+        q = q.where(Invoice.period <= period_to)
+    if cursor:
+        p, i = str(cursor["p"]), uuid.UUID(str(cursor["i"]))
+        q = q.where(or_(Invoice.period < p, and_(Invoice.period == p, Invoice.id > i)))
+    q = q.order_by(Invoice.period.desc(), Invoice.id).limit(limit + 1)
+    return list(await session.scalars(q))
+
+
+async def add_objection(session: AsyncSession, objection: Objection) -> None:
+    session.add(objection)
+    await session.flush()
+
+
+async def invoices_of_customer(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    account_ids: list[uuid.UUID] | None,
+    period_from: str,
+    period_to: str,
+) -> list[Invoice]:
+    q = select(Invoice).where(
+        Invoice.customer_id == customer_id,
+        Invoice.period >= period_from,
+        Invoice.period <= period_to,
+    )
+    if account_ids is not None:
+        q = q.where(Invoice.billing_account_id.in_(account_ids))
+    return list(await session.scalars(q.order_by(Invoice.period)))
+
+
+async def line_totals_by_category(
+    session: AsyncSession, invoice_ids: list[uuid.UUID]
+) -> dict[str, Any]:
+    if not invoice_ids:
+        return {}
+    rows = await session.execute(
+        select(InvoiceLine.category, func.sum(InvoiceLine.amount))
+        .where(InvoiceLine.invoice_id.in_(invoice_ids))
+        .group_by(InvoiceLine.category)
+    )
+    return {c: money(a) for c, a in rows.tuples()}
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+async def delete_invoices_before(session: AsyncSession, kind: str, before: Any) -> int:
+    """Invoices of ``kind`` accounts issued before ``before``, with lines, PDF, call
+    details and objections (by cascade)."""
+    ids = select(Invoice.id).where(
+        Invoice.account_kind == kind,
+        Invoice.issued_at < before,
+    )
+    result = await session.execute(
+        delete(Invoice).where(Invoice.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.domain.invoice import UsageSum
+from billing.models import ExcludedRecord, UsageRecord
+from billing.repository._sql import chunks, insert_ignoring_conflicts, money
+
+
+async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for part in chunks(sorted(set(record_ids))):
+        rows = await session.scalars(
+            select(UsageRecord.record_id).where(UsageRecord.record_id.in_(part))
+        )
+        known.update(rows)
+        rows = await session.scalars(
+            select(ExcludedRecord.record_id).where(ExcludedRecord.record_id.in_(part))
+        )
+        known.update(rows)
+    return known
+
+
+async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert rated records; returns the ids actually inserted (a concurrent writer of the
+    same record wins the race without an error)."""
+    inserted: set[str] = set()
+    table = UsageRecord.__table__
+    for part in chunks(rows):
+        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        result = await session.execute(stmt, part)
+        inserted.update(result.scalars())
+    return inserted
+
+
+async def insert_excluded(session: AsyncSession, record_ids: list[str], at: datetime) -> set[str]:
+    inserted: set[str] = set()
+    table = ExcludedRecord.__table__
+    for part in chunks(record_ids):
+        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        result = await session.execute(stmt, [{"record_id": r, "received_at": at} for r in part])
+        inserted.update(result.scalars())
+    return inserted
+
+
+def _after(cursor: dict[str, Any] | None) -> Any:
+    if not cursor:
+        return None
+    started = datetime.fromisoformat(str(cursor["s"]))
+    rid = str(cursor["r"])
+    return or_(
+        UsageRecord.started_at > started,
+        and_(UsageRecord.started_at == started, UsageRecord.record_id > rid),
+    )
+
+
+async def page_unbilled(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    visible_before: datetime,
+    *,
+    cursor: dict[str, Any] | None,
+    limit: int,
+) -> list[UsageRecord]:
+    q = select(UsageRecord).where(*_unbilled(account_id, visible_before))
+    after = _after(cursor)
+    if after is not None:
+        q = q.where(after)
+    q = q.order_by(UsageRecord.started_at, UsageRecord.record_id).limit(limit + 1)
+    return list(await session.scalars(q))
+
+
+def _unbilled(account_id: uuid.UUID, visible_before: datetime) -> list[Any]:
+    return [
+        UsageRecord.billing_account_id == account_id,
+        UsageRecord.invoice_id.is_(None),
+        UsageRecord.started_at <= visible_before,
+    ]
+
+
+async def _sums(session: AsyncSession, *where: Any) -> list[UsageSum]:
+    rows = await session.execute(
+        select(
+            UsageRecord.kind,
+            func.count(),
+            func.coalesce(func.sum(UsageRecord.quantity), 0),
+            func.coalesce(func.sum(UsageRecord.amount), 0),
+        )
+        .where(*where)
+        .group_by(UsageRecord.kind)
+    )
+    return [UsageSum(k, int(n), int(q), money(a)) for k, n, q, a in rows.tuples()]
+
+
+async def unbilled_sums(
+    session: AsyncSession, account_id: uuid.UUID, visible_before: datetime
+) -> list[UsageSum]:
+    return await _sums(session, *_unbilled(account_id, visible_before))
+
+
+def _to_invoice(account_id: uuid.UUID, period_end: datetime) -> list[Any]:
+    # Every uninvoiced record up to the end of the period: late records of an earlier
+    # period land on the next invoice instead of never being billed.
+    return [
+        UsageRecord.billing_account_id == account_id,
+        UsageRecord.invoice_id.is_(None),
+        UsageRecord.started_at < period_end,
+    ]
+
+
+async def sums_for_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> list[UsageSum]:
+    return await _sums(session, UsageRecord.invoice_id == invoice_id)
+
+
+async def mark_invoiced(
+    session: AsyncSession, account_id: uuid.UUID, period_end: datetime, invoice_id: uuid.UUID
+) -> int:
+    result = await session.execute(
+        update(UsageRecord)
+        .where(*_to_invoice(account_id, period_end))
+        .values(invoice_id=invoice_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def page_invoice_usage(
+    session: AsyncSession,
+    invoice_id: uuid.UUID,
+    *,
+    cursor: dict[str, Any] | None,
+    limit: int | None,
+) -> list[UsageRecord]:
+    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id)
+    after = _after(cursor)
+    if after is not None:
+        q = q.where(after)
+    q = q.order_by(UsageRecord.started_at, UsageRecord.record_id)
+    if limit is not None:
+        q = q.limit(limit + 1)
+    return list(await session.scalars(q))
+
+
+@dataclass(frozen=True)
+class InsightRow:
+    period: str
+    line: str
+    kind: str
+    records: int
+    quantity: int
+    amount: Decimal
+
+
+async def invoiced_usage_by_line(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    account_ids: list[uuid.UUID] | None,
+    period_from: str,
+    period_to: str,
+) -> list[InsightRow]:
+    """Invoiced usage only: an open period is never shown as billed."""
+    q = select(
+        UsageRecord.period,
+        UsageRecord.line,
+        UsageRecord.kind,
+        func.count(),
+        func.coalesce(func.sum(UsageRecord.quantity), 0),
+        func.coalesce(func.sum(UsageRecord.amount), 0),
+    ).where(
+        UsageRecord.customer_id == customer_id,
+        UsageRecord.invoice_id.is_not(None),
+        UsageRecord.period >= period_from,
+        UsageRecord.period <= period_to,
+    )
+    if account_ids is not None:
+        q = q.where(UsageRecord.billing_account_id.in_(account_ids))
+    q = q.group_by(UsageRecord.period, UsageRecord.line, UsageRecord.kind)
+    rows = await session.execute(q)
+    return [
+        InsightRow(p, line, k, int(n), int(qty), money(a))
+        for p, line, k, n, qty, a in rows.tuples()
+    ]

@@ -1,0 +1,73 @@
+"""Loading an object and checking the caller may see it, in one step (404 otherwise)."""
+
+from __future__ import annotations
+
+import uuid
+
+from servicekit.auth import Principal
+from servicekit.delegation_client import Resource
+from servicekit.problems import NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.models import BillingAccount, Invoice
+from billing.repository import accounts as accounts_repo
+from billing.repository import invoices as invoices_repo
+
+
+def account_resource(account: BillingAccount) -> Resource:
+    return Resource(
+        "billing_account", account.id, account.customer_id, billing_account_id=account.id
+    )
+
+
+def invoice_resource(invoice: Invoice) -> Resource:
+    return Resource(
+        "invoice", invoice.id, invoice.customer_id, billing_account_id=invoice.billing_account_id
+    )
+
+
+async def visible_account(
+    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID, action: str
+) -> BillingAccount:
+    account = await accounts_repo.get_account(session, account_id)
+    if account is None:
+        raise NotFound("No such billing account")
+    if account.status == "terminated" and principal.kind == "user":
+        # A terminated customer's data is no longer available to its users.
+        raise NotFound("No such billing account")
+    await b.kit.delegation.authorize(principal, action, account_resource(account))
+    return account
+
+
+async def visible_invoice(
+    session: AsyncSession,
+    b: Billing,
+    principal: Principal,
+    invoice_id: uuid.UUID,
+    action: str,
+) -> Invoice:
+    invoice = await invoices_repo.get_invoice(session, invoice_id)
+    if invoice is None:
+        raise NotFound("No such invoice")
+    if principal.kind == "user":
+        account = await accounts_repo.get_account(session, invoice.billing_account_id)
+        if account is None or account.status == "terminated":
+            raise NotFound("No such invoice")
+    if action == "invoice.read":
+        await b.kit.delegation.authorize(principal, action, invoice_resource(invoice))
+        return invoice
+    # For other actions: 404 if the caller cannot even read it, 403 if it can read
+    # but not do this.
+    decision_read = (
+        principal.kind != "user"
+        or (
+            await b.kit.delegation.check(
+                principal.subject, "invoice.read", invoice_resource(invoice)
+            )
+        ).allowed
+    )
+    await b.kit.delegation.authorize(
+        principal, action, invoice_resource(invoice), hide=not decision_read
+    )
+    return invoice

@@ -1,0 +1,157 @@
+"""Reading closed invoices: list, detail, PDF, call details; objections."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from servicekit.auth import Principal
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import Conflict, Problem
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.domain.calendar import objection_open
+from billing.exports import to_csv, to_xlsx
+from billing.models import Invoice, Objection
+from billing.repository import invoices as repo
+from billing.repository import usage as usage_repo
+from billing.service.access import visible_account, visible_invoice
+from billing.service.usage import usage_position, usage_view
+
+
+def totals_view(inv: Invoice) -> dict[str, Any]:
+    return {
+        "total_excl_vat": inv.total_excl_vat,
+        "vat": inv.vat,
+        "total_incl_vat": inv.total_incl_vat,
+    }
+
+
+def summary_view(inv: Invoice) -> dict[str, Any]:
+    return {
+        "invoice_id": str(inv.id),
+        "number": inv.number,
+        "billing_account_id": str(inv.billing_account_id),
+        "period": inv.period,
+        "totals": totals_view(inv),
+        "issued_at": inv.issued_at,
+        "due_date": inv.due_date,
+        "objection_deadline": inv.objection_deadline,
+        "currency": inv.currency,
+    }
+
+
+async def list_invoices(
+    session: AsyncSession,
+    b: Billing,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    period_from: str | None,
+    period_to: str | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    account = await visible_account(session, b, principal, account_id, "invoice.read")
+    rows = await repo.page_invoices(
+        session,
+        account.id,
+        period_from=period_from,
+        period_to=period_to,
+        cursor=decode_cursor(cursor),
+        limit=limit,
+    )
+    return page(
+        [summary_view(i) for i in rows],
+        limit,
+        lambda v: {"p": v["period"], "i": v["invoice_id"]},
+    )
+
+
+async def get_invoice(
+    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
+) -> dict[str, Any]:
+    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.read")
+    lines = await repo.invoice_lines(session, inv.id)
+    return {
+        **summary_view(inv),
+        "customer_id": str(inv.customer_id),
+        "lines": [
+            {
+                "position": line.position,
+                "category": line.category,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit": line.unit,
+                "amount_excl_vat": line.amount,
+            }
+            for line in lines
+        ],
+    }
+
+
+async def get_pdf(
+    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
+) -> tuple[str, bytes]:
+    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.read")
+    content = await repo.invoice_pdf(session, inv.id)
+    if content is None:
+        raise Problem("The PDF of this invoice is past its retention time", status=410, slug="gone")
+    return inv.number, content
+
+
+async def invoice_usage(
+    session: AsyncSession,
+    b: Billing,
+    principal: Principal,
+    invoice_id: uuid.UUID,
+    *,
+    fmt: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Invoice, Any]:
+    """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
+    inv = await visible_invoice(session, b, principal, invoice_id, "usage.read")
+    if fmt == "json":
+        rows = await usage_repo.page_invoice_usage(
+            session, inv.id, cursor=decode_cursor(cursor), limit=limit
+        )
+        return inv, {
+            "invoice_id": str(inv.id),
+            **page([usage_view(u) for u in rows], limit, usage_position),
+        }
+    rows = await usage_repo.page_invoice_usage(session, inv.id, cursor=None, limit=None)
+    items = [usage_view(u) for u in rows]
+    if fmt == "csv":
+        return inv, to_csv(items)
+    return inv, to_xlsx(items, title=inv.number)
+
+
+async def object_to_invoice(
+    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID, reason: str
+) -> dict[str, Any]:
+    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.object")
+    now = b.now()
+    if not objection_open(inv.objection_deadline, now):
+        raise Conflict(
+            f"The objection period ended on {inv.objection_deadline.isoformat()}; "
+            "the invoice is accepted"
+        )
+    objection = Objection(
+        id=uuid.uuid4(),
+        invoice_id=inv.id,
+        customer_id=inv.customer_id,
+        reason=reason,
+        submitted_by=principal.subject,
+        status="received",
+        created_at=now,
+    )
+    await repo.add_objection(session, objection)
+    return {
+        "objection_id": str(objection.id),
+        "invoice_id": str(inv.id),
+        "status": objection.status,
+        "created_at": objection.created_at,
+        "objection_deadline": inv.objection_deadline,
+    }

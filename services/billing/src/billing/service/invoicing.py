@@ -1,0 +1,140 @@
+"""Closing one billing account's period: the invoice, its lines, PDF and event."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.domain import calendar
+from billing.domain.calendar import Period
+from billing.domain.invoice import (
+    Subscription,
+    build_lines,
+    invoice_number,
+    monthly_fee,
+    vat_totals,
+)
+from billing.models import Invoice, InvoiceLine, Sim
+from billing.pdf import PdfInvoice, render_invoice_pdf
+from billing.repository import accounts as accounts_repo
+from billing.repository import invoices as repo
+from billing.repository import usage as usage_repo
+
+
+class AccountGone(Exception):
+    pass
+
+
+def _fee(sim: Sim) -> Decimal:
+    """fleet's own fee when it sent one, else the list price. UnknownPlan fails this
+    account's invoice rather than issuing a wrong one."""
+    if sim.monthly_fee is not None:
+        return sim.monthly_fee
+    return monthly_fee(sim.tariff_plan, sim.options or [])
+
+
+async def close_period(
+    session: AsyncSession, b: Billing, account_id: uuid.UUID, period: Period
+) -> tuple[Invoice, bool]:
+    """The account's invoice for ``period``; ``(invoice, False)`` if it already existed.
+
+    The invoice row is written first and the usage marked with its id before the lines
+    are summed from exactly those records, so a record arriving meanwhile is either on
+    this invoice or left for the next one, never half.
+    """
+    account = await accounts_repo.get_account(session, account_id)
+    if account is None:
+        raise AccountGone(f"billing account {account_id} no longer exists")
+    existing = await repo.invoice_for_period(session, account_id, str(period))
+    if existing is not None:
+        return existing, False
+
+    issued_at = b.now()
+    issue_date = calendar.local_date(issued_at)
+    sequence = await repo.next_invoice_sequence(session, issue_date.year)
+    zero = Decimal("0.00")
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        number=invoice_number(issue_date.year, sequence),
+        billing_account_id=account.id,
+        customer_id=account.customer_id,
+        account_kind=account.kind,
+        period=str(period),
+        issued_at=issued_at,
+        due_date=calendar.due_date(issued_at, b.settings.payment_term_days),
+        objection_deadline=calendar.objection_deadline(
+            issued_at, b.settings.objection_working_days
+        ),
+        total_excl_vat=zero,
+        vat=zero,
+        total_incl_vat=zero,
+        currency="EUR",
+    )
+    await repo.add_invoice(session, invoice)
+    await usage_repo.mark_invoiced(session, account.id, period.ends_at, invoice.id)
+    usage = await usage_repo.sums_for_invoice(session, invoice.id)
+
+    sims = await accounts_repo.sims_billed_in_period(
+        session, account.id, period.starts_at, period.ends_at
+    )
+    subscriptions = [
+        Subscription(s.msisdn, s.tariff_plan, list(s.options or []), _fee(s)) for s in sims
+    ]
+    lines = build_lines(usage, subscriptions)
+    totals = vat_totals(line.amount for line in lines)
+    invoice.total_excl_vat = totals.total_excl_vat
+    invoice.vat = totals.vat
+    invoice.total_incl_vat = totals.total_incl_vat
+
+    pdf = render_invoice_pdf(
+        PdfInvoice(
+            number=invoice.number,
+            account_name=account.name,
+            account_kind=account.kind,
+            billing_account_id=str(account.id),
+            period=str(period),
+            issued_at=issued_at,
+            due_date=invoice.due_date,
+            objection_deadline=invoice.objection_deadline,
+            lines=lines,
+            totals=totals,
+        )
+    )
+    rows = [
+        InvoiceLine(
+            id=uuid.uuid4(),
+            invoice_id=invoice.id,
+            position=i,
+            category=line.category,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            amount=line.amount,
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
+    await repo.add_invoice_parts(session, invoice.id, rows, pdf)
+    await b.kit.outbox.add(
+        session,
+        InvoiceClosedV1(
+            invoice_id=invoice.id,
+            number=invoice.number,
+            customer_id=account.customer_id,
+            billing_account_id=account.id,
+            billing_account_kind=account.kind,  # type: ignore[arg-type]
+            period=str(period),
+            issued_at=issued_at,
+            due_date=invoice.due_date,
+            objection_deadline=invoice.objection_deadline,
+            totals=InvoiceTotalsV1(
+                total_excl_vat=totals.total_excl_vat,
+                vat=totals.vat,
+                total_incl_vat=totals.total_incl_vat,
+            ),
+        ),
+    )
+    return invoice, True

@@ -1,0 +1,197 @@
+"""Usage records: rating, exclusion, idempotent storage, unbilled view."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from contracts.events.billing import UsageRatedV1, UsageRecordV1
+from servicekit.auth import Principal
+from servicekit.pagination import decode_cursor, page
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.domain.calendar import Period
+from billing.domain.invoice import USAGE_ORDER, UsageSum
+from billing.domain.rating import rate
+from billing.models import UsageRecord
+from billing.repository import accounts as accounts_repo
+from billing.repository import usage as repo
+from billing.service.access import visible_account
+
+MAX_LINE = 64
+MAX_DESTINATION = 200
+MAX_RECORD_ID = 200
+
+
+class UsageRejected(Exception):
+    """Some records cannot be taken; nothing of the batch was written."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0  # new records, including excluded ones
+    duplicates: int = 0
+    excluded: int = 0  # of the accepted: free/emergency numbers, not kept
+    rated_ids: list[str] = field(default_factory=list)
+
+
+def _field_errors(index: int, r: UsageRecordV1) -> list[dict[str, str]]:
+    errors = []
+    for name, value, limit in (
+        ("record_id", r.record_id, MAX_RECORD_ID),
+        ("line", r.line, MAX_LINE),
+        ("destination", r.destination, MAX_DESTINATION),
+    ):
+        if len(value) > limit:
+            errors.append(
+                {"field": f"records.{index}.{name}", "message": f"at most {limit} characters"}
+            )
+    return errors
+
+
+async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]) -> IngestResult:
+    """Rate and store records; publish ``usage.rated`` for each new, non-excluded one.
+
+    Idempotent by record id. Records to free/emergency numbers leave only their id
+    (so a redelivery counts as a duplicate), never their line, time or destination.
+    """
+    errors = [e for i, r in enumerate(records) for e in _field_errors(i, r)]
+    accounts = await accounts_repo.existing_account_ids(
+        session, [r.billing_account_id for r in records]
+    )
+    errors += [
+        {"field": f"records.{i}.billing_account_id", "message": "unknown billing account"}
+        for i, r in enumerate(records)
+        if r.billing_account_id not in accounts
+    ]
+    if errors:
+        raise UsageRejected(errors)
+
+    result = IngestResult()
+    known = await repo.known_record_ids(session, [r.record_id for r in records])
+    fresh: dict[str, UsageRecordV1] = {}
+    for r in records:
+        if r.record_id in known or r.record_id in fresh:
+            result.duplicates += 1
+        else:
+            fresh[r.record_id] = r
+    now = b.now()
+    excluded = [r.record_id for r in fresh.values() if b.rules.is_excluded(r.kind, r.destination)]
+    excluded_set = set(excluded)
+    rows: list[dict[str, Any]] = []
+    for r in fresh.values():
+        if r.record_id in excluded_set:
+            continue
+        rated = rate(r.kind, r.destination, r.quantity)
+        rows.append(
+            {
+                "record_id": r.record_id,
+                "billing_account_id": r.billing_account_id,
+                "customer_id": accounts[r.billing_account_id].customer_id,
+                "line": r.line,
+                "kind": r.kind,
+                "destination": r.destination,
+                "zone": rated.zone.value,
+                "started_at": r.started_at,
+                "quantity": rated.quantity,
+                "amount": rated.amount,
+                "period": str(Period.of(r.started_at)),
+                "invoice_id": None,
+                "received_at": now,
+            }
+        )
+    inserted = await repo.insert_usage(session, rows) if rows else set()
+    inserted_excluded = await repo.insert_excluded(session, excluded, now) if excluded else set()
+    # Rows lost to a concurrent writer of the same record are duplicates too.
+    result.duplicates += len(fresh) - len(inserted) - len(inserted_excluded)
+    result.accepted = len(inserted) + len(inserted_excluded)
+    result.excluded = len(inserted_excluded)
+
+    sims = await accounts_repo.sim_ids_by_msisdn(session, {row["line"] for row in rows})
+    for row in rows:
+        if row["record_id"] not in inserted:
+            continue
+        await b.kit.outbox.add(
+            session,
+            UsageRatedV1(
+                record_id=row["record_id"],
+                customer_id=row["customer_id"],
+                billing_account_id=row["billing_account_id"],
+                sim_id=sims.get(row["line"]),
+                line=row["line"],
+                kind=row["kind"],
+                started_at=row["started_at"],
+                quantity=row["quantity"],
+                amount=row["amount"],
+                period=row["period"],
+            ),
+        )
+        result.rated_ids.append(row["record_id"])
+    return result
+
+
+def usage_view(u: UsageRecord) -> dict[str, Any]:
+    return {
+        "record_id": u.record_id,
+        "line": u.line,
+        "kind": u.kind,
+        "destination": u.destination,
+        "zone": u.zone,
+        "started_at": u.started_at,
+        "quantity": u.quantity,
+        "amount": u.amount,
+        "period": u.period,
+    }
+
+
+def usage_position(item: dict[str, Any]) -> dict[str, Any]:
+    return {"s": item["started_at"].isoformat(), "r": item["record_id"]}
+
+
+def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
+    by_kind = {u.kind: u for u in sums}
+    total = sum((u.amount for u in sums), Decimal("0.00"))
+    return {
+        "total_excl_vat": total,
+        "by_kind": {
+            k: {
+                "records": by_kind[k].records if k in by_kind else 0,
+                "quantity": by_kind[k].quantity if k in by_kind else 0,
+                "amount": by_kind[k].amount if k in by_kind else Decimal("0.00"),
+            }
+            for k in USAGE_ORDER
+        },
+    }
+
+
+async def unbilled_usage(
+    session: AsyncSession,
+    b: Billing,
+    principal: Principal,
+    account_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed."""
+    account = await visible_account(session, b, principal, account_id, "usage.read")
+    visible_before = b.now() - timedelta(hours=b.settings.unbilled_delay_hours)
+    rows = await repo.page_unbilled(
+        session, account.id, visible_before, cursor=decode_cursor(cursor), limit=limit
+    )
+    result = page([usage_view(u) for u in rows], limit, usage_position)
+    sums = await repo.unbilled_sums(session, account.id, visible_before)
+    return {
+        "billing_account_id": str(account.id),
+        "items": result["items"],
+        "totals": totals_view(sums),
+        "next_cursor": result["next_cursor"],
+    }
