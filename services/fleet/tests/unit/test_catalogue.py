@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-
 from fleet.domain import catalogue
 from fleet.domain.catalogue import ProductConflict, UnknownProduct
 

@@ -1,11 +1,10 @@
 import uuid
 
 import pytest
-from pydantic import ValidationError
-from stdnum import luhn
-
 from fleet.api.schemas import DeviceBody, ProvisionSim
 from fleet.service.sims import search_terms
+from pydantic import ValidationError
+from stdnum import luhn
 
 ICCID = "893200000000000001" + luhn.calc_check_digit("893200000000000001")
 

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from fleet.domain import rules
 from fleet.domain.rules import DeviceRecord
 
@@ -9,7 +8,7 @@ from fleet.domain.rules import DeviceRecord
 def test_the_fleet_manager_needs_30_sims():
     assert not rules.may_activate_fleet_manager(29)
     assert rules.may_activate_fleet_manager(30)
-    with pytest.raises(rules.NotEligible, match="at least 30 .* has 29") as caught:
+    with pytest.raises(rules.NotEligible, match=r"at least 30 .* has 29") as caught:
         rules.check_fleet_manager_activation(29)
     assert caught.value.sim_count == 29
     rules.check_fleet_manager_activation(30)
