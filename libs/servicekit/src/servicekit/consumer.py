@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
@@ -170,78 +170,145 @@ class EventConsumer:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
             self.assigned = bool(consumer.assignment())
-            for tp, records in batches.items():
-                for record in records:
-                    await self._handle_record(record)
-                try:
-                    await consumer.commit({tp: records[-1].offset + 1})
-                except CommitFailedError:
-                    # The partition moved to another member during a rebalance; it
-                    # re-reads from the last commit and the inbox absorbs the repeats.
-                    log.warning("offset commit failed after rebalance on %s", tp)
+            if not batches:
+                continue
+            for records in batches.values():
+                await self._handle_batch(records)
+            # One commit for everything this poll returned, after every effect is
+            # committed: at-least-once without a broker round trip per partition.
+            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError:
+                # The partitions moved to another member during a rebalance; it
+                # re-reads from the last commit and the inbox absorbs the repeats.
+                log.warning("offset commit failed after a rebalance")
 
     # -- one record ----------------------------------------------------------------
 
-    async def _handle_record(self, record: ConsumerRecord[Any, Any]) -> None:
-        topic = record.topic
-        ctx = context_from_kafka_headers(record.headers)
-        with tracer().start_as_current_span(
-            f"{topic} process",
-            context=ctx,
+    def _span(self, record: ConsumerRecord[Any, Any]) -> Any:
+        return tracer().start_as_current_span(
+            f"{record.topic} process",
+            context=context_from_kafka_headers(record.headers),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
-                "messaging.destination.name": topic,
+                "messaging.destination.name": record.topic,
                 "messaging.consumer.group.name": self.group_id,
                 "messaging.kafka.offset": record.offset,
             },
-        ):
+        )
+
+    async def _handle_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a partition's batch in ONE transaction (inbox rows included).
+
+        One commit per batch instead of per event is what makes the consumer fast; if
+        any event of the batch fails, the batch is rolled back and its events are
+        applied one at a time, so only the failing one is retried or dead-lettered.
+        """
+        parsed: list[tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload]] = []
+        for record in records:
             try:
                 event = CloudEvent.from_bytes(record.value)
                 payload = parse_data(event)
             except InvalidEvent as exc:
-                await self._dead_letter(record, exc, attempts=0)
+                with self._span(record):
+                    await self._dead_letter(record, exc, attempts=0)
+                continue
+            parsed.append((record, event, payload))
+        if len(parsed) > 1:
+            try:
+                await self._apply_batch(parsed)
                 return
-            handler = self.handlers[topic]
-            attempt = 0
-            while True:
-                attempt += 1
-                started = time.perf_counter()
-                try:
-                    outcome = await self._apply(handler, event, payload, topic)
-                    EVENTS.labels(self.service, topic, outcome).inc()
-                    DURATION.labels(self.service, topic).observe(time.perf_counter() - started)
-                    return
-                except PermanentError as exc:
-                    await self._dead_letter(record, exc, attempts=attempt)
-                    return
-                except Exception as exc:
-                    if self._stopping.is_set():
-                        raise _Stopping() from exc
-                    if _is_database_down(exc):
-                        delay = self._delay(attempt)
-                        log.warning(
-                            "database unavailable while applying %s, retry in %.1fs", topic, delay
+            except Exception:
+                if self._stopping.is_set():
+                    raise _Stopping() from None
+                log.warning("batch of %d failed, applying its events one by one", len(parsed))
+        for record, event, payload in parsed:
+            with self._span(record):
+                await self._process(record, event, payload)
+
+    async def _apply_batch(
+        self, parsed: list[tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload]]
+    ) -> None:
+        inbox = self.db.inbox
+        outcomes: list[tuple[str, str]] = []
+        started = time.perf_counter()
+        async with self.db.transaction() as session:
+            ids = [str(event.id) for _, event, _ in parsed]
+            seen = set(
+                (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.group_id, inbox.c.event_id.in_(ids)
                         )
-                        await self._sleep(delay)
-                        continue
-                    if attempt >= self.max_attempts:
-                        log.exception(
-                            "giving up on %s event %s after %d attempts", topic, event.id, attempt
-                        )
-                        await self._dead_letter(record, exc, attempts=attempt)
-                        return
-                    EVENTS.labels(self.service, topic, "retried").inc()
+                    )
+                ).scalars()
+            )
+            rows = []
+            for record, event, payload in parsed:
+                if str(event.id) in seen:
+                    outcomes.append((record.topic, "duplicate"))
+                    continue
+                with self._span(record):
+                    await self.handlers[record.topic](session, event, payload)
+                seen.add(str(event.id))
+                rows.append(
+                    {"consumer": self.group_id, "event_id": str(event.id), "topic": record.topic}
+                )
+                outcomes.append((record.topic, "processed"))
+            if rows:
+                await session.execute(inbox.insert(), rows)
+        per_event = (time.perf_counter() - started) / len(parsed)
+        for topic, outcome in outcomes:
+            EVENTS.labels(self.service, topic, outcome).inc()
+            DURATION.labels(self.service, topic).observe(per_event)
+
+    async def _process(
+        self, record: ConsumerRecord[Any, Any], event: CloudEvent, payload: EventPayload
+    ) -> None:
+        """One event in its own transaction, with bounded retries, then dead letter."""
+        topic = record.topic
+        handler = self.handlers[topic]
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                outcome = await self._apply(handler, event, payload, topic)
+                EVENTS.labels(self.service, topic, outcome).inc()
+                DURATION.labels(self.service, topic).observe(time.perf_counter() - started)
+                return
+            except PermanentError as exc:
+                await self._dead_letter(record, exc, attempts=attempt)
+                return
+            except Exception as exc:
+                if self._stopping.is_set():
+                    raise _Stopping() from exc
+                if _is_database_down(exc):
                     delay = self._delay(attempt)
                     log.warning(
-                        "applying %s event %s failed (attempt %d), retry in %.1fs: %s",
-                        topic,
-                        event.id,
-                        attempt,
-                        delay,
-                        exc,
+                        "database unavailable while applying %s, retry in %.1fs", topic, delay
                     )
                     await self._sleep(delay)
+                    continue
+                if attempt >= self.max_attempts:
+                    log.exception(
+                        "giving up on %s event %s after %d attempts", topic, event.id, attempt
+                    )
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                EVENTS.labels(self.service, topic, "retried").inc()
+                delay = self._delay(attempt)
+                log.warning(
+                    "applying %s event %s failed (attempt %d), retry in %.1fs: %s",
+                    topic,
+                    event.id,
+                    attempt,
+                    delay,
+                    exc,
+                )
+                await self._sleep(delay)
 
     def _delay(self, attempt: int) -> float:
         return min(self.backoff_initial_s * 2 ** (attempt - 1), self.backoff_max_s)
@@ -318,4 +385,4 @@ class _Stopping(Exception):
     """Raised inside the loop to abandon the current record on shutdown (not committed)."""
 
 
-__all__ = ["EventConsumer", "Handler", "PermanentError", "RetryableError", "TopicPartition"]
+__all__ = ["EventConsumer", "Handler", "PermanentError", "RetryableError"]

@@ -1,0 +1,224 @@
+"""Throughput of the outbox relay and the consumer path, each against raw aiokafka.
+
+    uv run python bench/throughput.py [--events 20000] [--db postgres|sqlite|both]
+
+Relay: rows already committed in the outbox → acknowledged Kafka writes → rows deleted.
+Consumer: receive → parse CloudEvent → inbox check → effect row → commit → offset commit.
+Raw: aiokafka idempotent producer (acks=all) sending the same payloads, and a consumer
+reading them, on the same broker, in the same run. Needs Kafka (and PostgreSQL for
+--db postgres): `deploy/local/infra.sh up`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from contracts.envelope import new_event
+from contracts.events.identity import CustomerTerminatedV1
+from servicekit.consumer import EventConsumer
+from servicekit.db import Database, new_metadata
+from servicekit.outbox import OutboxRelay
+from servicekit.testing import fresh_database_url
+from sqlalchemy import Column, String, Table, func, select
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+PARTITIONS = 6
+
+
+async def make_topic(prefix: str) -> str:
+    name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def delete_topics(names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def events(n: int) -> list[tuple[bytes, bytes]]:
+    customers = [uuid.uuid4() for _ in range(200)]
+    out = []
+    now = datetime.now(UTC)
+    for i in range(n):
+        c = customers[i % len(customers)]
+        ev = new_event(
+            CustomerTerminatedV1(
+                customer_id=c, by="customer", effective_on=now.date(), terminated_at=now
+            ),
+            source="/services/bench",
+        )
+        out.append((str(c).encode(), ev.to_bytes()))
+    return out
+
+
+async def raw_produce(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value=v, key=k) for k, v in payloads]
+        await asyncio.gather(*futures)
+        return len(payloads) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume(topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"bench-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = None
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+            if started is None and batch:
+                started = time.perf_counter()
+            for tp, records in batch.items():
+                seen += len(records)
+                await consumer.commit({tp: records[-1].offset + 1})
+        assert started is not None
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def relay_throughput(url: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    md = new_metadata()
+    db = Database(url, md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    async with db.transaction() as s:
+        for i in range(0, len(payloads), 1000):
+            await s.execute(
+                db.outbox.insert(),
+                [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "topic": topic,
+                        "key": k.decode(),
+                        "value": v,
+                        "headers": {"content-type": "application/cloudevents+json"},
+                    }
+                    for k, v in payloads[i : i + 1000]
+                ],
+            )
+    relay = OutboxRelay(db, service="bench", bootstrap=BOOTSTRAP, batch_size=2000)
+    await relay._ensure_producer()  # connect first: measure publishing, not connecting
+    started = time.perf_counter()
+    published = 0
+    while published < len(payloads):
+        published += await relay.publish_once()
+    elapsed = time.perf_counter() - started
+    await relay.stop()
+    async with db.sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
+    await db.dispose()
+    return len(payloads) / elapsed
+
+
+async def consumer_throughput(url: str, topic: str, n: int) -> float:
+    md = new_metadata()
+    effects = Table(
+        "effects",
+        md,
+        Column("event_id", String(64), primary_key=True),
+        Column("customer_id", String(64)),
+    )
+    db = Database(url, md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+
+    async def handler(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(
+            effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
+        )
+
+    consumer = EventConsumer(
+        db,
+        service="billing",
+        group_id=f"bench-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers={topic: handler},
+    )
+    started = time.perf_counter()
+    await consumer.start()
+    count = 0
+    first_at = None
+    while count < n:
+        await asyncio.sleep(0.2)
+        async with db.sessions() as s:
+            count = (await s.execute(select(func.count()).select_from(effects))).scalar() or 0
+        if count and first_at is None:
+            first_at = time.perf_counter()
+    elapsed = time.perf_counter() - (first_at or started)
+    await consumer.stop()
+    await db.dispose()
+    return n / elapsed
+
+
+async def main(n: int, which: str) -> None:
+    payloads = events(n)
+    topics: list[str] = []
+    raw_topic = await make_topic("raw")
+    topics.append(raw_topic)
+    raw_p = await raw_produce(raw_topic, payloads)
+    raw_c = await raw_consume(raw_topic, n)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; events: {n} of ~{len(payloads[0][1])} bytes"
+    )
+    print(f"{'measure':<46}{'events/s':>10}{'vs raw':>9}")
+    print(f"{'raw aiokafka produce (idempotent, acks=all)':<46}{raw_p:>10.0f}{'1.00':>9}")
+    print(f"{'raw aiokafka consume (+ offset commit)':<46}{raw_c:>10.0f}{'1.00':>9}")
+    dbs = ["postgres", "sqlite"] if which == "both" else [which]
+    for kind in dbs:
+        if kind == "postgres":
+            os.environ.setdefault(
+                "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
+            )
+        else:
+            os.environ.pop("TEST_POSTGRES_URL", None)
+        topic = await make_topic("relay")
+        topics.append(topic)
+        relay = await relay_throughput(await fresh_database_url("bench"), topic, payloads)
+        print(f"{'outbox relay (' + kind + ')':<46}{relay:>10.0f}{relay / raw_p:>9.2f}")
+        cons = await consumer_throughput(await fresh_database_url("bench"), topic, n)
+        print(
+            f"{'consumer: inbox + effect + commit (' + kind + ')':<46}{cons:>10.0f}"
+            f"{cons / raw_c:>9.2f}"
+        )
+    await delete_topics(topics)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.db))
