@@ -20,9 +20,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "deploy" / "local"))
 
-from portal import OPERATOR_EMAIL, OPERATOR_PASSWORD, Portal, Sinks  # noqa: E402
+from portal_client import Portal, Sinks  # noqa: E402
 from stack import SERVICES, Stack  # noqa: E402
 
+OPERATOR_EMAIL = "operator-e2e@portal.local"
+OPERATOR_PASSWORD = "Operator-e2e-Passw0rd!"
 E2E_PORTS = {s: 18001 + i for i, s in enumerate(SERVICES)}
 
 
@@ -61,8 +63,12 @@ def stack() -> Iterator[Stack]:
         }
         for s in SERVICES
     }
-    stack = Stack(ports=dict(E2E_PORTS), env=env, service_env=service_env,
-                  log_dir=HERE.parent / "var" / "log" / f"e2e-{run}")
+    stack = Stack(
+        ports=dict(E2E_PORTS),
+        env=env,
+        service_env=service_env,
+        log_dir=HERE.parent / "var" / "log" / f"e2e-{run}",
+    )
     stack.start_all()
     try:
         stack.wait_ready(timeout_s=180)
@@ -74,7 +80,7 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def portal(stack: Stack) -> Portal:
-    return Portal({s: stack.url(s) for s in SERVICES})
+    return Portal({s: stack.url(s) for s in SERVICES}, (OPERATOR_EMAIL, OPERATOR_PASSWORD))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from portal import Portal, Sinks, eventually
+from portal_client import Portal, Sinks, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -13,8 +13,10 @@ def test_registrant_becomes_access_owner_and_may_read_only_own_customers_invoice
 ) -> None:
     reg = portal.register()
     # Before acceptance and confirmation nobody can log in with these credentials.
-    early = portal.identity.post("/v1/auth/token", data={
-        "grant_type": "password", "username": reg["email"], "password": reg["password"]})
+    early = portal.identity.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": reg["email"], "password": reg["password"]},
+    )
     assert early.status_code == 401
 
     accepted = portal.accept(reg["registration_id"])
@@ -22,8 +24,10 @@ def test_registrant_becomes_access_owner_and_may_read_only_own_customers_invoice
     mail = sinks.wait_mail(reg["email"])[0]
     token = sinks.link_token(mail)
 
-    still_unconfirmed = portal.identity.post("/v1/auth/token", data={
-        "grant_type": "password", "username": reg["email"], "password": reg["password"]})
+    still_unconfirmed = portal.identity.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": reg["email"], "password": reg["password"]},
+    )
     assert still_unconfirmed.status_code == 401
 
     assert portal.identity.post("/v1/users/confirm", json={"token": token}).status_code == 200
@@ -43,8 +47,12 @@ def test_registrant_becomes_access_owner_and_may_read_only_own_customers_invoice
     assert decision["allowed"] is True
 
     other = str(uuid.uuid4())
-    denied = portal.check(headers, me["user_id"], "invoice.read",
-                          {"type": "customer", "id": other, "customer_id": other})
+    denied = portal.check(
+        headers,
+        me["user_id"],
+        "invoice.read",
+        {"type": "customer", "id": other, "customer_id": other},
+    )
     assert denied["allowed"] is False and denied["reason"]
     # Exactly one confirmation mail: user.created does not send a second one.
     assert len(sinks.mails(reg["email"])) == 1
@@ -56,8 +64,10 @@ def test_registrant_without_access_owner_becomes_access_manager_who_cannot_read_
     user = portal.onboard(sinks, wants_access_owner=False)
     own = {"type": "customer", "id": user["customer_id"], "customer_id": user["customer_id"]}
     manage = eventually(
-        lambda: (d := portal.check(user["headers"], user["user_id"], "user.manage", own))
-        ["allowed"] and d,
+        lambda: (
+            (d := portal.check(user["headers"], user["user_id"], "user.manage", own))["allowed"]
+            and d
+        ),
         what="access manager rights",
     )
     assert manage["allowed"] is True
@@ -68,9 +78,19 @@ def test_registrant_without_access_owner_becomes_access_manager_who_cannot_read_
 def test_a_user_cannot_ask_about_another_customers_user(portal: Portal, sinks: Sinks) -> None:
     a = portal.onboard(sinks)
     b = portal.onboard(sinks)
-    resp = portal.delegation.post("/v1/check", headers=a["headers"], json={
-        "subject": b["user_id"], "action": "invoice.read",
-        "resource": {"type": "customer", "id": b["customer_id"], "customer_id": b["customer_id"]}})
+    resp = portal.delegation.post(
+        "/v1/check",
+        headers=a["headers"],
+        json={
+            "subject": b["user_id"],
+            "action": "invoice.read",
+            "resource": {
+                "type": "customer",
+                "id": b["customer_id"],
+                "customer_id": b["customer_id"],
+            },
+        },
+    )
     assert resp.status_code == 403
     assert resp.headers["content-type"].startswith("application/problem+json")
 
@@ -81,11 +101,21 @@ def test_bad_registrations_are_refused_with_problem_json_and_change_nothing(
     good = {
         "enterprise_number": "0403170701",
         "company_name": "X",
-        "address": {"street": "a", "number": "1", "postal_code": "1000", "city": "B",
-                    "country": "BE"},
+        "address": {
+            "street": "a",
+            "number": "1",
+            "postal_code": "1000",
+            "city": "B",
+            "country": "BE",
+        },
         "contact_email": "c@example.be",
-        "registrant": {"email": "r@example.be", "first_name": "A", "last_name": "B",
-                       "locale": "nl", "password": "Correct-Horse-Battery-9"},
+        "registrant": {
+            "email": "r@example.be",
+            "first_name": "A",
+            "last_name": "B",
+            "locale": "nl",
+            "password": "Correct-Horse-Battery-9",
+        },
     }
     cases = [
         ({**good, "enterprise_number": "0403170702"}, 422),  # checksum wrong
@@ -96,12 +126,18 @@ def test_bad_registrations_are_refused_with_problem_json_and_change_nothing(
         resp = portal.identity.post("/v1/registrations", json=body)
         assert resp.status_code == status, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
-    malformed = portal.identity.post("/v1/registrations", content=b"{oops",
-                                     headers={"content-type": "application/json"})
+    malformed = portal.identity.post(
+        "/v1/registrations", content=b"{oops", headers={"content-type": "application/json"}
+    )
     assert malformed.status_code == 400
     # Nothing was written: the same enterprise number can still register.
-    resp = portal.identity.post("/v1/registrations", json={
-        **good, "registrant": {**good["registrant"], "email": f"{uuid.uuid4().hex}@example.be"}})
+    resp = portal.identity.post(
+        "/v1/registrations",
+        json={
+            **good,
+            "registrant": {**good["registrant"], "email": f"{uuid.uuid4().hex}@example.be"},
+        },
+    )
     assert resp.status_code == 201, resp.text
     no_token = portal.identity.get("/v1/me")
     assert no_token.status_code == 401

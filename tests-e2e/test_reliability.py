@@ -14,9 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts.envelope import new_event
 from contracts.events.identity import ContractV1, CustomerRegisteredV1, UserCreatedV1
-from portal import Portal, Sinks, eventually, last_month, unique_email
+from portal_client import Portal, Sinks, eventually, last_month, set_up_account, unique_email
 from stack import Stack
-from test_invoice_journey import set_up_account
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -34,9 +33,12 @@ async def _produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
 
 
 async def _dead_letters(topic: str, marker: bytes, timeout_s: float = 30) -> list:  # type: ignore[type-arg]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP,
-                                group_id=f"e2e-probe-{uuid.uuid4().hex}",
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"e2e-probe-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     found: list = []  # type: ignore[type-arg]
     try:
@@ -57,15 +59,35 @@ def test_poison_event_is_dead_lettered_and_its_partition_keeps_flowing(
     marker = uuid.uuid4().hex
     poison = b'{"specversion": "1.0", "type": "user.created", "id": "' + marker.encode() + b'"'
     now = datetime.now(UTC)
-    registered = new_event(CustomerRegisteredV1(
-        customer_id=customer_id, enterprise_number="0403170701", company_name="Poison Test",
-        affiliates=[], registrant_user_id=user_id, wants_access_owner=True, accepted_at=now),
-        source="/services/identity")
-    created = new_event(UserCreatedV1(
-        user_id=user_id, customer_id=customer_id, email=unique_email("poison"),
-        first_name="P", last_name="T", locale="en", mobile=None, profile="access_owner",
-        subprofiles=[], contract=ContractV1(kind="management", ends_on=None), registrant=True,
-        created_at=now), source="/services/identity")
+    registered = new_event(
+        CustomerRegisteredV1(
+            customer_id=customer_id,
+            enterprise_number="0403170701",
+            company_name="Poison Test",
+            affiliates=[],
+            registrant_user_id=user_id,
+            wants_access_owner=True,
+            accepted_at=now,
+        ),
+        source="/services/identity",
+    )
+    created = new_event(
+        UserCreatedV1(
+            user_id=user_id,
+            customer_id=customer_id,
+            email=unique_email("poison"),
+            first_name="P",
+            last_name="T",
+            locale="en",
+            mobile=None,
+            profile="access_owner",
+            subprofiles=[],
+            contract=ContractV1(kind="management", ends_on=None),
+            registrant=True,
+            created_at=now,
+        ),
+        source="/services/identity",
+    )
     asyncio.run(_produce("customer.registered", [(key, registered.to_bytes())]))
     # The poison goes first on the same key, hence the same partition, as a good event.
     asyncio.run(_produce("user.created", [(key, poison), (key, created.to_bytes())]))
@@ -78,8 +100,10 @@ def test_poison_event_is_dead_lettered_and_its_partition_keeps_flowing(
         assert headers["dlq.error"]
     op = portal.operator()
     resource = {"type": "customer", "id": str(customer_id), "customer_id": str(customer_id)}
-    allowed = eventually(lambda: (d := portal.check(op, str(user_id), "invoice.read", resource))
-                         ["allowed"] and d, what="the event after the poison to be applied")
+    allowed = eventually(
+        lambda: (d := portal.check(op, str(user_id), "invoice.read", resource))["allowed"] and d,
+        what="the event after the poison to be applied",
+    )
     assert allowed["allowed"] is True
 
 
@@ -90,26 +114,45 @@ def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
     accounts = [set_up_account(portal, sinks, owner, alerts=["email"]) for _ in range(6)]
     period = last_month()
     op = portal.operator()
-    records = [{"record_id": uuid.uuid4().hex, "billing_account_id": a["account_id"],
-                "line": a["msisdn"], "kind": "voice", "destination": "+3225550000",
-                "started_at": f"{period}-05T10:00:00+00:00", "duration_s": 90}
-               for a in accounts]
-    assert portal.billing.post("/v1/operator/usage", headers=op,
-                               json={"records": records}).status_code == 202
-    resp = portal.billing.post("/v1/operator/billing-runs", headers=op, json={
-        "period": period, "billing_account_ids": [a["account_id"] for a in accounts]})
+    records = [
+        {
+            "record_id": uuid.uuid4().hex,
+            "billing_account_id": a["account_id"],
+            "line": a["msisdn"],
+            "kind": "voice",
+            "destination": "+3225550000",
+            "started_at": f"{period}-05T10:00:00+00:00",
+            "duration_s": 90,
+        }
+        for a in accounts
+    ]
+    assert (
+        portal.billing.post("/v1/operator/usage", headers=op, json={"records": records}).status_code
+        == 202
+    )
+    resp = portal.billing.post(
+        "/v1/operator/billing-runs",
+        headers=op,
+        json={"period": period, "billing_account_ids": [a["account_id"] for a in accounts]},
+    )
     assert resp.status_code == 202
     # Crash the notifier as soon as the first invoice mail is out.
-    eventually(lambda: any(m.get("attachments") for a in accounts for m in sinks.mails(a["email"])),
-               timeout_s=60, what="first invoice mail")
+    eventually(
+        lambda: any(m.get("attachments") for a in accounts for m in sinks.mails(a["email"])),
+        timeout_s=60,
+        what="first invoice mail",
+    )
     stack.kill("notifier")
     time.sleep(2)
     stack.start("notifier")
     stack.wait_ready(("notifier",), timeout_s=60)
     run_billing_done = eventually(
-        lambda: all(len([m for m in sinks.mails(a["email"]) if m.get("attachments")]) >= 1
-                    for a in accounts),
-        timeout_s=90, what="an invoice mail for every account")
+        lambda: all(
+            len([m for m in sinks.mails(a["email"]) if m.get("attachments")]) >= 1 for a in accounts
+        ),
+        timeout_s=90,
+        what="an invoice mail for every account",
+    )
     assert run_billing_done
     time.sleep(5)  # duplicates, if any, would arrive now
     for a in accounts:
@@ -133,13 +176,20 @@ def test_broker_outage_loses_no_event(portal: Portal, sinks: Sinks) -> None:
         sinks.wait_mail(reg["email"], timeout_s=120)
     op = portal.operator()
     for reg in registrations:
-        me_resource = {"type": "customer", "id": reg["customer_id"],
-                       "customer_id": reg["customer_id"]}
+        me_resource = {
+            "type": "customer",
+            "id": reg["customer_id"],
+            "customer_id": reg["customer_id"],
+        }
         users = portal.identity.get(f"/v1/customers/{reg['customer_id']}/users", headers=op)
         assert users.status_code == 200, users.text
         [user] = [u for u in users.json()["items"] if u["email"] == reg["email"]]
-        eventually(lambda u=user, r=me_resource: portal.check(op, u["user_id"], "invoice.read", r)
-                   ["allowed"], timeout_s=60, what="delegation after the outage")
+        eventually(
+            lambda u=user, r=me_resource: portal.check(op, u["user_id"], "invoice.read", r)[
+                "allowed"
+            ],
+            timeout_s=60,
+            what="delegation after the outage",
+        )
     for reg in registrations:
         assert len(sinks.mails(reg["email"])) == 1
-
