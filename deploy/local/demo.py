@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from portal_client import (  # noqa: E402
+from portal_client import (
     Portal,
     Sinks,
     eventually,
@@ -19,7 +19,7 @@ from portal_client import (  # noqa: E402
     set_up_account,
     usage_records,
 )
-from stack import DEFAULT_PORTS  # noqa: E402
+from stack import DEFAULT_PORTS
 
 
 def step(text: str) -> None:
