@@ -1,5 +1,12 @@
-import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-# pytest runs with --import-mode=importlib, which does not put test folders on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
+import pytest
+from delegation_env import Env, delegation_env
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    """The app on a fresh SQLite file, without Kafka (relay and consumer off)."""
+    async with delegation_env(f"sqlite+aiosqlite:///{tmp_path}/delegation.db") as e:
+        yield e

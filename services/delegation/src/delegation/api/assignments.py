@@ -1,0 +1,89 @@
+"""``/v1/customers/{customer_id}/assignments``: who holds which profile and rights."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+
+from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
+from delegation.domain import WHOLE_CUSTOMER, GrantRequest
+from delegation.service import assignments
+
+router = APIRouter(tags=["assignments"])
+
+
+@router.get("/v1/customers/{customer_id}/assignments", response_model=Page)
+async def list_assignments(
+    customer_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    user_id: UUID | None = Query(default=None),
+    include_revoked: bool = Query(default=False),
+) -> dict[str, Any]:
+    rows = await assignments.list_page(
+        kit,
+        session,
+        principal,
+        customer_id,
+        limit=limit,
+        cursor=cursor,
+        user_id=user_id,
+        include_revoked=include_revoked,
+    )
+    result = page(rows, limit, assignments.position)
+    result["items"] = [AssignmentOut.of(r).model_dump(mode="json") for r in result["items"]]
+    return result
+
+
+@router.post(
+    "/v1/customers/{customer_id}/assignments", status_code=201, response_model=AssignmentOut
+)
+async def grant(
+    customer_id: UUID,
+    body: AssignmentIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+) -> AssignmentOut:
+    request = GrantRequest(
+        customer_id=customer_id,
+        user_id=body.user_id,
+        profile=body.profile,
+        subprofiles=frozenset(body.subprofiles),
+        scope=body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
+        permissions=frozenset(body.permissions),
+    )
+    row = await assignments.grant(kit, session, principal, request)
+    return AssignmentOut.of(row)
+
+
+@router.get("/v1/customers/{customer_id}/assignments/{assignment_id}", response_model=AssignmentOut)
+async def get_assignment(
+    customer_id: UUID,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+) -> AssignmentOut:
+    row = await assignments.get_one(kit, session, principal, customer_id, assignment_id)
+    return AssignmentOut.of(row)
+
+
+@router.delete("/v1/customers/{customer_id}/assignments/{assignment_id}", status_code=204)
+async def revoke(
+    customer_id: UUID,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+) -> Response:
+    await assignments.revoke_one(kit, session, principal, customer_id, assignment_id)
+    return Response(status_code=204)

@@ -1,0 +1,111 @@
+"""[9.2] Third-party delegations: asked by the access owner, decided by operator staff."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Query
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+
+from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
+from delegation.domain import WHOLE_CUSTOMER
+from delegation.service import assignments, third_party
+
+router = APIRouter(tags=["third-party delegations"])
+
+Status = Literal["pending", "approved", "refused", "cancelled"]
+
+
+def _page(rows: list[Any], limit: int) -> dict[str, Any]:
+    result = page(rows, limit, assignments.position)
+    result["items"] = [ThirdPartyOut.of(r).model_dump(mode="json") for r in result["items"]]
+    return result
+
+
+@router.post(
+    "/v1/customers/{customer_id}/third-party-delegations",
+    status_code=201,
+    response_model=ThirdPartyOut,
+)
+async def request_delegation(
+    customer_id: UUID,
+    body: ThirdPartyIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+) -> ThirdPartyOut:
+    """The access owner asks; pending (and without effect) until operator staff approve."""
+    row = await third_party.request(
+        kit,
+        session,
+        principal,
+        customer_id,
+        body.grantee_user_id,
+        body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
+        frozenset(body.permissions),
+    )
+    return ThirdPartyOut.of(row)
+
+
+@router.get("/v1/customers/{customer_id}/third-party-delegations", response_model=Page)
+async def list_for_customer(
+    customer_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+    status: Status | None = Query(default=None),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    rows = await third_party.list_page(
+        kit,
+        session,
+        principal,
+        customer_id=customer_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _page(rows, limit)
+
+
+@router.get("/v1/operator/third-party-delegations", response_model=Page)
+async def list_for_operator(
+    principal: OperatorPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+    status: Status | None = Query(default=None),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    rows = await third_party.list_page(
+        kit, session, principal, customer_id=None, status=status, limit=limit, cursor=cursor
+    )
+    return _page(rows, limit)
+
+
+@router.post(
+    "/v1/operator/third-party-delegations/{delegation_id}/approve", response_model=ThirdPartyOut
+)
+async def approve(
+    delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+) -> ThirdPartyOut:
+    return ThirdPartyOut.of(await third_party.approve(kit, session, principal, delegation_id))
+
+
+@router.post(
+    "/v1/operator/third-party-delegations/{delegation_id}/refuse", response_model=ThirdPartyOut
+)
+async def refuse(
+    delegation_id: UUID,
+    principal: OperatorPrincipal,
+    session: SessionDep,
+    kit: KitDep,
+    body: DecisionReasonIn | None = Body(default=None),
+) -> ThirdPartyOut:
+    reason = body.reason if body is not None else None
+    row = await third_party.refuse(kit, session, principal, delegation_id, reason)
+    return ThirdPartyOut.of(row)

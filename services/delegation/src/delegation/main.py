@@ -1,0 +1,46 @@
+"""The delegation service: who may do what [8, 9]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
+
+from delegation import api
+from delegation.handlers import handlers_for
+from delegation.models import Base
+from delegation.service.events import sweep_ended_contracts
+from delegation.settings import DelegationSettings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+async def _sweep(kit: ServiceKit) -> None:
+    await sweep_ended_contracts(kit)
+
+
+def create_app(
+    settings: DelegationSettings | None = None,
+    *,
+    verifier: Any = None,
+    delegation: Any = None,
+) -> FastAPI:
+    settings = settings or DelegationSettings()
+    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    if verifier is not None:
+        kit.verifier = verifier
+    if delegation is not None:
+        kit.delegation = delegation
+    kit.subscribe(handlers_for(kit))
+    if settings.contract_sweep_enabled:
+        kit.run_periodically("contract-sweep", settings.contract_sweep_interval_s, _sweep)
+    return create_service_app(
+        kit,
+        routers=[api.router],
+        title="delegation",
+        description="Who may do what: profiles, assignments, third-party delegations and "
+        "the check API every service asks on every request.",
+    )

@@ -1,0 +1,1 @@
+"""Use cases: they flush, never commit (the entry point owns the transaction)."""

@@ -1,0 +1,163 @@
+"""Granting, revoking and listing assignments (``/v1/customers/{id}/assignments``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.pagination import decode_cursor
+from servicekit.problems import BadRequest, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delegation import repository as repo
+from delegation.domain import (
+    ACCESS_OWNER,
+    GrantRequest,
+    HeldAssignment,
+    administration_refusal,
+    check_grant,
+    check_revoke,
+)
+from delegation.models import Assignment
+from delegation.service.common import announce, load_actor, raise_for, revoke, today
+
+
+def _ids(values: frozenset[UUID] | None) -> list[str] | None:
+    return None if values is None else sorted(str(v) for v in values)
+
+
+async def grant(
+    kit: ServiceKit, session: AsyncSession, principal: Principal, request: GrantRequest
+) -> Assignment:
+    customer_id = request.customer_id
+    actor = await load_actor(session, principal, customer_id)
+    raise_for(administration_refusal(actor, customer_id, today(kit)))
+    grantee = await repo.person(session, request.user_id)
+    customer = await repo.get_customer(session, customer_id)
+    in_group = False
+    if grantee is not None and grantee.customer_id != customer_id:
+        # [9.1] The access owner of a group may give rights on an affiliate to the
+        # parent's people.
+        in_group = bool(await repo.group_links(session, [grantee.customer_id], [customer_id]))
+    raise_for(
+        check_grant(
+            actor,
+            grantee,
+            request,
+            today=today(kit),
+            customer_terminated=customer is not None and customer.status == "terminated",
+            grantee_in_group=in_group,
+        )
+    )
+    by = principal.subject
+    row = Assignment(
+        assignment_id=repo.new_id(),
+        customer_id=customer_id,
+        user_id=request.user_id,
+        profile=request.profile,
+        subprofiles=sorted(request.subprofiles),
+        scope_applications=None
+        if request.scope.applications is None
+        else sorted(request.scope.applications),
+        scope_billing_accounts=_ids(request.scope.billing_accounts),
+        scope_sims=_ids(request.scope.sims),
+        permissions=sorted(request.permissions),
+        third_party=False,
+        status=repo.ACTIVE,
+        source="api",
+        granted_by=by,
+        granted_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    await announce(kit, session, row, "granted", by)
+    return row
+
+
+async def revoke_one(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: UUID,
+    assignment_id: UUID,
+) -> Assignment:
+    actor = await load_actor(session, principal, customer_id)
+    raise_for(administration_refusal(actor, customer_id, today(kit)))
+    row = await repo.get_assignment(session, assignment_id)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound("No such assignment")
+    if row.status != repo.ACTIVE:
+        return row  # revoking twice changes nothing
+    others = 0
+    if row.profile == ACCESS_OWNER:
+        others = await repo.count_active_owners(session, customer_id, besides=row.assignment_id)
+    held = HeldAssignment(row.customer_id, row.user_id, row.profile, row.third_party)
+    raise_for(check_revoke(actor, held, today=today(kit), other_owners=others))
+    await revoke(kit, session, row, reason="revoked", by=principal.subject)
+    return row
+
+
+async def _may_read(
+    kit: ServiceKit, session: AsyncSession, principal: Principal, customer_id: UUID
+) -> None:
+    if principal.is_service:
+        return  # services read who holds what (e.g. identity's own views)
+    actor = await load_actor(session, principal, customer_id)
+    raise_for(administration_refusal(actor, customer_id, today(kit)))
+
+
+async def get_one(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: UUID,
+    assignment_id: UUID,
+) -> Assignment:
+    await _may_read(kit, session, principal, customer_id)
+    row = await repo.get_assignment(session, assignment_id)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound("No such assignment")
+    return row
+
+
+def cursor_position(cursor: str | None) -> tuple[datetime, UUID] | None:
+    data = decode_cursor(cursor)
+    if data is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(data["t"])), UUID(str(data["id"]))
+    except (KeyError, ValueError) as exc:
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+
+
+async def list_page(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    user_id: UUID | None,
+    include_revoked: bool,
+) -> list[Assignment]:
+    """Up to ``limit + 1`` rows (the extra one tells the caller there is more)."""
+    await _may_read(kit, session, principal, customer_id)
+    return await repo.page_assignments(
+        session,
+        customer_id,
+        limit=limit,
+        after=cursor_position(cursor),
+        user_id=user_id,
+        include_revoked=include_revoked,
+    )
+
+
+def position(row: Any) -> dict[str, str]:
+    at = row.granted_at if isinstance(row, Assignment) else row.requested_at
+    key = row.assignment_id if isinstance(row, Assignment) else row.id
+    return {"t": at.isoformat(), "id": str(key)}

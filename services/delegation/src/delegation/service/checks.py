@@ -1,0 +1,188 @@
+"""The check API's use cases: decide one or many checks, list what a user may see.
+
+Decisions are read fresh from the database on every call (callers cache for a few
+seconds); a batch loads each subject, SIM and customer once, so a check costs two to
+four indexed queries whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.problems import Forbidden
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delegation import repository as repo
+from delegation.domain import (
+    ACCESS_OWNER,
+    DATA_RIGHTS,
+    PORTAL_USER,
+    SERVICE_USER,
+    Decision,
+    Person,
+    Target,
+    TargetUser,
+    Visible,
+    decide,
+    visible,
+)
+from delegation.service.common import today, with_group
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    type: str
+    id: UUID | None
+    customer_id: UUID
+    billing_account_id: UUID | None = None
+    sim_id: UUID | None = None
+
+    @property
+    def sim_ref(self) -> UUID | None:
+        return (self.id or self.sim_id) if self.type == "sim" else self.sim_id
+
+
+@dataclass(frozen=True)
+class Check:
+    subject: UUID
+    action: str
+    resource: ResourceRef
+
+
+async def authorize_asker(
+    kit: ServiceKit, session: AsyncSession, principal: Principal, subjects: set[UUID]
+) -> None:
+    """A user may ask about themselves, access owners and managers about the users of
+    the customers they administer; operator staff and services about anyone."""
+    if principal.is_operator or principal.is_service:
+        return
+    caller_id = principal.user_id
+    others = subjects - {caller_id}
+    if not others:
+        return
+    found = await repo.people(session, others | {caller_id})
+    caller = found.get(caller_id)
+    if caller is None:
+        raise Forbidden("You may only ask about yourself")
+    customers = {p.customer_id for uid, p in found.items() if uid in others}
+    caller = await with_group(session, caller, customers)
+    for subject in others:
+        person = found.get(subject)
+        if (
+            person is None
+            or not caller.can_hold_rights(today(kit))
+            or caller.administers(person.customer_id) is None
+        ):
+            raise Forbidden("You may only ask about yourself or users of customers you administer")
+
+
+async def decide_many(
+    kit: ServiceKit, session: AsyncSession, checks: list[Check]
+) -> list[Decision]:
+    if not checks:
+        return []
+    day = today(kit)
+    subjects = {c.subject for c in checks}
+    target_users = {c.resource.id for c in checks if c.resource.type == "user" and c.resource.id}
+    sim_ids = {s for c in checks if (s := c.resource.sim_ref) is not None}
+    customers = {c.resource.customer_id for c in checks}
+
+    people = await repo.people(session, subjects | target_users)
+    sims = await repo.sims(session, sim_ids)
+    terminated = await repo.terminated_among(session, customers)
+    parents = {
+        g.customer_id
+        for uid in subjects
+        if (p := people.get(uid)) is not None
+        for g in p.grants
+        if g.profile == ACCESS_OWNER and not g.third_party
+    }
+    links = await repo.group_links(session, parents, customers - parents) if parents else set()
+
+    def subject_of(uid: UUID) -> Person | None:
+        p = people.get(uid)
+        if p is None or not links:
+            return p
+        mine = {g.customer_id for g in p.grants if g.profile == ACCESS_OWNER and not g.third_party}
+        return replace(p, group_owner_of=frozenset(c for parent, c in links if parent in mine))
+
+    out = []
+    for check in checks:
+        r = check.resource
+        target_user = None
+        if r.type == "user" and r.id is not None and (tu := people.get(r.id)) is not None:
+            target_user = TargetUser(
+                tu.user_id,
+                tu.customer_id,
+                is_access_owner=any(
+                    g.profile == ACCESS_OWNER and g.customer_id == r.customer_id for g in tu.grants
+                ),
+            )
+        sim_ref = r.sim_ref
+        target = Target(
+            type=r.type,
+            id=r.id,
+            customer_id=r.customer_id,
+            billing_account_id=r.billing_account_id,
+            sim_id=r.sim_id,
+            customer_terminated=r.customer_id in terminated,
+            sim=sims.get(sim_ref) if sim_ref is not None else None,
+            user=target_user,
+        )
+        out.append(decide(subject_of(check.subject), check.action, target, day))
+    return out
+
+
+async def resources_of(
+    kit: ServiceKit, session: AsyncSession, user_id: UUID, type_: str, action: str
+) -> Visible:
+    found = await repo.person(session, user_id)
+    if found is None:
+        return Visible()
+    person = await with_group(session, found, None)
+    customers = {g.customer_id for g in person.grants} | set(person.group_owner_of)
+    terminated = frozenset(await repo.terminated_among(session, customers))
+    sims_by_account: dict[UUID, list[UUID]] = {}
+    own_sims = []
+    if type_ == "sim" and action in DATA_RIGHTS:
+        accounts = {
+            ba
+            for g in person.grants
+            if g.profile == PORTAL_USER and g.scope.billing_accounts is not None
+            for ba in g.scope.billing_accounts
+        }
+        sims_by_account = await repo.sims_on_accounts(session, accounts)
+        if any(g.profile == SERVICE_USER for g in person.grants):
+            own_sims = await repo.sims_of_end_user(session, user_id)
+    return visible(
+        person,
+        type_,
+        action,
+        today(kit),
+        terminated=terminated,
+        sims_by_account=sims_by_account,
+        own_sims=own_sims,
+    )
+
+
+async def ask(
+    kit: ServiceKit, session: AsyncSession, principal: Principal, checks: list[Check]
+) -> list[Decision]:
+    """``POST /v1/check`` and ``/v1/check/batch``: authorize the asker, then decide."""
+    await authorize_asker(kit, session, principal, {c.subject for c in checks})
+    return await decide_many(kit, session, checks)
+
+
+async def ask_resources(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    user_id: UUID,
+    type_: str,
+    action: str,
+) -> Visible:
+    await authorize_asker(kit, session, principal, {user_id})
+    return await resources_of(kit, session, user_id, type_, action)

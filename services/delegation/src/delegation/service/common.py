@@ -1,0 +1,135 @@
+"""What the use cases share: today's date, announcing changes, the acting caller."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from contracts.events import DelegationChangedV1, ScopeV1
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delegation import repository as repo
+from delegation.domain import ACCESS_OWNER, Operator, Person, Refusal
+from delegation.domain.granting import Actor
+from delegation.models import Assignment
+
+
+def today(kit: ServiceKit) -> date:
+    tz = getattr(kit.settings, "timezone", "Europe/Brussels")
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+def aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def as_uuid(value: str | UUID | None) -> UUID | None:
+    if value is None or isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+async def announce(
+    kit: ServiceKit,
+    session: AsyncSession,
+    row: Assignment,
+    change: str,
+    changed_by: str | UUID | None,
+) -> None:
+    """Write ``delegation.changed`` in the same transaction as the change."""
+    payload = DelegationChangedV1(
+        customer_id=row.customer_id,
+        user_id=row.user_id,
+        assignment_id=row.assignment_id,
+        change=change,  # type: ignore[arg-type]
+        profile=row.profile,  # type: ignore[arg-type]
+        subprofiles=list(row.subprofiles or []),
+        scope=ScopeV1(
+            applications=row.scope_applications,
+            billing_accounts=row.scope_billing_accounts,  # type: ignore[arg-type]
+            sims=row.scope_sims,  # type: ignore[arg-type]
+        ),
+        permissions=list(row.permissions or []),
+        third_party=row.third_party,
+        changed_by=as_uuid(changed_by),
+        changed_at=utcnow(),
+    )
+    await kit.outbox.add(session, payload)
+
+
+async def revoke(
+    kit: ServiceKit,
+    session: AsyncSession,
+    row: Assignment,
+    *,
+    reason: str,
+    by: str | None,
+) -> bool:
+    """Revoke one assignment and announce it; False when it was no longer active."""
+    if row.status != repo.ACTIVE:
+        return False
+    row.status = "revoked"
+    row.revoked_at = utcnow()
+    row.revoked_by = by
+    row.revoke_reason = reason
+    await session.flush()
+    await announce(kit, session, row, "revoked", by)
+    return True
+
+
+async def with_group(
+    session: AsyncSession, person: Person, customer_ids: set[UUID] | None
+) -> Person:
+    """Fill in the customers ``person`` owns through an affiliation [9.1] (among
+    ``customer_ids``, or all of them when None)."""
+    parents = {
+        g.customer_id for g in person.grants if g.profile == ACCESS_OWNER and not g.third_party
+    }
+    if not parents:
+        return person
+    wanted = None if customer_ids is None else customer_ids - parents
+    if wanted is not None and not wanted:
+        return person
+    links = await repo.group_links(session, parents, wanted)
+    if not links:
+        return person
+    return replace(person, group_owner_of=frozenset(child for _, child in links))
+
+
+async def load_actor(
+    session: AsyncSession, principal: Principal, customer_id: UUID | None
+) -> Actor | None:
+    """Who is acting: operator staff, or the calling user as delegation knows them."""
+    if principal.is_operator:
+        return Operator(principal.subject)
+    if principal.is_service:
+        raise Forbidden("Services do not administer rights")
+    found = await repo.person(session, principal.user_id)
+    if found is None:
+        return None
+    return await with_group(session, found, None if customer_id is None else {customer_id})
+
+
+def raise_for(refusal: Refusal | None, *, field: str = "body") -> None:
+    if refusal is None:
+        return
+    extra = {"reason": refusal.reason}
+    if refusal.kind == "not_found":
+        raise NotFound(refusal.detail, **extra)
+    if refusal.kind == "forbidden":
+        raise Forbidden(refusal.detail, **extra)
+    if refusal.kind == "conflict":
+        raise Conflict(refusal.detail, **extra)
+    raise ValidationFailed(
+        refusal.detail, errors=[{"field": field, "message": refusal.detail}], **extra
+    )

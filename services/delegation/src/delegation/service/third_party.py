@@ -1,0 +1,153 @@
+"""[9.2] Third-party delegation: the access owner asks, operator staff approve or
+refuse; until approved it has no effect. Approval creates a third-party assignment
+(portal-user rights on the customer's data, never administration)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delegation import repository as repo
+from delegation.domain import (
+    PORTAL_USER,
+    Scope,
+    administration_refusal,
+    check_third_party_request,
+    third_party_grantee_refusal,
+)
+from delegation.models import Assignment, ThirdPartyDelegation
+from delegation.service.assignments import cursor_position
+from delegation.service.common import announce, load_actor, raise_for, today
+
+
+def _ids(values: frozenset[UUID] | None) -> list[str] | None:
+    return None if values is None else sorted(str(v) for v in values)
+
+
+async def request(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: UUID,
+    grantee_user_id: UUID,
+    scope: Scope,
+    permissions: frozenset[str],
+) -> ThirdPartyDelegation:
+    actor = await load_actor(session, principal, customer_id)
+    grantee = await repo.person(session, grantee_user_id)
+    customer = await repo.get_customer(session, customer_id)
+    raise_for(
+        check_third_party_request(
+            actor,
+            grantee,
+            customer_id,
+            scope,
+            permissions,
+            today=today(kit),
+            customer_terminated=customer is not None and customer.status == "terminated",
+        )
+    )
+    row = ThirdPartyDelegation(
+        id=repo.new_id(),
+        customer_id=customer_id,
+        grantee_user_id=grantee_user_id,
+        scope_applications=None if scope.applications is None else sorted(scope.applications),
+        scope_billing_accounts=_ids(scope.billing_accounts),
+        scope_sims=_ids(scope.sims),
+        permissions=sorted(permissions),
+        status="pending",
+        requested_by=principal.subject,
+        requested_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _pending(session: AsyncSession, delegation_id: UUID) -> ThirdPartyDelegation:
+    row = await repo.get_third_party(session, delegation_id)
+    if row is None:
+        raise NotFound("No such third-party delegation")
+    if row.status != "pending":
+        raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
+    return row
+
+
+async def approve(
+    kit: ServiceKit, session: AsyncSession, principal: Principal, delegation_id: UUID
+) -> ThirdPartyDelegation:
+    row = await _pending(session, delegation_id)
+    customer = await repo.get_customer(session, row.customer_id)
+    if customer is not None and customer.status == "terminated":
+        raise Conflict("The customer's agreement has ended", reason="customer_terminated")
+    grantee = await repo.person(session, row.grantee_user_id)
+    if grantee is None:
+        raise Conflict("The grantee is no longer known", reason="unknown_user")
+    raise_for(third_party_grantee_refusal(grantee, today(kit)))
+    assignment = Assignment(
+        assignment_id=repo.new_id(),
+        customer_id=row.customer_id,
+        user_id=row.grantee_user_id,
+        profile=PORTAL_USER,
+        subprofiles=[],
+        scope_applications=row.scope_applications,
+        scope_billing_accounts=row.scope_billing_accounts,
+        scope_sims=row.scope_sims,
+        permissions=list(row.permissions),
+        third_party=True,
+        status=repo.ACTIVE,
+        source="third_party_delegation",
+        granted_by=row.requested_by,
+        granted_at=utcnow(),
+    )
+    session.add(assignment)
+    row.status = "approved"
+    row.decided_by = principal.subject
+    row.decided_at = utcnow()
+    row.assignment_id = assignment.assignment_id
+    await session.flush()
+    await announce(kit, session, assignment, "granted", row.requested_by)
+    return row
+
+
+async def refuse(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    delegation_id: UUID,
+    reason: str | None,
+) -> ThirdPartyDelegation:
+    row = await _pending(session, delegation_id)
+    row.status = "refused"
+    row.decided_by = principal.subject
+    row.decided_at = utcnow()
+    row.decision_reason = reason
+    await session.flush()
+    return row
+
+
+async def list_page(
+    kit: ServiceKit,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer_id: UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> list[ThirdPartyDelegation]:
+    if customer_id is not None and not (principal.is_operator or principal.is_service):
+        actor = await load_actor(session, principal, customer_id)
+        raise_for(administration_refusal(actor, customer_id, today(kit)))
+    return await repo.page_third_party(
+        session,
+        limit=limit,
+        after=cursor_position(cursor),
+        customer_id=customer_id,
+        status=status,
+    )

@@ -1,0 +1,251 @@
+"""A running delegation app for tests, and shortcuts that feed it identity/fleet facts
+through the same use cases the Kafka handlers call."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.events import (
+    ContractV1,
+    CustomerRegisteredV1,
+    CustomerTerminatedV1,
+    SimChangedV1,
+    UserCreatedV1,
+    UserDeactivatedV1,
+)
+from delegation.main import create_app
+from delegation.service import events
+from delegation.settings import DelegationSettings
+from httpx import AsyncClient
+from servicekit.app import ServiceKit
+from servicekit.auth import TokenVerifier
+from servicekit.testing import AUDIENCE, ISSUER, TokenFactory, running
+from sqlalchemy import select
+
+
+def enterprise_number() -> str:
+    base = random.randint(2_000_000, 19_999_999)
+    return f"{base:08d}{97 - base % 97:02d}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Customer:
+    customer_id: UUID
+    enterprise_number: str
+    registrant: UUID
+
+
+@dataclass
+class Env:
+    client: AsyncClient
+    kit: ServiceKit
+    tokens: TokenFactory = field(default_factory=TokenFactory)
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def user(self, user_id: UUID, customer_id: UUID | None = None) -> dict[str, str]:
+        return self.tokens.headers(user_id, kind="user", customer_id=customer_id)
+
+    def operator(self) -> dict[str, str]:
+        return self.tokens.headers(uuid.uuid4(), kind="operator")
+
+    def service(self, name: str = "billing") -> dict[str, str]:
+        return self.tokens.headers(name, kind="service")
+
+    # -- facts from other services ------------------------------------------------------
+
+    async def apply(self, use_case: Any, payload: Any) -> None:
+        async with self.kit.db.transaction() as session:
+            if use_case is events.sim_changed:
+                await use_case(session, payload)
+            else:
+                await use_case(self.kit, session, payload)
+
+    async def register(
+        self,
+        *,
+        wants_access_owner: bool = True,
+        affiliates: list[str] | None = None,
+        number: str | None = None,
+    ) -> Customer:
+        customer_id, registrant = uuid.uuid4(), uuid.uuid4()
+        number = number or enterprise_number()
+        await self.apply(
+            events.customer_registered,
+            CustomerRegisteredV1(
+                customer_id=customer_id,
+                enterprise_number=number,
+                company_name="Brouwerij Test",
+                affiliates=affiliates or [],
+                registrant_user_id=registrant,
+                wants_access_owner=wants_access_owner,
+                accepted_at=now(),
+            ),
+        )
+        await self.apply(
+            events.user_created,
+            user_created(
+                registrant,
+                customer_id,
+                "access_owner" if wants_access_owner else "access_manager",
+                registrant=True,
+            ),
+        )
+        return Customer(customer_id, number, registrant)
+
+    async def invite(
+        self,
+        customer_id: UUID,
+        profile: str = "portal_user",
+        *,
+        kind: str = "employee",
+        ends_on: date | None = None,
+        subprofiles: list[str] | None = None,
+    ) -> UUID:
+        user_id = uuid.uuid4()
+        await self.apply(
+            events.user_created,
+            user_created(
+                user_id, customer_id, profile, kind=kind, ends_on=ends_on, subprofiles=subprofiles
+            ),
+        )
+        return user_id
+
+    async def deactivate(self, user_id: UUID, customer_id: UUID) -> None:
+        await self.apply(
+            events.user_deactivated,
+            UserDeactivatedV1(
+                user_id=user_id, customer_id=customer_id, reason="removed", deactivated_at=now()
+            ),
+        )
+
+    async def terminate(self, customer_id: UUID) -> None:
+        await self.apply(
+            events.customer_terminated,
+            CustomerTerminatedV1(
+                customer_id=customer_id,
+                by="customer",
+                effective_on=date.today(),
+                terminated_at=now(),
+            ),
+        )
+
+    async def sim(
+        self,
+        customer_id: UUID,
+        billing_account_id: UUID,
+        end_user: UUID | None = None,
+        *,
+        sim_id: UUID | None = None,
+        change: str = "provisioned",
+        at: datetime | None = None,
+    ) -> UUID:
+        sim_id = sim_id or uuid.uuid4()
+        await self.apply(
+            events.sim_changed,
+            SimChangedV1(
+                sim_id=sim_id,
+                customer_id=customer_id,
+                billing_account_id=billing_account_id,
+                msisdn="+32470123456",
+                change=change,  # type: ignore[arg-type]
+                tariff_plan="MOBILE_M",
+                end_user_id=end_user,
+                changed_at=at or now(),
+            ),
+        )
+        return sim_id
+
+    # -- asking -------------------------------------------------------------------------
+
+    async def check(
+        self,
+        subject: UUID,
+        action: str,
+        resource: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        resp = await self.client.post(
+            "/v1/check",
+            headers=headers or self.service(),
+            json={"subject": str(subject), "action": action, "resource": _json(resource)},
+        )
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    async def outbox(self) -> list[dict[str, Any]]:
+        """Events written (the relay is off in these tests, so they stay in the table)."""
+        table = self.kit.db.outbox
+        async with self.kit.db.sessions() as session:
+            rows = (await session.execute(select(table.c.value).order_by(table.c.seq))).all()
+        return [json.loads(r.value) for r in rows]
+
+
+def customer_resource(customer_id: UUID) -> dict[str, Any]:
+    return {"type": "customer", "id": customer_id, "customer_id": customer_id}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def user_created(
+    user_id: UUID,
+    customer_id: UUID,
+    profile: str,
+    *,
+    registrant: bool = False,
+    kind: str = "employee",
+    ends_on: date | None = None,
+    subprofiles: list[str] | None = None,
+) -> UserCreatedV1:
+    return UserCreatedV1(
+        user_id=user_id,
+        customer_id=customer_id,
+        email=f"u-{user_id.hex[:8]}@example.be",
+        first_name="An",
+        last_name="Peeters",
+        locale="nl",
+        profile=profile,  # type: ignore[arg-type]
+        subprofiles=subprofiles or [],
+        contract=ContractV1(kind=kind, ends_on=ends_on),  # type: ignore[arg-type]
+        registrant=registrant,
+        invited_by=None if registrant else uuid.uuid4(),
+        created_at=now(),
+    )
+
+
+def settings_for(database_url: str, **kw: Any) -> DelegationSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "relay_enabled": False,
+        "consumer_enabled": False,
+        "contract_sweep_enabled": False,
+        **kw,
+    }
+    return DelegationSettings(**values)
+
+
+@asynccontextmanager
+async def delegation_env(database_url: str, **settings: Any) -> AsyncIterator[Env]:
+    tokens = TokenFactory()
+    verifier = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE)
+    app = create_app(settings_for(database_url, **settings), verifier=verifier)
+    async with running(app) as client:
+        yield Env(client=client, kit=app.state.kit, tokens=tokens)
