@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +13,11 @@ import httpx
 import pytest
 from contracts.envelope import CloudEvent
 from fastapi import FastAPI
-from servicekit.testing import FakeDelegation, fresh_database_url, running
-from sqlalchemy import func, select
-
 from identity.main import create_app
 from identity.models import Base
 from identity.settings import IdentitySettings
+from servicekit.testing import FakeDelegation, fresh_database_url, running
+from sqlalchemy import func, select
 
 OPERATOR_EMAIL = "operator@portal.local"
 OPERATOR_PASSWORD = "operator-test-password-1"
@@ -120,16 +119,37 @@ def identity_settings(database_url: str, **over: Any) -> IdentitySettings:
 StackFactory = Callable[..., Awaitable[Stack]]
 
 
-@pytest.fixture
-async def make_stack() -> AsyncIterator[StackFactory]:
+async def _drop_databases(urls: list[str]) -> None:
+    """Tests create a database each; drop them so the server does not fill up."""
+    if not urls:
+        return
+    import asyncpg
+
+    admin = urls[0].replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
+    conn = await asyncpg.connect(admin + "/postgres")
+    try:
+        for url in urls:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def _stacks() -> AsyncIterator[StackFactory]:
+    created: list[str] = []
     async with AsyncExitStack() as exits:
+        exits.push_async_callback(_drop_databases, created)
 
         async def make(
             database_url: str | None = None,
             rule: Callable[[str, str, Any], bool] | None = None,
             **over: Any,
         ) -> Stack:
-            url = database_url or await fresh_database_url("identity")
+            url = database_url
+            if url is None:
+                url = await fresh_database_url("identity")
+                if url.startswith("postgresql"):
+                    created.append(url)
             settings = identity_settings(url, **over)
             delegation = FakeDelegation(rule)
             app = create_app(settings, delegation=delegation)
@@ -140,5 +160,19 @@ async def make_stack() -> AsyncIterator[StackFactory]:
 
 
 @pytest.fixture
-async def stack(make_stack: StackFactory) -> Stack:
-    return await make_stack()
+async def make_stack() -> AsyncIterator[StackFactory]:
+    """Stacks of one's own, for tests that restart, reconfigure or count per-IP."""
+    async with _stacks() as make:
+        yield make
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    """One identity for most tests (each test uses its own customers and users): a
+    database and a start-up per test would cost more than the tests themselves.
+
+    Every test here comes from the same client address, so the per-IP limit is raised;
+    per-IP throttling is tested on a stack of its own.
+    """
+    async with _stacks() as make:
+        yield await make(login_max_failures_per_ip=10_000)

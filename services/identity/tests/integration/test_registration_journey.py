@@ -9,7 +9,6 @@ import pytest
 from contracts.envelope import parse_data
 from contracts.events.identity import CustomerRegisteredV1, UserCreatedV1
 from contracts.events.notification import NotificationRequestedV1
-
 from identity import audit
 from identity.domain import secret_hash
 

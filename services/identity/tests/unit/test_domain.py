@@ -1,7 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from identity.domain import (
     GENESIS_HASH,
     ChainEntry,

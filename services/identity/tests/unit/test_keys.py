@@ -1,8 +1,7 @@
 import pytest
+from identity.keys import KeyPassphraseError, Keyring, new_signing_key
 from servicekit.auth import TokenVerifier
 from servicekit.problems import Unauthorized
-
-from identity.keys import KeyPassphraseError, Keyring, new_signing_key
 
 
 class _Db:  # the keyring only needs the database for its own sessions

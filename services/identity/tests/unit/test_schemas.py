@@ -1,8 +1,7 @@
 import pytest
-from pydantic import ValidationError
-
 from identity.schemas import InviteIn, RegistrationIn
 from identity.settings import IdentitySettings
+from pydantic import ValidationError
 
 
 def form(**over):

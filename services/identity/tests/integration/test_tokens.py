@@ -1,0 +1,175 @@
+"""Token issuance: same answer for unknown and wrong, throttling, services, logout, keys."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from .conftest import GOOD_PASSWORD, OPERATOR_EMAIL, OPERATOR_PASSWORD, Stack, StackFactory
+from .test_registration_journey import confirm_token, register_and_accept
+
+pytestmark = pytest.mark.integration
+
+
+async def active_user(stack: Stack) -> tuple[str, str]:
+    """A confirmed registrant: (email, customer_id)."""
+    form, created = await register_and_accept(stack)
+    events = await stack.outbox_events(created["customer_id"])
+    resp = await stack.client.post("/v1/users/confirm", json={"token": confirm_token(events[2])})
+    assert resp.status_code == 200
+    return form["registrant"]["email"], created["customer_id"]
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(stack: Stack) -> None:
+    email, _ = await active_user(stack)
+    wrong = await stack.login(email, "wrong password 123")
+    unknown = await stack.login("nobody-here@acme.example", "wrong password 123")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.headers.get("www-authenticate") == unknown.headers.get("www-authenticate")
+    assert wrong.json()["error"] == "invalid_grant"
+
+
+async def test_account_throttling(stack: Stack) -> None:
+    email, _ = await active_user(stack)
+    for _ in range(stack.settings.login_max_failures_per_account):
+        assert (await stack.login(email, "wrong password 123")).status_code == 401
+    blocked = await stack.login(email, GOOD_PASSWORD)  # even the right password now
+    assert blocked.status_code == 429
+    retry_after = int(blocked.headers["retry-after"])
+    assert 0 < retry_after <= stack.settings.login_failure_window_s
+    # Unknown accounts are throttled the same way (a 429 reveals nothing).
+    for _ in range(stack.settings.login_max_failures_per_account):
+        await stack.login("ghost@acme.example", "wrong password 123")
+    assert (await stack.login("ghost@acme.example", "x")).status_code == 429
+
+
+async def test_ip_throttling(make_stack: StackFactory) -> None:
+    stack = await make_stack(login_max_failures_per_ip=3, login_max_failures_per_account=10)
+    for i in range(3):
+        assert (await stack.login(f"user{i}@acme.example", "wrong password 1")).status_code == 401
+    resp = await stack.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)
+    assert resp.status_code == 429 and int(resp.headers["retry-after"]) > 0
+    # Another client address is not affected.
+    other_ip = await stack.login(
+        OPERATOR_EMAIL, OPERATOR_PASSWORD, headers={"x-forwarded-for": "ignored"}
+    )
+    assert other_ip.status_code == 429  # forwarded headers are not trusted in-process
+
+
+async def test_success_resets_the_account_counter(stack: Stack) -> None:
+    email, _ = await active_user(stack)
+    limit = stack.settings.login_max_failures_per_account
+    for _ in range(limit - 1):
+        await stack.login(email, "wrong password 123")
+    assert (await stack.login(email, GOOD_PASSWORD)).status_code == 200
+    for _ in range(limit - 1):
+        await stack.login(email, "wrong password 123")
+    assert (await stack.login(email, GOOD_PASSWORD)).status_code == 200
+
+
+async def test_client_credentials(stack: Stack) -> None:
+    resp = await stack.client.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "billing",
+            "client_secret": "dev-secret",
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert "refresh_token" not in body and body["token_type"] == "Bearer"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["kind"] == "service" and claims["sub"] == "billing" and "cid" not in claims
+    # HTTP Basic client authentication works too.
+    basic = await stack.client.post(
+        "/v1/auth/token", data={"grant_type": "client_credentials"}, auth=("fleet", "dev-secret")
+    )
+    assert basic.status_code == 200
+    wrong = await stack.client.post(
+        "/v1/auth/token",
+        json={"grant_type": "client_credentials", "client_id": "billing", "client_secret": "nope"},
+    )
+    unknown = await stack.client.post(
+        "/v1/auth/token",
+        json={"grant_type": "client_credentials", "client_id": "mallory", "client_secret": "nope"},
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    # A service token is verified by identity too, but /v1/me is for people.
+    me = await stack.client.get(
+        "/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert me.status_code == 403
+
+
+async def test_operator_logs_in_through_the_same_route(stack: Stack) -> None:
+    headers = await stack.operator()
+    claims = jwt.decode(headers["Authorization"][7:], options={"verify_signature": False})
+    assert claims["kind"] == "operator" and "cid" not in claims
+    me = await stack.client.get("/v1/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json()["email"] == OPERATOR_EMAIL and me.json()["customer_id"] is None
+
+
+async def test_logout_revokes_the_family(stack: Stack) -> None:
+    email, _ = await active_user(stack)
+    tokens = (await stack.login(email, GOOD_PASSWORD)).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    out = await stack.client.post(
+        "/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=headers
+    )
+    assert out.status_code == 204
+    refresh = await stack.client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refresh.status_code == 401
+    # Someone else's refresh token is not touched (and the answer does not tell).
+    other = (await stack.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)).json()
+    out = await stack.client.post(
+        "/v1/auth/logout", json={"refresh_token": other["refresh_token"]}, headers=headers
+    )
+    assert out.status_code == 204
+    still = await stack.client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": other["refresh_token"]},
+    )
+    assert still.status_code == 200
+
+
+async def test_signing_key_survives_restart_and_rotates(make_stack: StackFactory) -> None:
+    first = await make_stack()
+    jwks1 = (await first.client.get("/.well-known/jwks.json")).json()
+    assert len(jwks1["keys"]) == 1 and "d" not in jwks1["keys"][0]
+    old_token = await first.operator()
+
+    # A second instance on the same database (or a restart) signs with the same key,
+    # and the operator account is updated, not duplicated, with the new password.
+    second = await make_stack(
+        database_url=first.settings.database_url, operator_password="a-new-operator-pass-2"
+    )
+    assert (await second.client.get("/.well-known/jwks.json")).json() == jwks1
+    assert (await second.client.get("/v1/me", headers=old_token)).status_code == 200
+    assert (await second.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)).status_code == 401
+    new_op = await second.bearer(OPERATOR_EMAIL, "a-new-operator-pass-2")
+
+    rotated = await second.client.post("/v1/operator/signing-keys/rotate", headers=new_op)
+    assert rotated.status_code == 200
+    new_kid = rotated.json()["kid"]
+    jwks2 = (await second.client.get("/.well-known/jwks.json")).json()
+    assert {k["kid"] for k in jwks2["keys"]} == {jwks1["keys"][0]["kid"], new_kid}
+    fresh = await second.bearer(OPERATOR_EMAIL, "a-new-operator-pass-2")
+    assert jwt.get_unverified_header(fresh["Authorization"][7:])["kid"] == new_kid
+    # Tokens signed with the retired key still verify, on both instances.
+    assert (await second.client.get("/v1/me", headers=old_token)).status_code == 200
+    assert (await first.client.get("/v1/me", headers=fresh)).status_code == 200
+
+
+async def test_wrong_key_passphrase_refuses_to_start(make_stack: StackFactory) -> None:
+    first = await make_stack()
+    with pytest.raises(Exception, match="IDENTITY_KEY_PASSPHRASE"):
+        await make_stack(
+            database_url=first.settings.database_url, key_passphrase="not-the-passphrase"
+        )
