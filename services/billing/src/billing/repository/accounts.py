@@ -108,5 +108,5 @@ async def sim_ids_by_msisdn(session: AsyncSession, msisdns: set[str]) -> dict[st
         rows = await session.execute(
             select(Sim.msisdn, Sim.sim_id).where(Sim.msisdn.in_(part), Sim.status == "active")
         )
-        found.update({m: s for m, s in rows.tuples()})
+        found.update({m: s for m, s in rows.all()})
     return found

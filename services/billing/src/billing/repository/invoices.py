@@ -116,7 +116,7 @@ async def line_totals_by_category(
         .where(InvoiceLine.invoice_id.in_(invoice_ids))
         .group_by(InvoiceLine.category)
     )
-    return {c: money(a) for c, a in rows.tuples()}
+    return {c: money(a) for c, a in rows.all()}
 
 
 # -- retention -----------------------------------------------------------------------

@@ -95,7 +95,7 @@ async def refresh_counts(session: AsyncSession, run: BillingRun) -> None:
         .where(BillingRunAccount.run_id == run.id)
         .group_by(BillingRunAccount.status)
     )
-    counts = dict(rows.tuples())
+    counts: dict[str, int] = {status: int(n) for status, n in rows.all()}
     run.total_accounts = sum(counts.values())
     run.done_accounts = counts.get("done", 0)
     run.failed_accounts = counts.get("failed", 0)

@@ -96,7 +96,7 @@ async def _sums(session: AsyncSession, *where: Any) -> list[UsageSum]:
         .where(*where)
         .group_by(UsageRecord.kind)
     )
-    return [UsageSum(k, int(n), int(q), money(a)) for k, n, q, a in rows.tuples()]
+    return [UsageSum(k, int(n), int(q), money(a)) for k, n, q, a in rows.all()]
 
 
 async def unbilled_sums(
@@ -184,6 +184,5 @@ async def invoiced_usage_by_line(
     q = q.group_by(UsageRecord.period, UsageRecord.line, UsageRecord.kind)
     rows = await session.execute(q)
     return [
-        InsightRow(p, line, k, int(n), int(qty), money(a))
-        for p, line, k, n, qty, a in rows.tuples()
+        InsightRow(p, line, k, int(n), int(qty), money(a)) for p, line, k, n, qty, a in rows.all()
     ]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from contracts.base import EventPayload
+from contracts.envelope import new_event
+from servicekit.auth import TokenVerifier
+from servicekit.outbox import kafka_producer
+from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
+
+from billing.main import create_app
+from billing.settings import BillingSettings
+
+BOOTSTRAP = "127.0.0.1:9092"
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
+@pytest.fixture
+def operator(tokens: TokenFactory) -> dict[str, str]:
+    return tokens.headers(uuid.uuid4(), kind="operator")
+
+
+@asynccontextmanager
+async def billing_app(
+    tokens: TokenFactory, delegation: FakeDelegation, **overrides: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    url = await fresh_database_url("billing")
+    settings = BillingSettings(
+        database_url=url,
+        environment="test",
+        consumer_group=f"billing-test-{uuid.uuid4().hex[:8]}",
+        consumer_offset_reset="latest",
+        billing_worker_poll_s=0.2,
+        retention_enabled=False,
+        relay_poll_interval_s=0.1,
+        **overrides,
+    )
+    app = create_app(
+        settings,
+        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        delegation=delegation,
+    )
+    async with running(app) as client:
+        yield app, client
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(every)
+
+
+async def wait_consumer_assigned(app: Any) -> None:
+    await wait_for(
+        lambda: app.state.billing.kit.consumer and app.state.billing.kit.consumer.assigned
+    )
+
+
+async def publish(payload: EventPayload, *, key: str | None = None) -> str:
+    event = new_event(payload, source="/tests/billing")
+    producer = kafka_producer(BOOTSTRAP, client_id="billing-tests")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            event.type,
+            value=event.to_bytes(),
+            key=(key or payload.key()).encode(),
+            headers=[("content-type", b"application/cloudevents+json")],
+        )
+    finally:
+        await producer.stop()
+    return event.id
+
+
+async def find_on_topic(
+    topic: str, match: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+) -> dict[str, Any]:
+    """Read the topic with a fresh group from the start until a message matches."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"billing-test-reader-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        value = json.loads(record.value)
+                    except ValueError:
+                        continue
+                    if isinstance(value, dict) and match(value):
+                        return value
+        raise AssertionError(f"no matching message on {topic}")
+    finally:
+        await consumer.stop()
