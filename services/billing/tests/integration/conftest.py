@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from billing.main import create_app
+from billing.settings import BillingSettings
 from contracts.base import EventPayload
 from contracts.envelope import new_event
 from servicekit.auth import TokenVerifier
 from servicekit.outbox import kafka_producer
 from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
-
-from billing.main import create_app
-from billing.settings import BillingSettings
 
 BOOTSTRAP = "127.0.0.1:9092"
 
@@ -56,8 +55,8 @@ async def billing_app(
         yield app, client
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], Any], within: float = 20.0, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + within
     while True:
         result = predicate()
         if asyncio.iscoroutine(result):
@@ -92,7 +91,7 @@ async def publish(payload: EventPayload, *, key: str | None = None) -> str:
 
 
 async def find_on_topic(
-    topic: str, match: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+    topic: str, match: Callable[[dict[str, Any]], bool], within: float = 20.0
 ) -> dict[str, Any]:
     """Read the topic with a fresh group from the start until a message matches."""
     consumer = AIOKafkaConsumer(
@@ -104,7 +103,7 @@ async def find_on_topic(
     )
     await consumer.start()
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
