@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from contracts.events.billing import UsageRatedV1
 from contracts.events.identity import CustomerTerminatedV1
-
 from fleet.domain.rules import current_period
 
 from .conftest import Fleet, sim_body
