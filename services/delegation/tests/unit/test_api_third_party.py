@@ -1,0 +1,131 @@
+"""[9.2] Third-party delegation: asked by the access owner, no effect until approved."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+from delegation_env import Env, customer_resource
+
+
+def _path(customer_id: UUID) -> str:
+    return f"/v1/customers/{customer_id}/third-party-delegations"
+
+
+def _ask(grantee: UUID) -> dict[str, object]:
+    return {
+        "grantee_user_id": str(grantee),
+        "scope": {"applications": ["invoice-insights"]},
+        "permissions": ["read"],
+    }
+
+
+async def test_third_party_delegation_has_no_effect_until_the_operator_approves(
+    env: Env,
+) -> None:
+    c, consultancy = await env.register(), await env.register()
+    consultant = await env.invite(consultancy.customer_id)
+    resp = await env.client.post(
+        _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+    )
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["status"] == "pending" and body["id"]
+    invoices = customer_resource(c.customer_id)
+    assert (await env.check(consultant, "invoice.read", invoices))["allowed"] is False
+
+    pending = await env.client.get(
+        "/v1/operator/third-party-delegations", params={"status": "pending"}, headers=env.operator()
+    )
+    assert body["id"] in {i["id"] for i in pending.json()["items"]}
+
+    resp = await env.client.post(
+        f"/v1/operator/third-party-delegations/{body['id']}/approve", headers=env.operator()
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "approved" and resp.json()["assignment_id"]
+    assert await env.check(consultant, "invoice.read", invoices) == {
+        "allowed": True,
+        "reason": "delegated",
+    }
+    # ...only what was delegated, and never administration.
+    assert (await env.check(consultant, "sim.read", invoices))["allowed"] is False
+    assert (await env.check(consultant, "user.manage", invoices))["allowed"] is False
+    events = [
+        e["data"]
+        for e in await env.outbox()
+        if e["type"] == "delegation.changed"
+        and e["data"]["user_id"] == str(consultant)
+        and e["data"]["customer_id"] == str(c.customer_id)
+    ]
+    assert [(e["change"], e["third_party"]) for e in events] == [("granted", True)]
+
+    again = await env.client.post(
+        f"/v1/operator/third-party-delegations/{body['id']}/refuse", headers=env.operator()
+    )
+    assert again.status_code == 409
+
+
+async def test_refused_third_party_delegation_never_takes_effect(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    consultant = await env.invite(other.customer_id)
+    created = (
+        await env.client.post(
+            _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+        )
+    ).json()
+    resp = await env.client.post(
+        f"/v1/operator/third-party-delegations/{created['id']}/refuse",
+        headers=env.operator(),
+        json={"reason": "unknown company"},
+    )
+    assert resp.status_code == 200 and resp.json()["status"] == "refused"
+    approve = await env.client.post(
+        f"/v1/operator/third-party-delegations/{created['id']}/approve", headers=env.operator()
+    )
+    assert approve.status_code == 409
+    invoices = customer_resource(c.customer_id)
+    assert (await env.check(consultant, "invoice.read", invoices))["allowed"] is False
+
+
+async def test_only_the_access_owner_asks_for_third_party_delegation(env: Env) -> None:
+    c, other = await env.register(wants_access_owner=False), await env.register()
+    consultant = await env.invite(other.customer_id)
+    resp = await env.client.post(
+        _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+    )
+    assert resp.status_code == 403
+
+
+async def test_operator_routes_need_operator_staff(env: Env) -> None:
+    c = await env.register()
+    resp = await env.client.post(
+        f"/v1/operator/third-party-delegations/{uuid.uuid4()}/approve",
+        headers=env.user(c.registrant),
+    )
+    assert resp.status_code == 403
+    missing = await env.client.post(
+        f"/v1/operator/third-party-delegations/{uuid.uuid4()}/approve", headers=env.operator()
+    )
+    assert missing.status_code == 404
+
+
+async def test_third_party_cannot_re_delegate(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    consultant = await env.invite(other.customer_id)
+    created = (
+        await env.client.post(
+            _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+        )
+    ).json()
+    await env.client.post(
+        f"/v1/operator/third-party-delegations/{created['id']}/approve", headers=env.operator()
+    )
+    colleague = await env.invite(c.customer_id)
+    resp = await env.client.post(
+        f"/v1/customers/{c.customer_id}/assignments",
+        headers=env.user(consultant),
+        json={"user_id": str(colleague), "profile": "portal_user", "permissions": ["read"]},
+    )
+    assert resp.status_code == 403
+    assert resp.json()["reason"] == "third_party_cannot_delegate"
