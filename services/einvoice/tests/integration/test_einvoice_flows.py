@@ -1,0 +1,373 @@
+"""einvoice against real PostgreSQL and Kafka: events in (invoice.closed,
+customer.terminated) through the consumer and its inbox, events out through the outbox
+relay. Billing, delegation and the token issuer are fakes at the edge (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from contracts.envelope import CloudEvent, new_event
+from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
+from contracts.events.identity import CustomerTerminatedV1
+from einvoice import domain
+from einvoice.models import DeliveryChannel
+from einvoice.settings import EinvoiceSettings
+from servicekit.db import utcnow
+from servicekit.testing import fresh_database_url, running
+from sqlalchemy import func, select
+
+from ..conftest import World
+from .kafka_tools import KafkaTap, publish
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-bank-secret"
+TOPICS = ("notification.requested", "einvoice.channel.changed")
+
+
+class Stack:
+    def __init__(self, app: Any, client: Any, world: World) -> None:
+        self.app, self.client, self.world = app, client, world
+
+    async def get(self, path: str, headers: dict[str, str]) -> Any:
+        resp = await self.client.get(path, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    async def deliveries(self, account: uuid.UUID, headers: dict[str, str]) -> list[dict]:
+        return (await self.get(f"/v1/billing-accounts/{account}/deliveries", headers))["items"]
+
+    async def wait_delivery(
+        self, account: uuid.UUID, invoice_id: uuid.UUID, headers: dict[str, str], timeout_s=15
+    ) -> dict:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        path = f"/v1/billing-accounts/{account}/deliveries"
+        while asyncio.get_running_loop().time() < deadline:
+            resp = await self.client.get(path, headers=headers)
+            # 404 until the invoice taught einvoice the account (billing's fake doesn't know it)
+            for item in resp.json()["items"] if resp.status_code == 200 else []:
+                if item["invoice_id"] == str(invoice_id):
+                    return item
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"invoice {invoice_id} was not delivered")
+
+    async def consumer_reads(self, customer: uuid.UUID, headers: dict[str, str]) -> None:
+        """A fresh group starts at the end of the topic: make sure the partition of this
+        customer's events is being read before the test publishes what it asserts on."""
+        for _ in range(20):
+            account = uuid.uuid4()
+            invoice = closed_invoice(customer, account, "mobile", "2026-10")
+            await publish(event_of(invoice), key=str(customer))
+            try:
+                await self.wait_delivery(account, invoice.invoice_id, headers, timeout_s=2)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError("the consumer never picked up this customer's partition")
+
+
+@pytest.fixture(scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    world = World()
+    settings = EinvoiceSettings(
+        database_url=await fresh_database_url("einvoice"),
+        consumer_group=f"einvoice-test-{uuid.uuid4().hex[:8]}",
+        consumer_offset_reset="latest",
+        consumer_backoff_initial_s=0.05,
+        consumer_backoff_max_s=0.5,
+        relay_poll_interval_s=0.1,
+        bank_callback_secret=SECRET,
+        expiry_job_interval_s=0.2,
+        public_url="https://portal.example",
+    )
+    app = world.app(settings)
+    async with running(app) as client:
+        kit = app.state.kit
+        for _ in range(150):
+            if kit.consumer is not None and kit.consumer.assigned:
+                break
+            await asyncio.sleep(0.1)
+        assert kit.consumer is not None and kit.consumer.assigned
+        yield Stack(app, client, world)
+
+
+def closed_invoice(
+    customer: uuid.UUID, account: uuid.UUID, kind: str, period: str
+) -> InvoiceClosedV1:
+    return InvoiceClosedV1(
+        invoice_id=uuid.uuid4(),
+        number=f"F2026-{uuid.uuid4().hex[:6]}",
+        customer_id=customer,
+        billing_account_id=account,
+        billing_account_kind=kind,  # type: ignore[arg-type]
+        period=period,
+        issued_at=datetime.now(UTC),
+        due_date=date(2026, 12, 20),
+        totals=InvoiceTotalsV1(
+            total_excl_vat=Decimal("50.00"), vat=Decimal("10.50"), total_incl_vat=Decimal("60.50")
+        ),
+    )
+
+
+def event_of(payload: Any) -> CloudEvent:
+    return new_event(payload, source="/services/billing")
+
+
+def for_customer(customer: uuid.UUID, topic: str, **fields: Any):
+    def match(event: CloudEvent) -> bool:
+        return (
+            event.type == topic
+            and event.data.get("customer_id") == str(customer)
+            and all(event.data.get(k) == v for k, v in fields.items())
+        )
+
+    return match
+
+
+async def test_email_delivery_end_to_end_once_per_invoice(stack: Stack):
+    world, client = stack.world, stack.client
+    customer = uuid.uuid4()
+    hq = world.billing.add(customer, "fixed", name="HQ")
+    branch = world.billing.add(customer, "fixed", name="Branch")
+    headers = world.user(customer)
+    await stack.get(f"/v1/billing-accounts/{branch}/delivery", headers)  # known beforehand
+
+    async with KafkaTap(*TOPICS) as tap:
+        resp = await client.put(
+            f"/v1/billing-accounts/{hq}/delivery/email",
+            headers=headers,
+            json={
+                "email": "ap@example.com",
+                "mobile": "+32470123456",
+                "alerts": ["email", "sms"],
+                "locale": "en",
+            },
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["status"] == "pending_confirmation"
+
+        [confirmation] = await tap.wait_for(
+            for_customer(customer, "notification.requested", template="einvoice_email_confirmation")
+        )
+        assert confirmation.data["to"]["email"] == "ap@example.com"
+        assert confirmation.data["params"]["billing_account_name"] == "HQ"
+        url = confirmation.data["params"]["confirm_url"]
+        assert url.startswith("https://portal.example/v1/delivery/email/confirm?token=")
+        token = parse_qs(urlparse(url).query)["token"][0]
+        pending = await tap.wait_for(
+            for_customer(customer, "einvoice.channel.changed", status="pending_confirmation"),
+            count=2,
+        )
+        assert {e.data["billing_account_id"] for e in pending} == {str(hq), str(branch)}
+        assert token not in json.dumps([e.data for e in pending])  # no links on public events
+
+        resp = await client.post("/v1/delivery/email/confirm", json={"token": token})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["status"] == "active"
+        view = await stack.get(f"/v1/billing-accounts/{branch}/delivery", headers)
+        assert (view["channel"], view["status"]) == ("email", "active")
+        await tap.wait_for(
+            for_customer(customer, "einvoice.channel.changed", status="active"), count=2
+        )
+
+        await stack.consumer_reads(customer, headers)
+        invoice = closed_invoice(customer, hq, "fixed", "2026-10")
+        event = event_of(invoice)
+        same_invoice_new_event = event_of(invoice)  # billing announcing it twice
+        await publish(event, event, same_invoice_new_event, key=str(customer))
+        sentinel = closed_invoice(customer, branch, "fixed", "2026-10")
+        await publish(event_of(sentinel), key=str(customer))
+
+        # Same partition, in order: once the sentinel is delivered, so are the others.
+        await stack.wait_delivery(branch, sentinel.invoice_id, headers)
+        await tap.wait_for(
+            lambda e: (
+                e.type == "notification.requested"
+                and any(a["invoice_id"] == str(sentinel.invoice_id) for a in e.data["attachments"])
+            )
+        )
+        await asyncio.sleep(0.5)  # anything extra the relay would publish comes now
+        await tap._poll()
+
+        mails = tap.matching(
+            lambda e: (
+                e.type == "notification.requested"
+                and e.data["attachments"]
+                == [{"kind": "invoice_pdf", "invoice_id": str(invoice.invoice_id)}]
+            )
+        )
+        assert len(mails) == 1
+        [mail] = mails
+        assert mail.data["template"] == "invoice_available" and mail.data["locale"] == "en"
+        assert mail.data["params"]["invoice_number"] == invoice.number
+        assert mail.data["params"]["total_incl_vat"] == "60.50"
+        sms = tap.matching(
+            for_customer(
+                customer,
+                "notification.requested",
+                channel="sms",
+                request_id=str(domain.notification_request_id(invoice.invoice_id, "sms")),
+            )
+        )
+        assert len(sms) == 1 and sms[0].data["to"]["mobile"] == "+32470123456"
+
+    items = await stack.deliveries(hq, headers)
+    assert [(i["invoice_id"], i["channel"]) for i in items] == [(str(invoice.invoice_id), "email")]
+
+
+async def test_paper_account_gets_its_invoice_queued_for_print(stack: Stack):
+    customer = uuid.uuid4()
+    account = stack.world.billing.add(customer, "mobile")
+    headers = stack.world.user(customer)
+    await stack.consumer_reads(customer, headers)
+    async with KafkaTap("notification.requested") as tap:
+        invoice = closed_invoice(customer, account, "mobile", "2026-10")
+        await publish(event_of(invoice), key=str(customer))
+        item = await stack.wait_delivery(account, invoice.invoice_id, headers)
+        assert (item["channel"], item["status"]) == ("paper", "queued_for_print")
+        await asyncio.sleep(0.5)
+        await tap._poll()
+        assert tap.matching(for_customer(customer, "notification.requested")) == []
+
+
+async def count_channels(stack: Stack, account: uuid.UUID) -> int:
+    async with stack.app.state.kit.db.sessions() as s:
+        stmt = select(func.count()).where(DeliveryChannel.billing_account_id == account)
+        return int((await s.execute(stmt)).scalar() or 0)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body"),
+    [
+        ("bank-app", {"iban": "BE68539007547035"}),
+        ("email", {"email": "ap@example.com", "alerts": ["email", "sms"]}),
+        ("email", {"email": "ap@example.com", "alerts": ["email"], "cc": "x@example.com"}),
+    ],
+)
+async def test_bad_input_is_422_and_nothing_is_written(stack: Stack, suffix, body):
+    customer = uuid.uuid4()
+    account = stack.world.billing.add(customer, "mobile")
+    headers = stack.world.user(customer)
+    resp = await stack.client.put(
+        f"/v1/billing-accounts/{account}/delivery/{suffix}", headers=headers, json=body
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["errors"]
+    assert await count_channels(stack, account) == 0
+    view = await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
+    assert view["channel"] == "paper"
+
+
+async def test_another_customers_account_is_404(stack: Stack):
+    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    account = stack.world.billing.add(owner, "fixed")
+    theirs = stack.world.user(stranger)
+    base = f"/v1/billing-accounts/{account}"
+    client = stack.client
+    assert (await client.get(f"{base}/delivery", headers=theirs)).status_code == 404
+    assert (await client.get(f"{base}/deliveries", headers=theirs)).status_code == 404
+    resp = await client.put(
+        f"{base}/delivery/email", headers=theirs, json={"email": "x@example.com"}
+    )
+    assert resp.status_code == 404
+    resp = await client.put(
+        f"{base}/delivery/bank-app", headers=theirs, json={"iban": "BE68539007547034"}
+    )
+    assert resp.status_code == 404
+    assert (await client.delete(f"{base}/delivery", headers=theirs)).status_code == 404
+    assert await count_channels(stack, account) == 0
+
+
+async def test_bank_app_accepted_by_the_bank_receives_the_next_invoice(stack: Stack):
+    world, client = stack.world, stack.client
+    customer = uuid.uuid4()
+    account = world.billing.add(customer, "mobile")
+    headers = world.user(customer)
+    async with KafkaTap("einvoice.channel.changed") as tap:
+        resp = await client.put(
+            f"/v1/billing-accounts/{account}/delivery/bank-app",
+            headers=headers,
+            json={"iban": "BE68 5390 0754 7034"},
+        )
+        assert resp.status_code == 202 and resp.json()["status"] == "pending_bank_acceptance"
+        reference = resp.json()["reference"]
+        raw = json.dumps(
+            {"billing_account_id": str(account), "decision": "accepted", "reference": reference}
+        ).encode()
+        forged = {"X-Bank-Signature": domain.bank_signature(raw, "guess")}
+        resp = await client.post("/v1/bank-app/callbacks", content=raw, headers=forged)
+        assert resp.status_code == 401
+        signature = {"X-Bank-Signature": domain.bank_signature(raw, SECRET)}
+        resp = await client.post("/v1/bank-app/callbacks", content=raw, headers=signature)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["effective_from_period"] == domain.period_of(utcnow())
+        changes = await tap.wait_for(
+            for_customer(customer, "einvoice.channel.changed", channel="bank_app"), count=2
+        )
+        assert [e.data["status"] for e in changes] == ["pending_bank_acceptance", "active"]
+        assert "BE68539007547034" not in json.dumps([e.data for e in changes])
+
+    await stack.consumer_reads(customer, headers)
+    invoice = closed_invoice(customer, account, "mobile", domain.period_of(utcnow()))
+    await publish(event_of(invoice), key=str(customer))
+    item = await stack.wait_delivery(account, invoice.invoice_id, headers)
+    assert (item["channel"], item["status"]) == ("bank_app", "handed_to_bank_adapter")
+    assert (account, reference, invoice.invoice_id) in world.bank.deliveries
+
+
+async def test_termination_cancels_the_customers_channels(stack: Stack):
+    world, client = stack.world, stack.client
+    customer = uuid.uuid4()
+    account = world.billing.add(customer, "mobile")
+    headers = world.user(customer)
+    await client.put(
+        f"/v1/billing-accounts/{account}/delivery/bank-app",
+        headers=headers,
+        json={"iban": "BE71096123456769"},
+    )
+    await stack.consumer_reads(customer, headers)
+    async with KafkaTap("einvoice.channel.changed") as tap:
+        terminated = CustomerTerminatedV1(
+            customer_id=customer,
+            by="customer",
+            effective_on=date.today(),
+            terminated_at=datetime.now(UTC),
+        )
+        await publish(new_event(terminated, source="/services/identity"), key=str(customer))
+        [cancelled] = await tap.wait_for(
+            for_customer(customer, "einvoice.channel.changed", status="cancelled")
+        )
+        assert cancelled.data["channel"] == "bank_app"
+    view = await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
+    assert view["channel"] == "paper"
+
+
+async def test_the_periodic_job_expires_unconfirmed_requests(stack: Stack):
+    world, client = stack.world, stack.client
+    customer = uuid.uuid4()
+    account = world.billing.add(customer, "mobile")
+    headers = world.user(customer)
+    async with KafkaTap("einvoice.channel.changed") as tap:
+        resp = await client.put(
+            f"/v1/billing-accounts/{account}/delivery/email",
+            headers=headers,
+            json={"email": "robot@example.com"},
+        )
+        assert resp.status_code == 202
+        world.now = utcnow() + timedelta(days=7, seconds=1)
+        try:
+            await tap.wait_for(for_customer(customer, "einvoice.channel.changed", status="expired"))
+        finally:
+            world.now = None
+    view = await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
+    assert (view["channel"], view["status"]) == ("email", "expired")
