@@ -1,0 +1,360 @@
+"""The notification life cycle on a real (SQLite) database with fake providers: no
+servers needed. The same flow against PostgreSQL, Kafka and the SMTP/SMS sinks is in
+tests/integration."""
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from contracts.envelope import new_event
+from contracts.events.identity import ContractV1, UserCreatedV1, UserDeactivatedV1
+from contracts.events.notification import (
+    AttachmentRefV1,
+    NotificationRequestedV1,
+    RecipientV1,
+)
+from fastapi import FastAPI
+from httpx import AsyncClient
+from notifier import service
+from notifier.domain import DeliveryError, permanent, transient
+from notifier.main import create_app
+from notifier.models import Notification
+from notifier.sender import Sender
+from notifier.service import Deps
+from notifier.settings import NotifierSettings
+from servicekit.app import ServiceKit
+from servicekit.auth import TokenVerifier
+from servicekit.testing import FakeDelegation, TokenFactory, running
+from sqlalchemy import select, update
+
+URL = "https://portal.example/v1/users/confirm?token=tok-123"
+
+
+@dataclass
+class FakeMailer:
+    sent: list[EmailMessage] = field(default_factory=list)
+    failures: list[DeliveryError] = field(default_factory=list)
+
+    async def send(self, message: EmailMessage) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return "250 queued as Q1"
+
+
+@dataclass
+class FakeSms:
+    sent: list[dict[str, str]] = field(default_factory=list)
+    failures: list[DeliveryError] = field(default_factory=list)
+
+    async def send(self, *, to: str, text: str, idempotency_key: str) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append({"to": to, "text": text, "key": idempotency_key})
+        return f"sms-{len(self.sent)}"
+
+
+class FakePdfs:
+    async def invoice_pdf(self, invoice_id: uuid.UUID) -> bytes:
+        return b"%PDF-1.4 " + str(invoice_id).encode()
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    client: AsyncClient
+    kit: ServiceKit
+    deps: Deps
+    sender: Sender
+    mailer: FakeMailer
+    sms: FakeSms
+    tokens: TokenFactory
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    folder = tempfile.mkdtemp(prefix="notifier-flow-")
+    settings = NotifierSettings(
+        database_url=f"sqlite+aiosqlite:///{folder}/notifier.db",
+        consumer_enabled=False,
+        relay_enabled=False,
+        sender_enabled=False,  # the tests drive the sender themselves
+        retry_initial_s=0,
+        retry_max_s=0,
+        max_attempts=3,
+    )
+    tokens = TokenFactory()
+    mailer, sms = FakeMailer(), FakeSms()
+    app = create_app(
+        settings,
+        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        delegation=FakeDelegation(),
+        mailer=mailer,
+        sms_gateway=sms,
+        pdf_source=FakePdfs(),
+    )
+    async with running(app) as client:
+        yield Env(
+            app,
+            client,
+            app.state.kit,
+            app.state.deps,
+            app.state.sender,
+            mailer,
+            sms,
+            tokens,
+        )
+
+
+def request(**kw: Any) -> NotificationRequestedV1:
+    data: dict[str, Any] = {
+        "request_id": uuid.uuid4(),
+        "customer_id": uuid.uuid4(),
+        "channel": "email",
+        "template": "user_confirmation",
+        "locale": "en",
+        "to": RecipientV1(email="anne@acme.example"),
+        "params": {"confirm_url": URL, "first_name": "Anne"},
+    }
+    data.update(kw)
+    return NotificationRequestedV1(**data)
+
+
+async def submit(env: Env, payload: Any) -> None:
+    event = new_event(payload, source="/services/test")
+    handler = env.kit.handlers[event.type]
+    async with env.kit.db.transaction() as session:
+        await handler(session, event, payload)
+
+
+async def rows(env: Env) -> list[Notification]:
+    async with env.kit.db.sessions() as session:
+        result = await session.execute(select(Notification).order_by(Notification.created_at))
+        return list(result.scalars())
+
+
+async def outbox_types(env: Env) -> list[str]:
+    async with env.kit.db.sessions() as session:
+        result = await session.execute(select(env.kit.db.outbox.c.topic))
+        return [r[0] for r in result]
+
+
+async def test_requested_twice_sends_once(env: Env) -> None:
+    payload = request()
+    await submit(env, payload)
+    await submit(env, payload)  # same request under a new event id
+    assert await env.sender.run_once() == 1
+    assert await env.sender.run_once() == 0
+    [n] = await rows(env)
+    assert (n.status, n.attempts, n.provider_message_id) == ("sent", 1, "250 queued as Q1")
+    [msg] = env.mailer.sent
+    assert msg["Message-ID"] == f"<{n.id}@portal.local>"
+    assert msg["To"] == "anne@acme.example"
+    assert URL in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert await outbox_types(env) == ["notification.sent"]
+
+
+async def test_transient_failure_is_retried_then_sent(env: Env) -> None:
+    env.mailer.failures = [transient("smtp 451 later")]
+    await submit(env, request())
+    await env.sender.run_once()
+    [n] = await rows(env)
+    assert (n.status, n.attempts, n.last_error) == ("pending", 1, "smtp 451 later")
+    await env.sender.run_once()
+    [n] = await rows(env)
+    assert (n.status, n.attempts) == ("sent", 2)
+    assert len(env.mailer.sent) == 1
+
+
+async def test_gives_up_after_max_attempts(env: Env) -> None:
+    env.sms.failures = [transient("sms gateway answered 503")] * 3
+    await submit(
+        env,
+        request(
+            channel="sms",
+            template="invoice_available_sms",
+            to=RecipientV1(mobile="+32470000001"),
+            params={"invoice_number": "F1", "total_incl_vat": "10.00", "due_date": "2026-12-01"},
+        ),
+    )
+    for _ in range(3):
+        await env.sender.run_once()
+    [n] = await rows(env)
+    assert (n.status, n.attempts) == ("failed", 3)
+    assert "gave up after 3 attempts" in (n.last_error or "")
+    assert await outbox_types(env) == ["notification.failed"]
+    assert env.sms.sent == []
+
+
+async def test_permanent_failure_is_final(env: Env) -> None:
+    env.mailer.failures = [permanent("smtp recipient refused: 550 <address> unknown")]
+    await submit(env, request())
+    await env.sender.run_once()
+    [n] = await rows(env)
+    assert (n.status, n.attempts) == ("failed", 1)
+    assert await env.sender.run_once() == 0
+
+
+async def test_unknown_template_fails_at_once_without_sending(env: Env) -> None:
+    await submit(env, request(template="no_such_template"))
+    [n] = await rows(env)
+    assert (n.status, n.attempts) == ("failed", 0)
+    assert "unknown template" in (n.last_error or "")
+    assert await outbox_types(env) == ["notification.failed"]
+    assert await env.sender.run_once() == 0
+
+
+async def test_waits_for_the_recipient_then_sends_in_their_language(env: Env) -> None:
+    user_id, customer_id = uuid.uuid4(), uuid.uuid4()
+    payload = request(
+        customer_id=customer_id,
+        template="sim_change_confirmation",
+        locale="en",
+        to=RecipientV1(user_id=user_id),
+        params={"msisdn": "+32470000002", "change": "option_added", "tariff_plan": "PRO"},
+    )
+    await submit(env, payload)
+    [n] = await rows(env)
+    assert (n.status, n.to_address) == ("waiting_for_recipient", None)
+    assert await env.sender.run_once() == 0
+    await submit(env, user_created(user_id, customer_id, locale="fr"))
+    await env.sender.run_once()
+    [n] = await rows(env)
+    assert (n.status, n.locale) == ("sent", "fr")
+    [msg] = env.mailer.sent
+    assert msg["To"] == f"user-{user_id}@acme.example"
+    assert "option ajoutée" in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_waiting_too_long_fails(env: Env) -> None:
+    await submit(env, request(to=RecipientV1(user_id=uuid.uuid4())))
+    async with env.kit.db.transaction() as session:
+        await session.execute(
+            update(Notification).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    await env.sender.run_once()
+    [n] = await rows(env)
+    assert n.status == "failed" and "recipient unknown" in (n.last_error or "")
+
+
+async def test_deactivated_recipient_is_not_mailed(env: Env) -> None:
+    user_id, customer_id = uuid.uuid4(), uuid.uuid4()
+    # Deactivation overtakes creation (different topics): the user stays inactive.
+    await submit(
+        env,
+        UserDeactivatedV1(
+            user_id=user_id,
+            customer_id=customer_id,
+            reason="removed",
+            deactivated_at=datetime.now(UTC),
+        ),
+    )
+    await submit(env, user_created(user_id, customer_id))
+    await submit(env, request(to=RecipientV1(user_id=user_id)))
+    [n] = await rows(env)
+    assert n.status == "failed" and n.last_error == "recipient is deactivated"
+
+
+async def test_crash_mid_send_resends_with_the_same_message_id(env: Env) -> None:
+    await submit(env, request())
+    # Claim as a sender would, then "crash": the row stays "sending".
+    async with env.kit.db.transaction() as session:
+        [job] = await service.claim_due(env.deps, session, datetime.now(UTC))
+    assert job.attempts == 1
+    assert await env.sender.run_once() == 0  # within the lease: nobody touches it
+    async with env.kit.db.transaction() as session:
+        await session.execute(
+            update(Notification).values(claimed_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    assert await env.sender.run_once() == 1
+    [n] = await rows(env)
+    assert (n.status, n.attempts) == ("sent", 2)
+    assert env.mailer.sent[0]["Message-ID"] == f"<{job.id}@portal.local>"
+
+
+async def test_invoice_mail_carries_the_pdf(env: Env) -> None:
+    invoice_id = uuid.uuid4()
+    await submit(
+        env,
+        request(
+            template="invoice_available",
+            params={
+                "invoice_number": "F2026-1",
+                "period": "2026-10",
+                "total_incl_vat": "121.00",
+                "due_date": "2026-11-30",
+            },
+            attachments=[AttachmentRefV1(kind="invoice_pdf", invoice_id=invoice_id)],
+        ),
+    )
+    await env.sender.run_once()
+    [msg] = env.mailer.sent
+    [att] = list(msg.iter_attachments())
+    assert att.get_filename() == "invoice-F2026-1.pdf"
+    assert att.get_content() == b"%PDF-1.4 " + str(invoice_id).encode()
+
+
+async def test_operator_list_and_resend(env: Env) -> None:
+    operator = env.tokens.headers(uuid.uuid4(), kind="operator")
+    await submit(env, request())
+    pending = (await rows(env))[0]
+    resp = await env.client.post(
+        f"/v1/operator/notifications/{pending.id}/resend", headers=operator
+    )
+    assert resp.status_code == 409, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    await env.sender.run_once()
+    resp = await env.client.post(
+        f"/v1/operator/notifications/{pending.id}/resend", headers=operator
+    )
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    assert body["resend_of"] == str(pending.id) and body["status"] == "pending"
+    # A second resend while the first is still pending is refused.
+    again = await env.client.post(
+        f"/v1/operator/notifications/{pending.id}/resend", headers=operator
+    )
+    assert again.status_code == 409
+    await env.sender.run_once()
+    assert len(env.mailer.sent) == 2
+    assert env.mailer.sent[0]["Message-ID"] != env.mailer.sent[1]["Message-ID"]
+
+    page1 = await env.client.get(
+        "/v1/operator/notifications",
+        params={"limit": 1, "recipient": "ANNE@acme.example"},
+        headers=operator,
+    )
+    assert page1.status_code == 200, page1.text
+    first = page1.json()
+    assert len(first["items"]) == 1 and first["next_cursor"]
+    assert first["items"][0]["to"] == "a***@acme.example"
+    page2 = await env.client.get(
+        "/v1/operator/notifications",
+        params={"limit": 1, "cursor": first["next_cursor"], "recipient": "anne@acme.example"},
+        headers=operator,
+    )
+    second = page2.json()
+    assert second["next_cursor"] is None
+    ids = {first["items"][0]["notification_id"], second["items"][0]["notification_id"]}
+    assert len(ids) == 2 and str(pending.id) in ids
+
+
+def user_created(user_id: uuid.UUID, customer_id: uuid.UUID, locale: str = "nl") -> UserCreatedV1:
+    return UserCreatedV1(
+        user_id=user_id,
+        customer_id=customer_id,
+        email=f"user-{user_id}@acme.example",
+        first_name="Anne",
+        last_name="Dupont",
+        locale=locale,  # type: ignore[arg-type]
+        mobile="+32470000003",
+        profile="portal_user",
+        contract=ContractV1(kind="employee"),
+        registrant=False,
+        created_at=datetime.now(UTC),
+    )
