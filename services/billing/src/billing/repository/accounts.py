@@ -64,16 +64,17 @@ async def terminate_customer_accounts(
 
 
 async def accounts_to_bill(
-    session: AsyncSession, period_start: datetime, ids: list[uuid.UUID] | None
+    session: AsyncSession, period_start: datetime, period_end: datetime, ids: list[uuid.UUID] | None
 ) -> list[uuid.UUID]:
-    """Active accounts, and accounts terminated during or after the period (their last
-    invoice); or exactly the requested ones."""
+    """Exactly the requested accounts; else those that existed during the period and were
+    not terminated before it began (a terminated account still gets its last invoice)."""
     q = select(BillingAccount.id)
     if ids is not None:
         q = q.where(BillingAccount.id.in_(ids))
     else:
         q = q.where(
-            or_(BillingAccount.status == "active", BillingAccount.terminated_at >= period_start)
+            BillingAccount.created_at < period_end,
+            or_(BillingAccount.status == "active", BillingAccount.terminated_at >= period_start),
         )
     return list(await session.scalars(q.order_by(BillingAccount.id)))
 

@@ -11,6 +11,7 @@ from contracts.events.identity import CustomerTerminatedV1
 from servicekit.auth import Principal
 from servicekit.delegation_client import Resource
 from servicekit.pagination import decode_cursor, page
+from servicekit.problems import Problem
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -88,12 +89,15 @@ async def _visible_account_ids(
     visible = await b.kit.delegation.visible(principal.subject, "billing_account", "invoice.read")
     if str(customer_id) in visible.customer_ids:
         return None
-    admin = await b.kit.delegation.check(
-        principal.subject, "role.grant", Resource("customer", customer_id, customer_id)
-    )
-    if admin.allowed:
-        return None
-    return set(visible.ids)
+    try:
+        admin = await b.kit.delegation.check(
+            principal.subject, "role.grant", Resource("customer", customer_id, customer_id)
+        )
+    except Problem:
+        # Only widens the list; without an answer the user sees what they may read.
+        log.warning("role.grant check failed; listing readable billing accounts only")
+        return set(visible.ids)
+    return None if admin.allowed else set(visible.ids)
 
 
 async def terminate_customer(session: AsyncSession, b: Billing, e: CustomerTerminatedV1) -> None:

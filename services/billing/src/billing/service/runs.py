@@ -131,6 +131,7 @@ async def work_run(b: Billing, run_id: uuid.UUID) -> None:
             ids = await accounts_repo.accounts_to_bill(
                 session,
                 period.starts_at,
+                period.ends_at,
                 [uuid.UUID(i) for i in requested] if requested is not None else None,
             )
             await repo.add_run_accounts(session, run.id, ids)
