@@ -123,6 +123,19 @@ async def count_active_sims(session: AsyncSession, customer_id: uuid.UUID) -> in
     return int(count or 0)
 
 
+async def count_active_sims_locked(session: AsyncSession, customer_id: uuid.UUID) -> int:
+    """Count while locking the rows: a deactivation still in flight is waited for, so
+    a decision taken on the count cannot miss it."""
+    ids = (
+        await session.execute(
+            select(Sim.id)
+            .where(Sim.customer_id == customer_id, Sim.status == "active")
+            .with_for_update()
+        )
+    ).scalars()
+    return len(list(ids))
+
+
 async def active_sims_of_customer(session: AsyncSession, customer_id: uuid.UUID) -> list[Sim]:
     query = (
         select(Sim)

@@ -51,7 +51,7 @@ async def activate(
     if await repo.is_terminated(session, customer_id):
         raise Conflict("The customer's agreement has ended")
     app = await repo.get_fleet_manager(session, customer_id, for_update=True)
-    active = await repo.count_active_sims(session, customer_id)
+    active = await repo.count_active_sims_locked(session, customer_id)
     if app is not None and app.status == "active":
         return _view(customer_id, app, active, threshold)
     try:
