@@ -96,7 +96,8 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 http_ok() {
   python3 - "$1" <<'EOF' 2>/dev/null
 import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+with opener.open(sys.argv[1], timeout=2) as r:
     sys.exit(0 if r.status == 200 else 1)
 EOF
 }
@@ -163,8 +164,10 @@ ensure_kafka_libs() {
     -Dkafka.version="$KAFKA_VERSION" -Dscala.binary.version="$SCALA_BINARY_VERSION" \
     -Dlog4j.version="$LOG4J_VERSION" -Dslf4j.version="$SLF4J_VERSION" \
     -Ddependency.plugin.version="$MAVEN_DEPENDENCY_PLUGIN_VERSION" \
-    -DoutputDirectory="$tmp" ||
-    die "mvn could not fetch the Kafka jars (see output above)"
+    -DoutputDirectory="$tmp" >"$LOGS/kafka-download.log" 2>&1 || {
+    tail -n 40 "$LOGS/kafka-download.log" >&2
+    die "mvn could not fetch the Kafka jars; see $LOGS/kafka-download.log"
+  }
   [[ -f $tmp/kafka_${SCALA_BINARY_VERSION}-$KAFKA_VERSION.jar ]] || die "kafka jar missing in $tmp"
   mv "$tmp" "$KAFKA_HOME/libs"
   kafka_fingerprint >"$marker"
@@ -394,7 +397,7 @@ pg_stop() {
   fi
   read -r ver name <"$marker"
   log "postgres: stopping cluster $ver/$name (infra.sh started it)"
-  pg_ctlcluster "$ver" "$name" stop || warn "pg_ctlcluster $ver $name stop failed"
+  if pg_ctlcluster "$ver" "$name" stop; then log "postgres: stopped"; else warn "pg_ctlcluster $ver $name stop failed"; fi
   rm -f "$marker"
 }
 
@@ -462,17 +465,21 @@ ensure_topics() {
 # ------------------------------------------------------------------------ status
 
 print_addresses() {
-  cat <<EOF
-
-Local infrastructure:
-  Kafka        ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}
-  Redis        ${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
-  PostgreSQL   postgresql+asyncpg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/<service>   (${PG_DATABASES[*]})
-  SMTP         ${NOTIFIER_SMTP_HOST:-127.0.0.1}:${NOTIFIER_SMTP_PORT:-$SINK_SMTP_PORT}
-  SMS gateway  POST http://127.0.0.1:$SINK_HTTP_PORT/api/sms
-  Mails / SMS  http://127.0.0.1:$SINK_HTTP_PORT/
-  Logs         $LOGS/
-EOF
+  local pg="postgresql+asyncpg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/<service>   (${PG_DATABASES[*]})"
+  [[ ${POSTGRES_EXTERNAL:-} == 1 ]] && pg="external (POSTGRES_EXTERNAL=1)"
+  echo
+  echo "Local infrastructure:"
+  echo "  Kafka        ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+  echo "  Redis        ${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
+  echo "  PostgreSQL   $pg"
+  if [[ -n ${NOTIFIER_SMTP_HOST:-} ]]; then
+    echo "  SMTP         external (NOTIFIER_SMTP_HOST=$NOTIFIER_SMTP_HOST); mail/SMS sinks not started"
+  else
+    echo "  SMTP         127.0.0.1:$SINK_SMTP_PORT"
+    echo "  SMS gateway  POST http://127.0.0.1:$SINK_HTTP_PORT/api/sms"
+    echo "  Mails / SMS  http://127.0.0.1:$SINK_HTTP_PORT/"
+  fi
+  echo "  Logs         $LOGS/"
 }
 
 status() {

@@ -127,10 +127,12 @@ def _decoded_part(msg: EmailMessage, subtype: str) -> str | None:
     if part is None or part.get_content_type() != f"text/{subtype}":
         return None
     try:
-        return str(part.get_content())
+        text = str(part.get_content())
     except (LookupError, ValueError):
         payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace")  # type: ignore[union-attr]
+        text = payload.decode("utf-8", errors="replace")  # type: ignore[union-attr]
+    # SMTP transports lines with CRLF; tests compare with "\n" (raw keeps CRLF).
+    return text.replace("\r\n", "\n")
 
 
 def parse_mail(raw: bytes) -> dict[str, Any]:

@@ -42,6 +42,7 @@ SMTP_PORT = int(os.environ.get("SINK_SMTP_PORT", "1025"))
 HTTP = f"http://127.0.0.1:{os.environ.get('SINK_HTTP_PORT', '8025')}"
 DATABASES = ["identity", "delegation", "billing", "fleet", "einvoice", "notifier"]
 RUN = uuid.uuid4().hex[:8]
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local sink
 
 
 def ok(msg: str) -> None:
@@ -199,7 +200,7 @@ def http(method: str, path: str, body: object | None = None) -> tuple[int, Any]:
         HTTP + path, data=data, method=method, headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with NO_PROXY.open(req, timeout=10) as r:
             raw = r.read()
             return r.status, json.loads(raw) if "json" in r.headers["Content-Type"] else raw
     except urllib.error.HTTPError as e:
