@@ -111,3 +111,14 @@ async def sim_ids_by_msisdn(session: AsyncSession, msisdns: set[str]) -> dict[st
         )
         found.update({m: s for m, s in rows.all()})
     return found
+
+
+async def msisdns_of_sims(
+    session: AsyncSession, account_id: uuid.UUID, sim_ids: set[str]
+) -> list[str]:
+    if not sim_ids:
+        return []
+    q = select(Sim.msisdn).where(
+        Sim.billing_account_id == account_id, Sim.sim_id.in_([uuid.UUID(i) for i in sim_ids])
+    )
+    return sorted(set(await session.scalars(q)))

@@ -66,10 +66,11 @@ async def page_unbilled(
     account_id: uuid.UUID,
     visible_before: datetime,
     *,
+    lines: list[str] | None,
     cursor: dict[str, Any] | None,
     limit: int,
 ) -> list[UsageRecord]:
-    q = select(UsageRecord).where(*_unbilled(account_id, visible_before))
+    q = select(UsageRecord).where(*_unbilled(account_id, visible_before, lines))
     after = _after(cursor)
     if after is not None:
         q = q.where(after)
@@ -77,12 +78,17 @@ async def page_unbilled(
     return list(await session.scalars(q))
 
 
-def _unbilled(account_id: uuid.UUID, visible_before: datetime) -> list[Any]:
-    return [
+def _unbilled(
+    account_id: uuid.UUID, visible_before: datetime, lines: list[str] | None
+) -> list[Any]:
+    where = [
         UsageRecord.billing_account_id == account_id,
         UsageRecord.invoice_id.is_(None),
         UsageRecord.started_at <= visible_before,
     ]
+    if lines is not None:
+        where.append(UsageRecord.line.in_(lines))
+    return where
 
 
 async def _sums(session: AsyncSession, *where: Any) -> list[UsageSum]:
@@ -100,9 +106,9 @@ async def _sums(session: AsyncSession, *where: Any) -> list[UsageSum]:
 
 
 async def unbilled_sums(
-    session: AsyncSession, account_id: uuid.UUID, visible_before: datetime
+    session: AsyncSession, account_id: uuid.UUID, visible_before: datetime, lines: list[str] | None
 ) -> list[UsageSum]:
-    return await _sums(session, *_unbilled(account_id, visible_before))
+    return await _sums(session, *_unbilled(account_id, visible_before, lines))
 
 
 def _to_invoice(account_id: uuid.UUID, period_end: datetime) -> list[Any]:

@@ -11,13 +11,14 @@ from typing import Any
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
 from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
+from servicekit.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
 from billing.domain.calendar import Period
 from billing.domain.invoice import USAGE_ORDER, UsageSum
 from billing.domain.rating import rate
-from billing.models import UsageRecord
+from billing.models import BillingAccount, UsageRecord
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
 from billing.service.access import visible_account
@@ -181,17 +182,39 @@ async def unbilled_usage(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed."""
-    account = await visible_account(session, b, principal, account_id, "usage.read")
+    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed.
+
+    A user who may not read the account's usage but may read the usage of some of its
+    SIMs (a service user and their own SIM, SPEC 8.6) sees those lines only."""
+    lines: list[str] | None = None
+    try:
+        account = await visible_account(session, b, principal, account_id, "usage.read")
+    except NotFound:
+        if principal.kind != "user":
+            raise
+        account, lines = await _own_lines(session, b, principal, account_id)
     visible_before = b.now() - timedelta(hours=b.settings.unbilled_delay_hours)
     rows = await repo.page_unbilled(
-        session, account.id, visible_before, cursor=decode_cursor(cursor), limit=limit
+        session, account.id, visible_before, lines=lines, cursor=decode_cursor(cursor), limit=limit
     )
     result = page([usage_view(u) for u in rows], limit, usage_position)
-    sums = await repo.unbilled_sums(session, account.id, visible_before)
+    sums = await repo.unbilled_sums(session, account.id, visible_before, lines)
     return {
         "billing_account_id": str(account.id),
         "items": result["items"],
         "totals": totals_view(sums),
         "next_cursor": result["next_cursor"],
     }
+
+
+async def _own_lines(
+    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID
+) -> tuple[BillingAccount, list[str]]:
+    account = await accounts_repo.get_account(session, account_id)
+    if account is None or account.status != "active":
+        raise NotFound("No such billing account")
+    visible = await b.kit.delegation.visible(principal.subject, "sim", "usage.read")
+    lines = await accounts_repo.msisdns_of_sims(session, account.id, set(visible.ids))
+    if not lines:
+        raise NotFound("No such billing account")
+    return account, lines
