@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, new_event
 from fastapi import FastAPI
@@ -169,17 +169,18 @@ async def published() -> AsyncIterator[Any]:
     consumers: list[AIOKafkaConsumer] = []
 
     async def start(topic: str) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+        # No group: every partition of the topic is assigned to this reader.
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="latest"
+        )
         await consumer.start()
-        await consumer.topics()  # loads the cluster metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assert partitions, f"topic {topic} does not exist"
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)  # pin "the end" before anything is published
         consumers.append(consumer)
+        deadline = asyncio.get_running_loop().time() + 10
+        while not consumer.assignment():
+            assert asyncio.get_running_loop().time() < deadline, f"no partitions for {topic}"
+            await asyncio.sleep(0.05)
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # pin "the end" before anything is published
         return consumer
 
     yield start
