@@ -371,3 +371,25 @@ async def test_the_periodic_job_expires_unconfirmed_requests(stack: Stack):
             world.now = None
     view = await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
     assert (view["channel"], view["status"]) == ("email", "expired")
+
+
+async def test_concurrent_requests_on_one_account_never_fail_with_500(stack: Stack):
+    customer = uuid.uuid4()
+    account = stack.world.billing.add(customer, "mobile")
+    headers = stack.world.user(customer)
+    await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
+    path = f"/v1/billing-accounts/{account}/delivery/email"
+    responses = await asyncio.gather(
+        *(
+            stack.client.put(path, headers=headers, json={"email": f"ap{i}@example.com"})
+            for i in range(4)
+        )
+    )
+    assert {r.status_code for r in responses} <= {202, 409}
+    assert 202 in {r.status_code for r in responses}
+    async with stack.app.state.kit.db.sessions() as s:
+        stmt = select(func.count()).where(
+            DeliveryChannel.billing_account_id == account,
+            DeliveryChannel.status == "pending_confirmation",
+        )
+        assert (await s.execute(stmt)).scalar() == 1

@@ -16,7 +16,7 @@ from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
 from sqlalchemy import select
 
-from .test_api import events, signed, token_of
+from .support import SECRET, events, signed, token_of
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ async def app_client(run_app):
         database_url=f"sqlite+aiosqlite:///{folder}/einvoice.db",
         relay_enabled=False,
         consumer_enabled=False,
-        bank_callback_secret="bank-test-secret",
+        bank_callback_secret=SECRET,
         expiry_job_interval_s=3600,
     )
     async with run_app(settings) as (app, client):

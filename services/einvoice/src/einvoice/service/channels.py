@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
 from servicekit.problems import Conflict, NotFound, Problem
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from einvoice import domain
@@ -31,6 +32,18 @@ def _scope_key(scope: str, acct: BillingAccount) -> str:
     return domain.scope_key(
         scope, customer_id=acct.customer_id, billing_account_id=acct.billing_account_id
     )
+
+
+async def _flush(session: AsyncSession) -> None:
+    """The partial unique indexes catch two concurrent changes of one scope; the loser
+    gets a 409 instead of a 500 and may simply try again."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "Another change to this delivery channel happened at the same time; try again",
+            slug="concurrent-change",
+        ) from exc
 
 
 def _end(ctx: Context, record: DeliveryChannel, status: str) -> None:
@@ -76,7 +89,7 @@ async def request_email(
     )
     for old in pending:
         _end(ctx, old, domain.SUPERSEDED)  # its link stops working
-    await session.flush()
+    await _flush(session)
 
     token = domain.new_confirmation_token()
     record = DeliveryChannel(
@@ -99,7 +112,7 @@ async def request_email(
         updated_at=now,
     )
     session.add(record)
-    await session.flush()
+    await _flush(session)
 
     named = await account(ctx, session, acct.billing_account_id, want_name=True)
     confirm_url = f"{ctx.settings.public_url.rstrip('/')}/v1/delivery/email/confirm?" + urlencode(
@@ -170,10 +183,10 @@ async def _activate(ctx: Context, session: AsyncSession, record: DeliveryChannel
         ]
     for old in await repo.in_scopes(session, keys, statuses=[domain.ACTIVE]):
         _end(ctx, old, domain.SUPERSEDED)
-    await session.flush()
+    await _flush(session)
     record.status = domain.transition(record.status, domain.ACTIVE)
     record.activated_at = record.updated_at = ctx.now()
-    await session.flush()
+    await _flush(session)
     await publish(ctx, session, record)
 
 
@@ -189,7 +202,7 @@ async def request_bank_app(
         session, [key], statuses=[domain.PENDING_BANK_ACCEPTANCE], channel="bank_app"
     ):
         _end(ctx, old, domain.SUPERSEDED)
-    await session.flush()
+    await _flush(session)
     record = DeliveryChannel(
         id=uuid.uuid4(),
         customer_id=acct.customer_id,
@@ -207,7 +220,7 @@ async def request_bank_app(
         updated_at=now,
     )
     session.add(record)
-    await session.flush()
+    await _flush(session)
     assert record.bank_reference is not None
     await ctx.bank.invite(
         billing_account_id=acct.billing_account_id, reference=record.bank_reference
@@ -235,7 +248,7 @@ async def bank_decision(
             await _activate(ctx, session, record)
         else:
             _end(ctx, record, domain.REFUSED)
-            await session.flush()
+            await _flush(session)
             await publish(ctx, session, record)
     else:
         was_accepted = record.activated_at is not None
@@ -271,7 +284,7 @@ async def terminate_customer(ctx: Context, session: AsyncSession, customer_id: u
 async def _cancel_all(ctx: Context, session: AsyncSession, records: list[DeliveryChannel]) -> None:
     for record in records:
         _end(ctx, record, domain.CANCELLED)
-    await session.flush()
+    await _flush(session)
     for record in records:
         await publish(ctx, session, record)
 
@@ -282,7 +295,7 @@ async def expire_due(ctx: Context, session: AsyncSession, *, limit: int = 200) -
     due = await repo.due_for_expiry(session, ctx.now(), limit=limit)
     for record in due:
         _end(ctx, record, domain.EXPIRED)
-    await session.flush()
+    await _flush(session)
     for record in due:
         await publish(ctx, session, record)
     if due:
