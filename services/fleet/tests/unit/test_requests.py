@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 from fleet.api.schemas import DeviceBody, ProvisionSim
-from fleet.service.sims import search_terms
+from fleet.service.listing import search_terms
 from pydantic import ValidationError
 from stdnum import luhn
 

@@ -15,7 +15,7 @@ from fastapi import Response
 from openpyxl import Workbook
 
 from fleet.models import Sim
-from fleet.service.sims import summary
+from fleet.service.listing import summary
 
 COLUMNS = (
     "msisdn",

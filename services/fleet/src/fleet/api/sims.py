@@ -24,7 +24,7 @@ from fleet.api.schemas import (
     TariffPlanChange,
 )
 from fleet.repository import aware
-from fleet.service import sims
+from fleet.service import listing, sims
 from fleet.service.common import Actor
 
 router = APIRouter(tags=["sims"])
@@ -34,7 +34,7 @@ Format = Annotated[Literal["json", "csv", "xlsx"], Query()]
 
 
 def _out(sim: Any) -> SimOut:
-    return SimOut(**sims.summary(sim))
+    return SimOut(**listing.summary(sim))
 
 
 @router.post("/v1/operator/sims", status_code=status.HTTP_201_CREATED)
@@ -83,10 +83,10 @@ async def list_sims(
     filters = {"visible": visible, "status": status, "tariff_plan": tariff_plan, "q": q}
     if format != "json":
         max_rows: int = getattr(kit.settings, "export_max_rows", 50_000)
-        rows = await sims.export(session, customer_id, max_rows=max_rows, **filters)  # type: ignore[arg-type]
+        rows = await listing.export(session, customer_id, max_rows=max_rows, **filters)  # type: ignore[arg-type]
         writer = files.csv_response if format == "csv" else files.xlsx_response
         return writer(rows, f"sims-{customer_id}")
-    items, next_cursor = await sims.list_sims(
+    items, next_cursor = await listing.list_sims(
         session,
         customer_id,
         cursor=cursor,
@@ -161,7 +161,7 @@ async def sim_history(
     cursor: Cursor = None,
 ) -> HistoryPage:
     sim = await sim_for(session, kit, principal, sim_id, READ)
-    entries, next_cursor = await sims.history(session, sim, cursor=cursor, limit=limit)
+    entries, next_cursor = await listing.history(session, sim, cursor=cursor, limit=limit)
     return HistoryPage(
         items=[
             HistoryEntryOut(
