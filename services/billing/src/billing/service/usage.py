@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,7 +41,6 @@ class IngestResult:
     accepted: int = 0  # new records, including excluded ones
     duplicates: int = 0
     excluded: int = 0  # of the accepted: free/emergency numbers, not kept
-    rated_ids: list[str] = field(default_factory=list)
 
 
 def _field_errors(index: int, r: UsageRecordV1) -> list[dict[str, str]]:
@@ -135,7 +134,6 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
                 period=row["period"],
             ),
         )
-        result.rated_ids.append(row["record_id"])
     return result
 
 
