@@ -48,7 +48,6 @@ async def mint_access_token(
         "sub": subject,
         "kind": kind,
         "iat": now,
-        "nbf": now,
         "exp": now + ttl_s,
         "jti": uuid.uuid4().hex,
         "typ": "access",
