@@ -421,10 +421,11 @@ sinks_start() {
   fi
   ensure_uv
   log "sinks: starting SMTP 127.0.0.1:$SINK_SMTP_PORT, HTTP 127.0.0.1:$SINK_HTTP_PORT"
-  # --no-project: independent of the state of the workspace. sinks.py writes its
-  # own pid (the python process, not uv's) to the pid file.
+  # --no-project --isolated: independent of the workspace and its .venv (which other
+  # tools sync or rebuild while we run). sinks.py writes its own pid (the python
+  # process, not uv's) to the pid file.
   SINK_SMTP_PORT=$SINK_SMTP_PORT SINK_HTTP_PORT=$SINK_HTTP_PORT SINK_DATA_DIR="$VAR/sinks" \
-    nohup "${UV[@]}" run --no-project --quiet --with "aiosmtpd==$AIOSMTPD_VERSION" \
+    nohup "${UV[@]}" run --no-project --isolated --quiet --with "aiosmtpd==$AIOSMTPD_VERSION" \
     python "$HERE/sinks.py" --pidfile "$pidfile" >>"$LOGS/sinks.log" 2>&1 </dev/null &
   launcher=$!
   # The first run downloads aiosmtpd into uv's cache, hence the generous limit.
@@ -549,7 +550,10 @@ EOF
 with_lock() {
   if [[ ${INFRA_SH_LOCKED:-} != 1 ]]; then
     mkdir -p "$RUN"
-    INFRA_SH_LOCKED=1 exec flock -o -w 900 "$RUN/infra.lock" bash "$HERE/infra.sh" "$@"
+    local rc=0
+    INFRA_SH_LOCKED=1 flock -o -E 75 -w 900 "$RUN/infra.lock" bash "$HERE/infra.sh" "$@" || rc=$?
+    [[ $rc != 75 ]] || die "another infra.sh held $RUN/infra.lock for 15 minutes"
+    exit "$rc"
   fi
   unset INFRA_SH_LOCKED
 }
@@ -587,7 +591,7 @@ main() {
     KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
       REDIS_PORT=$REDIS_PORT PG_PORT=$PG_PORT SINK_SMTP_PORT=$SINK_SMTP_PORT \
       SINK_HTTP_PORT=$SINK_HTTP_PORT \
-      "${UV[@]}" run --no-project --quiet --with "aiokafka==$AIOKAFKA_VERSION" \
+      "${UV[@]}" run --no-project --isolated --quiet --with "aiokafka==$AIOKAFKA_VERSION" \
       python "$HERE/smoke.py"
     ;;
   -h | --help | help) usage ;;

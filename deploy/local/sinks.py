@@ -2,7 +2,7 @@
 
 One asyncio program, started by ``deploy/local/infra.sh up``:
 
-    uv run --no-project --with aiosmtpd==1.4.6 python deploy/local/sinks.py
+    uv run --no-project --isolated --with aiosmtpd==1.4.6 python deploy/local/sinks.py
 
 * SMTP on 127.0.0.1:1025 (``SINK_SMTP_PORT``): accepts every message (AUTH PLAIN/LOGIN
   with any credentials is accepted too, no STARTTLS) and keeps it.

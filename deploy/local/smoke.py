@@ -1,6 +1,6 @@
 """Check the local infrastructure for real: ``deploy/local/infra.sh smoke`` runs
 
-    uv run --no-project --with aiokafka==0.14.0 python deploy/local/smoke.py
+    uv run --no-project --isolated --with aiokafka==0.14.0 python deploy/local/smoke.py
 
 * Kafka: a fresh 3-partition topic (explicitly created; auto-create is off),
   ``AIOKafkaProducer(enable_idempotence=True)``, a consumer group with
