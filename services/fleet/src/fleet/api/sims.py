@@ -80,18 +80,28 @@ async def list_sims(
     visible = None
     if not (principal.is_operator or principal.is_service):
         visible = await kit.delegation.visible(principal.subject, "sim", READ)
-    filters = {"visible": visible, "status": status, "tariff_plan": tariff_plan, "q": q}
     if format != "json":
         max_rows: int = getattr(kit.settings, "export_max_rows", 50_000)
-        rows = await listing.export(session, customer_id, max_rows=max_rows, **filters)  # type: ignore[arg-type]
+        rows = await listing.export(
+            session,
+            customer_id,
+            visible=visible,
+            status=status,
+            tariff_plan=tariff_plan,
+            q=q,
+            max_rows=max_rows,
+        )
         writer = files.csv_response if format == "csv" else files.xlsx_response
         return writer(rows, f"sims-{customer_id}")
     items, next_cursor = await listing.list_sims(
         session,
         customer_id,
+        visible=visible,
+        status=status,
+        tariff_plan=tariff_plan,
+        q=q,
         cursor=cursor,
         limit=limit,
-        **filters,  # type: ignore[arg-type]
     )
     return SimPage(items=[_out(s) for s in items], next_cursor=next_cursor)
 

@@ -67,6 +67,10 @@ OPTIONS: dict[str, Option] = {
 class UnknownProduct(ValueError):
     """A plan or option code not in the catalogue (422)."""
 
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field  # "tariff_plan" or "option"
+
 
 class ProductConflict(ValueError):
     """A change that does not fit the subscription's current state (409)."""
@@ -77,7 +81,8 @@ def plan(code: str) -> TariffPlan:
         return TARIFF_PLANS[code]
     except KeyError:
         raise UnknownProduct(
-            f"unknown tariff plan {code!r}; known plans: {', '.join(TARIFF_PLANS)}"
+            f"unknown tariff plan {code!r}; known plans: {', '.join(TARIFF_PLANS)}",
+            field="tariff_plan",
         ) from None
 
 
@@ -86,7 +91,7 @@ def option(code: str) -> Option:
         return OPTIONS[code]
     except KeyError:
         raise UnknownProduct(
-            f"unknown option {code!r}; known options: {', '.join(OPTIONS)}"
+            f"unknown option {code!r}; known options: {', '.join(OPTIONS)}", field="option"
         ) from None
 
 

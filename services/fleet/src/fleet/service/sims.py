@@ -52,7 +52,7 @@ async def provision(session: AsyncSession, kit: ServiceKit, new: NewSim, actor: 
     try:
         options = catalogue.check_initial_subscription(new.tariff_plan, new.options)
     except catalogue.UnknownProduct as exc:
-        raise _unknown_product(exc, "tariff_plan" if "plan" in str(exc) else "options") from None
+        raise _unknown_product(exc, "options" if exc.field == "option" else exc.field) from None
     except ValueError as exc:
         raise ValidationFailed(
             str(exc), errors=[{"field": "options", "message": str(exc)}]
