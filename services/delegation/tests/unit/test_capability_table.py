@@ -47,8 +47,10 @@ def test_access_manager_may_add_and_remove_portal_and_service_users() -> None:
 
 
 def test_access_manager_cannot_remove_an_access_owner() -> None:
-    d = decide(manager(), "user.manage", user_target(owner(), is_access_owner=True), TODAY)
-    assert not d.allowed and d.reason == "target_is_access_owner"
+    for action in ("user.manage", "role.grant"):
+        target = user_target(owner(), is_access_owner=True)
+        d = decide(manager(), action, target, TODAY)
+        assert not d.allowed and d.reason == "target_is_access_owner"
 
 
 def test_portal_user_cannot_add_or_remove_users() -> None:

@@ -80,6 +80,18 @@ def test_access_manager_may_grant_invoice_rights_it_cannot_use_itself() -> None:
     assert check_grant(m, grantee, _invoice_rights(grantee.user_id), today=TODAY) is None
 
 
+def test_one_access_manager_cannot_open_customer_data_to_another() -> None:
+    other_manager = manager()
+    refusal = check_grant(
+        manager(), other_manager, _invoice_rights(other_manager.user_id), today=TODAY
+    )
+    assert refusal is not None and refusal.reason == "only_access_owner_gives_data_to_managers"
+    assert (
+        check_grant(owner(), other_manager, _invoice_rights(other_manager.user_id), today=TODAY)
+        is None
+    )
+
+
 def test_nobody_grants_to_themselves() -> None:
     for grantor in (owner(), manager()):
         refusal = check_grant(grantor, grantor, _invoice_rights(grantor.user_id), today=TODAY)

@@ -78,7 +78,7 @@ def _administration(person: Person, action: str, target: Target) -> Decision:
         return deny("not_administrator")
     # [8.4] An access manager administers portal and service users (and other
     # managers), not the access owners above it.
-    if action == "user.manage" and target.user is not None and target.user.is_access_owner:
+    if target.user is not None and target.user.is_access_owner:
         return deny("target_is_access_owner")
     return allow("access_manager")
 

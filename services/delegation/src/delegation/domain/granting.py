@@ -23,6 +23,7 @@ from delegation.domain.actions import APPLICATIONS
 from delegation.domain.model import (
     ACCESS_OWNER,
     ADMIN_PROFILES,
+    DATA_PROFILES,
     PORTAL_USER,
     PROFILES,
     WHOLE_CUSTOMER,
@@ -132,6 +133,18 @@ def check_grant(
     in_customer = grantee is not None and grantee.customer_id == request.customer_id
     if grantee is None or not (in_customer or (grantee_in_group and is_owner)):
         return _refuse("not_found", "unknown_user", "No such user in this customer")
+    if (
+        not is_owner
+        and request.profile in DATA_PROFILES
+        and grantee.administers(request.customer_id) is not None
+    ):
+        # [8.4] Access managers see no customer data; one manager must not open it to
+        # another (only the access owner decides that a manager also sees data).
+        return _refuse(
+            "forbidden",
+            "only_access_owner_gives_data_to_managers",
+            "Only an access owner gives data rights to an access manager",
+        )
     return grantee_refusal(grantee, today)
 
 
