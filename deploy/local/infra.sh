@@ -252,7 +252,8 @@ kafka_start() {
   pid=$!
   echo "$pid" >"$pidfile"
   # Ready = a Metadata request lists the broker (not a log line, not an open port).
-  for ((i = 0; i < 240; i++)); do
+  # 180 s: a cold start on a busy 2-core machine took ~40 s here.
+  for ((i = 0; i < 360; i++)); do
     if ! pid_alive "$pidfile" kafka.Kafka; then
       tail -n 30 "$LOGS/kafka.log" >&2 || true
       rm -f "$pidfile"
@@ -264,7 +265,7 @@ kafka_start() {
     fi
     sleep 0.5
   done
-  die "kafka did not become ready within 120s; see $LOGS/kafka.log"
+  die "kafka did not become ready within 180s; see $LOGS/kafka.log"
 }
 
 kafka_stop() {
