@@ -112,7 +112,7 @@ class EventConsumer:
         self._stopping.set()
         if self._task:
             try:
-                await asyncio.wait_for(self._task, timeout=20)
+                await asyncio.wait_for(self._task, timeout=10)
             except TimeoutError:
                 self._task.cancel()
         await self._close()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import zlib
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -187,7 +188,7 @@ class OutboxRelay:
                 got = (
                     await session.execute(
                         text("SELECT pg_try_advisory_xact_lock(:k)"),
-                        {"k": _ADVISORY_LOCK_BASE + (hash(self.service) & 0xFFFF)},
+                        {"k": _ADVISORY_LOCK_BASE + (zlib.crc32(self.service.encode()) & 0xFFFF)},
                     )
                 ).scalar()
                 if not got:

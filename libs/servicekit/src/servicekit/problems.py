@@ -99,6 +99,10 @@ class Conflict(Problem):
     status, slug = 409, "conflict"
 
 
+class Gone(Problem):
+    status, slug = 410, "gone"
+
+
 class TooManyRequests(Problem):
     status, slug = 429, "too-many-requests"
 
