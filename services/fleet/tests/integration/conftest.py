@@ -203,6 +203,21 @@ async def fleet() -> AsyncIterator[Fleet]:
         assert kit.consumer is not None and kit.consumer.assigned
         yield Fleet(client, tokens, delegation, grants, recorder, app)
     await recorder.stop()
+    await _drop_database(settings.database_url)
+
+
+async def _drop_database(url: str) -> None:
+    """Test databases are throw-away; leave none behind on the shared server."""
+    if not url.startswith("postgresql"):
+        return
+    import asyncpg
+
+    base, name = url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)
+    conn = await asyncpg.connect(base + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(autouse=True)
