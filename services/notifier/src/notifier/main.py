@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
 from servicekit.auth import TokenVerifier
+from servicekit.db import utcnow
 
 from notifier import api
 from notifier.delivery import (
@@ -23,7 +24,7 @@ from notifier.delivery import (
 from notifier.handlers import build_handlers
 from notifier.models import Base
 from notifier.sender import Sender
-from notifier.service import Deps
+from notifier.service import Deps, apply_retention
 from notifier.settings import NotifierSettings
 from notifier.templates import Templates
 
@@ -82,6 +83,12 @@ def create_app(
     if settings.sender_enabled:
         kit.on_startup.append(sender.start)
         kit.on_shutdown.append(sender.stop)
+
+    async def retention(kit: ServiceKit) -> None:
+        async with kit.db.transaction() as session:
+            await apply_retention(deps, session, utcnow())
+
+    kit.run_periodically("notifier-retention", settings.retention_interval_s, retention)
 
     app = create_service_app(
         kit,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import IN_PROGRESS, Status
@@ -124,3 +124,31 @@ async def list_notifications(
         )
     stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
+
+
+FINISHED = (Status.SENT, Status.FAILED)
+
+
+async def links_to_purge(
+    session: AsyncSession, created_before: datetime, limit: int
+) -> Sequence[Notification]:
+    stmt = (
+        select(Notification)
+        .where(
+            Notification.status.in_(FINISHED),
+            Notification.params_purged_at.is_(None),
+            Notification.created_at < created_before,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def delete_finished_before(session: AsyncSession, created_before: datetime) -> int:
+    result = await session.execute(
+        delete(Notification)
+        .where(Notification.status.in_(FINISHED), Notification.created_at < created_before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -416,6 +416,16 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
         )
     if await repo.resend_in_progress(session, original.id):
         raise Conflict("A resend of this notification is already in progress")
+    if original.params_purged_at is not None:
+        try:
+            deps.templates.check(
+                original.template, cast(Channel, original.channel), original.params
+            )
+        except TemplateProblem:
+            raise Conflict(
+                "Its one-time link was removed after the retention period; the service that "
+                "asked for it must request a new one"
+            ) from None
     now = utcnow()
     new_id = uuid.uuid4()
     n = Notification(
@@ -445,3 +455,25 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
     await session.flush()
     _log(n, "notification resent", resend_of=str(original.id))
     return n
+
+
+# -- retention -----------------------------------------------------------------------------
+
+
+async def apply_retention(deps: Deps, session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Drop one-time links from finished notifications, then delete old finished ones.
+
+    Returns (notifications whose links were removed, notifications deleted).
+    """
+    s = deps.settings
+    purged = 0
+    link_cutoff = now - timedelta(days=s.link_retention_days)
+    for n in await repo.links_to_purge(session, link_cutoff, limit=1000):
+        n.params = {k: v for k, v in (n.params or {}).items() if not k.endswith("_url")}
+        n.params_purged_at = now
+        purged += 1
+    deleted = await repo.delete_finished_before(session, now - timedelta(days=s.log_retention_days))
+    await session.flush()
+    if purged or deleted:
+        log.info("retention applied", extra={"links_removed": purged, "deleted": deleted})
+    return purged, deleted

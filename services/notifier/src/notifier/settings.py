@@ -54,5 +54,12 @@ class NotifierSettings(ServiceSettings):
     # How long a request naming an unknown user waits for its user.created event.
     recipient_wait_s: float = 86400.0
 
+    # Retention: one-time links (``*_url`` params) are dropped from finished
+    # notifications after a while (they are expired by then anyway); the delivery log
+    # itself is kept for a year and a month, then deleted.
+    link_retention_days: float = 14.0
+    log_retention_days: float = 400.0
+    retention_interval_s: float = 3600.0
+
     def secret_fields(self) -> list[str]:
         return [*super().secret_fields(), "smtp_password"]

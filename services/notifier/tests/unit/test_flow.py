@@ -358,3 +358,21 @@ def user_created(user_id: uuid.UUID, customer_id: uuid.UUID, locale: str = "nl")
         registrant=False,
         created_at=datetime.now(UTC),
     )
+
+
+async def test_retention_drops_links_then_the_log(env: Env) -> None:
+    operator = env.tokens.headers(uuid.uuid4(), kind="operator")
+    await submit(env, request())
+    await env.sender.run_once()
+    [n] = await rows(env)
+    later = datetime.now(UTC) + timedelta(days=15)
+    async with env.kit.db.transaction() as session:
+        assert await service.apply_retention(env.deps, session, later) == (1, 0)
+    [n] = await rows(env)
+    assert n.params == {"first_name": "Anne"} and n.params_purged_at is not None
+    resp = await env.client.post(f"/v1/operator/notifications/{n.id}/resend", headers=operator)
+    assert resp.status_code == 409 and "retention" in resp.json()["detail"]
+    async with env.kit.db.transaction() as session:
+        much_later = datetime.now(UTC) + timedelta(days=401)
+        assert await service.apply_retention(env.deps, session, much_later) == (0, 1)
+    assert await rows(env) == []
