@@ -23,7 +23,8 @@ class NotifierSettings(ServiceSettings):
     smtp_port: int = 1025
     smtp_username: str | None = None
     smtp_password: str | None = None
-    smtp_starttls: bool = False
+    # None: upgrade with STARTTLS when the server offers it; true: require it; false: never.
+    smtp_starttls: bool | None = None
     smtp_timeout_s: float = 30.0
     mail_from: str = "MyPortal <no-reply@portal.local>"
     # Right-hand side of the deterministic Message-ID <notification-id@domain>.
