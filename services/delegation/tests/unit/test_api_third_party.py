@@ -48,6 +48,9 @@ async def test_third_party_delegation_has_no_effect_until_the_operator_approves(
         "allowed": True,
         "reason": "delegated",
     }
+    # The delegating access owner may ask about its consultant.
+    asked = await env.check(consultant, "invoice.read", invoices, env.user(c.registrant))
+    assert asked["allowed"] is True
     # ...only what was delegated, and never administration.
     assert (await env.check(consultant, "sim.read", invoices))["allowed"] is False
     assert (await env.check(consultant, "user.manage", invoices))["allowed"] is False

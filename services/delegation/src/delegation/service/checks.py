@@ -65,16 +65,19 @@ async def authorize_asker(
         return
     found = await repo.people(session, others | {caller_id})
     caller = found.get(caller_id)
-    if caller is None:
+    if caller is None or not caller.can_hold_rights(today(kit)):
         raise Forbidden("You may only ask about yourself")
-    customers = {p.customer_id for uid, p in found.items() if uid in others}
-    caller = await with_group(session, caller, customers)
-    for subject in others:
-        person = found.get(subject)
-        if (
-            person is None
-            or not caller.can_hold_rights(today(kit))
-            or caller.administers(person.customer_id) is None
+
+    def customers_of(person: Person) -> set[UUID]:
+        # Their own customer, and those where they hold rights (a third party's).
+        return {person.customer_id} | {g.customer_id for g in person.grants}
+
+    subjects_found = [found.get(s) for s in others]
+    wanted = set().union(*(customers_of(p) for p in subjects_found if p is not None))
+    caller = await with_group(session, caller, wanted)
+    for person in subjects_found:
+        if person is None or not any(
+            caller.administers(c) is not None for c in customers_of(person)
         ):
             raise Forbidden("You may only ask about yourself or users of customers you administer")
 
