@@ -161,7 +161,7 @@ _TOPICS: list[TopicSpec] = [
     _event_topic(
         NotificationRequestedV1,
         "A message to send. May carry one-time links: only the notifier reads it.",
-        producers=("identity", "einvoice"),
+        producers=("identity", "einvoice", "fleet"),
         consumers=("notifier",),
         retention_ms=3 * DAY_MS,
     ),
