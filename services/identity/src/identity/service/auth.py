@@ -15,7 +15,14 @@ from datetime import datetime
 from prometheus_client import Counter
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.problems import BadRequest, Problem, TooManyRequests, Unauthorized, ValidationFailed
+from servicekit.problems import (
+    BadRequest,
+    Gone,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
@@ -273,11 +280,7 @@ def _link_problem(state: LinkState) -> Problem:
     if state is LinkState.UNKNOWN:
         return BadRequest("The confirmation link is not valid", slug="invalid-confirmation-token")
     word = "already used" if state is LinkState.USED else "expired"
-    return Problem(
-        f"The confirmation link has {word}",
-        status=410,
-        slug=f"confirmation-token-{state.value}",
-    )
+    return Gone(f"The confirmation link has {word}", slug=f"confirmation-token-{state.value}")
 
 
 async def check_link(session: AsyncSession, token: str) -> tuple[bool, datetime]:
