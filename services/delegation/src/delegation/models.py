@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 
 from servicekit.db import add_kit_tables, new_metadata, utcnow
 from sqlalchemy import (
@@ -142,7 +141,3 @@ class ThirdPartyDelegation(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-
-
-def as_list(value: Any) -> list[str] | None:
-    return None if value is None else [str(v) for v in value]
