@@ -51,8 +51,27 @@ async def billing_app(
         verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
         delegation=delegation,
     )
-    async with running(app) as client:
-        yield app, client
+    try:
+        async with running(app) as client:
+            yield app, client
+    finally:
+        await _drop_database(url)
+
+
+async def _drop_database(url: str) -> None:
+    """Test databases on the shared PostgreSQL go away with their test."""
+    if not url.startswith("postgresql"):
+        return
+    import asyncpg
+
+    base, name = url.rsplit("/", 1)
+    conn = await asyncpg.connect(
+        base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def wait_for(predicate: Callable[[], Any], within: float = 20.0, every: float = 0.2) -> Any:

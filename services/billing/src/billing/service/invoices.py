@@ -7,7 +7,7 @@ from typing import Any
 
 from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
-from servicekit.problems import Conflict, Problem
+from servicekit.problems import Conflict, Gone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -97,7 +97,7 @@ async def get_pdf(
     inv = await visible_invoice(session, b, principal, invoice_id, "invoice.read")
     content = await repo.invoice_pdf(session, inv.id)
     if content is None:
-        raise Problem("The PDF of this invoice is past its retention time", status=410, slug="gone")
+        raise Gone("The PDF of this invoice is past its retention time")
     return inv.number, content
 
 
