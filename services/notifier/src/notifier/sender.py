@@ -66,7 +66,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._own_commit = False
+        self._own_transactions = 0
         kit.db.on_commit(self._on_commit)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class Sender:
     def _on_commit(self) -> None:
         # A commit elsewhere (a new request from the consumer, a resend) may have made
         # work; our own commits must not wake us, or the loop would spin.
-        if not self._own_commit:
+        if not self._own_transactions:
             self._wake.set()
 
     async def start(self, _kit: ServiceKit | None = None) -> None:
@@ -113,33 +113,41 @@ class Sender:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        self._own_commit = True
+        self._own_transactions += 1
         try:
             async with self.kit.db.transaction() as session:
                 yield session
         finally:
-            self._own_commit = False
+            self._own_transactions -= 1
 
     # -- one pass --------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim what is due and send it; returns how many were claimed."""
+        """Claim what is due and send it; returns how many were claimed.
+
+        The batch is sent concurrently: every claim then finishes within one send's
+        time, far inside the lease, so no other instance can take a claimed row over
+        while it is still being sent.
+        """
         async with self._transaction() as session:
             jobs = await service.claim_due(self.deps, session, utcnow())
-        for job in jobs:
-            if self._stop.is_set():
-                # Claimed but not sent: the lease brings it back (no message went out).
-                break
-            await self._deliver(job)
+        if jobs:
+            await asyncio.gather(*(self._deliver(job) for job in jobs))
         return len(jobs)
 
     async def _deliver(self, job: Job) -> None:
         started = time.perf_counter()
+        # Bounded below the lease: past it, another instance may legitimately resend.
+        budget = self.deps.settings.sending_lease_s / 2
         try:
-            provider_id = await self._send(job)
+            provider_id = await asyncio.wait_for(self._send(job), timeout=budget)
         except DeliveryError as exc:
             SENDS.labels(job.channel, "transient" if exc.transient else "permanent").inc()
             await self._record_failure(job, exc)
+            return
+        except TimeoutError:
+            SENDS.labels(job.channel, "transient").inc()
+            await self._record_failure(job, transient(f"send took longer than {budget:.0f}s"))
             return
         except Exception as exc:  # a bug, not the provider: retried, bounded
             log.exception("unexpected error sending notification %s", job.id)

@@ -376,3 +376,15 @@ async def test_retention_drops_links_then_the_log(env: Env) -> None:
         much_later = datetime.now(UTC) + timedelta(days=401)
         assert await service.apply_retention(env.deps, session, much_later) == (0, 1)
     assert await rows(env) == []
+
+
+async def test_a_batch_is_sent_in_one_pass(env: Env) -> None:
+    for i in range(3):
+        await submit(env, request(to=RecipientV1(email=f"user{i}@acme.example")))
+    assert await env.sender.run_once() == 3
+    assert sorted(m["To"] for m in env.mailer.sent) == [
+        "user0@acme.example",
+        "user1@acme.example",
+        "user2@acme.example",
+    ]
+    assert {n.status for n in await rows(env)} == {"sent"}
