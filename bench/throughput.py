@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import Column, String, Table, func, select
+
 from contracts.envelope import new_event
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer
 from servicekit.db import Database, new_metadata
 from servicekit.outbox import OutboxRelay
 from servicekit.testing import fresh_database_url
-from sqlalchemy import Column, String, Table, func, select
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 PARTITIONS = 6

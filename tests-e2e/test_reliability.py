@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from contracts.envelope import new_event
-from contracts.events.identity import ContractV1, CustomerRegisteredV1, UserCreatedV1
 from portal_client import Portal, Sinks, eventually, last_month, set_up_account, unique_email
 from stack import Stack
+
+from contracts.envelope import new_event
+from contracts.events.identity import ContractV1, CustomerRegisteredV1, UserCreatedV1
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")

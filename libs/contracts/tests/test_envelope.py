@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
+
 from contracts import (
     CLOUDEVENTS_JSON,
     CloudEvent,

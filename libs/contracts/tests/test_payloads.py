@@ -4,6 +4,8 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
+
 from contracts import (
     EventPayload,
     InvoiceClosedV1,
@@ -18,7 +20,6 @@ from contracts import (
 from contracts.events import InvoiceTotalsV1, RecipientV1
 from contracts.examples import EXAMPLES, example, missing_examples
 from contracts.topics import CATALOGUE
-from pydantic import ValidationError
 
 
 def test_every_registered_payload_has_an_example():

@@ -1,4 +1,5 @@
 import pytest
+
 from contracts import CATALOGUE, SERVICES, registered_payloads
 from contracts.topics import (
     NETWORK,

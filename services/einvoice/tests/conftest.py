@@ -12,11 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from einvoice.bank import FakeBankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.main import create_app
 from einvoice.settings import EinvoiceSettings
-from fastapi import FastAPI
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource
 from servicekit.testing import FakeDelegation, TokenFactory, running

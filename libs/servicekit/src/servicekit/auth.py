@@ -121,6 +121,7 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=30,  # clock skew between identity's and this host's clocks
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token expired") from exc

@@ -30,15 +30,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
-from contracts.base import EventPayload
-from contracts.envelope import CloudEvent, InvalidEvent, parse_data
-from contracts.topics import dead_letter_topic
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
+from contracts.envelope import CloudEvent, InvalidEvent, parse_data
+from contracts.topics import dead_letter_topic
 from servicekit.db import Database
 from servicekit.outbox import kafka_producer
 from servicekit.telemetry import context_from_kafka_headers, tracer

@@ -18,8 +18,8 @@ import os
 import sys
 
 from aiokafka import AIOKafkaConsumer
-from contracts.topics import dead_letter_topic
 
+from contracts.topics import dead_letter_topic
 from servicekit.outbox import kafka_producer
 
 

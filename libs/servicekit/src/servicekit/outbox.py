@@ -18,12 +18,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from contracts.base import EventPayload
-from contracts.envelope import CloudEvent, new_event
 from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
+from contracts.envelope import CloudEvent, new_event
 from servicekit.db import Database
 from servicekit.telemetry import current_trace_headers
 

@@ -13,6 +13,7 @@ import os
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from contracts.topics import CATALOGUE
 
 

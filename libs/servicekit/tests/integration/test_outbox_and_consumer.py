@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Column, MetaData, String, Table, func, select
+
 from contracts.envelope import CloudEvent, InvalidEvent, new_event
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, PermanentError
@@ -15,7 +17,6 @@ from servicekit.migrations import run_env  # noqa: F401  (imported to prove it l
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.telemetry import configure_tracing, tracer
 from servicekit.testing import fresh_database_url
-from sqlalchemy import Column, MetaData, String, Table, func, select
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from servicekit.app import ServiceKit
 
 from billing.domain.rating import ExclusionRules
 from billing.settings import BillingSettings
+from servicekit.app import ServiceKit
 
 
 def _now() -> datetime:

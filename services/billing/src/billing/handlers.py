@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.context import Billing
+from billing.service import accounts, usage
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRecordV1
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import Handler, PermanentError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from billing.context import Billing
-from billing.service import accounts, usage
 
 
 def handlers(b: Billing) -> dict[str, Handler]:

@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as kit_app
-from servicekit.auth import TokenVerifier
 
 from billing import handlers
 from billing.api import router
@@ -17,6 +14,9 @@ from billing.domain.rating import ExclusionRules
 from billing.models import Base
 from billing.service import retention, runs
 from billing.settings import BillingSettings
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as kit_app
+from servicekit.auth import TokenVerifier
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

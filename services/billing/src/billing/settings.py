@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
-from servicekit.settings import ServiceSettings
 
 from billing.domain.rating import DEFAULT_EXCLUDED_DESTINATIONS, validate_patterns
+from servicekit.settings import ServiceSettings
 
 
 class BillingSettings(ServiceSettings):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from billing.main import create_app
 from billing.settings import BillingSettings
 from contracts.base import EventPayload

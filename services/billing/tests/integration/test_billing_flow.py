@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
 from billing.domain.calendar import BRUSSELS, Period
 from billing.models import Invoice, Sim, UsageRecord
 from contracts.events.billing import UsageRecordV1
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
-from openpyxl import load_workbook
 from servicekit.delegation_client import Visible
 from servicekit.testing import FakeDelegation
-from sqlalchemy import func, select
 
 from .conftest import billing_app, find_on_topic, publish, wait_consumer_assigned, wait_for
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from billing.models import Sim
 from servicekit.delegation_client import Visible
 from servicekit.testing import FakeDelegation

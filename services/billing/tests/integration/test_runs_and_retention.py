@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
 from billing.domain.calendar import Period
 from billing.models import BillingRun, BillingRunAccount, Invoice, InvoicePdf, Sim, UsageRecord
 from billing.service import retention, runs
 from servicekit.testing import FakeDelegation
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from .conftest import billing_app
 

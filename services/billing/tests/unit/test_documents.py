@@ -3,10 +3,11 @@ import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from openpyxl import load_workbook
+
 from billing.domain.invoice import Line, vat_totals
 from billing.exports import to_csv, to_xlsx
 from billing.pdf import PdfInvoice, render_invoice_pdf
-from openpyxl import load_workbook
 
 ITEM = {
     "record_id": "cdr-1",

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from billing.domain.invoice import (
     Subscription,
     UnknownPlan,

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from billing.domain.rating import (
     ExclusionRules,
     Zone,

@@ -1,4 +1,5 @@
 import pytest
+
 from billing.settings import BillingSettings
 
 

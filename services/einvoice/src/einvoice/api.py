@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import ValidationError
-from servicekit.app import KitDep, ServiceKit, SessionDep
-from servicekit.auth import CurrentPrincipal, Principal
-from servicekit.delegation_client import Resource
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
-from servicekit.problems import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 from einvoice import domain, service
 from einvoice.models import BillingAccount
 from einvoice.schemas import BankAppIn, BankCallbackIn, ConfirmIn, EmailChannelIn
 from einvoice.service import Context
+from servicekit.app import KitDep, ServiceKit, SessionDep
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.delegation_client import Resource
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.problems import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["einvoice"])
 

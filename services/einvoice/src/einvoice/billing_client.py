@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+
 from servicekit.problems import ServiceUnavailable
 from servicekit.telemetry import current_trace_headers
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.envelope import CloudEvent
 from contracts.events.billing import InvoiceClosedV1
 from contracts.events.identity import CustomerTerminatedV1
-from servicekit.consumer import Handler, PermanentError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from einvoice import service
 from einvoice.service import Context
+from servicekit.consumer import Handler, PermanentError
 
 
 def build(ctx: Context) -> dict[str, Handler]:

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as kit_app
-from servicekit.auth import TokenVerifier
-from servicekit.db import utcnow
 
 from einvoice import api, handlers, service
 from einvoice.bank import BankAdapter, FakeBankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.models import Base
 from einvoice.settings import EinvoiceSettings
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as kit_app
+from servicekit.auth import TokenVerifier
+from servicekit.db import utcnow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
 from sqlalchemy import JSON, DateTime, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from servicekit.db import add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 

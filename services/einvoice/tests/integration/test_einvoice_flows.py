@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from sqlalchemy import func, select
+
 from contracts.envelope import CloudEvent, new_event
 from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 from contracts.events.identity import CustomerTerminatedV1
@@ -23,7 +25,6 @@ from einvoice.models import DeliveryChannel
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
 from servicekit.testing import fresh_database_url, running
-from sqlalchemy import func, select
 
 from ..conftest import World
 from .kafka_tools import KafkaTap, publish

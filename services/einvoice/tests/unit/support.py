@@ -6,9 +6,10 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from sqlalchemy import select, text
+
 from contracts.envelope import CloudEvent
 from einvoice import domain
-from sqlalchemy import select, text
 
 SECRET = "bank-test-secret"
 

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from einvoice import domain, service
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow

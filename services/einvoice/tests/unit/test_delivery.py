@@ -9,12 +9,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
+
 from contracts.envelope import CloudEvent
 from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 from einvoice import domain, service
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
-from sqlalchemy import select
 
 from .support import SECRET, events, signed, token_of
 

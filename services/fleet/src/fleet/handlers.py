@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRatedV1
 from contracts.events.identity import CustomerTerminatedV1
+from fleet.service import consumption, customers
 from servicekit.app import ServiceKit
 from servicekit.consumer import Handler, PermanentError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from fleet.service import consumption, customers
 
 
 def handlers(kit: ServiceKit) -> dict[str, Handler]:

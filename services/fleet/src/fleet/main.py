@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as build_app
-from servicekit.auth import TokenVerifier
 
 from fleet import api, handlers
 from fleet.models import Base
 from fleet.service import consumption
 from fleet.settings import FleetSettings
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as build_app
+from servicekit.auth import TokenVerifier
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -7,7 +7,6 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from servicekit.db import utcnow
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +19,7 @@ from fleet.models import (
     TerminatedCustomer,
     UsageCounter,
 )
+from servicekit.db import utcnow
 
 # -- SIMs --------------------------------------------------------------------------
 

@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from httpx import AsyncClient
+from stdnum import luhn
+
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, new_event
 from fleet.main import create_app
 from fleet.settings import FleetSettings
-from httpx import AsyncClient
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource, Visible
 from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
-from stdnum import luhn
 
 os.environ.setdefault(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"

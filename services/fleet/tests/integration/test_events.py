@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from contracts.events.billing import UsageRatedV1
 from contracts.events.identity import CustomerTerminatedV1
 from fleet.domain.rules import current_period

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+
 from fleet.domain import catalogue
 from fleet.domain.catalogue import ProductConflict, UnknownProduct
 

@@ -1,11 +1,12 @@
 import pytest
+from stdnum import luhn
+
 from fleet.domain.identifiers import (
     normalize_iccid,
     normalize_imei,
     normalize_imsi,
     normalize_msisdn,
 )
-from stdnum import luhn
 
 
 def with_check_digit(body: str) -> str:

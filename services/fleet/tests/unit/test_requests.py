@@ -1,10 +1,11 @@
 import uuid
 
 import pytest
-from fleet.api.schemas import DeviceBody, ProvisionSim
-from fleet.service.listing import search_terms
 from pydantic import ValidationError
 from stdnum import luhn
+
+from fleet.api.schemas import DeviceBody, ProvisionSim
+from fleet.service.listing import search_terms
 
 ICCID = "893200000000000001" + luhn.calc_check_digit("893200000000000001")
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from fleet.domain import rules
 from fleet.domain.rules import DeviceRecord
 

@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from servicekit.db import utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import repository as repo
 from identity.domain import GENESIS_HASH, ChainCheck, ChainEntry, chain_hash, verify_chain
 from identity.models import AuditEntry
+from servicekit.db import utcnow
 
 
 async def record(

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from servicekit.app import ServiceKit
 
 from identity.keys import Keyring
 from identity.passwords import Passwords
 from identity.settings import IdentitySettings
 from identity.throttle import Throttle
+from servicekit.app import ServiceKit
 
 
 @dataclass

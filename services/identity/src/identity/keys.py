@@ -16,12 +16,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from servicekit.db import Database, utcnow
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import repository as repo
 from identity.models import SigningKey
+from servicekit.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 

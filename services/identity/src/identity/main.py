@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as create_service_app
-from servicekit.auth import TokenVerifier
-from servicekit.delegation_client import DelegationClient
 
 from identity.api import router
 from identity.context import Identity
@@ -16,6 +12,10 @@ from identity.models import Base
 from identity.service.operators import ensure_operator_account
 from identity.settings import IdentitySettings
 from identity.tokens import LocalServiceTokens
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
+from servicekit.auth import TokenVerifier
+from servicekit.delegation_client import DelegationClient
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

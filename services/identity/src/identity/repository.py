@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from servicekit.problems import Conflict
 from sqlalchemy import Select, and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from identity.models import (
     SigningKey,
     User,
 )
+from servicekit.problems import Conflict
 
 # Postgres advisory lock serialising appends to the audit chain.
 AUDIT_CHAIN_LOCK = 0x1D_A0D17

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
+
 from servicekit.settings import ServiceSettings
 
 SERVICE_NAMES = ("identity", "delegation", "billing", "fleet", "einvoice", "notifier")

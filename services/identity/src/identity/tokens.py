@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from servicekit.db import Database, utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.domain import new_secret, secret_hash
 from identity.keys import Keyring
 from identity.models import RefreshFamily, RefreshToken
+from servicekit.db import Database, utcnow
 
 ISSUER = "portal-identity"
 AUDIENCE = "portal"

@@ -11,13 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from contracts.envelope import CloudEvent
 from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from contracts.envelope import CloudEvent
 from identity.main import create_app
 from identity.models import Base
 from identity.settings import IdentitySettings
 from servicekit.testing import FakeDelegation, fresh_database_url, running
-from sqlalchemy import func, select
 
 OPERATOR_EMAIL = "operator@portal.local"
 OPERATOR_PASSWORD = "operator-test-password-1"

@@ -7,10 +7,11 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from contracts.envelope import CloudEvent
-from identity import audit
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+
+from contracts.envelope import CloudEvent
+from identity import audit
 
 from .conftest import StackFactory
 from .test_registration_journey import register_and_accept

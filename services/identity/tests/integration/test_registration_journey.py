@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jwt
 import pytest
+
 from contracts.envelope import parse_data
 from contracts.events.identity import CustomerRegisteredV1, UserCreatedV1
 from contracts.events.notification import NotificationRequestedV1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from contracts.envelope import parse_data
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1

@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from identity.domain import (
     GENESIS_HASH,
     ChainEntry,

@@ -1,4 +1,5 @@
 import pytest
+
 from identity.keys import KeyPassphraseError, Keyring, new_signing_key
 from servicekit.auth import TokenVerifier
 from servicekit.problems import Unauthorized

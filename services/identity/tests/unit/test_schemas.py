@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
+
 from identity.schemas import InviteIn, RegistrationIn
 from identity.settings import IdentitySettings
-from pydantic import ValidationError
 
 
 def form(**over):

@@ -18,7 +18,8 @@ from contracts.types import E164, Email, Locale, NotificationChannel, PayloadPar
 TEMPLATE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 TEMPLATES: dict[str, str] = {
-    "user_confirmation": "New user: confirm the account. params: confirm_url, first_name",
+    "user_confirmation": "New user: confirm the account. params: confirm_url, first_name, "
+    "company_name",
     "email_change_confirmation": "Confirm a new login e-mail. params: confirm_url, first_name",
     "einvoice_email_confirmation": "Confirm the e-invoice e-mail address. params: confirm_url",
     "invoice_available": "A new invoice (PDF attached for e-mail). params: invoice_number, "

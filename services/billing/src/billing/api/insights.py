@@ -3,14 +3,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from contracts.types import Money
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal
 
 from billing.context import BillingDep
 from billing.service import insights as service
+from contracts.types import Money
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1", tags=["insights"])
 

@@ -6,14 +6,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
-from servicekit.problems import ValidationFailed
 
 from billing.api import schemas as s
 from billing.context import BillingDep
 from billing.service import accounts, invoices, runs, usage
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.problems import ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 

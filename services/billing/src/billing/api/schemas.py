@@ -6,9 +6,10 @@ from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from contracts.events.billing import UsageRecordV1
 from contracts.types import Money
-from pydantic import BaseModel, ConfigDict, Field
 
 MAX_USAGE_RECORDS = 5000
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from servicekit.auth import Principal
-from servicekit.delegation_client import Resource
-from servicekit.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
 from billing.models import BillingAccount, Invoice
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
+from servicekit.auth import Principal
+from servicekit.delegation_client import Resource
+from servicekit.problems import NotFound
 
 
 def account_resource(account: BillingAccount) -> Resource:

@@ -6,18 +6,18 @@ import logging
 import uuid
 from typing import Any
 
-from contracts.events.fleet import SimChangedV1
-from contracts.events.identity import CustomerTerminatedV1
-from servicekit.auth import Principal
-from servicekit.delegation_client import Resource
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import Problem
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
 from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
 from billing.service.access import visible_account
+from contracts.events.fleet import SimChangedV1
+from contracts.events.identity import CustomerTerminatedV1
+from servicekit.auth import Principal
+from servicekit.delegation_client import Resource
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
 

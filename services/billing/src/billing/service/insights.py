@@ -10,8 +10,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from servicekit.auth import Principal
-from servicekit.problems import ValidationFailed
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -20,6 +18,8 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import usage as usage_repo
 from billing.service.runs import parse_period
+from servicekit.auth import Principal
+from servicekit.problems import ValidationFailed
 
 TOP_CONSUMERS = 10
 MAX_MONTHS = 36

@@ -5,9 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from servicekit.auth import Principal
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import Conflict, Gone
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -18,6 +15,9 @@ from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
 from billing.service.access import visible_account, visible_invoice
 from billing.service.usage import usage_position, usage_view
+from servicekit.auth import Principal
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import Conflict, Gone
 
 
 def totals_view(inv: Invoice) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -23,6 +22,7 @@ from billing.pdf import PdfInvoice, render_invoice_pdf
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
+from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 
 
 class AccountGone(Exception):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from servicekit.app import ServiceKit
-
 from billing.context import Billing
 from billing.domain.calendar import months_before, retention_cutoffs
 from billing.repository import invoices as invoices_repo
 from billing.repository import retention as repo
+from servicekit.app import ServiceKit
 
 log = logging.getLogger(__name__)
 

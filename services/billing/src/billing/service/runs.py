@@ -14,9 +14,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from servicekit.app import ServiceKit
-from servicekit.problems import Conflict, NotFound, ValidationFailed
-
 from billing.context import Billing
 from billing.domain.calendar import InvalidPeriod, Period
 from billing.models import BillingRun
@@ -24,6 +21,8 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import runs as repo
 from billing.service.invoicing import close_period
+from servicekit.app import ServiceKit
+from servicekit.problems import Conflict, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from contracts.events.billing import UsageRatedV1, UsageRecordV1
-from servicekit.auth import Principal
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
@@ -22,6 +18,10 @@ from billing.models import BillingAccount, UsageRecord
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
 from billing.service.access import visible_account
+from contracts.events.billing import UsageRatedV1, UsageRecordV1
+from servicekit.auth import Principal
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import NotFound
 
 MAX_LINE = 64
 MAX_DESTINATION = 200

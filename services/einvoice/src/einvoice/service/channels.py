@@ -8,16 +8,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from contracts.events.notification import NotificationRequestedV1, RecipientV1
-from servicekit.problems import Conflict, NotFound, Problem
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.notification import NotificationRequestedV1, RecipientV1
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.models import BillingAccount, DeliveryChannel
 from einvoice.service.context import Context, account, covered_accounts, publish
 from einvoice.service.views import channel_fields, delivery_view
+from servicekit.problems import Conflict, NotFound, Problem
 
 log = logging.getLogger(__name__)
 

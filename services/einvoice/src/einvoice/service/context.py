@@ -8,18 +8,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts.events.einvoice import EinvoiceChannelChangedV1
-from servicekit.db import utcnow
-from servicekit.outbox import Outbox
-from servicekit.problems import NotFound, ServiceUnavailable
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.einvoice import EinvoiceChannelChangedV1
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.bank import BankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.models import BillingAccount, DeliveryChannel
 from einvoice.settings import EinvoiceSettings
+from servicekit.db import utcnow
+from servicekit.outbox import Outbox
+from servicekit.problems import NotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

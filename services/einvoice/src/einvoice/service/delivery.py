@@ -7,22 +7,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.events.billing import InvoiceClosedV1
 from contracts.events.notification import (
     AttachmentRefV1,
     NotificationRequestedV1,
     RecipientV1,
 )
-from servicekit.consumer import PermanentError
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
 from einvoice.service.context import Context, remember_account
 from einvoice.service.views import delivery_item
+from servicekit.consumer import PermanentError
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import BadRequest
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.delegation_client import Resource
-from servicekit.problems import Forbidden, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.models import Sim
 from fleet.service import sims
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.delegation_client import Resource
+from servicekit.problems import Forbidden, NotFound
 
 READ = "sim.read"
 MANAGE = "sim.manage"

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from contracts.types import PERIOD_PATTERN
 from fastapi import APIRouter, Query
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal
 
+from contracts.types import PERIOD_PATTERN
 from fleet.api.guard import (
     DEVICE_READ,
     FLEET_MANAGER,
@@ -32,6 +30,8 @@ from fleet.api.schemas import (
 from fleet.domain import catalogue
 from fleet.service import consumption, devices, fleet_manager
 from fleet.service.common import Actor
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal
 
 router = APIRouter()
 

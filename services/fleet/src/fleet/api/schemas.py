@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from contracts.types import Money
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.types import Money
 from fleet.domain import catalogue, identifiers
 
 

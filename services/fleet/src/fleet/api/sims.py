@@ -6,9 +6,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import Cursor, Limit
 
 from fleet.api import export as files
 from fleet.api.guard import MANAGE, ORDER, READ, sim_for
@@ -26,6 +23,9 @@ from fleet.api.schemas import (
 from fleet.repository import aware
 from fleet.service import listing, sims
 from fleet.service.common import Actor
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.pagination import Cursor, Limit
 
 router = APIRouter(tags=["sims"])
 

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.events.fleet import SimChange, SimChangedV1
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from fleet.domain import catalogue
+from fleet.models import Sim, SimHistory
 from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from fleet.domain import catalogue
-from fleet.models import Sim, SimHistory
 
 ActorKind = Literal["user", "operator", "service", "system"]
 LOCALES = ("nl", "fr", "en")

@@ -7,15 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from contracts.events.billing import UsageRatedV1
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.billing import UsageRatedV1
 from fleet import repository as repo
 from fleet.domain import catalogue, rules
 from fleet.domain.identifiers import normalize_msisdn
 from fleet.models import CountedRecord, Sim
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from contracts.events.identity import CustomerTerminatedV1
-from servicekit.app import ServiceKit
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.identity import CustomerTerminatedV1
 from fleet import repository as repo
 from fleet.models import TerminatedCustomer
 from fleet.service.common import SYSTEM
 from fleet.service.fleet_manager import enforce_threshold
 from fleet.service.sims import deactivate_all_of_customer
+from servicekit.app import ServiceKit
 
 
 async def terminate(session: AsyncSession, kit: ServiceKit, event: CustomerTerminatedV1) -> int:

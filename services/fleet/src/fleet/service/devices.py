@@ -6,9 +6,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
-from servicekit.problems import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
@@ -16,6 +13,9 @@ from fleet.domain.rules import DeviceRecord, Ownership, device_view
 from fleet.models import DeviceUse, Sim
 from fleet.service.common import Actor, publish_change, record_history
 from fleet.service.sims import locked_active
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from servicekit.problems import NotFound
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from contracts.events.fleet import FleetManagerChangedV1
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
-from servicekit.problems import Conflict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.fleet import FleetManagerChangedV1
 from fleet import repository as repo
 from fleet.domain import rules
 from fleet.models import FleetManager
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from servicekit.problems import Conflict
 
 
 def _threshold(kit: ServiceKit) -> int:

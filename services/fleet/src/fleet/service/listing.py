@@ -6,14 +6,14 @@ import re
 import uuid
 from typing import Any
 
-from servicekit.delegation_client import Visible
-from servicekit.pagination import decode_cursor, encode_cursor
-from servicekit.problems import BadRequest, ValidationFailed
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
 from fleet.domain import catalogue
 from fleet.models import Sim, SimHistory
+from servicekit.delegation_client import Visible
+from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.problems import BadRequest, ValidationFailed
 
 _NON_SEARCH = re.compile(r"[\s./-]")
 

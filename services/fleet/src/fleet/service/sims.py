@@ -5,9 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
-from servicekit.problems import Conflict, NotFound, ValidationFailed
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +18,9 @@ from fleet.service.common import (
     record_history,
 )
 from fleet.service.fleet_manager import enforce_threshold
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)

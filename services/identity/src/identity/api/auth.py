@@ -11,9 +11,6 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.problems import BadRequest, Problem, ValidationFailed, problem_response
 
 from identity.api.common import client_ip
 from identity.context import IdentityDep
@@ -26,6 +23,9 @@ from identity.schemas import (
     TokenOut,
 )
 from identity.service import auth, users
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.problems import BadRequest, Problem, ValidationFailed, problem_response
 
 router = APIRouter(tags=["auth"])
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request
+
 from servicekit.pagination import decode_cursor
 from servicekit.problems import BadRequest
 

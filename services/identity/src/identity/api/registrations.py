@@ -6,9 +6,6 @@ from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from servicekit.app import SessionDep
-from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 from identity.api.common import after_position, position_of
 from identity.context import IdentityDep
@@ -22,6 +19,9 @@ from identity.schemas import (
     RegistrationPage,
 )
 from identity.service import registrations
+from servicekit.app import SessionDep
+from servicekit.auth import OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["registrations"])
 

@@ -6,9 +6,6 @@ from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 from identity.api.common import after_position, position_of
 from identity.context import IdentityDep
@@ -25,6 +22,9 @@ from identity.schemas import (
     UserPage,
 )
 from identity.service import auth, users
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["users"])
 

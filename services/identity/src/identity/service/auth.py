@@ -13,16 +13,6 @@ import uuid
 from datetime import datetime
 
 from prometheus_client import Counter
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.problems import (
-    BadRequest,
-    Gone,
-    Problem,
-    TooManyRequests,
-    Unauthorized,
-    ValidationFailed,
-)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
@@ -41,6 +31,16 @@ from identity.domain import (
 from identity.models import Credential, User
 from identity.throttle import Bucket
 from identity.tokens import TokenPair, issue_refresh_token, mint_access_token
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import (
+    BadRequest,
+    Gone,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 

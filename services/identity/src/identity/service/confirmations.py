@@ -6,13 +6,13 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from contracts.events.notification import NotificationRequestedV1, RecipientV1
-from servicekit.db import utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.notification import NotificationRequestedV1, RecipientV1
 from identity.context import Identity
 from identity.domain import new_secret, secret_hash
 from identity.models import ConfirmationToken, User
+from servicekit.db import utcnow
 
 USER_CONFIRMATION = "user_confirmation"
 

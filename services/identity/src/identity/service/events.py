@@ -10,7 +10,6 @@ from contracts.events.identity import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
-
 from identity.models import Customer, User
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from servicekit.db import utcnow
 from sqlalchemy.exc import IntegrityError
 
 from identity import repository as repo
 from identity.context import Identity
 from identity.domain import normalize_email
 from identity.models import Credential, User
+from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.problems import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
@@ -18,6 +15,9 @@ from identity.models import Credential, Customer, Registration, User
 from identity.schemas import RegistrationIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import customer_registered, user_created
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, NotFound
 
 ENTERPRISE_TAKEN = "A registration for this enterprise number is already pending or accepted"
 EMAIL_TAKEN = "This e-mail address already has an account or a pending registration"

@@ -5,10 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.delegation_client import Resource
-from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
@@ -19,6 +15,10 @@ from identity.models import Customer, User
 from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.delegation_client import Resource
+from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 MANAGE_USERS = "user.manage"
 
