@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation.domain import Grant, Person, Scope, SimFacts
@@ -197,6 +197,21 @@ async def active_assignments(
     return list(rows.scalars())
 
 
+async def mark_revoked(
+    session: AsyncSession, row: Assignment, *, by: str | None, reason: str, at: datetime
+) -> bool:
+    """Revoke if still active, as one conditional UPDATE: of two instances revoking the
+    same assignment at once (sweep, API, event), exactly one wins and announces it."""
+    result = await session.execute(
+        update(Assignment)
+        .where(Assignment.assignment_id == row.assignment_id, Assignment.status == ACTIVE)
+        .values(status="revoked", revoked_at=at, revoked_by=by, revoke_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(row)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 async def count_active_owners(
     session: AsyncSession, customer_id: UUID, *, besides: UUID | None = None
 ) -> int:
@@ -312,6 +327,34 @@ async def pending_third_party(
     if grantee is not None:
         query = query.where(t.grantee_user_id == grantee)
     return list((await session.execute(query)).scalars())
+
+
+async def decide_third_party(
+    session: AsyncSession,
+    row: ThirdPartyDelegation,
+    *,
+    status: str,
+    by: str,
+    at: datetime,
+    reason: str | None = None,
+    assignment_id: UUID | None = None,
+) -> bool:
+    """Move a pending delegation to ``status``; False when someone decided it first."""
+    t = ThirdPartyDelegation
+    result = await session.execute(
+        update(t)
+        .where(t.id == row.id, t.status == "pending")
+        .values(
+            status=status,
+            decided_by=by,
+            decided_at=at,
+            decision_reason=reason,
+            assignment_id=assignment_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(row)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def new_id() -> UUID:

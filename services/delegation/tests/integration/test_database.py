@@ -98,3 +98,33 @@ async def test_grant_check_and_revoke_on_postgresql() -> None:
         gone = await env.client.delete(f"{path}/{created.json()['assignment_id']}", headers=owner)
         assert gone.status_code == 204
         assert (await env.check(pu, "invoice.read", res))["allowed"] is False
+
+
+async def test_concurrent_revocations_announce_once() -> None:
+    from delegation import repository as repo
+    from delegation.service.common import revoke
+
+    url = await fresh_database_url("delegation")
+    async with delegation_env(url) as env:
+        c = await env.register()
+        pu = await env.invite(c.customer_id)
+        async with env.kit.db.sessions() as s:
+            [row] = await repo.active_assignments(s, user_id=pu)
+        assignment_id = row.assignment_id
+
+        async def revoke_in_own_transaction() -> bool:
+            async with env.kit.db.transaction() as session:
+                mine = await repo.get_assignment(session, assignment_id)
+                assert mine is not None and mine.status == "active"
+                await asyncio.sleep(0.2)  # both have read "active" before either writes
+                return await revoke(env.kit, session, mine, reason="test", by=None)
+
+        results = await asyncio.gather(revoke_in_own_transaction(), revoke_in_own_transaction())
+        assert sorted(results) == [False, True]
+        revoked = [
+            e
+            for e in await env.outbox()
+            if e["data"].get("assignment_id") == str(assignment_id)
+            and e["data"]["change"] == "revoked"
+        ]
+        assert len(revoked) == 1

@@ -78,11 +78,8 @@ async def revoke(
     """Revoke one assignment and announce it; False when it was no longer active."""
     if row.status != repo.ACTIVE:
         return False
-    row.status = "revoked"
-    row.revoked_at = utcnow()
-    row.revoked_by = by
-    row.revoke_reason = reason
-    await session.flush()
+    if not await repo.mark_revoked(session, row, by=by, reason=reason, at=utcnow()):
+        return False
     await announce(kit, session, row, "revoked", by)
     return True
 

@@ -105,11 +105,16 @@ async def approve(
         granted_by=row.requested_by,
         granted_at=utcnow(),
     )
+    if not await repo.decide_third_party(
+        session,
+        row,
+        status="approved",
+        by=principal.subject,
+        at=utcnow(),
+        assignment_id=assignment.assignment_id,
+    ):
+        raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     session.add(assignment)
-    row.status = "approved"
-    row.decided_by = principal.subject
-    row.decided_at = utcnow()
-    row.assignment_id = assignment.assignment_id
     await session.flush()
     await announce(kit, session, assignment, "granted", row.requested_by)
     return row
@@ -123,11 +128,10 @@ async def refuse(
     reason: str | None,
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
-    row.status = "refused"
-    row.decided_by = principal.subject
-    row.decided_at = utcnow()
-    row.decision_reason = reason
-    await session.flush()
+    if not await repo.decide_third_party(
+        session, row, status="refused", by=principal.subject, at=utcnow(), reason=reason
+    ):
+        raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     return row
 
 
