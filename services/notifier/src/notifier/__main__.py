@@ -1,6 +1,5 @@
-from servicekit.cli import main_for
-
 from notifier.main import MIGRATIONS_DIR, create_app
 from notifier.settings import NotifierSettings
+from servicekit.cli import main_for
 
 main_for(NotifierSettings, create_app, MIGRATIONS_DIR)  # type: ignore[arg-type]

@@ -8,12 +8,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from servicekit.app import SessionDep
-from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 from notifier import service
 from notifier.service import Deps
+from servicekit.app import SessionDep
+from servicekit.auth import OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/v1/operator/notifications", tags=["notifications"])
 

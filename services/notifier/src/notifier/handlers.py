@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.envelope import CloudEvent
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1
-from servicekit.consumer import Handler, PermanentError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from notifier import service
 from notifier.service import Deps
+from servicekit.consumer import Handler, PermanentError
 
 P = TypeVar("P")
 

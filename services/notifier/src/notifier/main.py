@@ -7,10 +7,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as create_service_app
-from servicekit.auth import TokenVerifier
-from servicekit.db import utcnow
 
 from notifier import api
 from notifier.delivery import (
@@ -27,6 +23,10 @@ from notifier.sender import Sender
 from notifier.service import Deps, apply_retention
 from notifier.settings import NotifierSettings
 from notifier.templates import Templates
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
+from servicekit.auth import TokenVerifier
+from servicekit.db import utcnow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from servicekit.db import add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)
@@ -91,6 +92,8 @@ class Notification(Base):
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # W3C trace context of the request, so the send and its outcome event join its trace.
+    trace_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # When the one-time links were removed from ``params`` (retention).
     params_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -28,9 +28,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
 
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +38,9 @@ from notifier.delivery import Mailer, PdfSource, SmsGateway, build_email
 from notifier.domain import DeliveryError, attachment_filename, permanent, transient
 from notifier.service import Deps, Job
 from notifier.templates import TemplateProblem
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
+from servicekit.telemetry import context_from_mapping, tracer
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,22 @@ class Sender:
         return len(jobs)
 
     async def _deliver(self, job: Job) -> None:
+        # Continue the trace of the request: the send and notification.sent/failed (whose
+        # outbox row stores the current trace context) join it.
+        with tracer("notifier").start_as_current_span(
+            "notification send",
+            context=context_from_mapping(job.trace_headers),
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "notification.id": str(job.id),
+                "notification.channel": job.channel,
+                "notification.template": job.template,
+                "notification.attempt": job.attempts,
+            },
+        ):
+            await self._deliver_in_span(job)
+
+    async def _deliver_in_span(self, job: Job) -> None:
         started = time.perf_counter()
         # Bounded below the lease: past it, another instance may legitimately resend.
         budget = self.deps.settings.sending_lease_s / 2

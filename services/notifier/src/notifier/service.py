@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.envelope import CloudEvent
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import (
@@ -27,12 +29,6 @@ from contracts.events.notification import (
     NotificationRequestedV1,
     NotificationSentV1,
 )
-from servicekit.db import utcnow
-from servicekit.outbox import Outbox
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest, Conflict, NotFound
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from notifier import repository as repo
 from notifier.domain import (
     IN_PROGRESS,
@@ -54,6 +50,11 @@ from notifier.domain import (
 from notifier.models import Notification, Recipient
 from notifier.settings import NotifierSettings
 from notifier.templates import TemplateProblem, Templates
+from servicekit.db import utcnow
+from servicekit.outbox import Outbox
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import BadRequest, Conflict, NotFound
+from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ async def request_notification(
         requested_mobile=to.mobile,
         params=dict(payload.params),
         attachments=[a.model_dump(mode="json") for a in payload.attachments],
+        trace_headers=current_trace_headers() or None,
         status=Status.PENDING,
         attempts=0,
         created_at=now,
@@ -244,6 +246,7 @@ class Job:
     params: dict[str, str]
     attachments: list[dict[str, Any]]
     attempts: int
+    trace_headers: dict[str, str]
 
 
 async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Job]:
@@ -274,6 +277,7 @@ async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Jo
                 params=dict(n.params or {}),
                 attachments=list(n.attachments or []),
                 attempts=n.attempts,
+                trace_headers=dict(n.trace_headers or {}),
             )
         )
     await session.flush()
@@ -444,6 +448,7 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
         requested_mobile=original.requested_mobile,
         params=dict(original.params or {}),
         attachments=list(original.attachments or []),
+        trace_headers=current_trace_headers() or None,
         status=Status.PENDING,
         attempts=0,
         created_at=now,

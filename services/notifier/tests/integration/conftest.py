@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, new_event
-from fastapi import FastAPI
 from notifier.main import create_app
 from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit

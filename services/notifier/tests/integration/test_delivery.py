@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from contracts.envelope import CloudEvent
 from contracts.events.identity import ContractV1, UserCreatedV1
 from contracts.events.notification import AttachmentRefV1, NotificationRequestedV1, RecipientV1

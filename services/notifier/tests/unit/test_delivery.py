@@ -5,6 +5,7 @@ import uuid
 import aiosmtplib
 import httpx
 import pytest
+
 from notifier.delivery import (
     BillingPdfSource,
     HttpSmsGateway,

@@ -2,6 +2,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from notifier.domain import (
     DirectoryEntry,
     GiveUp,

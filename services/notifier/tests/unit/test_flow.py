@@ -11,6 +11,10 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import select, update
+
 from contracts.envelope import new_event
 from contracts.events.identity import ContractV1, UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import (
@@ -18,8 +22,6 @@ from contracts.events.notification import (
     NotificationRequestedV1,
     RecipientV1,
 )
-from fastapi import FastAPI
-from httpx import AsyncClient
 from notifier import service
 from notifier.domain import DeliveryError, permanent, transient
 from notifier.main import create_app
@@ -30,7 +32,6 @@ from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
 from servicekit.testing import FakeDelegation, TokenFactory, running
-from sqlalchemy import select, update
 
 URL = "https://portal.example/v1/users/confirm?token=tok-123"
 

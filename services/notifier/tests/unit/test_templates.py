@@ -1,6 +1,7 @@
 import html
 
 import pytest
+
 from notifier.templates import CATALOGUE, LOCALES, TEMPLATES_DIR, TemplateProblem, Templates
 
 templates = Templates()
