@@ -379,7 +379,11 @@ async def list_notifications(
         try:
             user_id = uuid.UUID(recipient)
         except ValueError:
-            address = recipient
+            address = recipient.strip()
+            if address.isdigit():
+                # "+32..." in a query string arrives as " 32..." unless the client
+                # encoded the plus; phone numbers are stored in E.164.
+                address = "+" + address
     rows = await repo.list_notifications(
         session,
         recipient_user_id=user_id,

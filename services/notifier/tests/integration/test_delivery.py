@@ -114,6 +114,14 @@ async def test_sms_reaches_the_gateway(stack: Stack) -> None:
     assert "F2026-9" in sms["text"] and "€60.50" in sms["text"]
     n = await the_notification(stack, payload.request_id, "sent")
     assert n["channel"] == "sms" and n["to"] == mobile[:4] + "***" + mobile[-2:]
+    # By number, whether or not the client encoded the "+".
+    assert [i["notification_id"] for i in await stack.notifications(recipient=mobile)] == [
+        n["notification_id"]
+    ]
+    raw = await stack.client.get(
+        f"/v1/operator/notifications?recipient={mobile}", headers=stack.operator()
+    )
+    assert [i["notification_id"] for i in raw.json()["items"]] == [n["notification_id"]]
 
 
 async def test_invoice_mail_has_the_pdf_attached(stack: Stack) -> None:
