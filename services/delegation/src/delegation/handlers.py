@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.envelope import CloudEvent
 from contracts.events import (
     CustomerRegisteredV1,
@@ -10,11 +12,9 @@ from contracts.events import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
+from delegation.service import events
 from servicekit.app import ServiceKit
 from servicekit.consumer import Handler
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from delegation.service import events
 
 
 def handlers_for(kit: ServiceKit) -> dict[str, Handler]:

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from servicekit.app import ServiceKit
-from servicekit.app import create_app as create_service_app
 
 from delegation import api
 from delegation.handlers import handlers_for
 from delegation.models import Base
 from delegation.service.events import sweep_ended_contracts
 from delegation.settings import DelegationSettings
+from servicekit.app import ServiceKit
+from servicekit.app import create_app as create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

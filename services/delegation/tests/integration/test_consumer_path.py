@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from contracts.events import CustomerRegisteredV1, UserDeactivatedV1
-from contracts.topics import CATALOGUE
 from delegation_env import delegation_env, enterprise_number, now, user_created
 from delegation_kafka import Tail, eventually, publish, start_group_at_end
+
+from contracts.events import CustomerRegisteredV1, UserDeactivatedV1
+from contracts.topics import CATALOGUE
 from servicekit.testing import fresh_database_url
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from delegation_env import customer_resource, delegation_env
+
 from delegation.main import MIGRATIONS_DIR
 from delegation.models import Base
-from delegation_env import customer_resource, delegation_env
 from servicekit.db import create_engine
 from servicekit.migrations import upgrade_to_head
 from servicekit.testing import fresh_database_url

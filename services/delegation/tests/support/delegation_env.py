@@ -13,6 +13,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+from httpx import AsyncClient
+from sqlalchemy import select
+
 from contracts.events import (
     ContractV1,
     CustomerRegisteredV1,
@@ -24,11 +27,9 @@ from contracts.events import (
 from delegation.main import create_app
 from delegation.service import events
 from delegation.settings import DelegationSettings
-from httpx import AsyncClient
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
 from servicekit.testing import AUDIENCE, ISSUER, TokenFactory, running
-from sqlalchemy import select
 
 
 def enterprise_number() -> str:

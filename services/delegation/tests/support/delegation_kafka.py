@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from contracts.base import EventPayload
 from contracts.envelope import CLOUDEVENTS_JSON, CloudEvent, new_event
 

@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+from delegation_env import Env, customer_resource
+
 from delegation.models import User
 from delegation.service.events import sweep_ended_contracts
-from delegation_env import Env, customer_resource
 
 
 def _path(customer_id: UUID) -> str:
@@ -254,8 +255,9 @@ async def test_terminated_customer_denies_all_and_revokes(env: Env) -> None:
 
 
 async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> None:
-    from delegation.service import events
     from delegation_env import user_created
+
+    from delegation.service import events
 
     c = await env.register()
     payload = user_created(uuid.uuid4(), c.customer_id, "portal_user")
@@ -265,8 +267,9 @@ async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> N
 
 
 async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) -> None:
-    from delegation.service import events
     from delegation_env import user_created
+
+    from delegation.service import events
 
     c = await env.register()
     user_id = uuid.uuid4()
@@ -277,8 +280,9 @@ async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) 
 
 
 async def test_user_before_its_customer_registration_still_gets_its_profile(env: Env) -> None:
-    from delegation.service import events
     from delegation_env import user_created
+
+    from delegation.service import events
 
     customer_id, owner = uuid.uuid4(), uuid.uuid4()
     await env.apply(events.user_created, user_created(owner, customer_id, "access_owner"))

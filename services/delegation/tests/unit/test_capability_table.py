@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-from delegation.domain import GrantRequest, Scope, check_grant, decide
 from delegation_factories import (
     BA,
     CUSTOMER,
@@ -26,6 +25,8 @@ from delegation_factories import (
     sim,
     user_target,
 )
+
+from delegation.domain import GrantRequest, Scope, check_grant, decide
 
 
 def _grant_request(grantee_id: uuid.UUID, profile: str, **kw: object) -> GrantRequest:

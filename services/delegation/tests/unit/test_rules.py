@@ -6,16 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from delegation.domain import (
-    GrantRequest,
-    HeldAssignment,
-    Operator,
-    Scope,
-    check_grant,
-    check_revoke,
-    check_third_party_request,
-    decide,
-)
 from delegation_factories import (
     BA,
     CUSTOMER,
@@ -34,6 +24,17 @@ from delegation_factories import (
     service_user,
     sim,
     with_,
+)
+
+from delegation.domain import (
+    GrantRequest,
+    HeldAssignment,
+    Operator,
+    Scope,
+    check_grant,
+    check_revoke,
+    check_third_party_request,
+    decide,
 )
 
 DATA_ACTIONS = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from delegation.domain import SimFacts, visible
 from delegation_factories import (
     BA,
     CUSTOMER,
@@ -19,6 +18,8 @@ from delegation_factories import (
     service_user,
     with_,
 )
+
+from delegation.domain import SimFacts, visible
 
 
 def test_access_owner_sees_whole_own_customer_and_affiliates() -> None:

@@ -6,13 +6,13 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["assignments"])
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal
 
 from delegation.api.schemas import (
     Action,
@@ -18,6 +16,8 @@ from delegation.api.schemas import (
     ResourceType,
 )
 from delegation.service import checks
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal
 
 router = APIRouter(tags=["checks"])
 

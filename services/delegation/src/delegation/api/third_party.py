@@ -6,13 +6,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
 from delegation.domain import WHOLE_CUSTOMER
 from delegation.service import assignments, third_party
+from servicekit.app import KitDep, SessionDep
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["third-party delegations"])
 

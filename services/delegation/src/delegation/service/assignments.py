@@ -6,11 +6,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.pagination import decode_cursor
-from servicekit.problems import BadRequest, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
@@ -24,6 +19,11 @@ from delegation.domain import (
 )
 from delegation.models import Assignment
 from delegation.service.common import announce, load_actor, raise_for, revoke, today
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.pagination import decode_cursor
+from servicekit.problems import BadRequest, NotFound
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:

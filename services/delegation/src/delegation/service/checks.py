@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.problems import Forbidden
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
@@ -30,6 +27,9 @@ from delegation.domain import (
     visible,
 )
 from delegation.service.common import today, with_group
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.problems import Forbidden
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,17 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from contracts.events import DelegationChangedV1, ScopeV1
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events import DelegationChangedV1, ScopeV1
 from delegation import repository as repo
 from delegation.domain import ACCESS_OWNER, Operator, Person, Refusal
 from delegation.domain.granting import Actor
 from delegation.models import Assignment
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 def today(kit: ServiceKit) -> date:

@@ -12,6 +12,8 @@ import logging
 import uuid
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contracts.events import (
     CustomerRegisteredV1,
     CustomerTerminatedV1,
@@ -19,14 +21,12 @@ from contracts.events import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from delegation import repository as repo
 from delegation.domain import INTERNAL_CONTRACTS
 from delegation.models import Assignment, Sim, User
 from delegation.service.common import announce, aware, revoke, today
+from servicekit.app import ServiceKit
+from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.problems import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
@@ -23,6 +19,10 @@ from delegation.domain import (
 from delegation.models import Assignment, ThirdPartyDelegation
 from delegation.service.assignments import cursor_position
 from delegation.service.common import announce, load_actor, raise_for, today
+from servicekit.app import ServiceKit
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.problems import Conflict, NotFound
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
