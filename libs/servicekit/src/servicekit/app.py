@@ -185,14 +185,14 @@ async def _kafka_metadata(bootstrap: str) -> None:
         await client.close()
 
 
-def get_kit(request: Request) -> ServiceKit:
+async def get_kit(request: Request) -> ServiceKit:
     kit: ServiceKit = request.app.state.kit
     return kit
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent."""
-    kit = get_kit(request)
+    kit: ServiceKit = request.app.state.kit
     async with kit.db.transaction() as session:
         yield session
 

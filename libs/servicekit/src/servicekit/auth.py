@@ -175,16 +175,30 @@ OperatorPrincipal = Annotated[Principal, Depends(operator_principal)]
 UserPrincipal = Annotated[Principal, Depends(user_principal)]
 
 
+TokenFetch = Callable[[], Awaitable[tuple[str, float]]]
+
+
 class ServiceTokenProvider:
-    """OAuth2 client credentials at identity, cached until shortly before expiry."""
+    """This service's own access token, cached until shortly before expiry.
+
+    By default it is fetched by OAuth2 client credentials at identity; identity itself
+    passes ``fetch`` to mint its token in-process instead of calling itself over HTTP.
+    """
 
     def __init__(
-        self, token_url: str, client_id: str, client_secret: str, timeout_s: float = 3.0
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout_s: float = 3.0,
+        *,
+        fetch: TokenFetch | None = None,
     ) -> None:
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
         self.timeout_s = timeout_s
+        self._fetch: TokenFetch = fetch or self._client_credentials
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -193,26 +207,30 @@ class ServiceTokenProvider:
         async with self._lock:
             if self._token and time.monotonic() < self._expires_at - 30:
                 return self._token
-            try:
-                async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                    resp = await client.post(
-                        self.token_url,
-                        data={
-                            "grant_type": "client_credentials",
-                            "client_id": self.client_id,
-                            "client_secret": self.client_secret,
-                        },
-                    )
-            except httpx.HTTPError as exc:
-                raise ServiceUnavailable("Identity is unreachable") from exc
-            if resp.status_code != 200:
-                raise ServiceUnavailable(
-                    f"Identity refused this service's credentials ({resp.status_code})"
-                )
-            body = resp.json()
-            self._token = str(body["access_token"])
-            self._expires_at = time.monotonic() + float(body.get("expires_in", 300))
-            return self._token
+            token, expires_in = await self._fetch()
+            self._token = token
+            self._expires_at = time.monotonic() + expires_in
+            return token
 
     def invalidate(self) -> None:
         self._token = None
+
+    async def _client_credentials(self) -> tuple[str, float]:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                resp = await client.post(
+                    self.token_url,
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self.client_id,
+                        "client_secret": self.client_secret,
+                    },
+                )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("Identity is unreachable") from exc
+        if resp.status_code != 200:
+            raise ServiceUnavailable(
+                f"Identity refused this service's credentials ({resp.status_code})"
+            )
+        body = resp.json()
+        return str(body["access_token"]), float(body.get("expires_in", 300))

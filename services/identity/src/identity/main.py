@@ -11,10 +11,10 @@ from identity.context import Identity
 from identity.models import Base
 from identity.service.operators import ensure_operator_account
 from identity.settings import IdentitySettings
-from identity.tokens import LocalServiceTokens
+from identity.tokens import local_service_token
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
-from servicekit.auth import TokenVerifier
+from servicekit.auth import ServiceTokenProvider, TokenVerifier
 from servicekit.delegation_client import DelegationClient
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -43,12 +43,19 @@ def create_app(
         min_refresh_interval_s=1.0,
     )
     # Likewise its own service token (for calls to delegation) is minted in-process.
-    local_tokens = LocalServiceTokens(
-        kit.db, identity.keyring, client_id=settings.client_id, ttl_s=settings.access_token_ttl_s
+    kit.tokens = ServiceTokenProvider(
+        settings.token_url,
+        settings.client_id,
+        settings.client_secret,
+        fetch=local_service_token(
+            kit.db,
+            identity.keyring,
+            client_id=settings.client_id,
+            ttl_s=settings.access_token_ttl_s,
+        ),
     )
-    kit.tokens = local_tokens  # type: ignore[assignment]
     if isinstance(kit.delegation, DelegationClient):
-        kit.delegation.tokens = local_tokens  # type: ignore[assignment]
+        kit.delegation.tokens = kit.tokens
     if delegation is not None:
         kit.delegation = delegation  # type: ignore[assignment]
 

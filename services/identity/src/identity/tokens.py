@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,34 +83,22 @@ async def issue_refresh_token(
     return token
 
 
-class LocalServiceTokens:
-    """Identity's own service token (to call delegation), minted in-process rather than
-    by HTTP to itself. Same interface as servicekit's ``ServiceTokenProvider``."""
+def local_service_token(
+    db: Database, keyring: Keyring, *, client_id: str, ttl_s: int
+) -> Callable[[], Awaitable[tuple[str, float]]]:
+    """Identity's own service token (to call delegation), minted in-process rather than by
+    HTTP to itself; plugged into servicekit's ``ServiceTokenProvider`` as its ``fetch``."""
 
-    def __init__(self, db: Database, keyring: Keyring, *, client_id: str, ttl_s: int) -> None:
-        self.db = db
-        self.keyring = keyring
-        self.client_id = client_id
-        self.ttl_s = ttl_s
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = asyncio.Lock()
+    async def mint() -> tuple[str, float]:
+        async with db.sessions() as session:
+            token = await mint_access_token(
+                session,
+                keyring,
+                subject=client_id,
+                kind="service",
+                customer_id=None,
+                ttl_s=ttl_s,
+            )
+        return token, float(ttl_s)
 
-    async def token(self) -> str:
-        async with self._lock:
-            if self._token and time.monotonic() < self._expires_at - 30:
-                return self._token
-            async with self.db.sessions() as session:
-                self._token = await mint_access_token(
-                    session,
-                    self.keyring,
-                    subject=self.client_id,
-                    kind="service",
-                    customer_id=None,
-                    ttl_s=self.ttl_s,
-                )
-            self._expires_at = time.monotonic() + self.ttl_s
-            return self._token
-
-    def invalidate(self) -> None:
-        self._token = None
+    return mint
