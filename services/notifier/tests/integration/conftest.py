@@ -1,7 +1,13 @@
 """One notifier for the whole module, wired to the real infrastructure: a fresh
-PostgreSQL database, Kafka (its own consumer group, starting at the end of the topics so
-other teams' events are not replayed), the SMTP sink and the SMS-gateway sink. Billing
-is the only fake: a tiny in-process stand-in at the edge, serving invoice PDFs."""
+PostgreSQL database, Kafka, the SMTP sink and the SMS-gateway sink. Billing is the only
+fake: a tiny in-process stand-in at the edge, serving invoice PDFs.
+
+Kafka, the sinks and the machine are shared with other teams, whose test stacks run
+notifiers of their own. So that those do not also send *our* requests (two mails at the
+sink, injected SMS failures consumed by someone else), the events this module publishes
+go to topics of its own (``it-notifier-<random>.<topic>``), created here and deleted
+afterwards; the notifier under test consumes them with a real consumer group, exactly
+as it consumes the catalogue's topics. What it publishes goes to the real topics."""
 
 import asyncio
 import os
@@ -13,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
 from contracts.base import EventPayload
@@ -66,6 +73,7 @@ class Stack:
     billing: FakeBilling
     producer: AIOKafkaProducer
     sink: httpx.AsyncClient
+    topic_prefix: str
 
     def operator(self) -> dict[str, str]:
         return self.tokens.headers(uuid.uuid4(), kind="operator")
@@ -73,7 +81,7 @@ class Stack:
     async def publish(self, payload: EventPayload, event: CloudEvent | None = None) -> CloudEvent:
         event = event or new_event(payload, source="/services/integration-test")
         await self.producer.send_and_wait(
-            event.type,
+            self.topic_prefix + event.type,
             value=event.to_bytes(),
             key=payload.key().encode(),
             headers=[("content-type", b"application/cloudevents+json")],
@@ -147,6 +155,13 @@ async def stack() -> AsyncIterator[Stack]:
     )
     kit: ServiceKit = app.state.kit
     kit.tokens = FakeServiceTokens()  # type: ignore[assignment]
+    prefix = f"it-notifier-{uuid.uuid4().hex[:8]}."
+    kit.handlers = {prefix + topic: handler for topic, handler in kit.handlers.items()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    await admin.create_topics(
+        [NewTopic(name, num_partitions=2, replication_factor=1) for name in kit.handlers]
+    )
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
     await producer.start()
     try:
@@ -157,9 +172,11 @@ async def stack() -> AsyncIterator[Stack]:
                 assert asyncio.get_running_loop().time() < deadline, "consumer never assigned"
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.0)
-            yield Stack(app, client, kit, tokens, billing, producer, sink)
+            yield Stack(app, client, kit, tokens, billing, producer, sink, prefix)
     finally:
         await producer.stop()
+        await admin.delete_topics(list(kit.handlers))
+        await admin.close()
         if url.startswith("postgresql"):
             await _drop_database(url)
 
