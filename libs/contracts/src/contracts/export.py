@@ -25,6 +25,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schemas"
 """``libs/contracts/schemas`` (next to ``src``) when run from the source tree."""
 CATALOGUE_FILE = "catalogue.json"
+ASYNCAPI_FILE = "asyncapi.json"
 REGENERATE_HINT = "uv run python -m contracts.export"
 
 _MANAGED_SCHEMA_RE = re.compile(r"^v[1-9]\d*\.json$")
@@ -90,6 +91,73 @@ def catalogue_document() -> dict[str, Any]:
     }
 
 
+def asyncapi_document() -> dict[str, Any]:
+    """An AsyncAPI 3.0 description of the event topics, for other internal systems.
+
+    Payloads reference the exported JSON Schemas; every message is a CloudEvent in
+    structured mode whose ``data`` follows that schema.
+    """
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for spec in CATALOGUE.values():
+        channel_id = spec.name.replace(".", "_").replace("-", "_")
+        payload: dict[str, Any] = (
+            {"$ref": schema_file(spec.name, spec.schema_version)}
+            if spec.schema_version is not None
+            else {"description": "The original message, unchanged, with dlq.* headers."}
+        )
+        channels[channel_id] = {
+            "address": spec.name,
+            "description": spec.description,
+            "messages": {
+                "event": {
+                    "name": spec.name,
+                    "contentType": "application/cloudevents+json",
+                    "summary": f"Key: {spec.key}. Partitions: {spec.partitions}.",
+                    "payload": payload,
+                }
+            },
+            "bindings": {
+                "kafka": {
+                    "topic": spec.name,
+                    "partitions": spec.partitions,
+                    "topicConfiguration": {"retention.ms": spec.retention_ms},
+                }
+            },
+        }
+        for producer in spec.producers:
+            operations[f"{producer}_sends_{channel_id}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "summary": f"{producer} publishes through its outbox",
+            }
+        for consumer in spec.consumers:
+            operations[f"{consumer}_receives_{channel_id}"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "summary": f"{consumer} consumes at least once, de-duplicated by its inbox",
+            }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Enterprise self-service portal events",
+            "version": "1.0.0",
+            "description": f"Generated from the contracts package; regenerate with: "
+            f"{REGENERATE_HINT}",
+        },
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "deploy/local/infra.sh",
+            },
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": channels,
+        "operations": operations,
+    }
+
+
 def _dump(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -101,14 +169,16 @@ def render() -> dict[str, str]:
         for (event_type, version), cls in sorted(registered_payloads().items())
     }
     files[CATALOGUE_FILE] = _dump(catalogue_document())
+    files[ASYNCAPI_FILE] = _dump(asyncapi_document())
     return files
 
 
 def _managed_files(out_dir: Path) -> set[str]:
     # Only files that look like ours; anything else in the folder (a README) is left alone.
     found: set[str] = set()
-    if (out_dir / CATALOGUE_FILE).is_file():
-        found.add(CATALOGUE_FILE)
+    for name in (CATALOGUE_FILE, ASYNCAPI_FILE):
+        if (out_dir / name).is_file():
+            found.add(name)
     if out_dir.is_dir():
         for path in out_dir.glob("*/*.json"):
             if path.is_file() and _MANAGED_SCHEMA_RE.match(path.name):
