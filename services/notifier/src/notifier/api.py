@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from notifier import service
+from notifier import backoffice
 from notifier.service import Deps
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
@@ -69,7 +69,7 @@ async def list_notifications(
 ) -> dict[str, Any]:
     """The delivery log, newest first. ``to`` is masked: the log is for support, not for
     harvesting addresses."""
-    return await service.list_notifications(
+    return await backoffice.list_notifications(
         session,
         recipient=recipient,
         source_event_id=source_event_id,
@@ -85,5 +85,5 @@ async def resend_notification(
     notification_id: UUID, _operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> dict[str, Any]:
     """Send again as a new notification linked to this one; 409 while it is in progress."""
-    n = await service.resend(deps, session, notification_id)
-    return service.view(n)
+    n = await backoffice.resend(deps, session, notification_id)
+    return backoffice.view(n)

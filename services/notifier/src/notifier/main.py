@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from notifier import api
+from notifier.backoffice import apply_retention
 from notifier.delivery import (
     BillingPdfSource,
     HttpSmsGateway,
@@ -20,7 +21,7 @@ from notifier.delivery import (
 from notifier.handlers import build_handlers
 from notifier.models import Base
 from notifier.sender import Sender
-from notifier.service import Deps, apply_retention
+from notifier.service import Deps
 from notifier.settings import NotifierSettings
 from notifier.templates import Templates
 from servicekit.app import ServiceKit

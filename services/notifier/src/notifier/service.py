@@ -31,7 +31,6 @@ from contracts.events.notification import (
 )
 from notifier import repository as repo
 from notifier.domain import (
-    IN_PROGRESS,
     Channel,
     DeliveryError,
     DirectoryEntry,
@@ -42,7 +41,6 @@ from notifier.domain import (
     Waiting,
     after_failure,
     dedupe_key,
-    mask_address,
     recipient_key,
     resolve_recipient,
     scrub_error,
@@ -52,8 +50,6 @@ from notifier.settings import NotifierSettings
 from notifier.templates import TemplateProblem, Templates
 from servicekit.db import utcnow
 from servicekit.outbox import Outbox
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest, Conflict, NotFound
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -73,7 +69,7 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _log(n: Notification, message: str, **fields: Any) -> None:
+def log_notification(n: Notification, message: str, **fields: Any) -> None:
     # Ids, template and status only: never the address, the params or the body.
     log.info(
         message,
@@ -104,7 +100,7 @@ async def request_notification(
     )
     existing = await repo.find_by_dedupe_key(session, key)
     if existing is not None:
-        _log(existing, "notification already requested; ignoring the repeat")
+        log_notification(existing, "notification already requested; ignoring the repeat")
         return None
     n = Notification(
         id=uuid.uuid4(),
@@ -128,18 +124,18 @@ async def request_notification(
         updated_at=now,
     )
     session.add(n)
-    await _route(deps, session, n, now)
+    await route(deps, session, n, now)
     await session.flush()
-    _log(n, "notification recorded")
+    log_notification(n, "notification recorded")
     return n
 
 
-async def _route(deps: Deps, session: AsyncSession, n: Notification, now: datetime) -> None:
+async def route(deps: Deps, session: AsyncSession, n: Notification, now: datetime) -> None:
     """Decide what happens to a new (or newly resolvable) notification."""
     try:
         deps.templates.check(n.template, cast(Channel, n.channel), n.params)
     except TemplateProblem as exc:
-        await _fail(deps, session, n, str(exc), now)
+        await fail(deps, session, n, str(exc), now)
         return
     entry = None
     if n.recipient_user_id is not None:
@@ -166,10 +162,10 @@ async def _route(deps: Deps, session: AsyncSession, n: Notification, now: dateti
         n.status = Status.WAITING_FOR_RECIPIENT
         n.next_attempt_at = now + timedelta(seconds=deps.settings.recipient_wait_s)
     elif isinstance(resolution, Unreachable):
-        await _fail(deps, session, n, resolution.reason, now)
+        await fail(deps, session, n, resolution.reason, now)
 
 
-async def _fail(
+async def fail(
     deps: Deps, session: AsyncSession, n: Notification, reason: str, now: datetime
 ) -> None:
     n.status = Status.FAILED
@@ -193,7 +189,7 @@ async def _fail(
             failed_at=now,
         ),
     )
-    _log(n, "notification failed", error=n.last_error)
+    log_notification(n, "notification failed", error=n.last_error)
 
 
 # -- the recipient directory ---------------------------------------------------------------
@@ -214,8 +210,8 @@ async def upsert_recipient(deps: Deps, session: AsyncSession, payload: UserCreat
     await session.flush()
     now = utcnow()
     for n in await repo.waiting_for(session, payload.user_id):
-        await _route(deps, session, n, now)
-        _log(n, "recipient known; notification released")
+        await route(deps, session, n, now)
+        log_notification(n, "recipient known; notification released")
     await session.flush()
 
 
@@ -258,11 +254,11 @@ async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Jo
     if released:
         log.warning("re-queued %d notification(s) abandoned mid-send", released)
     for n in await repo.expired_waits(session, now, s.sender_batch_size):
-        await _fail(deps, session, n, "recipient unknown: no user.created arrived in time", now)
+        await fail(deps, session, n, "recipient unknown: no user.created arrived in time", now)
     jobs = []
     for n in await repo.claim_due(session, now, s.sender_batch_size):
         if not n.to_address:  # cannot happen for pending rows; never send blind
-            await _fail(deps, session, n, "no address", now)
+            await fail(deps, session, n, "no address", now)
             continue
         n.status = Status.SENDING
         n.attempts += 1
@@ -310,7 +306,7 @@ async def record_sent(
             sent_at=now,
         ),
     )
-    _log(n, "notification sent")
+    log_notification(n, "notification sent")
 
 
 async def record_failure(
@@ -329,160 +325,12 @@ async def record_failure(
         max_s=s.retry_max_s,
     )
     if isinstance(decision, GiveUp):
-        await _fail(deps, session, n, decision.reason, now)
+        await fail(deps, session, n, decision.reason, now)
         return
     n.status = Status.PENDING
     n.next_attempt_at = decision.at
     n.claimed_at = None
     n.last_error = error.reason
-    _log(n, "notification will be retried", error=error.reason, retry_at=decision.at.isoformat())
-
-
-# -- operator views ------------------------------------------------------------------------
-
-
-def view(n: Notification) -> dict[str, Any]:
-    return {
-        "notification_id": n.id,
-        "request_id": n.request_id,
-        "source_event_id": n.source_event_id,
-        "resend_of": n.resend_of,
-        "customer_id": n.customer_id,
-        "recipient_user_id": n.recipient_user_id,
-        "to": mask_address(n.to_address),
-        "channel": n.channel,
-        "template": n.template,
-        "locale": n.locale,
-        "status": n.status,
-        "attempts": n.attempts,
-        "last_error": n.last_error,
-        "next_attempt_at": aware(n.next_attempt_at) if n.status in IN_PROGRESS else None,
-        "created_at": aware(n.created_at),
-        "sent_at": aware(n.sent_at),
-        "failed_at": aware(n.failed_at),
-    }
-
-
-async def list_notifications(
-    session: AsyncSession,
-    *,
-    recipient: str | None,
-    source_event_id: str | None,
-    request_id: uuid.UUID | None,
-    status: str | None,
-    limit: int,
-    cursor: str | None,
-) -> dict[str, Any]:
-    after = _after(decode_cursor(cursor))
-    user_id, address = None, None
-    if recipient is not None:
-        try:
-            user_id = uuid.UUID(recipient)
-        except ValueError:
-            address = recipient.strip()
-            if address.isdigit():
-                # "+32..." in a query string arrives as " 32..." unless the client
-                # encoded the plus; phone numbers are stored in E.164.
-                address = "+" + address
-    rows = await repo.list_notifications(
-        session,
-        recipient_user_id=user_id,
-        address=address,
-        source_event_id=source_event_id,
-        request_id=request_id,
-        status=status,
-        after=after,
-        limit=limit + 1,
+    log_notification(
+        n, "notification will be retried", error=error.reason, retry_at=decision.at.isoformat()
     )
-    result = page(
-        list(rows),
-        limit,
-        lambda n: {"t": aware(n.created_at).isoformat(), "id": str(n.id)},  # type: ignore[union-attr]
-    )
-    result["items"] = [view(n) for n in result["items"]]
-    return result
-
-
-def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    if position is None:
-        return None
-    try:
-        return datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
-
-
-async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:
-    """A new notification for the same request, linked to the original (history stays)."""
-    original = await repo.get_notification(session, notification_id, for_update=True)
-    if original is None:
-        raise NotFound("No such notification")
-    if original.status in IN_PROGRESS:
-        raise Conflict(
-            f"The notification is still {original.status}; it can be resent once it is sent "
-            "or failed"
-        )
-    if await repo.resend_in_progress(session, original.id):
-        raise Conflict("A resend of this notification is already in progress")
-    if original.params_purged_at is not None:
-        try:
-            deps.templates.check(
-                original.template, cast(Channel, original.channel), original.params
-            )
-        except TemplateProblem:
-            raise Conflict(
-                "Its one-time link was removed after the retention period; the service that "
-                "asked for it must request a new one"
-            ) from None
-    now = utcnow()
-    new_id = uuid.uuid4()
-    n = Notification(
-        id=new_id,
-        dedupe_key=f"resend:{new_id}",
-        request_id=original.request_id,
-        source_event_id=original.source_event_id,
-        source_event_type=original.source_event_type,
-        resend_of=original.id,
-        customer_id=original.customer_id,
-        recipient_user_id=original.recipient_user_id,
-        channel=original.channel,
-        template=original.template,
-        requested_locale=original.requested_locale,
-        requested_email=original.requested_email,
-        requested_mobile=original.requested_mobile,
-        params=dict(original.params or {}),
-        attachments=list(original.attachments or []),
-        trace_headers=current_trace_headers() or None,
-        status=Status.PENDING,
-        attempts=0,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(n)
-    # Resolved again: a directory address may have changed since the first send.
-    await _route(deps, session, n, now)
-    await session.flush()
-    _log(n, "notification resent", resend_of=str(original.id))
-    return n
-
-
-# -- retention -----------------------------------------------------------------------------
-
-
-async def apply_retention(deps: Deps, session: AsyncSession, now: datetime) -> tuple[int, int]:
-    """Drop one-time links from finished notifications, then delete old finished ones.
-
-    Returns (notifications whose links were removed, notifications deleted).
-    """
-    s = deps.settings
-    purged = 0
-    link_cutoff = now - timedelta(days=s.link_retention_days)
-    for n in await repo.links_to_purge(session, link_cutoff, limit=1000):
-        n.params = {k: v for k, v in (n.params or {}).items() if not k.endswith("_url")}
-        n.params_purged_at = now
-        purged += 1
-    deleted = await repo.delete_finished_before(session, now - timedelta(days=s.log_retention_days))
-    await session.flush()
-    if purged or deleted:
-        log.info("retention applied", extra={"links_removed": purged, "deleted": deleted})
-    return purged, deleted

@@ -22,7 +22,7 @@ from contracts.events.notification import (
     NotificationRequestedV1,
     RecipientV1,
 )
-from notifier import service
+from notifier import backoffice, service
 from notifier.domain import DeliveryError, permanent, transient
 from notifier.main import create_app
 from notifier.models import Notification
@@ -368,14 +368,14 @@ async def test_retention_drops_links_then_the_log(env: Env) -> None:
     [n] = await rows(env)
     later = datetime.now(UTC) + timedelta(days=15)
     async with env.kit.db.transaction() as session:
-        assert await service.apply_retention(env.deps, session, later) == (1, 0)
+        assert await backoffice.apply_retention(env.deps, session, later) == (1, 0)
     [n] = await rows(env)
     assert n.params == {"first_name": "Anne"} and n.params_purged_at is not None
     resp = await env.client.post(f"/v1/operator/notifications/{n.id}/resend", headers=operator)
     assert resp.status_code == 409 and "retention" in resp.json()["detail"]
     async with env.kit.db.transaction() as session:
         much_later = datetime.now(UTC) + timedelta(days=401)
-        assert await service.apply_retention(env.deps, session, much_later) == (0, 1)
+        assert await backoffice.apply_retention(env.deps, session, much_later) == (0, 1)
     assert await rows(env) == []
 
 

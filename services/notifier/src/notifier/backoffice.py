@@ -1,0 +1,172 @@
+"""Operator use cases over the delivery log: list, resend, retention."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier import repository as repo
+from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
+from notifier.models import Notification
+from notifier.service import Deps, aware, log_notification, route
+from notifier.templates import TemplateProblem
+from servicekit.db import utcnow
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import BadRequest, Conflict, NotFound
+from servicekit.telemetry import current_trace_headers
+
+log = logging.getLogger(__name__)
+
+
+# -- operator views ------------------------------------------------------------------------
+
+
+def view(n: Notification) -> dict[str, Any]:
+    return {
+        "notification_id": n.id,
+        "request_id": n.request_id,
+        "source_event_id": n.source_event_id,
+        "resend_of": n.resend_of,
+        "customer_id": n.customer_id,
+        "recipient_user_id": n.recipient_user_id,
+        "to": mask_address(n.to_address),
+        "channel": n.channel,
+        "template": n.template,
+        "locale": n.locale,
+        "status": n.status,
+        "attempts": n.attempts,
+        "last_error": n.last_error,
+        "next_attempt_at": aware(n.next_attempt_at) if n.status in IN_PROGRESS else None,
+        "created_at": aware(n.created_at),
+        "sent_at": aware(n.sent_at),
+        "failed_at": aware(n.failed_at),
+    }
+
+
+async def list_notifications(
+    session: AsyncSession,
+    *,
+    recipient: str | None,
+    source_event_id: str | None,
+    request_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    after = _after(decode_cursor(cursor))
+    user_id, address = None, None
+    if recipient is not None:
+        try:
+            user_id = uuid.UUID(recipient)
+        except ValueError:
+            address = recipient.strip()
+            if address.isdigit():
+                # "+32..." in a query string arrives as " 32..." unless the client
+                # encoded the plus; phone numbers are stored in E.164.
+                address = "+" + address
+    rows = await repo.list_notifications(
+        session,
+        recipient_user_id=user_id,
+        address=address,
+        source_event_id=source_event_id,
+        request_id=request_id,
+        status=status,
+        after=after,
+        limit=limit + 1,
+    )
+    result = page(
+        list(rows),
+        limit,
+        lambda n: {"t": aware(n.created_at).isoformat(), "id": str(n.id)},  # type: ignore[union-attr]
+    )
+    result["items"] = [view(n) for n in result["items"]]
+    return result
+
+
+def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
+    except (KeyError, TypeError, ValueError):
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
+
+
+async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:
+    """A new notification for the same request, linked to the original (history stays)."""
+    original = await repo.get_notification(session, notification_id, for_update=True)
+    if original is None:
+        raise NotFound("No such notification")
+    if original.status in IN_PROGRESS:
+        raise Conflict(
+            f"The notification is still {original.status}; it can be resent once it is sent "
+            "or failed"
+        )
+    if await repo.resend_in_progress(session, original.id):
+        raise Conflict("A resend of this notification is already in progress")
+    if original.params_purged_at is not None:
+        try:
+            deps.templates.check(
+                original.template, cast(Channel, original.channel), original.params
+            )
+        except TemplateProblem:
+            raise Conflict(
+                "Its one-time link was removed after the retention period; the service that "
+                "asked for it must request a new one"
+            ) from None
+    now = utcnow()
+    new_id = uuid.uuid4()
+    n = Notification(
+        id=new_id,
+        dedupe_key=f"resend:{new_id}",
+        request_id=original.request_id,
+        source_event_id=original.source_event_id,
+        source_event_type=original.source_event_type,
+        resend_of=original.id,
+        customer_id=original.customer_id,
+        recipient_user_id=original.recipient_user_id,
+        channel=original.channel,
+        template=original.template,
+        requested_locale=original.requested_locale,
+        requested_email=original.requested_email,
+        requested_mobile=original.requested_mobile,
+        params=dict(original.params or {}),
+        attachments=list(original.attachments or []),
+        trace_headers=current_trace_headers() or None,
+        status=Status.PENDING,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(n)
+    # Resolved again: a directory address may have changed since the first send.
+    await route(deps, session, n, now)
+    await session.flush()
+    log_notification(n, "notification resent", resend_of=str(original.id))
+    return n
+
+
+# -- retention -----------------------------------------------------------------------------
+
+
+async def apply_retention(deps: Deps, session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Drop one-time links from finished notifications, then delete old finished ones.
+
+    Returns (notifications whose links were removed, notifications deleted).
+    """
+    s = deps.settings
+    purged = 0
+    link_cutoff = now - timedelta(days=s.link_retention_days)
+    for n in await repo.links_to_purge(session, link_cutoff, limit=1000):
+        n.params = {k: v for k, v in (n.params or {}).items() if not k.endswith("_url")}
+        n.params_purged_at = now
+        purged += 1
+    deleted = await repo.delete_finished_before(session, now - timedelta(days=s.log_retention_days))
+    await session.flush()
+    if purged or deleted:
+        log.info("retention applied", extra={"links_removed": purged, "deleted": deleted})
+    return purged, deleted
