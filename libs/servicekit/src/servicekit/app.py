@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
@@ -143,13 +144,15 @@ class ServiceKit:
             await hook(self)
 
     async def stop(self) -> None:
-        for task in self.background:
-            task.cancel()
+        # Hooks first, so a service can finish its own loops gracefully; periodic jobs
+        # still running after that are cancelled (their open transaction rolls back).
         for hook in reversed(self.on_shutdown):
             try:
                 await hook(self)
             except Exception:
                 log.exception("shutdown hook failed")
+        for task in self.background:
+            task.cancel()
         if self.consumer:
             await self.consumer.stop()
         await self.relay.stop()
@@ -231,6 +234,10 @@ def create_app(
     async def metrics_middleware(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         response: Response = await call_next(request)
+        # The trace id lets support find a request's logs and follow it through Kafka.
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            response.headers["X-Trace-Id"] = format(ctx.trace_id, "032x")
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(kit.service, request.method, path, response.status_code).inc()
