@@ -226,3 +226,59 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
     finally:
         await consumer.stop()
         await db.dispose()
+
+
+async def test_consumer_continues_the_producers_trace():
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    configure_tracing("test", None)
+    exporter = InMemorySpanExporter()
+    otel_trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    db, effects = await _database()
+
+    async def handler(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(effects.insert().values(event_id=event.id, customer_id="c"))
+
+    consumer = EventConsumer(
+        db,
+        service="billing",
+        group_id=f"test-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers={TOPIC: handler},
+        offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        for _ in range(100):
+            if consumer.assigned:
+                break
+            await asyncio.sleep(0.2)
+        trace_id = uuid.uuid4().hex
+        event = new_event(_payload(), source="/services/test")
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                TOPIC,
+                key=b"k",
+                value=event.to_bytes(),
+                headers=[("traceparent", f"00-{trace_id}-{'1' * 16}-01".encode())],
+            )
+        finally:
+            await producer.stop()
+        deadline = asyncio.get_running_loop().time() + 20
+        spans = []
+        while not spans and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            spans = [
+                s
+                for s in exporter.get_finished_spans()
+                if format(s.context.trace_id, "032x") == trace_id
+            ]
+        assert spans and spans[0].name == f"{TOPIC} process"
+        assert spans[0].parent is not None and format(spans[0].parent.span_id, "016x") == "1" * 16
+    finally:
+        await consumer.stop()
+        await db.dispose()
