@@ -29,8 +29,10 @@ def step(text: str) -> None:
 def main() -> int:
     portal = Portal(
         {s: f"http://127.0.0.1:{p}" for s, p in DEFAULT_PORTS.items()},
-        (os.environ.get("IDENTITY_OPERATOR_EMAIL", "operator@portal.local"),
-         os.environ.get("IDENTITY_OPERATOR_PASSWORD", "operator-dev-password")),
+        (
+            os.environ.get("IDENTITY_OPERATOR_EMAIL", "operator@portal.local"),
+            os.environ.get("IDENTITY_OPERATOR_PASSWORD", "operator-dev-password"),
+        ),
     )
     sinks = Sinks(os.environ.get("SINK_URL", "http://127.0.0.1:8025"))
 
@@ -38,32 +40,48 @@ def main() -> int:
     owner = portal.onboard(sinks)
     print(f"customer {owner['customer_id']}, access owner {owner['email']} logged in")
     own = {"type": "customer", "id": owner["customer_id"], "customer_id": owner["customer_id"]}
-    allowed = eventually(lambda: (d := portal.check(owner["headers"], owner["user_id"],
-                                                    "invoice.read", own))["allowed"] and d,
-                         what="access-owner rights")
+    allowed = eventually(
+        lambda: (
+            (d := portal.check(owner["headers"], owner["user_id"], "invoice.read", own))["allowed"]
+            and d
+        ),
+        what="access-owner rights",
+    )
     other = str(uuid.uuid4())
-    denied = portal.check(owner["headers"], owner["user_id"], "invoice.read",
-                          {"type": "customer", "id": other, "customer_id": other})
+    denied = portal.check(
+        owner["headers"],
+        owner["user_id"],
+        "invoice.read",
+        {"type": "customer", "id": other, "customer_id": other},
+    )
     print(f"invoice.read on own customer: {allowed}")
     print(f"invoice.read on another customer: {denied}")
 
     step("Invoice journey: billing account, SIM, e-mail delivery confirmed by its link")
     acct = set_up_account(portal, sinks, owner, alerts=["email", "sms"])
-    print(f"billing account {acct['account_id']}, SIM {acct['msisdn']}, "
-          f"invoices to {acct['email']} with SMS alerts to {acct['mobile']}")
+    print(
+        f"billing account {acct['account_id']}, SIM {acct['msisdn']}, "
+        f"invoices to {acct['email']} with SMS alerts to {acct['mobile']}"
+    )
 
     period = last_month()
     step(f"Usage for {period} (a call to 112 and one to 0800 included) and a billing run")
-    portal.billing.post("/v1/operator/usage", headers=portal.operator(),
-                        json={"records": usage_records(acct["account_id"], acct["msisdn"],
-                                                       period)})
+    portal.billing.post(
+        "/v1/operator/usage",
+        headers=portal.operator(),
+        json={"records": usage_records(acct["account_id"], acct["msisdn"], period)},
+    )
     run_billing(portal, period, [acct["account_id"]])
-    [item] = portal.billing.get(f"/v1/billing-accounts/{acct['account_id']}/invoices",
-                                headers=owner["headers"]).json()["items"]
-    invoice = portal.billing.get(f"/v1/invoices/{item['invoice_id']}",
-                                 headers=owner["headers"]).json()
-    print(f"invoice {invoice['number']}: {invoice['totals']}, due {invoice['due_date']}, "
-          f"objections until {invoice['objection_deadline']}")
+    [item] = portal.billing.get(
+        f"/v1/billing-accounts/{acct['account_id']}/invoices", headers=owner["headers"]
+    ).json()["items"]
+    invoice = portal.billing.get(
+        f"/v1/invoices/{item['invoice_id']}", headers=owner["headers"]
+    ).json()
+    print(
+        f"invoice {invoice['number']}: {invoice['totals']}, due {invoice['due_date']}, "
+        f"objections until {invoice['objection_deadline']}"
+    )
     for line in invoice["lines"]:
         print(f"  {line}")
 

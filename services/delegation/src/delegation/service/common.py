@@ -120,13 +120,13 @@ async def load_actor(
 def raise_for(refusal: Refusal | None, *, field: str = "body") -> None:
     if refusal is None:
         return
-    extra = {"reason": refusal.reason}
+    reason = refusal.reason
     if refusal.kind == "not_found":
-        raise NotFound(refusal.detail, **extra)
+        raise NotFound(refusal.detail, reason=reason)
     if refusal.kind == "forbidden":
-        raise Forbidden(refusal.detail, **extra)
+        raise Forbidden(refusal.detail, reason=reason)
     if refusal.kind == "conflict":
-        raise Conflict(refusal.detail, **extra)
+        raise Conflict(refusal.detail, reason=reason)
     raise ValidationFailed(
-        refusal.detail, errors=[{"field": field, "message": refusal.detail}], **extra
+        refusal.detail, errors=[{"field": field, "message": refusal.detail}], reason=reason
     )
