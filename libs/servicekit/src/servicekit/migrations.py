@@ -6,6 +6,9 @@
 
 and ``upgrade_to_head(url, migrations_dir)`` runs its migrations (at start-up by default,
 or by the ``<service> migrate`` command before a rolling deploy).
+
+A service's first migration creates the kit's outbox and inbox with
+``create_kit_tables_v1()`` (and drops them with ``drop_kit_tables_v1()``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
@@ -77,3 +81,54 @@ def upgrade_to_head(url: str, migrations_dir: Path) -> None:
 
 async def upgrade_to_head_async(url: str, migrations_dir: Path) -> None:
     await asyncio.to_thread(upgrade_to_head, url, migrations_dir)
+
+
+def create_kit_tables_v1() -> None:
+    """Create the kit's ``outbox`` and ``inbox`` tables, version 1, in a migration.
+
+    Call it from the ``upgrade()`` of a service's initial migration (and
+    ``drop_kit_tables_v1()`` from its ``downgrade()``); runs on SQLite and PostgreSQL.
+    The tables are those of ``servicekit.db.inbox_table``/``outbox_table`` as they were
+    when this was written: same columns, ``pk_inbox``, ``ix_inbox_processed_at``,
+    ``pk_outbox`` and ``uq_outbox_event_id``.
+
+    Never change this function (nor ``drop_kit_tables_v1``). A migration is a frozen
+    snapshot of the schema, and services' migrations already applied call it: if its body
+    followed the models, a fresh database would get a schema that databases migrated
+    earlier never got. When the kit tables change, add a new step here
+    (``..._kit_tables_v2()``: the change from v1 to v2, and its reverse) and a new
+    migration in every service that calls it.
+    """
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=100), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
+    )
+    op.create_index(op.f("ix_inbox_processed_at"), "inbox", ["processed_at"], unique=False)
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+
+
+def drop_kit_tables_v1() -> None:
+    """Drop what ``create_kit_tables_v1()`` created (a ``downgrade()``). Frozen likewise."""
+    op.drop_table("outbox")
+    op.drop_index(op.f("ix_inbox_processed_at"), table_name="inbox")
+    op.drop_table("inbox")

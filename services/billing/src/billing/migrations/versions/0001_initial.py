@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.migrations import create_kit_tables_v1, drop_kit_tables_v1
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -60,39 +62,13 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("record_id", name=op.f("pk_excluded_records")),
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_processed_at", ["processed_at"], unique=False)
+    create_kit_tables_v1()
 
     op.create_table(
         "invoice_sequences",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("last_value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("year", name=op.f("pk_invoice_sequences")),
-    )
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=True),
-        sa.Column("value", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
     )
     op.create_table(
         "sims",
@@ -298,12 +274,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sims_billing_account_id"))
 
     op.drop_table("sims")
-    op.drop_table("outbox")
+    drop_kit_tables_v1()
     op.drop_table("invoice_sequences")
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_processed_at")
-
-    op.drop_table("inbox")
     op.drop_table("excluded_records")
     with op.batch_alter_table("billing_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_billing_runs_status"))

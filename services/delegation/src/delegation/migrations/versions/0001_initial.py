@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.migrations import create_kit_tables_v1, drop_kit_tables_v1
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -73,33 +75,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_customers_enterprise_number", "customers", ["enterprise_number"])
 
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
-    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+    create_kit_tables_v1()
 
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=True),
-        sa.Column("value", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
     op.create_table(
         "sims",
         sa.Column("sim_id", sa.Uuid(), nullable=False),
@@ -177,10 +154,7 @@ def downgrade() -> None:
     op.drop_index("ix_sims_billing_account_id", table_name="sims")
 
     op.drop_table("sims")
-    op.drop_table("outbox")
-    op.drop_index("ix_inbox_processed_at", table_name="inbox")
-
-    op.drop_table("inbox")
+    drop_kit_tables_v1()
     op.drop_index("ix_customers_enterprise_number", table_name="customers")
 
     op.drop_table("customers")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servicekit.migrations import create_kit_tables_v1, drop_kit_tables_v1
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -107,42 +109,11 @@ def upgrade() -> None:
             sqlite_where=sa.text("status IN ('pending_confirmation', 'pending_bank_acceptance')"),
         )
 
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_processed_at", ["processed_at"], unique=False)
-
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=True),
-        sa.Column("value", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-    )
+    create_kit_tables_v1()
 
 
 def downgrade() -> None:
-    op.drop_table("outbox")
-    with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_processed_at")
-
-    op.drop_table("inbox")
+    drop_kit_tables_v1()
     with op.batch_alter_table("delivery_channels", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_delivery_channels_pending_scope",
