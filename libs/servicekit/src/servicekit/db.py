@@ -104,6 +104,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_path(url: str) -> str:
+    """The file of a SQLite URL; ``""`` or ``":memory:"`` for an in-memory database."""
+    return url.split(":///", 1)[1] if ":///" in url else ""
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers go on while a writer commits; NORMAL is durable across a process
@@ -117,7 +122,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
+        path = sqlite_path(url)
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}

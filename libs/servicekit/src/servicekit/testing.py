@@ -1,14 +1,15 @@
 """Helpers for tests of a service: real databases, a token issuer and a delegation double.
 
 Integration tests use a real PostgreSQL when ``TEST_POSTGRES_URL`` is set (``make test``
-sets it), one fresh database per call; otherwise a temporary SQLite file. Tokens are
-signed by a throw-away key whose JWKS the service under test is given directly. The
-delegation double stands in for the *other* service; journeys through the real one are
-in ``tests-e2e/``.
+sets it), one fresh database per call; otherwise a temporary SQLite file; ``drop_database``
+removes either when the test is done. Tokens are signed by a throw-away key whose JWKS the
+service under test is given directly. The delegation double stands in for the *other*
+service; journeys through the real one are in ``tests-e2e/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -26,6 +27,7 @@ from httpx import ASGITransport, AsyncClient
 from jwt.algorithms import ECAlgorithm
 
 from servicekit.auth import Principal
+from servicekit.db import is_sqlite, sqlite_path
 from servicekit.delegation_client import Decision, Resource, Visible
 
 ISSUER = "portal-identity"
@@ -122,16 +124,36 @@ async def fresh_database_url(service: str) -> str:
     if not base:
         folder = tempfile.mkdtemp(prefix=f"{service}-test-")
         return f"sqlite+aiosqlite:///{folder}/{service}.db"
+    name = f"test_{service}_{uuid.uuid4().hex[:10]}"
+    await _on_server(base, f'CREATE DATABASE "{name}"')
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_database(url: str) -> None:
+    """Remove a test database: PostgreSQL drops it (``WITH (FORCE)``: connections left
+    open are closed), SQLite deletes the file with its ``-wal`` and ``-shm``. Already
+    gone is fine."""
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path and path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path + suffix)
+        return
+    name = url.rsplit("/", 1)[1]
+    await _on_server(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _on_server(url: str, statement: str) -> None:
+    """Run ``statement`` connected to the ``postgres`` database of ``url``'s server."""
     import asyncpg
 
-    name = f"test_{service}_{uuid.uuid4().hex[:10]}"
-    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    admin_dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(admin_dsn.rsplit("/", 1)[0] + "/postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
-    return base.rsplit("/", 1)[0] + "/" + name
 
 
 @asynccontextmanager

@@ -1,7 +1,10 @@
-"""The kit's migration steps build exactly the kit's tables, on SQLite and PostgreSQL."""
+"""The kit's tables in migrations, and test databases that go away, on SQLite and
+PostgreSQL (which one: ``TEST_POSTGRES_URL``)."""
 
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,9 +12,16 @@ from alembic.operations import Operations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from servicekit.db import add_kit_tables, create_engine, new_metadata
+from servicekit.db import (
+    Database,
+    add_kit_tables,
+    create_engine,
+    is_sqlite,
+    new_metadata,
+    sqlite_path,
+)
 from servicekit.migrations import create_kit_tables_v1, drop_kit_tables_v1
-from servicekit.testing import fresh_database_url
+from servicekit.testing import drop_database, fresh_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +38,41 @@ def _create_compare_drop(conn: Connection) -> tuple[list[Any], list[str]]:
 
 
 async def test_kit_table_steps_build_exactly_the_kit_tables() -> None:
-    engine = create_engine(await fresh_database_url("kit"))
+    url = await fresh_database_url("kit")
+    engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             diff, left = await conn.run_sync(_create_compare_drop)
     finally:
         await engine.dispose()
+        await drop_database(url)
     assert diff == []
     assert left == []
+
+
+async def _exists_on_server(url: str) -> bool:
+    base, name = url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)
+    conn = await asyncpg.connect(base + "/postgres")
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def test_drop_database_leaves_nothing_behind() -> None:
+    url = await fresh_database_url("kit")
+    db = Database(url, new_metadata())
+    async with db.engine.begin() as conn:
+        await conn.run_sync(db.metadata.create_all)
+    if is_sqlite(url):
+        files = [Path(sqlite_path(url) + suffix) for suffix in ("", "-wal", "-shm")]
+        assert all(f.exists() for f in files)  # WAL mode, the connection still open
+        await drop_database(url)
+        assert not any(f.exists() for f in files)
+        await db.dispose()
+    else:
+        await db.dispose()
+        assert await _exists_on_server(url)
+        await drop_database(url)
+        assert not await _exists_on_server(url)
+    await drop_database(url)  # already gone is fine

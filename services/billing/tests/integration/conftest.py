@@ -17,7 +17,13 @@ from contracts.base import EventPayload
 from contracts.envelope import new_event
 from servicekit.auth import TokenVerifier
 from servicekit.outbox import kafka_producer
-from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
+from servicekit.testing import (
+    FakeDelegation,
+    TokenFactory,
+    drop_database,
+    fresh_database_url,
+    running,
+)
 
 BOOTSTRAP = "127.0.0.1:9092"
 
@@ -56,23 +62,7 @@ async def billing_app(
         async with running(app) as client:
             yield app, client
     finally:
-        await _drop_database(url)
-
-
-async def _drop_database(url: str) -> None:
-    """Test databases on the shared PostgreSQL go away with their test."""
-    if not url.startswith("postgresql"):
-        return
-    import asyncpg
-
-    base, name = url.rsplit("/", 1)
-    conn = await asyncpg.connect(
-        base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+        await drop_database(url)  # test databases go away with their test
 
 
 async def wait_for(predicate: Callable[[], Any], within: float = 20.0, every: float = 0.2) -> Any:

@@ -23,7 +23,13 @@ from fleet.main import create_app
 from fleet.settings import FleetSettings
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource, Visible
-from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
+from servicekit.testing import (
+    FakeDelegation,
+    TokenFactory,
+    drop_database,
+    fresh_database_url,
+    running,
+)
 
 os.environ.setdefault(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
@@ -204,21 +210,7 @@ async def fleet() -> AsyncIterator[Fleet]:
         assert kit.consumer is not None and kit.consumer.assigned
         yield Fleet(client, tokens, delegation, grants, recorder, app)
     await recorder.stop()
-    await _drop_database(settings.database_url)
-
-
-async def _drop_database(url: str) -> None:
-    """Test databases are throw-away; leave none behind on the shared server."""
-    if not url.startswith("postgresql"):
-        return
-    import asyncpg
-
-    base, name = url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)
-    conn = await asyncpg.connect(base + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_database(settings.database_url)  # leave none behind on the shared server
 
 
 @pytest.fixture(autouse=True)

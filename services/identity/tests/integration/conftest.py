@@ -18,7 +18,7 @@ from contracts.envelope import CloudEvent
 from identity.main import create_app
 from identity.models import Base
 from identity.settings import IdentitySettings
-from servicekit.testing import FakeDelegation, fresh_database_url, running
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, running
 
 OPERATOR_EMAIL = "operator@portal.local"
 OPERATOR_PASSWORD = "operator-test-password-1"
@@ -120,26 +120,9 @@ def identity_settings(database_url: str, **over: Any) -> IdentitySettings:
 StackFactory = Callable[..., Awaitable[Stack]]
 
 
-async def _drop_databases(urls: list[str]) -> None:
-    """Tests create a database each; drop them so the server does not fill up."""
-    if not urls:
-        return
-    import asyncpg
-
-    admin = urls[0].replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
-    conn = await asyncpg.connect(admin + "/postgres")
-    try:
-        for url in urls:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @asynccontextmanager
 async def _stacks() -> AsyncIterator[StackFactory]:
-    created: list[str] = []
     async with AsyncExitStack() as exits:
-        exits.push_async_callback(_drop_databases, created)
 
         async def make(
             database_url: str | None = None,
@@ -149,8 +132,9 @@ async def _stacks() -> AsyncIterator[StackFactory]:
             url = database_url
             if url is None:
                 url = await fresh_database_url("identity")
-                if url.startswith("postgresql"):
-                    created.append(url)
+                # Tests create a database each; drop it (after its app has stopped:
+                # exits run last-in first-out) so the server does not fill up.
+                exits.push_async_callback(drop_database, url)
             settings = identity_settings(url, **over)
             delegation = FakeDelegation(rule)
             app = create_app(settings, delegation=delegation)
