@@ -28,7 +28,7 @@ from jwt.algorithms import ECAlgorithm
 
 from servicekit.auth import Principal
 from servicekit.db import is_sqlite, sqlite_path
-from servicekit.delegation_client import Decision, Resource, Visible
+from servicekit.delegation_client import Decision, Resource, Visible, authorize_with
 
 ISSUER = "portal-identity"
 AUDIENCE = "portal"
@@ -103,16 +103,7 @@ class FakeDelegation:
     async def authorize(
         self, principal: Principal, action: str, resource: Resource, *, hide: bool = True
     ) -> None:
-        from servicekit.problems import Forbidden, NotFound
-
-        if principal.is_operator or principal.is_service:
-            return
-        decision = await self.check(principal.subject, action, resource)
-        if decision.allowed:
-            return
-        if hide:
-            raise NotFound(f"No such {resource.type.replace('_', ' ')}")
-        raise Forbidden(f"Not allowed: {decision.reason}")
+        await authorize_with(self.check, principal, action, resource, hide=hide)
 
     async def close(self) -> None:
         return None
