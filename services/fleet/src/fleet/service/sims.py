@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +41,18 @@ class NewSim:
 
 def _unknown_product(exc: catalogue.UnknownProduct, field_name: str) -> ValidationFailed:
     return ValidationFailed(str(exc), errors=[{"field": field_name, "message": str(exc)}])
+
+
+@contextmanager
+def _catalogue_refusals(field_name: str) -> Iterator[None]:
+    """A change to the subscription that the catalogue refuses: an unknown product is a
+    422 on ``field_name``, one that conflicts with the subscription a 409."""
+    try:
+        yield
+    except catalogue.UnknownProduct as exc:
+        raise _unknown_product(exc, field_name) from None
+    except catalogue.ProductConflict as exc:
+        raise Conflict(str(exc)) from None
 
 
 async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim:
@@ -103,12 +117,8 @@ async def change_plan(
     session: AsyncSession, kit: ServiceKit, sim: Sim, new_plan: str, actor: Actor
 ) -> Sim:
     sim = await locked_active(session, sim)
-    try:
+    with _catalogue_refusals("tariff_plan"):
         catalogue.check_plan_change(sim.tariff_plan, new_plan, sim.option_codes)
-    except catalogue.UnknownProduct as exc:
-        raise _unknown_product(exc, "tariff_plan") from None
-    except catalogue.ProductConflict as exc:
-        raise Conflict(str(exc)) from None
     previous = sim.tariff_plan
     now = utcnow()
     sim.tariff_plan = new_plan
@@ -136,12 +146,8 @@ async def add_option(
     session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
 ) -> Sim:
     sim = await locked_active(session, sim)
-    try:
+    with _catalogue_refusals("option"):
         catalogue.check_option_added(sim.tariff_plan, sim.option_codes, code)
-    except catalogue.UnknownProduct as exc:
-        raise _unknown_product(exc, "option") from None
-    except catalogue.ProductConflict as exc:
-        raise Conflict(str(exc)) from None
     now = utcnow()
     sim.options.append(SimOption(sim_id=sim.id, code=code, added_at=now))
     sim.updated_at = now
@@ -161,12 +167,8 @@ async def remove_option(
     session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
 ) -> Sim:
     sim = await locked_active(session, sim)
-    try:
+    with _catalogue_refusals("option"):
         catalogue.check_option_removed(sim.option_codes, code)
-    except catalogue.UnknownProduct as exc:
-        raise _unknown_product(exc, "option") from None
-    except catalogue.ProductConflict as exc:
-        raise Conflict(str(exc)) from None
     now = utcnow()
     sim.options = [o for o in sim.options if o.code != code]
     sim.updated_at = now
