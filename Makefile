@@ -1,7 +1,10 @@
 # The two commands: `make run` brings the whole system up, `make test` runs every test.
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
-export PATH := $(HOME)/.local/bin:$(PATH)
+# Where `pip install` puts console scripts for this python3 (pyenv, venv or system), so a
+# freshly installed uv is found by every recipe and script.
+PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
         infra-status topics lint format typecheck check schemas bench clean
@@ -14,7 +17,8 @@ help:
 	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
 
 install:
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)" \
+		|| python3 -m pip install -q --user --break-system-packages "uv==$(UV_VERSION)"
 	uv sync --all-packages --locked
 
 infra-up:
