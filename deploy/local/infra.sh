@@ -217,7 +217,10 @@ EOF
 kafka_ready() { python3 "$HERE/kafka_ready.py" "127.0.0.1:$KAFKA_PORT" "$@"; }
 
 kafka_start() {
-  if [[ -n ${KAFKA_BOOTSTRAP_SERVERS:-} ]]; then
+  # `up` leaves Kafka alone when we are pointed elsewhere. An explicit `kafka-start`
+  # restarts the local broker even then, mirroring `kafka-stop`: the test runner exports
+  # KAFKA_BOOTSTRAP_SERVERS for the very local broker its outage test stops and starts.
+  if [[ -n ${KAFKA_BOOTSTRAP_SERVERS:-} ]] && [[ ${1:-} != explicit ]]; then
     log "kafka: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS is set, not starting a local broker"
     return 0
   fi
@@ -582,7 +585,7 @@ main() {
     ;;
   status) status ;;
   kafka-start)
-    kafka_start
+    kafka_start explicit
     ;;
   kafka-stop)
     kafka_stop
