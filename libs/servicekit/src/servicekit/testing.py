@@ -9,6 +9,7 @@ service; journeys through the real one are in ``tests-e2e/``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -131,8 +132,19 @@ async def drop_database(url: str) -> None:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path + suffix)
         return
+    import asyncpg
+
     name = url.rsplit("/", 1)[1]
-    await _on_server(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for attempt in range(5):
+        try:
+            await _on_server(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.PostgresError:
+            # FORCE cannot end an autovacuum worker that just attached to the new
+            # database (not our role's process); it leaves within moments.
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
 
 
 async def _on_server(url: str, statement: str) -> None:
