@@ -37,6 +37,16 @@ def _databases(run: str) -> dict[str, str]:
     return asyncio.run(make())
 
 
+def _drop(databases: dict[str, str]) -> None:
+    from servicekit.testing import drop_database
+
+    async def drop() -> None:
+        for url in databases.values():
+            await drop_database(url)
+
+    asyncio.run(drop())
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     run = uuid.uuid4().hex[:8]
@@ -75,6 +85,7 @@ def stack() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop_all()
+        _drop(databases)
         print(f"\ne2e service logs: {stack.log_dir}")
 
 
