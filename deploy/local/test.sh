@@ -16,7 +16,7 @@ export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export SINK_URL="${SINK_URL:-http://127.0.0.1:8025}"
 
-unit_dirs=(libs/contracts/tests libs/servicekit/tests/unit)
+unit_dirs=(tests libs/contracts/tests libs/servicekit/tests/unit)
 integration_dirs=(libs/servicekit/tests/integration)
 for svc in services/*/; do
   [ -d "${svc}tests/unit" ] && unit_dirs+=("${svc}tests/unit")
