@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from export_openapi import stale  # noqa: E402
+from export_openapi import stale
 
 
 def test_committed_openapi_documents_match_the_services() -> None:
