@@ -22,6 +22,9 @@ SENSITIVE_KEYS = re.compile(
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 BEARER = re.compile(r"(?i)bearer\s+[\w.~+/=-]+")
 JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+# One-time links put their secret in the query string (e.g. /v1/users/confirm?token=...),
+# which access logs would otherwise record.
+SECRET_QUERY = re.compile(r"(?i)([?&](?:token|code|password|secret|key|signature)=)[^&\s\"']+")
 
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()) | {
     "message",
@@ -35,6 +38,7 @@ _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.k
 def scrub(text: str) -> str:
     text = BEARER.sub("Bearer [redacted]", text)
     text = JWT.sub("[redacted-jwt]", text)
+    text = SECRET_QUERY.sub(r"\1[redacted]", text)
     return EMAIL.sub("[redacted-email]", text)
 
 

@@ -107,6 +107,14 @@ def test_log_records_are_scrubbed_of_emails_tokens_and_secret_fields() -> None:
     assert record.customer_id == "c-1"
 
 
+def test_access_log_lines_lose_one_time_tokens_from_query_strings() -> None:
+    from servicekit.logging import scrub
+
+    line = '127.0.0.1:1 - "GET /v1/users/confirm?token=s3cr3t-Value_1&x=2 HTTP/1.1" 200'
+    assert "s3cr3t" not in scrub(line)
+    assert "?token=[redacted]&x=2" in scrub(line)
+
+
 def test_production_refuses_placeholder_secrets() -> None:
     with pytest.raises(ValueError, match="client_secret"):
         ServiceSettings(service_name="x", environment="production", client_secret="dev-secret")
