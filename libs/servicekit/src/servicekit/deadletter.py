@@ -65,9 +65,11 @@ async def list_dead_letters(service: str, bootstrap: str, max_records: int = 100
     return [_describe(r) for r in records]
 
 
-async def replay(service: str, bootstrap: str, max_records: int = 10_000) -> int:
+async def replay(
+    service: str, bootstrap: str, max_records: int = 10_000, *, group: str | None = None
+) -> int:
     consumer, records = await _read(
-        service, bootstrap, group=f"dlq-replay-{service}", max_records=max_records
+        service, bootstrap, group=group or f"dlq-replay-{service}", max_records=max_records
     )
     producer = kafka_producer(bootstrap, client_id=f"{service}-dlq-replay")
     await producer.start()

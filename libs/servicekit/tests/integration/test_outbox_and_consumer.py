@@ -282,3 +282,71 @@ async def test_consumer_continues_the_producers_trace():
     finally:
         await consumer.stop()
         await db.dispose()
+
+
+async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
+    from aiokafka import TopicPartition
+
+    from contracts.topics import topic
+    from servicekit.deadletter import replay
+
+    service, group = "einvoice", f"test-replay-{uuid.uuid4().hex}"
+    # Position the replay group at the end, so only this test's letter is replayed.
+    probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    await probe.start()
+    try:
+        parts = [
+            TopicPartition(f"dlq.{service}", p) for p in range(topic(f"dlq.{service}").partitions)
+        ]
+        probe.assign(parts)
+        ends = await probe.end_offsets(parts)
+        await probe.commit({tp: off for tp, off in ends.items()})
+    finally:
+        await probe.stop()
+
+    db, _ = await _database()
+
+    async def refuse(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        raise PermanentError("refused")
+
+    consumer = EventConsumer(
+        db,
+        service=service,
+        group_id=f"test-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers={TOPIC: refuse},
+        offset_reset="latest",
+    )
+    await consumer.start()
+    event = new_event(_payload(), source="/services/test")
+    try:
+        for _ in range(100):
+            if consumer.assigned:
+                break
+            await asyncio.sleep(0.2)
+        await _publish([(b"k", event.to_bytes())])
+        assert await _dead_letters(service, event.id.encode())
+    finally:
+        await consumer.stop()
+        await db.dispose()
+
+    watcher = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="latest",
+    )
+    await watcher.start()
+    try:
+        await watcher.getmany(timeout_ms=1000)  # joins the group and fixes its position
+        assert await replay(service, BOOTSTRAP, group=group) == 1
+        assert await replay(service, BOOTSTRAP, group=group) == 0  # committed: once only
+        replayed = []
+        deadline = asyncio.get_running_loop().time() + 15
+        while not replayed and asyncio.get_running_loop().time() < deadline:
+            for records in (await watcher.getmany(timeout_ms=500)).values():
+                replayed += [r for r in records if event.id.encode() in r.value]
+        assert replayed and dict(replayed[0].headers).get("dlq.replayed") == b"1"
+        assert not any(k.startswith("dlq.error") for k, _ in replayed[0].headers)
+    finally:
+        await watcher.stop()
