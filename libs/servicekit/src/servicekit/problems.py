@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,19 @@ def install_problem_handlers(app: FastAPI) -> None:
                 status=exc.status_code,
                 slug=f"http-{exc.status_code}",
                 headers=dict(exc.headers or {}),
+            ),
+            request,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The service's own database is unreachable or restarting: nothing was changed,
+        # and the client may simply try again.
+        log.warning("database unavailable on %s %s", request.method, request.url.path)
+        return problem_response(
+            ServiceUnavailable(
+                "The service's database is unavailable; nothing was changed, try again shortly",
+                headers={"Retry-After": "5"},
             ),
             request,
         )

@@ -31,6 +31,12 @@ def _app() -> FastAPI:
     async def missing() -> None:
         raise NotFound("No such thing")
 
+    @app.get("/db-down")
+    async def db_down() -> None:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret detail")
@@ -72,6 +78,15 @@ async def test_unexpected_error_hides_its_detail() -> None:
         resp = await c.get("/boom")
     assert resp.status_code == 500
     assert "secret" not in resp.text
+
+
+async def test_database_outage_is_a_503_problem_inviting_a_retry() -> None:
+    async with AsyncClient(
+        transport=ASGITransport(app=_app(), raise_app_exceptions=False), base_url="http://t"
+    ) as c:
+        resp = await c.get("/db-down")
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+    assert "connection refused" not in resp.text
 
 
 def test_problem_carries_extra_members() -> None:
