@@ -108,6 +108,52 @@ def test_poison_event_is_dead_lettered_and_its_partition_keeps_flowing(
     assert allowed["allowed"] is True
 
 
+def _until_not_503(call, what: str):  # type: ignore[no-untyped-def]
+    """During a database restart a request answers 503 (nothing changed) or succeeds."""
+
+    def attempt():  # type: ignore[no-untyped-def]
+        resp = call()
+        assert resp.status_code != 500, resp.text
+        return None if resp.status_code == 503 else resp
+
+    return eventually(attempt, timeout_s=60, what=what)
+
+
+def test_database_restart_loses_no_event(portal: Portal, sinks: Sinks) -> None:
+    before = portal.register()
+    portal.accept(before["registration_id"])
+    subprocess.run([str(INFRA), "postgres-restart"], check=True)
+    after = portal.register_body()
+    resp = _until_not_503(
+        lambda: portal.identity.post("/v1/registrations", json=after["body"]),
+        "registration after the database restart",
+    )
+    assert resp.status_code == 201, resp.text
+    registration = resp.json()
+    op = portal.operator()
+    resp = _until_not_503(
+        lambda: portal.identity.post(
+            f"/v1/operator/registrations/{registration['registration_id']}/accept", headers=op
+        ),
+        "acceptance after the database restart",
+    )
+    assert resp.status_code == 200, resp.text
+    for email, customer_id in (
+        (before["email"], before["customer_id"]),
+        (after["email"], registration["customer_id"]),
+    ):
+        sinks.wait_mail(email, timeout_s=90)
+        users = portal.identity.get(f"/v1/customers/{customer_id}/users", headers=op).json()
+        [user] = [u for u in users["items"] if u["email"] == email]
+        resource = {"type": "customer", "id": customer_id, "customer_id": customer_id}
+        eventually(
+            lambda u=user, r=resource: portal.check(op, u["user_id"], "invoice.read", r)["allowed"],
+            timeout_s=60,
+            what="delegation after the database restart",
+        )
+        assert len(sinks.mails(email)) == 1
+
+
 def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
     portal: Portal, sinks: Sinks, stack: Stack
 ) -> None:

@@ -4,7 +4,7 @@
 # jars), Redis, PostgreSQL and an SMTP + SMS-gateway sink. Idempotent: `up` twice is
 # harmless; `down` keeps all data (everything lives under $REPO/var/).
 #
-#   deploy/local/infra.sh up | down | status | kafka-start | kafka-stop | smoke
+#   deploy/local/infra.sh up | down | status | kafka-start | kafka-stop | postgres-restart | smoke
 #
 # Environment (all optional):
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), REDIS_PORT (6379),
@@ -542,6 +542,7 @@ usage: $0 COMMAND
   status       one line per component; exit status 1 if something is down
   kafka-stop   stop only the Kafka broker (data kept)
   kafka-start  start only the Kafka broker
+  postgres-restart  restart the local PostgreSQL cluster (fast shutdown, data kept)
   smoke        check every component for real (deploy/local/smoke.py)
 EOF
 }
@@ -589,6 +590,12 @@ main() {
     ;;
   kafka-stop)
     kafka_stop
+    ;;
+  postgres-restart)
+    # For the database-restart test: a fast restart of the local cluster, data kept.
+    pg_find_cluster || die "postgres: no local cluster"
+    pg_ctlcluster "$PG_VER" "$PG_NAME" restart -m fast
+    log "postgres: cluster $PG_VER/$PG_NAME restarted"
     ;;
   smoke)
     ensure_uv

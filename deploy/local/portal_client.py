@@ -123,7 +123,10 @@ class Portal:
     def operator(self) -> dict[str, str]:
         return bearer(self.login(*self.operator_credentials))
 
-    def register(self, *, wants_access_owner: bool = True, locale: str = "en") -> dict[str, Any]:
+    def register_body(
+        self, *, wants_access_owner: bool = True, locale: str = "en"
+    ) -> dict[str, Any]:
+        """A valid registration with unique company and people, not yet sent."""
         email = unique_email("owner")
         password = "Correct-Horse-" + uuid.uuid4().hex[:8]
         body = {
@@ -147,11 +150,15 @@ class Portal:
                 "password": password,
             },
         }
-        resp = self.identity.post("/v1/registrations", json=body)
+        return {"body": body, "email": email, "password": password}
+
+    def register(self, *, wants_access_owner: bool = True, locale: str = "en") -> dict[str, Any]:
+        draft = self.register_body(wants_access_owner=wants_access_owner, locale=locale)
+        resp = self.identity.post("/v1/registrations", json=draft["body"])
         assert resp.status_code == 201, resp.text
         reg = resp.json()
         assert reg["status"] == "pending"
-        return {**reg, "email": email, "password": password}
+        return {**reg, "email": draft["email"], "password": draft["password"]}
 
     def accept(self, registration_id: str) -> dict[str, Any]:
         resp = self.identity.post(
