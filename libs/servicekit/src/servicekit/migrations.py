@@ -19,11 +19,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from servicekit.db import create_engine, is_sqlite
+
+MIGRATION_LOCK = 0x0B0C_4D16  # advisory lock key, one per database
 
 
 def alembic_config(url: str, migrations_dir: Path) -> Config:
@@ -56,6 +58,12 @@ async def _run_async(metadata: MetaData) -> None:
             poolclass=pool.NullPool,
         )
     async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several instances starting at once (migrations on start): one migrates, the
+            # others wait here and then find the database at head. Session-level lock,
+            # released when this connection closes.
+            await connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            await connection.commit()
         await connection.run_sync(_do_run, metadata)
     await engine.dispose()
 
