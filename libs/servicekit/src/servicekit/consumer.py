@@ -31,7 +31,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,11 @@ EVENTS = Counter(
     "consumer_events_total",
     "Events handled by outcome",
     ["service", "topic", "outcome"],
+)
+LAG = Gauge(
+    "consumer_lag_events",
+    "Events on the partition not yet applied by this service (high watermark - position)",
+    ["service", "topic", "partition"],
 )
 DURATION = Histogram(
     "consumer_event_duration_seconds", "Time to apply one event", ["service", "topic"]
@@ -183,6 +188,12 @@ class EventConsumer:
                 # The partitions moved to another member during a rebalance; it
                 # re-reads from the last commit and the inbox absorbs the repeats.
                 log.warning("offset commit failed after a rebalance")
+            for tp, next_offset in offsets.items():
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                        max(highwater - next_offset, 0)
+                    )
 
     # -- one record ----------------------------------------------------------------
 
