@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from stdnum.be import vat as be_vat
 from stdnum.exceptions import ValidationError as StdnumError
@@ -97,6 +99,80 @@ def may_administer_profile(actor_profile: str | None, target_profile: str) -> bo
 
 def contract_ended(ends_on: date | None, today: date) -> bool:
     return ends_on is not None and ends_on < today
+
+
+# -- termination [2.2.2] ---------------------------------------------------------------
+
+# The agreement is Belgian: calendar days and months are counted in Brussels local time.
+BRUSSELS = ZoneInfo("Europe/Brussels")
+CUSTOMER_NOTICE_DAYS = 15
+OPERATOR_NOTICE_MONTHS = 3
+
+NoticeBy = Literal["customer", "operator"]
+
+
+def local_date(moment: datetime, tz: ZoneInfo = BRUSSELS) -> date:
+    """The calendar day ``moment`` falls on in Brussels (naive moments are UTC)."""
+    return as_utc(moment).astimezone(tz).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later, clamped to that month's last day
+    (31 January + 1 month = 28 or 29 February)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def termination_effective_on(by: NoticeBy, requested_on: date) -> date:
+    """The day a termination takes effect [2.2.2]: notice by the customer is 15 calendar
+    days, by the operator 3 months (same day of the month, clamped to the month's end).
+    ``requested_on`` is the Brussels date the notice was given."""
+    if by == "customer":
+        return requested_on + timedelta(days=CUSTOMER_NOTICE_DAYS)
+    if by == "operator":
+        return add_months(requested_on, OPERATOR_NOTICE_MONTHS)
+    raise ValueError(f"unknown notice giver: {by!r}")
+
+
+def termination_due(effective_on: date, today: date) -> bool:
+    """A termination takes effect at the start of its effective day (Brussels)."""
+    return effective_on <= today
+
+
+class NoticeRefusal(Enum):
+    OPERATOR_ONLY = "Only operator staff may give or withdraw the operator's notice"
+    ACCESS_OWNER_ONLY = "Only an access owner of the customer may give or withdraw its notice"
+    NOT_FOR_SERVICES = "Services do not give or withdraw notice"
+
+
+def notice_refusal(
+    by: NoticeBy, *, actor_kind: str, actor_profile: str | None
+) -> NoticeRefusal | None:
+    """Why an actor may not give notice of termination ``by`` someone; None if allowed.
+
+    The operator gives its own notice; the customer's is given by one of its access
+    owners, or by operator staff acting for it (a letter, a phone call). ``actor_profile``
+    is the acting user's profile *in this customer* (None when not one of its users).
+    """
+    if actor_kind == "service":
+        return NoticeRefusal.NOT_FOR_SERVICES
+    if actor_kind == "operator":
+        return None
+    if by == "operator":
+        return NoticeRefusal.OPERATOR_ONLY
+    if actor_profile != ACCESS_OWNER:
+        return NoticeRefusal.ACCESS_OWNER_ONLY
+    return None
+
+
+def withdrawal_refusal(
+    by: NoticeBy, *, actor_kind: str, actor_profile: str | None
+) -> NoticeRefusal | None:
+    """Who may withdraw a pending notice: operator staff any; an access owner only the
+    customer's own (the operator's notice is the operator's decision)."""
+    return notice_refusal(by, actor_kind=actor_kind, actor_profile=actor_profile)
 
 
 # -- confirmation links ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from identity.api import router
 from identity.context import Identity
 from identity.models import Base
+from identity.service import terminations
 from identity.service.operators import ensure_operator_account
 from identity.settings import IdentitySettings
 from identity.tokens import local_service_token
@@ -65,6 +66,12 @@ def create_app(
 
     # Runs after migrations (ServiceKit.start runs on_startup hooks last).
     kit.on_startup.insert(0, start_identity)
+    if settings.termination_job_enabled:
+        kit.run_periodically(
+            "identity-terminations",
+            settings.termination_job_interval_s,
+            terminations.job(identity),
+        )
 
     app = create_service_app(kit, routers=[router], title="identity", description=DESCRIPTION)
     app.state.identity = identity

@@ -96,6 +96,41 @@ class Customer(Base):
     affiliates: Mapped[list[str]] = mapped_column(JSON)
     accepted_at: Mapped[datetime] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    terminated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Termination(Base):
+    """Notice of termination of a customer's agreement [2.2.2].
+
+    ``terminating`` until its effective day, when the termination job makes it
+    ``terminated`` (and the customer with it); ``withdrawn`` if called off before.
+    """
+
+    __tablename__ = "terminations"
+    __table_args__ = (
+        # At most one pending notice per customer (the 409 is also checked in the use
+        # case; this closes the race between two concurrent requests).
+        Index(
+            "uq_terminations_pending_customer",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("status = 'terminating'"),
+            sqlite_where=text("status = 'terminating'"),
+        ),
+        # What the job looks for: pending notices whose day has come.
+        Index("ix_terminations_status_effective_on", "status", "effective_on"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
+    by: Mapped[str] = mapped_column(String(10))  # customer | operator
+    status: Mapped[str] = mapped_column(String(20))  # terminating | terminated | withdrawn
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
+    requested_by: Mapped[str] = mapped_column(String(64))  # user id of the actor
+    effective_on: Mapped[date] = mapped_column(Date)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    terminated_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class User(Base):
@@ -242,6 +277,7 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "SigningKey",
+    "Termination",
     "User",
     "metadata",
 ]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Collection
+from datetime import date, datetime
 
 from sqlalchemy import Select, and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from identity.models import (
     RefreshToken,
     Registration,
     SigningKey,
+    Termination,
     User,
 )
 from servicekit.problems import Conflict
@@ -96,8 +97,13 @@ async def list_registrations(
 # -- customers -------------------------------------------------------------------------
 
 
-async def get_customer(session: AsyncSession, customer_id: uuid.UUID) -> Customer | None:
-    return await session.get(Customer, customer_id)
+async def get_customer(
+    session: AsyncSession, customer_id: uuid.UUID, *, for_update: bool = False
+) -> Customer | None:
+    if not for_update:
+        return await session.get(Customer, customer_id)
+    stmt = select(Customer).where(Customer.id == customer_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def active_customer_for_enterprise(session: AsyncSession, number: str) -> bool:
@@ -137,6 +143,20 @@ async def list_users(
         stmt = stmt.where(User.status == status)
     stmt = _after(stmt, User.created_at, User.id, after)
     stmt = stmt.order_by(User.created_at, User.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def users_of_customer_to_deactivate(
+    session: AsyncSession, customer_id: uuid.UUID
+) -> list[User]:
+    """Every user of the customer not yet deactivated, locked, in id order (a fixed lock
+    order, so two writers never wait on each other in a cycle)."""
+    stmt = (
+        select(User)
+        .where(User.customer_id == customer_id, User.status != "deactivated")
+        .order_by(User.id)
+        .with_for_update()
+    )
     return list((await session.execute(stmt)).scalars())
 
 
@@ -215,6 +235,32 @@ async def revoke_family(
     )
 
 
+async def revoke_families_of_customer(
+    session: AsyncSession, customer_id: uuid.UUID, now: datetime, reason: str
+) -> None:
+    """Revoke every open refresh-token family of the customer's users (a subquery, not a
+    list of ids: a customer may have thousands of users)."""
+    users = select(User.id).where(User.customer_id == customer_id)
+    await session.execute(
+        update(RefreshFamily)
+        .where(RefreshFamily.user_id.in_(users), RefreshFamily.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def expire_confirmations_of_customer(
+    session: AsyncSession, customer_id: uuid.UUID, now: datetime
+) -> None:
+    users = select(User.id).where(User.customer_id == customer_id)
+    await session.execute(
+        update(ConfirmationToken)
+        .where(ConfirmationToken.user_id.in_(users), ConfirmationToken.used_at.is_(None))
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def revoke_families_of_user(
     session: AsyncSession, user_id: uuid.UUID, now: datetime, reason: str
 ) -> None:
@@ -224,6 +270,90 @@ async def revoke_families_of_user(
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
+
+
+# -- terminations ----------------------------------------------------------------------
+
+
+async def current_termination(session: AsyncSession, customer_id: uuid.UUID) -> Termination | None:
+    """The customer's pending notice, or the one that terminated it; None otherwise
+    (withdrawn notices are history)."""
+    stmt = (
+        select(Termination)
+        .where(
+            Termination.customer_id == customer_id,
+            Termination.status.in_(("terminating", "terminated")),
+        )
+        .order_by(Termination.requested_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def pending_termination(session: AsyncSession, customer_id: uuid.UUID) -> Termination | None:
+    stmt = select(Termination).where(
+        Termination.customer_id == customer_id, Termination.status == "terminating"
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def due_termination_ids(
+    session: AsyncSession, today: date, limit: int, *, skip: Collection[uuid.UUID] = ()
+) -> list[uuid.UUID]:
+    """Pending notices whose effective day has come, oldest day first, except ``skip``."""
+    stmt = select(Termination.id).where(
+        Termination.status == "terminating", Termination.effective_on <= today
+    )
+    if skip:
+        stmt = stmt.where(Termination.id.not_in(list(skip)))
+    stmt = stmt.order_by(Termination.effective_on, Termination.id).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def claim_due_termination(
+    session: AsyncSession, termination_id: uuid.UUID, today: date, now: datetime
+) -> bool:
+    """Mark a due notice terminated; False when it no longer is pending (another
+    instance took it, or it was withdrawn). The conditional update is the claim: on
+    PostgreSQL a concurrent claimer waits for the row and then finds nothing to update."""
+    result = await session.execute(
+        update(Termination)
+        .where(
+            Termination.id == termination_id,
+            Termination.status == "terminating",
+            Termination.effective_on <= today,
+        )
+        .values(status="terminated", terminated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def withdraw_termination(
+    session: AsyncSession, termination_id: uuid.UUID, today: date, now: datetime, by: str
+) -> bool:
+    """Withdraw a notice that is still pending and not yet due; False otherwise (the
+    job took it meanwhile, or someone else withdrew it)."""
+    result = await session.execute(
+        update(Termination)
+        .where(
+            Termination.id == termination_id,
+            Termination.status == "terminating",
+            Termination.effective_on > today,
+        )
+        .values(status="withdrawn", withdrawn_at=now, withdrawn_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_termination(session: AsyncSession, termination_id: uuid.UUID) -> Termination | None:
+    stmt = (
+        select(Termination)
+        .where(Termination.id == termination_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 # -- signing keys ----------------------------------------------------------------------

@@ -287,3 +287,30 @@ class Me(BaseModel):
 
 class KeyRotated(BaseModel):
     kid: str
+
+
+# -- termination -----------------------------------------------------------------------
+
+
+class TerminationIn(Strict):
+    by: Literal["customer", "operator"] = Field(
+        description="Who gives notice: the customer (15 calendar days; an access owner, or "
+        "operator staff acting for the customer) or the operator (3 months; operator staff)."
+    )
+
+
+class TerminationOut(BaseModel):
+    termination_id: UUID
+    customer_id: UUID
+    by: Literal["customer", "operator"]
+    status: Literal["terminating", "terminated"] = Field(
+        description="terminating until the effective day, then terminated."
+    )
+    requested_at: datetime
+    effective_on: date = Field(
+        description="The day the agreement ends (Brussels calendar day): from then on the "
+        "customer's accounts are deactivated and its data is no longer available."
+    )
+    terminated_at: datetime | None = Field(
+        default=None, description="When the termination took effect; null before."
+    )

@@ -54,6 +54,12 @@ class IdentitySettings(ServiceSettings):
     password_memory_kib: int = Field(default=19456, ge=8)
     password_parallelism: int = Field(default=1, ge=1)
 
+    # The job that makes due terminations take effect [2.2.2]. Several instances may run
+    # it at once (each due notice is claimed by one of them); disable it on some if wanted.
+    termination_job_enabled: bool = True
+    termination_job_interval_s: float = Field(default=300.0, gt=0)
+    termination_job_batch_size: int = Field(default=100, ge=1, le=10_000)
+
     def secret_fields(self) -> list[str]:
         return [*super().secret_fields(), "key_passphrase", "operator_password"]
 

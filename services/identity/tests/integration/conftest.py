@@ -112,6 +112,8 @@ def identity_settings(database_url: str, **over: Any) -> IdentitySettings:
         "password_parallelism": 1,
         "relay_enabled": False,  # keep outbox rows for assertions (one test runs the relay)
         "consumer_enabled": False,
+        # Tests run the termination job themselves, with the "today" they need.
+        "termination_job_enabled": False,
     }
     values.update(over)
     return IdentitySettings(**values)

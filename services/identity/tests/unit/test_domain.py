@@ -6,18 +6,25 @@ from identity.domain import (
     GENESIS_HASH,
     ChainEntry,
     LinkState,
+    NoticeRefusal,
     RefreshOutcome,
     RefreshTokenState,
+    add_months,
     chain_hash,
     confirmation_state,
     contract_ended,
+    local_date,
     may_administer_profile,
     normalize_enterprise_number,
+    notice_refusal,
     password_problems,
     refresh_outcome,
     registrant_profile,
     secret_hash,
+    termination_due,
+    termination_effective_on,
     verify_chain,
+    withdrawal_refusal,
 )
 
 # -- enterprise numbers ----------------------------------------------------------------
@@ -238,3 +245,96 @@ def test_naive_and_aware_times_hash_alike():
     aware = {"occurred_at": datetime(2026, 1, 1, 8, 30, tzinfo=UTC)}
     naive = {"occurred_at": datetime(2026, 1, 1, 8, 30)}
     assert chain_hash(GENESIS_HASH, aware) == chain_hash(GENESIS_HASH, naive)
+
+
+# -- termination [2.2.2] ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested_on", "effective_on"),
+    [
+        (date(2026, 3, 10), date(2026, 3, 25)),
+        (date(2026, 12, 20), date(2027, 1, 4)),  # across the year end
+        (date(2028, 2, 20), date(2028, 3, 6)),  # leap year: 29 February counts
+        (date(2027, 2, 20), date(2027, 3, 7)),
+    ],
+)
+def test_customer_notice_is_fifteen_calendar_days(requested_on, effective_on):
+    assert termination_effective_on("customer", requested_on) == effective_on
+
+
+@pytest.mark.parametrize(
+    ("requested_on", "effective_on"),
+    [
+        (date(2026, 3, 10), date(2026, 6, 10)),  # same day of the month
+        (date(2026, 1, 31), date(2026, 4, 30)),  # April has 30 days
+        (date(2026, 11, 30), date(2027, 2, 28)),
+        (date(2027, 11, 30), date(2028, 2, 29)),  # leap year
+        (date(2027, 11, 29), date(2028, 2, 29)),
+        (date(2026, 10, 31), date(2027, 1, 31)),  # across the year end, no clamping
+        (date(2026, 12, 31), date(2027, 3, 31)),
+        (date(2026, 5, 31), date(2026, 8, 31)),
+        (date(2026, 3, 31), date(2026, 6, 30)),
+    ],
+)
+def test_operator_notice_is_three_months_clamped_to_month_end(requested_on, effective_on):
+    assert termination_effective_on("operator", requested_on) == effective_on
+
+
+def test_unknown_notice_giver_is_refused():
+    with pytest.raises(ValueError):
+        termination_effective_on("someone", date(2026, 1, 1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 1, 15), 12, date(2027, 1, 15)),
+        (date(2026, 12, 15), 1, date(2027, 1, 15)),
+        (date(2026, 3, 31), -1, date(2026, 2, 28)),
+        (date(2026, 1, 15), 0, date(2026, 1, 15)),
+    ],
+)
+def test_add_months(day, months, expected):
+    assert add_months(day, months) == expected
+
+
+def test_the_request_date_is_the_brussels_calendar_day():
+    # 23:30 UTC on 31 December is already 1 January in Brussels (UTC+1 in winter)...
+    assert local_date(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == date(2027, 1, 1)
+    # ...and 22:30 UTC on 30 June is 1 July (UTC+2 in summer).
+    assert local_date(datetime(2026, 6, 30, 22, 30, tzinfo=UTC)) == date(2026, 7, 1)
+    assert local_date(datetime(2026, 6, 30, 21, 59, tzinfo=UTC)) == date(2026, 6, 30)
+    # SQLite gives naive datetimes back: they are UTC.
+    assert local_date(datetime(2026, 12, 31, 23, 30)) == date(2027, 1, 1)
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert termination_effective_on("customer", local_date(late)) == date(2027, 1, 16)
+
+
+def test_a_termination_takes_effect_on_its_effective_day():
+    effective_on = date(2026, 4, 30)
+    assert not termination_due(effective_on, date(2026, 4, 29))
+    assert termination_due(effective_on, effective_on)
+    assert termination_due(effective_on, date(2026, 5, 1))
+
+
+@pytest.mark.parametrize(
+    ("by", "kind", "profile", "refusal"),
+    [
+        ("customer", "user", "access_owner", None),
+        ("customer", "user", "access_manager", NoticeRefusal.ACCESS_OWNER_ONLY),
+        ("customer", "user", "portal_user", NoticeRefusal.ACCESS_OWNER_ONLY),
+        ("customer", "user", "service_user", NoticeRefusal.ACCESS_OWNER_ONLY),
+        ("customer", "user", None, NoticeRefusal.ACCESS_OWNER_ONLY),  # not its user
+        ("customer", "operator", None, None),  # staff acting for the customer
+        ("operator", "operator", None, None),
+        ("operator", "user", "access_owner", NoticeRefusal.OPERATOR_ONLY),
+        ("customer", "service", None, NoticeRefusal.NOT_FOR_SERVICES),
+        ("operator", "service", None, NoticeRefusal.NOT_FOR_SERVICES),
+    ],
+)
+def test_who_may_give_or_withdraw_notice(by, kind, profile, refusal):
+    assert notice_refusal(by, actor_kind=kind, actor_profile=profile) is refusal
+    assert withdrawal_refusal(by, actor_kind=kind, actor_profile=profile) is refusal

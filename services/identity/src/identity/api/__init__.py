@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from identity.api import auth, registrations, users
+from identity.api import auth, registrations, terminations, users
 
 router = APIRouter()
 router.include_router(registrations.router)
 router.include_router(auth.router)
 router.include_router(users.router)
+router.include_router(terminations.router)
 
 __all__ = ["router"]

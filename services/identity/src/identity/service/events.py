@@ -7,10 +7,15 @@ from datetime import datetime
 from contracts.events.identity import (
     ContractV1,
     CustomerRegisteredV1,
+    CustomerTerminatedV1,
     UserCreatedV1,
     UserDeactivatedV1,
 )
-from identity.models import Customer, User
+from identity.domain import as_utc
+from identity.models import Customer, Termination, User
+
+# ``CustomerTerminatedV1.reason`` per notice giver.
+TERMINATION_REASONS = {"customer": "requested", "operator": "operator_notice"}
 
 
 def customer_registered(customer: Customer, user: User, now: datetime) -> CustomerRegisteredV1:
@@ -51,4 +56,15 @@ def user_deactivated(user: User, reason: str, now: datetime) -> UserDeactivatedV
     assert user.customer_id is not None
     return UserDeactivatedV1(
         user_id=user.id, customer_id=user.customer_id, reason=reason, deactivated_at=now
+    )
+
+
+def customer_terminated(termination: Termination, now: datetime) -> CustomerTerminatedV1:
+    return CustomerTerminatedV1(
+        customer_id=termination.customer_id,
+        by=termination.by,  # type: ignore[arg-type]
+        reason=TERMINATION_REASONS.get(termination.by),
+        requested_at=as_utc(termination.requested_at),
+        effective_on=termination.effective_on,
+        terminated_at=now,
     )
