@@ -25,9 +25,12 @@ def render(service: str) -> str:
 
 
 def stale(out: Path = OUT) -> list[str]:
-    return [s for s in SERVICES
-            if not (out / f"{s}.json").is_file()
-            or (out / f"{s}.json").read_text(encoding="utf-8") != render(s)]
+    return [
+        s
+        for s in SERVICES
+        if not (out / f"{s}.json").is_file()
+        or (out / f"{s}.json").read_text(encoding="utf-8") != render(s)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
