@@ -69,6 +69,7 @@ class DelegationClient:
         ttl_s: float = 5.0,
         timeout_s: float = 3.0,
         max_entries: int = 10_000,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -76,7 +77,7 @@ class DelegationClient:
         self.timeout_s = timeout_s
         self.max_entries = max_entries
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()
