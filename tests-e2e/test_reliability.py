@@ -197,7 +197,7 @@ def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
         lambda: all(
             len([m for m in sinks.mails(a["email"]) if m.get("attachments")]) >= 1 for a in accounts
         ),
-        timeout_s=90,
+        timeout_s=120,
         what="an invoice mail for every account",
     )
     assert run_billing_done
