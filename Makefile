@@ -33,8 +33,12 @@ infra-status:
 topics: install
 	uv run portal-topics ensure
 
+# make does not pass SIGTERM on to its recipe; run.sh watches make's pid and stops the
+# system when make goes away, so `kill <make pid>` stops everything too.
+MAKE_PID := $(shell echo $$PPID)
+
 run: install
-	deploy/local/run.sh
+	PORTAL_SUPERVISOR_PID=$(MAKE_PID) deploy/local/run.sh
 
 test: install
 	deploy/local/test.sh all

@@ -28,4 +28,12 @@ uv run python deploy/local/stack.py &
 stack_pid=$!
 trap 'kill -TERM $stack_pid 2>/dev/null; wait $stack_pid; exit 130' INT
 trap 'kill -TERM $stack_pid 2>/dev/null; wait $stack_pid; exit 143' TERM
+if [[ -n ${PORTAL_SUPERVISOR_PID:-} ]]; then
+  # Started by make, which dies on SIGTERM without telling us: follow it.
+  script_pid=$$
+  (
+    while kill -0 "$PORTAL_SUPERVISOR_PID" 2>/dev/null; do sleep 1; done
+    kill -TERM "$script_pid" 2>/dev/null
+  ) &
+fi
 wait $stack_pid
