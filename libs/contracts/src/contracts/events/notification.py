@@ -18,19 +18,24 @@ from contracts.types import E164, Email, Locale, NotificationChannel, PayloadPar
 TEMPLATE_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 TEMPLATES: dict[str, str] = {
-    "user_confirmation": "New user: confirm the account. params: confirm_url, first_name, "
-    "company_name",
-    "email_change_confirmation": "Confirm a new login e-mail. params: confirm_url, first_name",
-    "einvoice_email_confirmation": "Confirm the e-invoice e-mail address. params: confirm_url",
+    "user_confirmation": "New user: confirm the account. params: confirm_url; "
+    "optional first_name, company_name",
+    "email_change_confirmation": "Confirm a new login e-mail. params: confirm_url; "
+    "optional first_name",
+    "einvoice_email_confirmation": "Confirm the e-invoice e-mail address. params: confirm_url; "
+    "optional billing_account_name",
     "invoice_available": "A new invoice (PDF attached for e-mail). params: invoice_number, "
-    "period, total_incl_vat, due_date",
+    "period, total_incl_vat, due_date; optional company, billing_account_name",
     "invoice_available_sms": "SMS alert of a new invoice. params: invoice_number, "
     "total_incl_vat, due_date",
     "sim_change_confirmation": "A subscription change was applied. params: msisdn, change, "
-    "tariff_plan",
-    "account_deactivation_notice": "Users deactivated after 12 months unused. params: user_count",
+    "tariff_plan; optional first_name",
+    "account_deactivated": "The recipient's account was deactivated. optional params: "
+    "first_name, company_name, reason",
+    "account_deactivation_notice": "Users deactivated after 12 months unused. params: "
+    "user_count; optional company_name",
     "application_deactivation_notice": "An application unused for 6 months was deactivated. "
-    "params: application",
+    "params: application; optional company_name",
 }
 """Template names for producers and the notifier to share, with the params each uses.
 
