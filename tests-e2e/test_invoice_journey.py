@@ -76,7 +76,9 @@ def test_invoice_is_mailed_with_its_pdf_and_alerted_by_sms_once_each(
     assert len([m for m in sinks.mails(acct["email"]) if m.get("attachments")]) == 1
 
 
-def test_another_customer_sees_nothing_of_the_invoice(portal: Portal, sinks: Sinks) -> None:
+def test_another_customer_sees_nothing_of_the_first_customers_data(
+    portal: Portal, sinks: Sinks
+) -> None:
     owner = portal.onboard(sinks)
     stranger = portal.onboard(sinks)
     acct = set_up_account(portal, sinks, owner, alerts=["email"])
@@ -90,14 +92,50 @@ def test_another_customer_sees_nothing_of_the_invoice(portal: Portal, sinks: Sin
     [item] = portal.billing.get(
         f"/v1/billing-accounts/{acct['account_id']}/invoices", headers=owner["headers"]
     ).json()["items"]
-    for path in (
-        f"/v1/invoices/{item['invoice_id']}",
-        f"/v1/invoices/{item['invoice_id']}/pdf",
-        f"/v1/billing-accounts/{acct['account_id']}/invoices",
+    cid, sim = owner["customer_id"], acct["sim_id"]
+    hidden = {
+        "billing": [
+            f"/v1/invoices/{item['invoice_id']}",
+            f"/v1/invoices/{item['invoice_id']}/pdf",
+            f"/v1/invoices/{item['invoice_id']}/usage",
+            f"/v1/billing-accounts/{acct['account_id']}/invoices",
+            f"/v1/billing-accounts/{acct['account_id']}/unbilled-usage",
+        ],
+        "einvoice": [
+            f"/v1/billing-accounts/{acct['account_id']}/delivery",
+            f"/v1/billing-accounts/{acct['account_id']}/deliveries",
+        ],
+        "fleet": [f"/v1/sims/{sim}", f"/v1/sims/{sim}/history", f"/v1/sims/{sim}/device"],
+    }
+    for service, paths in hidden.items():
+        for path in paths:
+            resp = portal.http[service].get(path, headers=stranger["headers"])
+            assert resp.status_code == 404, (service, path, resp.status_code)
+            # ... while the owner does see them (the 404 is about visibility, not the path)
+            if not path.endswith("/device"):
+                assert portal.http[service].get(path, headers=owner["headers"]).status_code == 200
+    # Lists of the other customer: refused or empty, never its items.
+    for service, path in (
+        ("fleet", f"/v1/customers/{cid}/sims"),
+        ("billing", f"/v1/customers/{cid}/billing-accounts"),
+        ("identity", f"/v1/customers/{cid}/users"),
+        ("delegation", f"/v1/customers/{cid}/assignments"),
     ):
-        resp = portal.billing.get(path, headers=stranger["headers"])
-        assert resp.status_code == 404, (path, resp.status_code)
-    resp = portal.einvoice.get(
+        resp = portal.http[service].get(path, headers=stranger["headers"])
+        assert resp.status_code in (403, 404) or resp.json()["items"] == [], (service, path)
+    # Changes are refused too, and change nothing.
+    plan_before = portal.fleet.get(f"/v1/sims/{sim}", headers=owner["headers"]).json()
+    resp = portal.fleet.put(
+        f"/v1/sims/{sim}/tariff-plan", headers=stranger["headers"], json={"tariff_plan": "SMART_L"}
+    )
+    assert resp.status_code == 404
+    sim_now = portal.fleet.get(f"/v1/sims/{sim}", headers=owner["headers"]).json()
+    assert sim_now["tariff_plan"] == plan_before["tariff_plan"]
+    resp = portal.einvoice.delete(
         f"/v1/billing-accounts/{acct['account_id']}/delivery", headers=stranger["headers"]
     )
     assert resp.status_code == 404
+    delivery = portal.einvoice.get(
+        f"/v1/billing-accounts/{acct['account_id']}/delivery", headers=owner["headers"]
+    ).json()
+    assert delivery["channel"] == "email" and delivery["status"] == "active"

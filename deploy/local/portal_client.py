@@ -267,6 +267,7 @@ def set_up_account(
         },
     )
     assert resp.status_code == 201, resp.text
+    sim_id = resp.json()["sim_id"]
 
     email, mobile = unique_email("invoices"), unique_mobile()
     resp = eventually(
@@ -293,7 +294,13 @@ def set_up_account(
         f"/v1/billing-accounts/{account_id}/delivery", headers=owner["headers"]
     ).json()
     assert delivery["channel"] == "email" and delivery["status"] == "active"
-    return {"account_id": account_id, "msisdn": msisdn, "email": email, "mobile": mobile}
+    return {
+        "account_id": account_id,
+        "sim_id": sim_id,
+        "msisdn": msisdn,
+        "email": email,
+        "mobile": mobile,
+    }
 
 
 def run_billing(portal: Portal, period: str, account_ids: list[str]) -> None:
