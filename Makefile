@@ -70,7 +70,7 @@ check: lint typecheck test
 
 schemas: install
 	uv run python -m contracts.export
-	uv run python tools/export_openapi.py
+	uv run python tools/export_docs.py
 
 bench: install
 	deploy/local/infra.sh up

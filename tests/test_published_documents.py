@@ -1,16 +1,15 @@
-"""The API documents committed under docs/openapi must match what the services serve."""
+"""Documents generated from the code (OpenAPI per service, settings reference) must be current."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from export_openapi import stale
+from export_docs import stale
 
 
-def test_committed_openapi_documents_match_the_services() -> None:
+def test_committed_openapi_documents_and_settings_reference_are_current() -> None:
     outdated = stale()
     assert not outdated, (
-        f"stale OpenAPI documents: {outdated}; regenerate with "
-        "`uv run python tools/export_openapi.py`"
+        f"stale documents: {outdated}; regenerate with `uv run python tools/export_docs.py`"
     )
