@@ -61,6 +61,11 @@ class DelegationChangedV1(EventPayload):
         description="Who made the change; null for an automatic change "
         "(contract ended, user deactivated, customer terminated).",
     )
+    reason: str | None = Field(
+        default=None,
+        description="Why a right was revoked, e.g. revoked, contract_ended, user_deactivated, "
+        "customer_terminated (open set: consumers accept new values).",
+    )
     changed_at: AwareDatetime
 
     def subject(self) -> str:

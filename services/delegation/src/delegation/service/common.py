@@ -45,6 +45,7 @@ async def announce(
     row: Assignment,
     change: str,
     changed_by: str | UUID | None,
+    reason: str | None = None,
 ) -> None:
     """Write ``delegation.changed`` in the same transaction as the change."""
     payload = DelegationChangedV1(
@@ -62,6 +63,7 @@ async def announce(
         permissions=list(row.permissions or []),
         third_party=row.third_party,
         changed_by=as_uuid(changed_by),
+        reason=reason,
         changed_at=utcnow(),
     )
     await kit.outbox.add(session, payload)
@@ -80,7 +82,7 @@ async def revoke(
         return False
     if not await repo.mark_revoked(session, row, by=by, reason=reason, at=utcnow()):
         return False
-    await announce(kit, session, row, "revoked", by)
+    await announce(kit, session, row, "revoked", by, reason)
     return True
 
 
