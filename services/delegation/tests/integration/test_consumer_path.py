@@ -100,7 +100,9 @@ async def test_registration_events_make_the_registrant_owner_or_manager() -> Non
 
         await eventually(owner_denied, what="the deactivation to apply")
         await changes.wait_for(
-            lambda e: e.data["user_id"] == str(owner)
-            and e.data["change"] == "revoked"
-            and e.data["reason"] == "user_deactivated"
+            lambda e: (
+                e.data["user_id"] == str(owner)
+                and e.data["change"] == "revoked"
+                and e.data["reason"] == "user_deactivated"
+            )
         )
