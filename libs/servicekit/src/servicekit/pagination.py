@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Query
 
@@ -41,3 +43,19 @@ def page(items: list[Any], limit: int, position_of: Any) -> dict[str, Any]:
     items = items[:limit]
     next_cursor = encode_cursor(position_of(items[-1])) if has_more and items else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+def time_id_position(at: datetime, item_id: UUID) -> dict[str, str]:
+    """Cursor position of a list ordered by (time, id): the common keyset for our lists."""
+    return {"t": at.isoformat(), "id": str(item_id)}
+
+
+def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The (time, id) position written by ``time_id_position``; 400 if it is not one."""
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
+    except (KeyError, ValueError) as exc:
+        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,8 +21,8 @@ from delegation.service.common import announce, load_actor, raise_for, revoke, t
 from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.pagination import decode_cursor
-from servicekit.problems import BadRequest, NotFound
+from servicekit.pagination import decode_time_id_cursor, time_id_position
+from servicekit.problems import NotFound
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
@@ -124,16 +123,6 @@ async def get_one(
     return row
 
 
-def cursor_position(cursor: str | None) -> tuple[datetime, UUID] | None:
-    data = decode_cursor(cursor)
-    if data is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(data["t"])), UUID(str(data["id"]))
-    except (KeyError, ValueError) as exc:
-        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
-
-
 async def list_page(
     kit: ServiceKit,
     session: AsyncSession,
@@ -151,7 +140,7 @@ async def list_page(
         session,
         customer_id,
         limit=limit,
-        after=cursor_position(cursor),
+        after=decode_time_id_cursor(cursor),
         user_id=user_id,
         include_revoked=include_revoked,
     )
@@ -160,4 +149,4 @@ async def list_page(
 def position(row: Any) -> dict[str, str]:
     at = row.granted_at if isinstance(row, Assignment) else row.requested_at
     key = row.assignment_id if isinstance(row, Assignment) else row.id
-    return {"t": at.isoformat(), "id": str(key)}
+    return time_id_position(at, key)

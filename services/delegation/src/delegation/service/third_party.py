@@ -17,11 +17,11 @@ from delegation.domain import (
     third_party_grantee_refusal,
 )
 from delegation.models import Assignment, ThirdPartyDelegation
-from delegation.service.assignments import cursor_position
 from delegation.service.common import announce, load_actor, raise_for, today
 from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.db import utcnow
+from servicekit.pagination import decode_time_id_cursor
 from servicekit.problems import Conflict, NotFound
 
 
@@ -151,7 +151,7 @@ async def list_page(
     return await repo.page_third_party(
         session,
         limit=limit,
-        after=cursor_position(cursor),
+        after=decode_time_id_cursor(cursor),
         customer_id=customer_id,
         status=status,
     )

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from identity.api.common import after_position, position_of
 from identity.context import IdentityDep
 from identity.models import Registration
 from identity.schemas import (
@@ -21,7 +20,14 @@ from identity.schemas import (
 from identity.service import registrations
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from servicekit.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_time_id_cursor,
+    page,
+    time_id_position,
+)
 
 router = APIRouter(tags=["registrations"])
 
@@ -69,9 +75,9 @@ async def list_registrations(
     cursor: Cursor = None,
 ) -> RegistrationPage:
     rows = await registrations.list_registrations(
-        session, status=status, after=after_position(cursor), limit=limit + 1
+        session, status=status, after=decode_time_id_cursor(cursor), limit=limit + 1
     )
-    result = page(rows, limit, lambda r: position_of(r.created_at, r.id))
+    result = page(rows, limit, lambda r: time_id_position(r.created_at, r.id))
     return RegistrationPage(
         items=[_out(r) for r in result["items"]], next_cursor=result["next_cursor"]
     )

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from identity.api.common import after_position, position_of
 from identity.context import IdentityDep
 from identity.models import User
 from identity.schemas import (
@@ -24,7 +23,14 @@ from identity.schemas import (
 from identity.service import auth, users
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from servicekit.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_time_id_cursor,
+    page,
+    time_id_position,
+)
 
 router = APIRouter(tags=["users"])
 
@@ -111,10 +117,10 @@ async def list_users(
         principal,
         customer_id,
         status=status,
-        after=after_position(cursor),
+        after=decode_time_id_cursor(cursor),
         limit=limit + 1,
     )
-    result = page(rows, limit, lambda u: position_of(u.created_at, u.id))
+    result = page(rows, limit, lambda u: time_id_position(u.created_at, u.id))
     return UserPage(items=[_out(u) for u in result["items"]], next_cursor=result["next_cursor"])
 
 
