@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 import uuid
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,9 +155,31 @@ def test_database_restart_loses_no_event(portal: Portal, sinks: Sinks) -> None:
         assert len(sinks.mails(email)) == 1
 
 
-def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
+class DuplicateInCrashWindow(UserWarning):
+    """A mail sent twice because the sender died between the mail server's acceptance and
+    the commit of "sent": the one duplicate the design cannot exclude. Reported, not hidden."""
+
+
+def _invoice_notifications(portal: Portal, op: dict[str, str], email: str) -> list[dict]:  # type: ignore[type-arg]
+    resp = portal.notifier.get(
+        "/v1/operator/notifications", headers=op, params={"recipient": email, "limit": 100}
+    )
+    assert resp.status_code == 200, resp.text
+    return [n for n in resp.json()["items"] if n["template"] == "invoice_available"]
+
+
+def test_notifier_killed_mid_flow_loses_no_invoice_mail_and_duplicates_only_in_the_crash_window(
     portal: Portal, sinks: Sinks, stack: Stack
 ) -> None:
+    """The ledger: one invoice mail per account. Counted after the kill:
+
+    - lost: an account whose invoice notification never reached the mail server (must be 0);
+    - duplicated outside the window: two different Message-IDs for one invoice, or a second
+      copy of a notification that was claimed only once (must be 0);
+    - duplicated in the crash window: a second copy with the same Message-ID of a
+      notification the killed process had claimed (attempts > 1). The design cannot exclude
+      it (see notifier/sender.py), so it is counted and reported as a warning.
+    """
     owner = portal.onboard(sinks)
     accounts = [set_up_account(portal, sinks, owner, alerts=["email"]) for _ in range(6)]
     period = last_month()
@@ -183,7 +206,8 @@ def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
         json={"period": period, "billing_account_ids": [a["account_id"] for a in accounts]},
     )
     assert resp.status_code == 202
-    # Crash the notifier as soon as the first invoice mail is out.
+    # Crash the notifier as soon as the first invoice mail is out: the others are then
+    # pending, being sent, or sent and not yet recorded.
     eventually(
         lambda: any(m.get("attachments") for a in accounts for m in sinks.mails(a["email"])),
         timeout_s=60,
@@ -193,18 +217,42 @@ def test_notifier_killed_mid_flow_sends_every_invoice_mail_exactly_once(
     time.sleep(2)
     stack.start("notifier")
     stack.wait_ready(("notifier",), timeout_s=60)
-    run_billing_done = eventually(
-        lambda: all(
-            len([m for m in sinks.mails(a["email"]) if m.get("attachments")]) >= 1 for a in accounts
-        ),
-        timeout_s=120,
-        what="an invoice mail for every account",
-    )
-    assert run_billing_done
-    time.sleep(5)  # duplicates, if any, would arrive now
+
+    # Settled: every invoice notification is recorded as sent. The sink stores a mail
+    # before it accepts it, so from here on the mail counts are final.
+    def settled() -> dict[str, dict] | None:  # type: ignore[type-arg]
+        found = {}
+        for a in accounts:
+            notes = _invoice_notifications(portal, op, a["email"])
+            if not notes or any(n["status"] != "sent" for n in notes):
+                return None
+            assert len(notes) == 1, f"{len(notes)} invoice notifications for one account"
+            found[a["email"]] = notes[0]
+        return found
+
+    notifications = eventually(settled, timeout_s=150, what="every invoice notification sent")
+
+    lost, in_window, outside_window = [], [], []
     for a in accounts:
-        invoice_mails = [m for m in sinks.mails(a["email"]) if m.get("attachments")]
-        assert len(invoice_mails) == 1, f"{len(invoice_mails)} invoice mails to one account"
+        mails = [m for m in sinks.mails(a["email"]) if m.get("attachments")]
+        message_ids = {m["message_id"] for m in mails}
+        if not mails:
+            lost.append(a["email"])
+        elif len(message_ids) > 1 or len(mails) > 2:
+            outside_window.append((a["email"], len(mails), sorted(message_ids)))
+        elif len(mails) == 2:
+            claims = notifications[a["email"]]["attempts"]
+            (in_window if claims > 1 else outside_window).append((a["email"], len(mails), claims))
+    assert not lost, f"lost invoice mails: {lost}"
+    assert not outside_window, f"duplicates the design excludes: {outside_window}"
+    if in_window:
+        warnings.warn(
+            DuplicateInCrashWindow(
+                f"{len(in_window)} of {len(accounts)} invoice mails sent twice with the same "
+                f"Message-ID (killed between SMTP acceptance and the 'sent' commit): {in_window}"
+            ),
+            stacklevel=1,
+        )
 
 
 def test_broker_outage_loses_no_event(portal: Portal, sinks: Sinks) -> None:
