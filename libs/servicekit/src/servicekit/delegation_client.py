@@ -17,6 +17,7 @@ from uuid import UUID
 
 import httpx
 
+from contracts.actions import Action, action
 from servicekit.auth import Principal, ServiceTokenProvider
 from servicekit.problems import Forbidden, NotFound, ServiceUnavailable
 from servicekit.telemetry import current_trace_headers
@@ -112,8 +113,12 @@ class DelegationClient:
             return resp.json()
         raise ServiceUnavailable("The rights service refused this service's token")
 
-    async def check(self, subject: UUID | str, action: str, resource: Resource) -> Decision:
-        body = {"subject": str(subject), "action": action, "resource": resource.as_json()}
+    async def check(self, subject: UUID | str, act: Action, resource: Resource) -> Decision:
+        body = {
+            "subject": str(subject),
+            "action": action(act).value,
+            "resource": resource.as_json(),
+        }
         key = "c:" + json.dumps(body, sort_keys=True)
         hit = self._cached(key)
         if hit is None:
@@ -123,24 +128,26 @@ class DelegationClient:
         return hit  # type: ignore[no-any-return]
 
     async def check_many(
-        self, subject: UUID | str, action: str, resources: list[Resource]
+        self, subject: UUID | str, act: Action, resources: list[Resource]
     ) -> list[Decision]:
         if not resources:
             return []
+        name = action(act).value
         checks = [
-            {"subject": str(subject), "action": action, "resource": r.as_json()} for r in resources
+            {"subject": str(subject), "action": name, "resource": r.as_json()} for r in resources
         ]
         data = await self._call("POST", "/v1/check/batch", json={"checks": checks})
         return [Decision(bool(r["allowed"]), str(r.get("reason", ""))) for r in data["results"]]
 
-    async def visible(self, subject: UUID | str, type_: str, action: str) -> Visible:
-        key = f"v:{subject}:{type_}:{action}"
+    async def visible(self, subject: UUID | str, type_: str, act: Action) -> Visible:
+        name = action(act).value
+        key = f"v:{subject}:{type_}:{name}"
         hit = self._cached(key)
         if hit is None:
             data = await self._call(
                 "GET",
                 f"/v1/subjects/{subject}/resources",
-                params={"type": type_, "action": action},
+                params={"type": type_, "action": name},
             )
             hit = Visible(
                 customer_ids=frozenset(str(c) for c in data.get("customer_ids", [])),
@@ -149,27 +156,53 @@ class DelegationClient:
             self._store(key, hit)
         return hit  # type: ignore[no-any-return]
 
-    async def authorize(
-        self, principal: Principal, action: str, resource: Resource, *, hide: bool = True
+    async def require(
+        self,
+        principal: Principal,
+        resource: Resource,
+        *actions: Action,
+        visible_with: Action | None = None,
+        known: bool = False,
     ) -> None:
-        """Raise unless allowed. ``hide`` answers 404 so a caller cannot probe for
-        another customer's objects; use ``hide=False`` for actions on a visible object."""
-        await authorize_with(self.check, principal, action, resource, hide=hide)
+        """The portal's one authorization rule; see ``require_with``."""
+        await require_with(
+            self.check, principal, resource, *actions, visible_with=visible_with, known=known
+        )
 
 
-Check = Callable[[UUID | str, str, Resource], Awaitable[Decision]]
+Check = Callable[[UUID | str, Action, Resource], Awaitable[Decision]]
 
 
-async def authorize_with(
-    check: Check, principal: Principal, action: str, resource: Resource, *, hide: bool = True
+async def require_with(
+    check: Check,
+    principal: Principal,
+    resource: Resource,
+    *actions: Action,
+    visible_with: Action | None = None,
+    known: bool = False,
 ) -> None:
-    """``authorize`` on top of a ``check``: the client's, or a test double's (which so
-    answers 404 and 403 exactly as the client does)."""
+    """Pass if the caller may do any of ``actions`` on ``resource``; otherwise refuse.
+
+    The refusal must not reveal what the caller may not see: it is 404 ("no such ...")
+    unless the caller may see the object, then 403. The caller may see it when
+    ``visible_with`` (usually the read action) is allowed, or when ``known`` says the
+    caller knows of it anyway (e.g. their own customer). Operator staff and services
+    pass without asking. The delegation client and its test double both answer through
+    this function, so a service's tests see exactly the production 404/403 behaviour.
+    """
+    if not actions:
+        raise ValueError("require needs at least one action")
     if principal.is_operator or principal.is_service:
         return
-    decision = await check(principal.subject, action, resource)
-    if decision.allowed:
-        return
-    if hide:
-        raise NotFound(f"No such {resource.type.replace('_', ' ')}")
-    raise Forbidden(f"Not allowed: {decision.reason}")
+    for act in actions:
+        if (await check(principal.subject, act, resource)).allowed:
+            return
+    if not known and visible_with is not None and visible_with not in actions:
+        known = (await check(principal.subject, visible_with, resource)).allowed
+    if known:
+        raise Forbidden(f"Not allowed to {' or '.join(actions)} on this {_name(resource)}")
+    raise NotFound(f"No such {_name(resource)}")
+
+
+def _name(resource: Resource) -> str:
+    return resource.type.replace("_", " ")

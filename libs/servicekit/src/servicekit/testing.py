@@ -27,9 +27,10 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from jwt.algorithms import ECAlgorithm
 
+from contracts.actions import Action, action
 from servicekit.auth import Principal
 from servicekit.db import is_sqlite, sqlite_path
-from servicekit.delegation_client import Decision, Resource, Visible, authorize_with
+from servicekit.delegation_client import Decision, Resource, Visible, require_with
 
 ISSUER = "portal-identity"
 AUDIENCE = "portal"
@@ -81,30 +82,43 @@ Rule = Callable[[str, str, Resource], bool]
 
 
 class FakeDelegation:
-    """Stands in for the delegation service in a single service's tests."""
+    """Stands in for the delegation service in a single service's tests.
+
+    Like the real service it refuses an action outside the vocabulary
+    (``contracts.actions``) instead of answering "no", and it answers 404/403 through
+    the same ``require_with`` as the real client. ``rule`` decides each check.
+    """
 
     def __init__(self, rule: Rule | None = None) -> None:
         self.rule: Rule = rule or (lambda subject, action, resource: False)
         self.visible_map: dict[tuple[str, str, str], Visible] = {}
         self.calls: list[tuple[str, str, Resource]] = []
 
-    async def check(self, subject: UUID | str, action: str, resource: Resource) -> Decision:
-        self.calls.append((str(subject), action, resource))
-        allowed = self.rule(str(subject), action, resource)
+    async def check(self, subject: UUID | str, act: Action, resource: Resource) -> Decision:
+        name = action(act).value
+        self.calls.append((str(subject), name, resource))
+        allowed = self.rule(str(subject), name, resource)
         return Decision(allowed, "test rule" if allowed else "denied by test rule")
 
     async def check_many(
-        self, subject: UUID | str, action: str, resources: list[Resource]
+        self, subject: UUID | str, act: Action, resources: list[Resource]
     ) -> list[Decision]:
-        return [await self.check(subject, action, r) for r in resources]
+        return [await self.check(subject, act, r) for r in resources]
 
-    async def visible(self, subject: UUID | str, type_: str, action: str) -> Visible:
-        return self.visible_map.get((str(subject), type_, action), Visible())
+    async def visible(self, subject: UUID | str, type_: str, act: Action) -> Visible:
+        return self.visible_map.get((str(subject), type_, action(act).value), Visible())
 
-    async def authorize(
-        self, principal: Principal, action: str, resource: Resource, *, hide: bool = True
+    async def require(
+        self,
+        principal: Principal,
+        resource: Resource,
+        *actions: Action,
+        visible_with: Action | None = None,
+        known: bool = False,
     ) -> None:
-        await authorize_with(self.check, principal, action, resource, hide=hide)
+        await require_with(
+            self.check, principal, resource, *actions, visible_with=visible_with, known=known
+        )
 
     async def close(self) -> None:
         return None

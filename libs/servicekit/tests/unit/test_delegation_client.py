@@ -1,11 +1,14 @@
+import json
 import uuid
 
 import httpx
 import pytest
 
+from contracts.actions import Action, UnknownAction
 from servicekit.auth import Principal, ServiceTokenProvider
 from servicekit.delegation_client import DelegationClient, Resource
 from servicekit.problems import Forbidden, NotFound, ServiceUnavailable
+from servicekit.testing import FakeDelegation
 
 
 async def _token() -> tuple[str, float]:
@@ -67,15 +70,57 @@ async def test_unreachable_delegation_fails_closed_with_503() -> None:
         await client.check("u", "invoice.read", _resource())
 
 
-async def test_authorize_hides_denied_objects_as_404_and_otherwise_says_403() -> None:
+def _answering(allowed: set[str]) -> DelegationClient:
+    """A client whose delegation allows exactly the ``allowed`` actions."""
+
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"allowed": False, "reason": "other_customer"})
+        body = json.loads(request.content)
+        ok = body["action"] in allowed
+        return httpx.Response(200, json={"allowed": ok, "reason": "test" if ok else "no_grant"})
+
+    return _client(handler)
+
+
+USER = Principal(subject=str(uuid.uuid4()), kind="user", customer_id=uuid.uuid4())
+
+
+async def test_require_hides_what_the_caller_may_not_see_as_404() -> None:
+    client = _answering(set())
+    with pytest.raises(NotFound):
+        await client.require(USER, _resource(), Action.INVOICE_READ)
+    with pytest.raises(NotFound):
+        await client.require(
+            USER, _resource(), Action.INVOICE_OBJECT, visible_with=Action.INVOICE_READ
+        )
+
+
+async def test_require_says_403_when_the_caller_may_see_but_not_act() -> None:
+    client = _answering({"invoice.read"})
+    with pytest.raises(Forbidden):
+        await client.require(
+            USER, _resource(), Action.INVOICE_OBJECT, visible_with=Action.INVOICE_READ
+        )
+    with pytest.raises(Forbidden):
+        await _answering(set()).require(USER, _resource(), Action.USER_MANAGE, known=True)
+
+
+async def test_require_passes_when_any_of_the_actions_is_allowed() -> None:
+    client = _answering({"einvoice.manage"})
+    await client.require(USER, _resource(), Action.INVOICE_READ, Action.EINVOICE_MANAGE)
+
+
+async def test_staff_and_services_pass_without_asking() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("delegation must not be asked")
 
     client = _client(handler)
-    user = Principal(subject=str(uuid.uuid4()), kind="user", customer_id=uuid.uuid4())
-    with pytest.raises(NotFound):
-        await client.authorize(user, "invoice.read", _resource())
-    with pytest.raises(Forbidden):
-        await client.authorize(user, "invoice.object", _resource(), hide=False)
-    operator = Principal(subject="op", kind="operator")
-    await client.authorize(operator, "invoice.read", _resource())  # staff pass without asking
+    for kind in ("operator", "service"):
+        await client.require(Principal(subject="x", kind=kind), _resource(), Action.INVOICE_READ)
+
+
+async def test_an_unknown_action_is_a_bug_not_a_denial() -> None:
+    client = _answering({"invoice.read"})
+    with pytest.raises(UnknownAction):
+        await client.check("u", "invoice.reed", _resource())  # type: ignore[arg-type]
+    with pytest.raises(UnknownAction):
+        await FakeDelegation(lambda s, a, r: True).check("u", "invoice.reed", _resource())  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import ValidationError
 
+from contracts.actions import Action
 from einvoice import domain, service
 from einvoice.models import BillingAccount
 from einvoice.schemas import BankAppIn, BankCallbackIn, ConfirmIn, EmailChannelIn
@@ -16,11 +17,11 @@ from servicekit.app import KitDep, ServiceKit, SessionDep
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.delegation_client import Resource
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
-from servicekit.problems import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
+from servicekit.problems import BadRequest, Unauthorized, ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["einvoice"])
 
-READ, MANAGE = "invoice.read", "einvoice.manage"
+READ, MANAGE = Action.INVOICE_READ, Action.EINVOICE_MANAGE
 
 
 def get_context(request: Request) -> Context:
@@ -40,25 +41,14 @@ def _resource(acct: BillingAccount) -> Resource:
     )
 
 
-async def _may(kit: ServiceKit, who: Principal, action: str, acct: BillingAccount) -> bool:
-    if who.is_operator or who.is_service:
-        return True
-    return (await kit.delegation.check(who.subject, action, _resource(acct))).allowed
-
-
 async def authorize_read(kit: ServiceKit, who: Principal, acct: BillingAccount) -> None:
     """Seeing the delivery settings: whoever may read the invoices or manage delivery."""
-    if not (await _may(kit, who, READ, acct) or await _may(kit, who, MANAGE, acct)):
-        raise NotFound("No such billing account")
+    await kit.delegation.require(who, _resource(acct), READ, MANAGE)
 
 
 async def authorize_manage(kit: ServiceKit, who: Principal, acct: BillingAccount) -> None:
     """Changing them needs einvoice.manage; 403 only for those who may see the account."""
-    if await _may(kit, who, MANAGE, acct):
-        return
-    if await _may(kit, who, READ, acct):
-        raise Forbidden("Not allowed to change how this account's invoices are delivered")
-    raise NotFound("No such billing account")
+    await kit.delegation.require(who, _resource(acct), MANAGE, visible_with=READ)
 
 
 @router.get("/billing-accounts/{billing_account_id}/delivery")

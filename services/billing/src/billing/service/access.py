@@ -10,6 +10,7 @@ from billing.context import Billing
 from billing.models import BillingAccount, Invoice
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
+from contracts.actions import Action
 from servicekit.auth import Principal
 from servicekit.delegation_client import Resource
 from servicekit.problems import NotFound
@@ -28,7 +29,7 @@ def invoice_resource(invoice: Invoice) -> Resource:
 
 
 async def visible_account(
-    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID, action: str
+    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID, action: Action
 ) -> BillingAccount:
     account = await accounts_repo.get_account(session, account_id)
     if account is None:
@@ -36,7 +37,7 @@ async def visible_account(
     if account.status == "terminated" and principal.kind == "user":
         # A terminated customer's data is no longer available to its users.
         raise NotFound("No such billing account")
-    await b.kit.delegation.authorize(principal, action, account_resource(account))
+    await b.kit.delegation.require(principal, account_resource(account), action)
     return account
 
 
@@ -45,7 +46,7 @@ async def visible_invoice(
     b: Billing,
     principal: Principal,
     invoice_id: uuid.UUID,
-    action: str,
+    action: Action,
 ) -> Invoice:
     invoice = await invoices_repo.get_invoice(session, invoice_id)
     if invoice is None:
@@ -54,20 +55,8 @@ async def visible_invoice(
         account = await accounts_repo.get_account(session, invoice.billing_account_id)
         if account is None or account.status == "terminated":
             raise NotFound("No such invoice")
-    if action == "invoice.read":
-        await b.kit.delegation.authorize(principal, action, invoice_resource(invoice))
-        return invoice
-    # For other actions: 404 if the caller cannot even read it, 403 if it can read
-    # but not do this.
-    decision_read = (
-        principal.kind != "user"
-        or (
-            await b.kit.delegation.check(
-                principal.subject, "invoice.read", invoice_resource(invoice)
-            )
-        ).allowed
-    )
-    await b.kit.delegation.authorize(
-        principal, action, invoice_resource(invoice), hide=not decision_read
+    # 404 if the caller cannot even read it, 403 if it can read but not do this.
+    await b.kit.delegation.require(
+        principal, invoice_resource(invoice), action, visible_with=Action.INVOICE_READ
     )
     return invoice

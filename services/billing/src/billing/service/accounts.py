@@ -12,6 +12,7 @@ from billing.context import Billing
 from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
 from billing.service.access import visible_account
+from contracts.actions import Action
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.auth import Principal
@@ -51,7 +52,7 @@ async def create_account(
 async def get_account(
     session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID
 ) -> dict[str, Any]:
-    account = await visible_account(session, b, principal, account_id, "invoice.read")
+    account = await visible_account(session, b, principal, account_id, Action.INVOICE_READ)
     return account_view(account)
 
 
@@ -86,12 +87,14 @@ async def _visible_account_ids(
 
     Administrators (who grant rights per billing account) see the whole list even when
     they may not read the invoices themselves (an access manager, SPEC 8.4)."""
-    visible = await b.kit.delegation.visible(principal.subject, "billing_account", "invoice.read")
+    visible = await b.kit.delegation.visible(
+        principal.subject, "billing_account", Action.INVOICE_READ
+    )
     if str(customer_id) in visible.customer_ids:
         return None
     try:
         admin = await b.kit.delegation.check(
-            principal.subject, "role.grant", Resource("customer", customer_id, customer_id)
+            principal.subject, Action.ROLE_GRANT, Resource("customer", customer_id, customer_id)
         )
     except Problem:
         # Only widens the list; without an answer the user sees what they may read.

@@ -18,6 +18,7 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import usage as usage_repo
 from billing.service.runs import parse_period
+from contracts.actions import Action
 from servicekit.auth import Principal
 from servicekit.problems import ValidationFailed
 
@@ -120,7 +121,9 @@ async def _visible_accounts(
     """None = every account of the customer; else the ones whose invoices the user reads."""
     if principal.kind != "user":
         return None
-    visible = await b.kit.delegation.visible(principal.subject, "billing_account", "invoice.read")
+    visible = await b.kit.delegation.visible(
+        principal.subject, "billing_account", Action.INVOICE_READ
+    )
     if str(customer_id) in visible.customer_ids:
         return None
     ids = [uuid.UUID(i) for i in visible.ids]

@@ -15,6 +15,7 @@ from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
 from billing.service.access import visible_account, visible_invoice
 from billing.service.usage import usage_position, usage_view
+from contracts.actions import Action
 from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
 from servicekit.problems import Conflict, Gone
@@ -53,7 +54,7 @@ async def list_invoices(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    account = await visible_account(session, b, principal, account_id, "invoice.read")
+    account = await visible_account(session, b, principal, account_id, Action.INVOICE_READ)
     rows = await repo.page_invoices(
         session,
         account.id,
@@ -72,7 +73,7 @@ async def list_invoices(
 async def get_invoice(
     session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
 ) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.read")
+    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
     lines = await repo.invoice_lines(session, inv.id)
     return {
         **summary_view(inv),
@@ -94,7 +95,7 @@ async def get_invoice(
 async def get_pdf(
     session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
 ) -> tuple[str, bytes]:
-    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.read")
+    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
     content = await repo.invoice_pdf(session, inv.id)
     if content is None:
         raise Gone("The PDF of this invoice is past its retention time")
@@ -112,7 +113,7 @@ async def invoice_usage(
     limit: int,
 ) -> tuple[Invoice, Any]:
     """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
-    inv = await visible_invoice(session, b, principal, invoice_id, "usage.read")
+    inv = await visible_invoice(session, b, principal, invoice_id, Action.USAGE_READ)
     if fmt == "json":
         rows = await usage_repo.page_invoice_usage(
             session, inv.id, cursor=decode_cursor(cursor), limit=limit
@@ -131,7 +132,7 @@ async def invoice_usage(
 async def object_to_invoice(
     session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID, reason: str
 ) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, "invoice.object")
+    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_OBJECT)
     now = b.now()
     if not objection_open(inv.objection_deadline, now):
         raise Conflict(

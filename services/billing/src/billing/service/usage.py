@@ -18,6 +18,7 @@ from billing.models import BillingAccount, UsageRecord
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
 from billing.service.access import visible_account
+from contracts.actions import Action
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
 from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
@@ -186,7 +187,7 @@ async def unbilled_usage(
     SIMs (a service user and their own SIM, SPEC 8.6) sees those lines only."""
     lines: list[str] | None = None
     try:
-        account = await visible_account(session, b, principal, account_id, "usage.read")
+        account = await visible_account(session, b, principal, account_id, Action.USAGE_READ)
     except NotFound:
         if principal.kind != "user":
             raise
@@ -211,7 +212,7 @@ async def _own_lines(
     account = await accounts_repo.get_account(session, account_id)
     if account is None or account.status != "active":
         raise NotFound("No such billing account")
-    visible = await b.kit.delegation.visible(principal.subject, "sim", "usage.read")
+    visible = await b.kit.delegation.visible(principal.subject, "sim", Action.USAGE_READ)
     lines = await accounts_repo.msisdns_of_sims(session, account.id, set(visible.ids))
     if not lines:
         raise NotFound("No such billing account")

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.actions import Action
+
 APPLICATIONS: tuple[str, ...] = (
     "user-management",
     "my-invoice-online",
@@ -74,19 +76,8 @@ SELF_SERVICE: dict[str, frozenset[str]] = {
     "product.order": frozenset({"order"}),
 }
 
-ACTIONS: tuple[str, ...] = (
-    "user.manage",
-    "role.grant",
-    "invoice.read",
-    "usage.read",
-    "invoice.object",
-    "sim.read",
-    "sim.manage",
-    "device.read",
-    "product.order",
-    "einvoice.manage",
-    "fleet_manager.activate",
-    "delegation.third_party",
-)
+# The vocabulary is shared with the other services (contracts.actions); the rules above
+# must cover exactly it.
+ACTIONS: tuple[str, ...] = tuple(a.value for a in Action)
 
 assert set(ACTIONS) == ADMIN_ACTIONS | OWNER_ONLY_ACTIONS | set(DATA_RIGHTS)

@@ -11,19 +11,19 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.actions import Action
 from fleet.models import Sim
 from fleet.service import sims
 from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.delegation_client import Resource
-from servicekit.problems import Forbidden, NotFound
 
-READ = "sim.read"
-MANAGE = "sim.manage"
-ORDER = "product.order"
-DEVICE_READ = "device.read"
-USAGE_READ = "usage.read"
-FLEET_MANAGER = "fleet_manager.activate"
+READ = Action.SIM_READ
+MANAGE = Action.SIM_MANAGE
+ORDER = Action.PRODUCT_ORDER
+DEVICE_READ = Action.DEVICE_READ
+USAGE_READ = Action.USAGE_READ
+FLEET_MANAGER = Action.FLEET_MANAGER_ACTIVATE
 
 
 def sim_resource(sim: Sim) -> Resource:
@@ -44,21 +44,12 @@ async def require_any(
     kit: ServiceKit,
     principal: Principal,
     resource: Resource,
-    actions: Sequence[str],
+    actions: Sequence[Action],
     *,
-    visible_with: str = READ,
+    visible_with: Action = READ,
 ) -> None:
     """Pass if any of ``actions`` is allowed; else 403 if ``visible_with`` is, else 404."""
-    if principal.is_operator or principal.is_service:
-        return
-    for action in actions:
-        if (await kit.delegation.check(principal.subject, action, resource)).allowed:
-            return
-    if visible_with not in actions and (
-        (await kit.delegation.check(principal.subject, visible_with, resource)).allowed
-    ):
-        raise Forbidden(f"Not allowed to {' or '.join(actions)} on this {resource.type}")
-    raise NotFound(f"No such {resource.type.replace('_', ' ')}")
+    await kit.delegation.require(principal, resource, *actions, visible_with=visible_with)
 
 
 async def sim_for(
@@ -66,7 +57,7 @@ async def sim_for(
     kit: ServiceKit,
     principal: Principal,
     sim_id: uuid.UUID,
-    *actions: str,
+    *actions: Action,
 ) -> Sim:
     """The SIM, if the caller may do one of ``actions`` on it."""
     sim = await sims.get_sim(session, sim_id)

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
 from identity.context import Identity
@@ -46,7 +47,6 @@ TERMINATIONS = Counter(
 )
 
 # The right delegation answers for "administers this customer" (as for the users routes).
-MANAGE_USERS = "user.manage"
 # Who the audit log names for what the job does.
 SYSTEM_ACTOR = "identity"
 USER_REASON = "customer_terminated"
@@ -72,11 +72,11 @@ async def _customer_and_profile(
     if principal.is_service:
         raise Forbidden(NoticeRefusal.NOT_FOR_SERVICES.value)
     if not principal.is_operator:
-        await ctx.kit.delegation.authorize(
+        await ctx.kit.delegation.require(
             principal,
-            MANAGE_USERS,
             Resource("customer", customer_id, customer_id),
-            hide=principal.customer_id != customer_id,
+            Action.USER_MANAGE,
+            known=principal.customer_id == customer_id,
         )
     customer = await repo.get_customer(session, customer_id, for_update=lock)
     if customer is None or (customer.status != "active" and not principal.is_operator):

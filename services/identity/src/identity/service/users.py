@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
 from identity.context import Identity
@@ -20,8 +21,6 @@ from servicekit.db import utcnow
 from servicekit.delegation_client import Resource
 from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
-MANAGE_USERS = "user.manage"
-
 
 async def me(session: AsyncSession, principal: Principal) -> User:
     user = await repo.get_user(session, principal.user_id)  # 403 for service tokens
@@ -34,8 +33,8 @@ async def _administered_customer(
     session: AsyncSession, ctx: Identity, principal: Principal, customer_id: uuid.UUID
 ) -> Customer:
     # Ask delegation first: an outsider gets the same 404 whether the customer exists.
-    await ctx.kit.delegation.authorize(
-        principal, MANAGE_USERS, Resource("customer", customer_id, customer_id), hide=True
+    await ctx.kit.delegation.require(
+        principal, Resource("customer", customer_id, customer_id), Action.USER_MANAGE
     )
     customer = await repo.get_customer(session, customer_id)
     if customer is None or customer.status != "active":
