@@ -33,13 +33,14 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
 from contracts.topics import dead_letter_topic
 from servicekit.db import Database
+from servicekit.faults import is_database_unavailable
 from servicekit.outbox import kafka_producer
 from servicekit.telemetry import context_from_kafka_headers, tracer
 
@@ -68,12 +69,6 @@ class PermanentError(Exception):
 
 class RetryableError(Exception):
     """A transient failure outside our database (e.g. a peer service): retry, bounded."""
-
-
-def _is_database_down(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class EventConsumer:
@@ -296,7 +291,7 @@ class EventConsumer:
             except Exception as exc:
                 if self._stopping.is_set():
                     raise _Stopping() from exc
-                if _is_database_down(exc):
+                if is_database_unavailable(exc):
                     delay = self._delay(attempt)
                     log.warning(
                         "database unavailable while applying %s, retry in %.1fs", topic, delay

@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit.faults import is_database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +160,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             request,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
-        # The service's own database is unreachable or restarting: nothing was changed,
-        # and the client may simply try again.
+    async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_unavailable(exc):
+            return await _unexpected(request, exc)
+        # The service's own database is unreachable or restarting: nothing was changed
+        # (the transaction did not commit), and the client may simply try again.
         log.warning("database unavailable on %s %s", request.method, request.url.path)
         return problem_response(
             ServiceUnavailable(
@@ -169,6 +173,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             ),
             request,
         )
+
+    # The kinds of exception a database outage arrives as (see servicekit.faults).
+    for kind in (DBAPIError, PoolTimeout, OSError):
+        app.add_exception_handler(kind, _infrastructure)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -30,7 +30,6 @@ from uuid import UUID
 
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import service
@@ -40,6 +39,7 @@ from notifier.service import Deps, Job
 from notifier.templates import TemplateProblem
 from servicekit.app import ServiceKit
 from servicekit.db import utcnow
+from servicekit.faults import is_database_unavailable
 from servicekit.telemetry import context_from_mapping, tracer
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,9 @@ class Sender:
                 async with self._transaction() as session:
                     await service.record_sent(self.deps, session, job, provider_id, utcnow())
                 return
-            except DBAPIError:
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
                 if time.monotonic() + delay > deadline:
                     log.error(
                         "could not record notification %s as sent; it may be sent again "
@@ -241,6 +243,8 @@ class Sender:
         try:
             async with self._transaction() as session:
                 await service.record_failure(self.deps, session, job, error, utcnow())
-        except DBAPIError:
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
             # Nothing was sent; the row stays "sending" and its lease brings it back.
             log.warning("could not record the failure of notification %s", job.id)
