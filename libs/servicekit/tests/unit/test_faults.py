@@ -72,6 +72,6 @@ def test_an_outage_met_while_handling_another_error_is_not_its_cause() -> None:
         try:
             raise ConnectionRefusedError(111, "refused")
         except ConnectionRefusedError:
-            raise ValueError("bad payload")  # noqa: B904 - the context is the point
+            raise ValueError("bad payload")  # the context, not the cause, is the point
     except ValueError as exc:
         assert not is_database_unavailable(exc)
