@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +50,11 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
+DEPENDENCY_UP = Gauge(
+    "dependency_up",
+    "1 when the dependency answered its last probe (every dependency_probe_interval_s)",
+    ["service", "dependency"],
+)
 
 Hook = Callable[["ServiceKit"], Awaitable[None]]
 
@@ -61,6 +66,7 @@ class ServiceKit:
         *,
         metadata: MetaData,
         migrations_dir: Path | None,
+        uses_redis: bool = False,
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
@@ -76,7 +82,11 @@ class ServiceKit:
         )
         self.handlers: dict[str, Handler] = {}
         self.consumer: EventConsumer | None = None
-        self.redis: Redis = Redis.from_url(settings.redis_url, socket_timeout=2.0)
+        # Only a service that keeps state in Redis connects to it (identity's throttling).
+        self.redis: Redis | None = (
+            Redis.from_url(settings.redis_url, socket_timeout=2.0) if uses_redis else None
+        )
+        self.dependencies: dict[str, str] = {}
         self.verifier = TokenVerifier(
             http_key_source(settings.jwks_url, settings.http_timeout_s),
             issuer=settings.token_issuer,
@@ -97,6 +107,13 @@ class ServiceKit:
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.background: list[asyncio.Task[Any]] = []
+
+        async def probe_dependencies(kit: ServiceKit) -> None:
+            await kit.check_dependencies()
+
+        self.run_periodically(
+            "dependency-probe", settings.dependency_probe_interval_s, probe_dependencies
+        )
 
     def subscribe(self, handlers: dict[str, Handler]) -> None:
         self.handlers.update(handlers)
@@ -157,27 +174,43 @@ class ServiceKit:
             await self.consumer.stop()
         await self.relay.stop()
         await self.delegation.close()
-        await self.redis.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.dispose()
 
     # -- readiness -----------------------------------------------------------------
 
     async def check_ready(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
+        """What this instance needs to answer requests: its own database, nothing else.
 
-        async def probe(name: str, coro: Awaitable[Any]) -> None:
-            try:
-                await asyncio.wait_for(coro, timeout=2.0)
-                checks[name] = "ok"
-            except Exception as exc:
-                checks[name] = f"unavailable: {type(exc).__name__}"
+        Kafka and Redis are shared: during their outage every replica would be taken out
+        of its Service at once, although writes go on (events wait in the outbox) and
+        logins go on (throttling falls back). Their health is in ``check_dependencies``.
+        """
+        return {"database": await _probe(self.db.ping())}
 
-        await asyncio.gather(
-            probe("database", self.db.ping()),
-            probe("kafka", _kafka_metadata(self.settings.kafka_bootstrap_servers)),
-            probe("redis", self.redis.ping()),
-        )
+    async def check_dependencies(self) -> dict[str, str]:
+        """Database, Kafka and (where used) Redis, for ``/healthz``, metrics and alerts."""
+        probes: dict[str, Awaitable[Any]] = {
+            "database": _probe(self.db.ping()),
+            "kafka": _probe(_kafka_metadata(self.settings.kafka_bootstrap_servers)),
+        }
+        if self.redis is not None:
+            probes["redis"] = _probe(self.redis.ping())
+        results = await asyncio.gather(*probes.values())
+        checks = dict(zip(probes, results, strict=True))
+        for name, state in checks.items():
+            DEPENDENCY_UP.labels(self.service, name).set(1 if state == "ok" else 0)
+        self.dependencies = checks
         return checks
+
+
+async def _probe(coro: Awaitable[Any]) -> str:
+    try:
+        await asyncio.wait_for(coro, timeout=2.0)
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
 
 
 async def _kafka_metadata(bootstrap: str) -> None:
@@ -247,8 +280,11 @@ def create_app(
         return response
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": kit.service}
+    async def healthz() -> dict[str, Any]:
+        # Liveness: the process answers. It never waits on a dependency (a probe that
+        # times out would have Kubernetes restart healthy pods during a broker outage);
+        # it shows what the background probe last saw.
+        return {"status": "ok", "service": kit.service, "dependencies": kit.dependencies}
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
@@ -266,7 +302,7 @@ def create_app(
                 "type": "https://portal.example/problems/not-ready",
                 "title": "Not ready",
                 "status": 503,
-                "detail": "A dependency is unavailable",
+                "detail": "The service's database is unavailable",
                 "checks": checks,
             },
             status_code=503,

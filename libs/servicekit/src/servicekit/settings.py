@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_s: float = 0.5
     delegation_cache_ttl_s: float = 5.0
     http_timeout_s: float = 3.0
+    # How often Kafka, Redis and the database are probed for /healthz and the
+    # dependency_up metric (readiness checks only the database, on each call).
+    dependency_probe_interval_s: float = 10.0
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> ServiceSettings:

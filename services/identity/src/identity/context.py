@@ -24,6 +24,7 @@ class Identity:
 
     @classmethod
     def build(cls, settings: IdentitySettings, kit: ServiceKit) -> Identity:
+        assert kit.redis is not None, "identity's kit is built with uses_redis=True"
         return cls(
             settings=settings,
             kit=kit,

@@ -33,7 +33,9 @@ def create_app(
     delegation: object | None = None,
 ) -> FastAPI:
     settings = settings or IdentitySettings()
-    kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
+    kit = ServiceKit(
+        settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR, uses_redis=True
+    )
     identity = Identity.build(settings, kit)
 
     # Identity verifies its own tokens against its own database: no HTTP to itself.
