@@ -25,7 +25,7 @@ from sqlalchemy import Column, String, Table, func, select
 
 from contracts.envelope import new_event
 from contracts.events.identity import CustomerTerminatedV1
-from servicekit.consumer import EventConsumer
+from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database, new_metadata
 from servicekit.outbox import OutboxRelay
 from servicekit.testing import fresh_database_url
@@ -35,7 +35,8 @@ PARTITIONS = 6
 
 
 async def make_topic(prefix: str) -> str:
-    name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}"
+    # Ends with the catalogue topic, so a consumer can subscribe with a topic prefix.
+    name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}.{CustomerTerminatedV1.event_type}"
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     await admin.start()
     try:
@@ -165,7 +166,10 @@ async def consumer_throughput(url: str, topic: str, n: int) -> float:
         service="billing",
         group_id=f"bench-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
-        handlers={topic: handler},
+        handlers=EventHandlers(
+            {CustomerTerminatedV1: handler},
+            topic_prefix=topic.removesuffix(CustomerTerminatedV1.event_type),
+        ),
     )
     started = time.perf_counter()
     await consumer.start()

@@ -1,6 +1,9 @@
 import pytest
 
+import contracts.base
 from contracts import CATALOGUE, SERVICES, registered_payloads
+from contracts.base import EventPayload
+from contracts.events import InvoiceClosedV1, UsageRecordV1
 from contracts.topics import (
     NETWORK,
     UnknownTopic,
@@ -8,6 +11,7 @@ from contracts.topics import (
     dead_letter_topics,
     event_topics,
     topic,
+    topic_of,
 )
 
 SPEC_TOPICS = {
@@ -89,3 +93,29 @@ def test_producers_and_consumers_are_known_services():
     for spec in CATALOGUE.values():
         assert set(spec.producers) <= {*SERVICES, NETWORK}, spec.name
         assert set(spec.consumers) <= set(SERVICES), spec.name
+
+
+def test_topic_of_a_payload_class_is_its_catalogue_entry():
+    assert topic_of(InvoiceClosedV1) is topic("invoice.closed")
+    assert topic_of(UsageRecordV1).name == "usage.records"
+    for spec in event_topics():
+        assert spec.payload is not None and topic_of(spec.payload) is spec
+
+
+def test_topic_of_a_class_outside_the_catalogue_is_unknown(monkeypatch: pytest.MonkeyPatch):
+    # A scratch registry, so the classes defined here do not outlive the test.
+    monkeypatch.setattr(contracts.base, "_REGISTRY", dict(contracts.base._REGISTRY))
+
+    class InvoiceOpenedV1(EventPayload):
+        event_type = "invoice.opened"
+        version = 1
+
+    class Unregistered(InvoiceClosedV1):
+        pass
+
+    with pytest.raises(UnknownTopic, match=r"no event topic 'invoice\.opened'"):
+        topic_of(InvoiceOpenedV1)
+    with pytest.raises(UnknownTopic, match=r"not a registered payload of invoice\.closed"):
+        topic_of(Unregistered)
+    with pytest.raises(TypeError, match="not an EventPayload class"):
+        topic_of("invoice.closed")  # type: ignore[arg-type]

@@ -46,6 +46,7 @@ from contracts.topics import (
     UnknownTopic,
     dead_letter_topic,
     topic,
+    topic_of,
 )
 
 __all__ = [
@@ -86,4 +87,5 @@ __all__ = [
     "registered_payloads",
     "service_source",
     "topic",
+    "topic_of",
 ]

@@ -236,6 +236,32 @@ def topic(name: str) -> TopicSpec:
         ) from None
 
 
+def topic_of(payload: type[EventPayload]) -> TopicSpec:
+    """The topic a payload class is carried on: the catalogue entry named by its
+    ``event_type``, provided the class is a registered version of that topic's payload.
+
+    UnknownTopic if the catalogue has no such topic or the class is not one of its
+    registered versions; TypeError if ``payload`` is not an EventPayload class.
+    """
+    if not (isinstance(payload, type) and issubclass(payload, EventPayload)):
+        raise TypeError(f"{payload!r} is not an EventPayload class (e.g. InvoiceClosedV1)")
+    name = getattr(payload, "event_type", None)
+    spec = CATALOGUE.get(name) if isinstance(name, str) else None
+    if spec is None or spec.is_dead_letter:
+        raise UnknownTopic(
+            f"{payload.__qualname__}: no event topic {name!r} in the catalogue; known "
+            f"topics: {', '.join(s.name for s in event_topics())}"
+        )
+    versions = spec.payload_versions()
+    if versions.get(getattr(payload, "version", 0)) is not payload:
+        registered = ", ".join(f"{c.__qualname__} (v{v})" for v, c in versions.items())
+        raise UnknownTopic(
+            f"{payload.__qualname__} is not a registered payload of {spec.name}; "
+            f"registered: {registered}"
+        )
+    return spec
+
+
 def dead_letter_topic(service: str) -> str:
     """The dead-letter topic of a service, e.g. ``dlq.billing``; ValueError if unknown."""
     if service not in SERVICES:

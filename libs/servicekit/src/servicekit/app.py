@@ -5,7 +5,7 @@ A service's ``main.py`` does roughly::
     def create_app(settings: BillingSettings | None = None) -> FastAPI:
         settings = settings or BillingSettings()
         kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS)
-        kit.subscribe({"sim.changed": handlers.on_sim_changed})
+        kit.subscribe(handlers.event_handlers(deps))  # {SimChangedV1: on_sim_changed, ...}
         return create_app(kit, routers=[api.router], title="billing")
 
 The lifespan configures logs and traces, runs migrations, opens Redis, starts the outbox
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,8 +31,9 @@ from redis.asyncio import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
-from servicekit.consumer import EventConsumer, Handler
+from servicekit.consumer import EventConsumer, EventHandlers, Handler
 from servicekit.db import Database
 from servicekit.delegation_client import DelegationClient
 from servicekit.logging import configure_logging
@@ -80,7 +81,7 @@ class ServiceKit:
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
         )
-        self.handlers: dict[str, Handler] = {}
+        self.handlers = EventHandlers()
         self.consumer: EventConsumer | None = None
         # Only a service that keeps state in Redis connects to it (identity's throttling).
         self.redis: Redis | None = (
@@ -115,8 +116,13 @@ class ServiceKit:
             "dependency-probe", settings.dependency_probe_interval_s, probe_dependencies
         )
 
-    def subscribe(self, handlers: dict[str, Handler]) -> None:
-        self.handlers.update(handlers)
+    def subscribe(self, handlers: Mapping[type[EventPayload], Handler]) -> None:
+        """Consume events: handlers keyed by payload class, e.g. ``{SimChangedV1: on_sim}``.
+
+        The topics come from the contracts catalogue; a class it does not know raises here
+        (UnknownTopic), so a wrong declaration stops the service at start-up.
+        """
+        self.handlers.add(handlers)
 
     def run_periodically(
         self, name: str, interval_s: float, job: Callable[[ServiceKit], Awaitable[None]]

@@ -5,8 +5,12 @@ the inbox, apply the effect, record the id, commit; only then is the offset comm
 (once per partition batch). A redelivered event therefore has no second effect, and a
 crash never loses one.
 
+Handlers are declared by payload class (``EventHandlers``); the topics to subscribe to
+come from the contracts catalogue.
+
 Failures:
-- a malformed or unknown event goes to the dead-letter topic at once;
+- a malformed or unknown event, or one whose payload class (schema version) this service
+  has no handler for, goes to the dead-letter topic at once;
 - the service's own database being unreachable is retried without limit (nothing is
   wrong with the event; it will apply once the database is back);
 - anything else is retried ``max_attempts`` times with exponential backoff, then goes to
@@ -24,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
-from contracts.topics import dead_letter_topic
+from contracts.topics import dead_letter_topic, topic_of
 from servicekit.db import Database
 from servicekit.faults import is_database_unavailable
 from servicekit.outbox import kafka_producer
@@ -47,6 +51,8 @@ from servicekit.telemetry import context_from_kafka_headers, tracer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+"""``async def on_x(session, event, payload: XV1) -> None``; the payload is of the class
+the handler was declared for."""
 
 EVENTS = Counter(
     "consumer_events_total",
@@ -71,6 +77,96 @@ class RetryableError(Exception):
     """A transient failure outside our database (e.g. a peer service): retry, bounded."""
 
 
+class EventHandlers(Mapping[str, Handler]):
+    """A service's event handlers, declared by payload class::
+
+        EventHandlers({InvoiceClosedV1: on_invoice_closed, UserCreatedV1: on_user_created})
+
+    Each class's topic comes from the contracts catalogue (``topic_of``); a class the
+    catalogue does not know fails here, at start-up. Several classes (schema versions)
+    of one topic each get their own handler.
+
+    As a mapping it is ``topic -> handler``: its keys are the topics to subscribe to, and
+    ``handlers[topic]`` dispatches on the payload's class. ``handler_for`` is the one
+    check of the payload version: a payload class nobody handles on that topic raises
+    PermanentError (the event is dead-lettered, replayable once a handler exists).
+
+    ``topic_prefix`` subscribes to ``<prefix><topic>`` instead (tests and benchmarks on
+    throwaway topics).
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[type[EventPayload], Handler] | None = None,
+        *,
+        topic_prefix: str = "",
+    ) -> None:
+        self.topic_prefix = topic_prefix
+        self._routes: dict[str, dict[type[EventPayload], Handler]] = {}
+        if handlers:
+            self.add(handlers)
+
+    def add(self, handlers: Mapping[type[EventPayload], Handler]) -> None:
+        """Add handlers; UnknownTopic/TypeError for a class outside the catalogue,
+        ValueError if a class already has a handler."""
+        for payload_cls, handler in handlers.items():
+            spec = topic_of(payload_cls)
+            if not callable(handler):
+                raise TypeError(f"the handler of {payload_cls.__name__} is not callable")
+            routes = self._routes.setdefault(self.topic_prefix + spec.name, {})
+            if payload_cls in routes:
+                raise ValueError(f"{payload_cls.__name__} already has a handler")
+            routes[payload_cls] = handler
+
+    def by_payload(self) -> dict[type[EventPayload], Handler]:
+        """The declaration: every handler by its payload class."""
+        return {cls: h for routes in self._routes.values() for cls, h in routes.items()}
+
+    def with_topic_prefix(self, prefix: str) -> EventHandlers:
+        """The same handlers subscribed to ``<prefix><topic>``."""
+        return EventHandlers(self.by_payload(), topic_prefix=prefix)
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._routes)
+
+    def handler_for(self, topic: str, payload: EventPayload) -> Handler:
+        """The handler of this payload's class on this topic; PermanentError if none."""
+        routes = self._routes.get(topic)
+        if routes is None:
+            raise PermanentError(f"not subscribed to topic {topic!r}")
+        handler = routes.get(type(payload))
+        if handler is None:
+            handled = ", ".join(f"{cls.__name__} (v{cls.version})" for cls in routes)
+            raise PermanentError(
+                f"no handler for {type(payload).__name__} ({payload.dataschema()}) on "
+                f"{topic}; this service handles {handled}"
+            )
+        return handler
+
+    def __getitem__(self, topic: str) -> Handler:
+        if topic not in self._routes:
+            raise KeyError(topic)
+
+        async def dispatch(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+            await self.handler_for(topic, payload)(session, event, payload)
+
+        return dispatch
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._routes)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def __repr__(self) -> str:
+        declared = ", ".join(cls.__name__ for cls in self.by_payload())
+        return f"EventHandlers({declared})"
+
+
+_Parsed = tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload, Handler]
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -79,7 +175,7 @@ class EventConsumer:
         service: str,
         group_id: str,
         bootstrap: str,
-        handlers: dict[str, Handler],
+        handlers: EventHandlers | Mapping[type[EventPayload], Handler],
         max_attempts: int = 5,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
@@ -90,7 +186,7 @@ class EventConsumer:
         self.service = service
         self.group_id = group_id
         self.bootstrap = bootstrap
-        self.handlers = handlers
+        self.handlers = handlers if isinstance(handlers, EventHandlers) else EventHandlers(handlers)
         self.max_attempts = max_attempts
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
@@ -212,16 +308,17 @@ class EventConsumer:
         any event of the batch fails, the batch is rolled back and its events are
         applied one at a time, so only the failing one is retried or dead-lettered.
         """
-        parsed: list[tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload]] = []
+        parsed: list[_Parsed] = []
         for record in records:
             try:
                 event = CloudEvent.from_bytes(record.value)
                 payload = parse_data(event)
-            except InvalidEvent as exc:
+                handler = self.handlers.handler_for(record.topic, payload)
+            except (InvalidEvent, PermanentError) as exc:
                 with self._span(record):
                     await self._dead_letter(record, exc, attempts=0)
                 continue
-            parsed.append((record, event, payload))
+            parsed.append((record, event, payload, handler))
         if len(parsed) > 1:
             try:
                 await self._apply_batch(parsed)
@@ -230,18 +327,16 @@ class EventConsumer:
                 if self._stopping.is_set():
                     raise _Stopping() from None
                 log.warning("batch of %d failed, applying its events one by one", len(parsed))
-        for record, event, payload in parsed:
+        for record, event, payload, handler in parsed:
             with self._span(record):
-                await self._process(record, event, payload)
+                await self._process(record, event, payload, handler)
 
-    async def _apply_batch(
-        self, parsed: list[tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload]]
-    ) -> None:
+    async def _apply_batch(self, parsed: list[_Parsed]) -> None:
         inbox = self.db.inbox
         outcomes: list[tuple[str, str]] = []
         started = time.perf_counter()
         async with self.db.transaction() as session:
-            ids = [str(event.id) for _, event, _ in parsed]
+            ids = [str(event.id) for _, event, _, _ in parsed]
             seen = set(
                 (
                     await session.execute(
@@ -252,12 +347,12 @@ class EventConsumer:
                 ).scalars()
             )
             rows = []
-            for record, event, payload in parsed:
+            for record, event, payload, handler in parsed:
                 if str(event.id) in seen:
                     outcomes.append((record.topic, "duplicate"))
                     continue
                 with self._span(record):
-                    await self.handlers[record.topic](session, event, payload)
+                    await handler(session, event, payload)
                 seen.add(str(event.id))
                 rows.append(
                     {"consumer": self.group_id, "event_id": str(event.id), "topic": record.topic}
@@ -271,11 +366,14 @@ class EventConsumer:
             DURATION.labels(self.service, topic).observe(per_event)
 
     async def _process(
-        self, record: ConsumerRecord[Any, Any], event: CloudEvent, payload: EventPayload
+        self,
+        record: ConsumerRecord[Any, Any],
+        event: CloudEvent,
+        payload: EventPayload,
+        handler: Handler,
     ) -> None:
         """One event in its own transaction, with bounded retries, then dead letter."""
         topic = record.topic
-        handler = self.handlers[topic]
         attempt = 0
         while True:
             attempt += 1
@@ -391,4 +489,4 @@ class _Stopping(Exception):
     """Raised inside the loop to abandon the current record on shutdown (not committed)."""
 
 
-__all__ = ["EventConsumer", "Handler", "PermanentError", "RetryableError"]
+__all__ = ["EventConsumer", "EventHandlers", "Handler", "PermanentError", "RetryableError"]

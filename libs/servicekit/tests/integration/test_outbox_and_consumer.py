@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Column, MetaData, String, Table, func, select
 
 from contracts.envelope import CloudEvent, InvalidEvent, new_event
-from contracts.events.identity import CustomerTerminatedV1
+from contracts.events.identity import CustomerTerminatedV1, UserCreatedV1
+from contracts.examples import example
 from servicekit.consumer import EventConsumer, PermanentError
 from servicekit.db import Database, new_metadata
 from servicekit.migrations import run_env  # noqa: F401  (imported to prove it loads)
@@ -165,7 +166,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         service=service,
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
-        handlers={TOPIC: handler},
+        handlers={CustomerTerminatedV1: handler},
         backoff_initial_s=0.01,
         offset_reset="latest",
     )
@@ -187,6 +188,9 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         )
         marker = uuid.uuid4().hex.encode()
         poison = b'{"specversion": "1.0", "garbage": "' + marker + b'"'
+        # A valid event whose payload class nobody here handles (a user.created on this
+        # topic stands in for a schema version the service does not know yet).
+        stray = new_event(example(UserCreatedV1), source="/services/test")
         after = new_event(_payload(uuid.UUID(customer)), source="/services/test")
         key = customer.encode()
         await _publish(
@@ -195,6 +199,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
                 (key, good.to_bytes()),
                 (key, poison),
                 (key, refused.to_bytes()),
+                (key, stray.to_bytes()),
                 (key, after.to_bytes()),
             ]
         )
@@ -223,6 +228,11 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         assert headers["dlq.error_type"] == b"InvalidEvent"
         refused_letters = await _dead_letters(service, refused.id.encode())
         assert dict(refused_letters[0].headers)["dlq.error_type"] == b"PermanentError"
+        stray_headers = dict((await _dead_letters(service, stray.id.encode()))[0].headers)
+        assert stray_headers["dlq.error_type"] == b"PermanentError"
+        assert b"no handler for UserCreatedV1" in stray_headers["dlq.error"]
+        assert stray_headers["dlq.attempts"] == b"0"
+        assert stray.id not in calls
     finally:
         await consumer.stop()
         await db.dispose()
@@ -246,7 +256,7 @@ async def test_consumer_continues_the_producers_trace():
         service="billing",
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
-        handlers={TOPIC: handler},
+        handlers={CustomerTerminatedV1: handler},
         offset_reset="latest",
     )
     await consumer.start()
@@ -314,7 +324,7 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
         service=service,
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
-        handlers={TOPIC: refuse},
+        handlers={CustomerTerminatedV1: refuse},
         offset_reset="latest",
     )
     await consumer.start()

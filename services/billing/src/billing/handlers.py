@@ -1,4 +1,4 @@
-"""Kafka handlers: parse nothing (the consumer did), call one use case."""
+"""Kafka handlers by payload class: parse nothing (the consumer did), call one use case."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.context import Billing
 from billing.service import accounts, usage
+from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRecordV1
 from contracts.events.fleet import SimChangedV1
@@ -13,7 +14,7 @@ from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import Handler, PermanentError
 
 
-def handlers(b: Billing) -> dict[str, Handler]:
+def event_handlers(b: Billing) -> dict[type[EventPayload], Handler]:
     async def on_usage_record(session: AsyncSession, event: CloudEvent, p: UsageRecordV1) -> None:
         try:
             await usage.ingest(session, b, [p])
@@ -31,7 +32,7 @@ def handlers(b: Billing) -> dict[str, Handler]:
         await accounts.terminate_customer(session, b, p)
 
     return {
-        "usage.records": on_usage_record,
-        "sim.changed": on_sim_changed,
-        "customer.terminated": on_customer_terminated,
+        UsageRecordV1: on_usage_record,
+        SimChangedV1: on_sim_changed,
+        CustomerTerminatedV1: on_customer_terminated,
     }

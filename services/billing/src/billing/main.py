@@ -36,7 +36,7 @@ def create_app(
     billing = Billing(
         kit=kit, settings=settings, rules=ExclusionRules(settings.excluded_destinations)
     )
-    kit.subscribe(handlers.handlers(billing))
+    kit.subscribe(handlers.event_handlers(billing))
     if settings.billing_worker_enabled:
         kit.run_periodically("billing-runs", settings.billing_worker_poll_s, runs.worker(billing))
     if settings.retention_enabled:

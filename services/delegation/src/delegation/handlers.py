@@ -1,9 +1,11 @@
-"""Kafka handlers: one use case each. The consumer owns the transaction and the inbox."""
+"""Kafka handlers by payload class: one use case each. The consumer owns the transaction
+and the inbox."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events import (
     CustomerRegisteredV1,
@@ -17,7 +19,7 @@ from servicekit.app import ServiceKit
 from servicekit.consumer import Handler
 
 
-def handlers_for(kit: ServiceKit) -> dict[str, Handler]:
+def event_handlers(kit: ServiceKit) -> dict[type[EventPayload], Handler]:
     async def on_customer_registered(
         session: AsyncSession, event: CloudEvent, payload: CustomerRegisteredV1
     ) -> None:
@@ -44,9 +46,9 @@ def handlers_for(kit: ServiceKit) -> dict[str, Handler]:
         await events.sim_changed(session, payload)
 
     return {
-        "customer.registered": on_customer_registered,
-        "user.created": on_user_created,
-        "user.deactivated": on_user_deactivated,
-        "customer.terminated": on_customer_terminated,
-        "sim.changed": on_sim_changed,
+        CustomerRegisteredV1: on_customer_registered,
+        UserCreatedV1: on_user_created,
+        UserDeactivatedV1: on_user_deactivated,
+        CustomerTerminatedV1: on_customer_terminated,
+        SimChangedV1: on_sim_changed,
     }

@@ -7,8 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from delegation import api
-from delegation.handlers import handlers_for
+from delegation import api, handlers
 from delegation.models import Base
 from delegation.service.events import sweep_ended_contracts
 from delegation.settings import DelegationSettings
@@ -34,7 +33,7 @@ def create_app(
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    kit.subscribe(handlers_for(kit))
+    kit.subscribe(handlers.event_handlers(kit))
     if settings.contract_sweep_enabled:
         kit.run_periodically("contract-sweep", settings.contract_sweep_interval_s, _sweep)
     return create_service_app(

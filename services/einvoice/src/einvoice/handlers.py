@@ -1,31 +1,31 @@
-"""Kafka handlers: each calls one use case in the consumer's transaction (inbox-guarded)."""
+"""Kafka handlers by payload class: each calls one use case in the consumer's transaction
+(inbox-guarded)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import InvoiceClosedV1
 from contracts.events.identity import CustomerTerminatedV1
 from einvoice import service
 from einvoice.service import Context
-from servicekit.consumer import Handler, PermanentError
+from servicekit.consumer import Handler
 
 
-def build(ctx: Context) -> dict[str, Handler]:
-    async def on_invoice_closed(session: AsyncSession, event: CloudEvent, payload: object) -> None:
-        if not isinstance(payload, InvoiceClosedV1):
-            raise PermanentError(f"unsupported invoice.closed payload {event.dataschema}")
+def event_handlers(ctx: Context) -> dict[type[EventPayload], Handler]:
+    async def on_invoice_closed(
+        session: AsyncSession, event: CloudEvent, payload: InvoiceClosedV1
+    ) -> None:
         await service.deliver_invoice(ctx, session, payload)
 
     async def on_customer_terminated(
-        session: AsyncSession, event: CloudEvent, payload: object
+        session: AsyncSession, event: CloudEvent, payload: CustomerTerminatedV1
     ) -> None:
-        if not isinstance(payload, CustomerTerminatedV1):
-            raise PermanentError(f"unsupported customer.terminated payload {event.dataschema}")
         await service.terminate_customer(ctx, session, payload.customer_id)
 
     return {
-        "invoice.closed": on_invoice_closed,
-        "customer.terminated": on_customer_terminated,
+        InvoiceClosedV1: on_invoice_closed,
+        CustomerTerminatedV1: on_customer_terminated,
     }

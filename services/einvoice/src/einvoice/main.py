@@ -48,7 +48,7 @@ def create_app(
         settings=settings,
         clock=clock or utcnow,
     )
-    kit.subscribe(handlers.build(ctx))
+    kit.subscribe(handlers.event_handlers(ctx))
 
     async def expire_confirmations(kit: ServiceKit) -> None:
         while True:  # in batches, each its own transaction

@@ -30,7 +30,7 @@ def create_app(
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    kit.subscribe(handlers.handlers(kit))
+    kit.subscribe(handlers.event_handlers(kit))
 
     async def retention(kit: ServiceKit) -> None:
         async with kit.db.transaction() as session:

@@ -1,5 +1,6 @@
-"""Kafka handlers: parse, call one use case. The consumer owns the transaction and the
-inbox, so a redelivered event has no second effect.
+"""Kafka handlers by payload class: call one use case. The consumer owns the transaction
+and the inbox, so a redelivered event has no second effect, and it dead-letters a payload
+version nobody here handles (for replay after an upgrade).
 
 Only these three topics are consumed. invoice.closed, einvoice.channel.changed and
 sim.changed are not: einvoice and fleet ask for their messages explicitly with
@@ -8,43 +9,35 @@ notification.requested, which carries the recipient, the language and the parame
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1
 from notifier import service
 from notifier.service import Deps
-from servicekit.consumer import Handler, PermanentError
-
-P = TypeVar("P")
+from servicekit.consumer import Handler
 
 
-def _expect(payload: Any, cls: type[P]) -> P:
-    if not isinstance(payload, cls):
-        # A schema version this code does not handle yet: dead-letter it for replay
-        # after an upgrade rather than guessing.
-        raise PermanentError(f"unsupported payload {type(payload).__name__}")
-    return payload
-
-
-def build_handlers(deps: Deps) -> dict[str, Handler]:
+def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     async def on_notification_requested(
-        session: AsyncSession, event: CloudEvent, payload: Any
+        session: AsyncSession, event: CloudEvent, payload: NotificationRequestedV1
     ) -> None:
-        request = _expect(payload, NotificationRequestedV1)
-        await service.request_notification(deps, session, event, request)
+        await service.request_notification(deps, session, event, payload)
 
-    async def on_user_created(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
-        await service.upsert_recipient(deps, session, _expect(payload, UserCreatedV1))
+    async def on_user_created(
+        session: AsyncSession, event: CloudEvent, payload: UserCreatedV1
+    ) -> None:
+        await service.upsert_recipient(deps, session, payload)
 
-    async def on_user_deactivated(session: AsyncSession, event: CloudEvent, payload: Any) -> None:
-        await service.deactivate_recipient(session, _expect(payload, UserDeactivatedV1))
+    async def on_user_deactivated(
+        session: AsyncSession, event: CloudEvent, payload: UserDeactivatedV1
+    ) -> None:
+        await service.deactivate_recipient(session, payload)
 
     return {
-        "notification.requested": on_notification_requested,
-        "user.created": on_user_created,
-        "user.deactivated": on_user_deactivated,
+        NotificationRequestedV1: on_notification_requested,
+        UserCreatedV1: on_user_created,
+        UserDeactivatedV1: on_user_deactivated,
     }

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from notifier import api
+from notifier import api, handlers
 from notifier.backoffice import apply_retention
 from notifier.delivery import (
     BillingPdfSource,
@@ -18,7 +18,6 @@ from notifier.delivery import (
     SmsGateway,
     SmtpMailer,
 )
-from notifier.handlers import build_handlers
 from notifier.models import Base
 from notifier.sender import Sender
 from notifier.service import Deps
@@ -51,7 +50,7 @@ def create_app(
     if delegation is not None:
         kit.delegation = delegation
     deps = Deps(settings=settings, outbox=kit.outbox, templates=Templates())
-    kit.subscribe(build_handlers(deps))
+    kit.subscribe(handlers.event_handlers(deps))
 
     clients: list[httpx.AsyncClient] = []
     if sms_gateway is None:

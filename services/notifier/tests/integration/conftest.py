@@ -156,7 +156,7 @@ async def stack() -> AsyncIterator[Stack]:
     kit: ServiceKit = app.state.kit
     kit.tokens = FakeServiceTokens()  # type: ignore[assignment]
     prefix = f"it-notifier-{uuid.uuid4().hex[:8]}."
-    kit.handlers = {prefix + topic: handler for topic, handler in kit.handlers.items()}
+    kit.handlers = kit.handlers.with_topic_prefix(prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
     await admin.start()
     await admin.create_topics(
