@@ -289,3 +289,52 @@ async def test_each_pass_of_a_scheduled_job_has_its_own_span(monkeypatch: pytest
     assert len({s.context.trace_id for s in spans}) == len(spans)  # each its own trace
     assert all(s.parent is None for s in spans)
     assert [s.status.is_ok for s in spans[:3]] == [True, False, True]
+
+
+async def test_relay_commits_during_a_broker_outage_do_not_make_a_producer_each(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The defect this loop fixed: every commit woke the relay out of its backoff and it
+    built (and failed to start) a new producer per commit."""
+    from aiokafka.errors import KafkaConnectionError
+
+    from servicekit import outbox as outbox_module
+    from servicekit.db import Database, new_metadata
+    from servicekit.outbox import OutboxRelay
+
+    made = 0
+
+    class DeadProducer:
+        async def start(self) -> None:
+            raise KafkaConnectionError("broker down")
+
+        async def stop(self) -> None:
+            pass
+
+    def dead_producer(*_a: object, **_kw: object) -> DeadProducer:
+        nonlocal made
+        made += 1
+        return DeadProducer()
+
+    monkeypatch.setattr(outbox_module, "kafka_producer", dead_producer)
+    db = Database("sqlite+aiosqlite:///:memory:", new_metadata())
+    async with db.engine.begin() as conn:
+        await conn.run_sync(db.metadata.create_all)
+    async with db.transaction() as session:
+        await session.execute(db.outbox.insert().values(event_id="e1", topic="t", value=b"{}"))
+    relay = OutboxRelay(db, service="unit", bootstrap="unused:9092")
+    clock = FakeClock()
+    relay._loop._sleep = clock.sleep  # the backoff ends only when the test says so
+    await relay.start()
+    try:
+        await eventually(lambda: relay._loop.backing_off and clock.sleeping == 1)
+        for _ in range(10):  # requests keep committing during the outage
+            async with db.transaction():
+                pass
+        await settle()
+        assert made == 1
+        clock.release()
+        await eventually(lambda: made == 2)  # the backoff ran out: one more attempt
+    finally:
+        await relay.stop()
+        await db.dispose()
