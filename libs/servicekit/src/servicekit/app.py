@@ -37,6 +37,7 @@ from servicekit.consumer import EventConsumer, EventHandlers, Handler
 from servicekit.db import Database
 from servicekit.delegation_client import DelegationClient
 from servicekit.logging import configure_logging
+from servicekit.loop import BackgroundLoop
 from servicekit.migrations import upgrade_to_head_async
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.problems import PROBLEM_JSON, install_problem_handlers
@@ -107,7 +108,7 @@ class ServiceKit:
         )
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
-        self.background: list[asyncio.Task[Any]] = []
+        self.background: list[BackgroundLoop] = []  # the scheduled jobs
 
         async def probe_dependencies(kit: ServiceKit) -> None:
             await kit.check_dependencies()
@@ -125,24 +126,35 @@ class ServiceKit:
         self.handlers.add(handlers)
 
     def run_periodically(
-        self, name: str, interval_s: float, job: Callable[[ServiceKit], Awaitable[None]]
-    ) -> None:
-        """A scheduled job (retention, lifecycle rules); errors are logged, never fatal."""
+        self, name: str, interval_s: float, job: Callable[[ServiceKit], Awaitable[bool | None]]
+    ) -> BackgroundLoop:
+        """A scheduled job (retention, lifecycle rules, a worker), run every
+        ``interval_s`` once the service has started; each run is its own span ``name``.
 
-        async def loop() -> None:
-            while True:
-                try:
-                    await job(self)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("scheduled job %s failed", name)
-                await asyncio.sleep(interval_s)
+        Errors are logged, never fatal: a failed run is retried after a backoff that
+        starts at a second (or ``interval_s`` if shorter) and doubles up to
+        ``interval_s``. A job that returns True has more to do and runs again at once.
+        The returned loop's ``wake()`` runs the job early.
+        """
+
+        async def work() -> bool | None:
+            return await job(self)
+
+        loop = BackgroundLoop(
+            name,
+            work,
+            interval_s=interval_s,
+            backoff_initial_s=min(1.0, interval_s),
+            backoff_max_s=interval_s,
+            span_name=name,
+        )
 
         async def start(kit: ServiceKit) -> None:
-            kit.background.append(asyncio.create_task(loop(), name=name))
+            loop.start()
 
+        self.background.append(loop)
         self.on_startup.append(start)
+        return loop
 
     async def start(self) -> None:
         s = self.settings
@@ -174,8 +186,7 @@ class ServiceKit:
                 await hook(self)
             except Exception:
                 log.exception("shutdown hook failed")
-        for task in self.background:
-            task.cancel()
+        await asyncio.gather(*(loop.stop(0) for loop in self.background))
         if self.consumer:
             await self.consumer.stop()
         await self.relay.stop()

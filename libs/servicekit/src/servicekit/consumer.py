@@ -45,6 +45,7 @@ from contracts.envelope import CloudEvent, InvalidEvent, parse_data
 from contracts.topics import dead_letter_topic, topic_of
 from servicekit.db import Database
 from servicekit.faults import is_database_unavailable
+from servicekit.loop import BackgroundLoop
 from servicekit.outbox import kafka_producer
 from servicekit.telemetry import context_from_kafka_headers, tracer
 
@@ -195,22 +196,30 @@ class EventConsumer:
         self.dlq_topic = dead_letter_topic(service)
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
         self.assigned = False
+        # Only the reconnect loop: one pass is one consumer session, ended by a lost
+        # broker (backoff, then a new session) or by stop().
+        self._loop = BackgroundLoop(
+            f"consumer-{group_id}",
+            self._session,
+            interval_s=1.0,  # unused: a session returns only when stopping
+            backoff_initial_s=1.0,
+            backoff_max_s=15.0,
+            expected_errors=(KafkaError, OSError),
+            on_error=self._session_failed,
+        )
+
+    @property
+    def _stopping(self) -> asyncio.Event:
+        return self._loop.stopping
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run_forever(), name=f"consumer-{self.group_id}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
+        await self._loop.stop(10.0)
         await self._close()
 
     async def _close(self) -> None:
@@ -224,28 +233,16 @@ class EventConsumer:
         self._dlq_producer = None
         self.assigned = False
 
-    async def _run_forever(self) -> None:
-        backoff = 1.0
-        while not self._stopping.is_set():
-            try:
-                await self._run()
-                backoff = 1.0
-            except (KafkaError, OSError) as exc:
-                log.warning(
-                    "consumer %s lost the broker, retrying in %.0fs: %s",
-                    self.group_id,
-                    backoff,
-                    exc,
-                )
-                await self._close()
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 15.0)
-            except _Stopping:
-                return
+    async def _session(self) -> bool:
+        with contextlib.suppress(_Stopping):  # stop() abandoned the record in hand
+            await self._run()
+        return False
+
+    async def _session_failed(self, exc: Exception) -> None:
+        await self._close()  # the next session starts with fresh clients
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        await self._loop.sleep(seconds)
 
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -263,6 +260,7 @@ class EventConsumer:
         await consumer.start()
         self._dlq_producer = kafka_producer(self.bootstrap, client_id=f"{self.service}-dlq")
         await self._dlq_producer.start()
+        self._loop.reset_backoff()  # connected: the next outage starts backing off anew
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
             self.assigned = bool(consumer.assignment())

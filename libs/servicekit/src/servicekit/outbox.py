@@ -10,7 +10,6 @@ published" one atomic fact.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, new_event
 from servicekit.db import Database
+from servicekit.loop import BackgroundLoop
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ RELAY_PENDING = Gauge("outbox_pending_events", "Events waiting in the outbox", [
 # Postgres advisory lock key: only one relay per service database publishes at a time,
 # which keeps per-key order when the service runs several instances.
 _ADVISORY_LOCK_BASE = 0x0B0C_5000
+
+# The broker (or the way to it) is away: wait it out with a fresh producer afterwards.
+_BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
 
 
 class Outbox:
@@ -108,27 +111,29 @@ class OutboxRelay:
         self.bootstrap = bootstrap
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self.connected = False
+        self._loop = BackgroundLoop(
+            f"outbox-relay-{service}",
+            self._publish_pass,
+            interval_s=poll_interval_s,
+            backoff_initial_s=0.5,
+            backoff_max_s=10.0,
+            expected_errors=_BROKER_ERRORS,
+            on_error=self._publish_failed,
+        )
         db.on_commit(self.wake)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Publish now (called after every commit); ignored while backing off after an
+        error, so a broker outage is not hammered with a new producer per commit."""
+        self._loop.wake()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=15)
-            except TimeoutError:
-                self._task.cancel()
+        await self._loop.stop(15.0)
         await self._close_producer()
 
     async def _close_producer(self) -> None:
@@ -152,33 +157,14 @@ class OutboxRelay:
             self.connected = True
         return self._producer
 
-    async def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                published = await self.publish_once()
-                backoff = 0.5
-                if published >= self.batch_size:
-                    continue  # more waiting: don't sleep
-            except (KafkaError, OSError, TimeoutError) as exc:
-                RELAY_ERRORS.labels(self.service).inc()
-                log.warning("outbox relay cannot publish, retrying in %.1fs: %s", backoff, exc)
-                await self._close_producer()
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            except Exception:
-                RELAY_ERRORS.labels(self.service).inc()
-                log.exception("outbox relay failed, retrying in %.1fs", backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            await self._sleep(self.poll_interval_s)
+    async def _publish_pass(self) -> bool:
+        # A full batch means more rows are probably waiting: go again without sleeping.
+        return await self.publish_once() >= self.batch_size
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        self._wake.clear()
+    async def _publish_failed(self, exc: Exception) -> None:
+        RELAY_ERRORS.labels(self.service).inc()
+        if isinstance(exc, _BROKER_ERRORS):
+            await self._close_producer()  # a fresh producer (and connection) next time
 
     async def publish_once(self) -> int:
         """Publish one batch of committed rows; returns how many were published."""

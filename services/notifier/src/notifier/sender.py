@@ -21,7 +21,6 @@ database blips.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -40,6 +39,7 @@ from notifier.templates import TemplateProblem
 from servicekit.app import ServiceKit
 from servicekit.db import utcnow
 from servicekit.faults import is_database_unavailable
+from servicekit.loop import BackgroundLoop
 from servicekit.telemetry import context_from_mapping, tracer
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,15 @@ class Sender:
         self.mailer = mailer
         self.sms = sms
         self.pdfs = pdfs
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._own_transactions = 0
+        s = deps.settings
+        self._loop = BackgroundLoop(
+            "notifier-sender",
+            self._send_pass,
+            interval_s=s.sender_poll_interval_s,
+            backoff_initial_s=0.5,
+            backoff_max_s=30.0,
+        )
         kit.db.on_commit(self._on_commit)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -77,41 +82,20 @@ class Sender:
         # A commit elsewhere (a new request from the consumer, a resend) may have made
         # work; our own commits must not wake us, or the loop would spin.
         if not self._own_transactions:
-            self._wake.set()
+            self._loop.wake()
 
     async def start(self, _kit: ServiceKit | None = None) -> None:
-        self._task = asyncio.create_task(self._run(), name="notifier-sender")
+        self._loop.start()
 
     async def stop(self, _kit: ServiceKit | None = None) -> None:
-        """Let the message in flight finish (so it is not left "sending"), then stop."""
-        self._stop.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=self.deps.settings.smtp_timeout_s)
-            except TimeoutError:
-                log.warning("sender did not finish in time; its claim will expire")
+        """Let the batch in flight finish (so it is not left "sending"), then stop; past
+        the deadline it is cancelled and its claims expire after the lease."""
+        if not await self._loop.stop(self.deps.settings.smtp_timeout_s):
+            log.warning("sender did not finish in time; its claims will expire")
 
-    async def _run(self) -> None:
-        s = self.deps.settings
-        backoff = 0.5
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                claimed = await self.run_once()
-                backoff = 0.5
-            except Exception:
-                log.exception("sender pass failed; retrying in %.1fs", backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            if claimed >= s.sender_batch_size:
-                continue  # more may be due at once
-            await self._sleep(s.sender_poll_interval_s)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+    async def _send_pass(self) -> bool:
+        # A full batch: more may be due at once.
+        return await self.run_once() >= self.deps.settings.sender_batch_size
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -94,10 +95,16 @@ async def get_run(session: Any, run_id: uuid.UUID) -> dict[str, Any]:
 # -- the worker ----------------------------------------------------------------------
 
 
-def worker(b: Billing) -> Any:
-    async def job(kit: ServiceKit) -> None:
-        while (run_id := await _claim_next(b)) is not None:
-            await work_run(b, run_id)
+def worker(b: Billing) -> Callable[[ServiceKit], Awaitable[bool]]:
+    """For ``kit.run_periodically``: one claimed run per pass; True (another run may be
+    waiting, so the loop goes again at once) when it worked one."""
+
+    async def job(kit: ServiceKit) -> bool:
+        run_id = await _claim_next(b)
+        if run_id is None:
+            return False
+        await work_run(b, run_id)
+        return True
 
     return job
 
