@@ -26,10 +26,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    TypeDecorator,
     event,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -49,6 +50,37 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only takes and gives aware UTC datetimes.
+
+    Binding a naive datetime is refused (it is a bug: its zone is unknown); an aware one
+    is converted to UTC. Results are aware UTC on both databases: SQLite stores no offset
+    (its values are UTC, so UTC is attached), PostgreSQL's are converted to UTC. The DDL
+    is that of ``DateTime(timezone=True)``, so migrations need not change.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"UTCDateTime takes a datetime, not {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} refused: give an aware datetime (UTC)"
+            )
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # SQLite: stored as UTC without an offset
+        return value.astimezone(UTC)
 
 
 def new_metadata() -> MetaData:
@@ -74,7 +106,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("key", String(200), nullable=True),
         Column("value", LargeBinary, nullable=False),
         Column("headers", JSON, nullable=False, default=dict),
-        Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+        Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     )
 
 
@@ -88,7 +120,7 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("consumer", String(100), nullable=False),
         Column("event_id", String(64), nullable=False),
         Column("topic", String(200), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False, default=utcnow),
+        Column("processed_at", UTCDateTime(), nullable=False, default=utcnow),
         PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
         Index("ix_inbox_processed_at", "processed_at"),
     )

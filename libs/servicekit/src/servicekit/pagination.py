@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -51,11 +51,14 @@ def time_id_position(at: datetime, item_id: UUID) -> dict[str, str]:
 
 
 def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    """The (time, id) position written by ``time_id_position``; 400 if it is not one."""
+    """The (time, id) position written by ``time_id_position``, the time aware; 400 if it
+    is not one."""
     position = decode_cursor(cursor)
     if position is None:
         return None
     try:
-        return datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
+        at, item_id = datetime.fromisoformat(str(position["t"])), UUID(str(position["id"]))
     except (KeyError, ValueError) as exc:
         raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+    # Cursors handed out while SQLite gave naive times have no offset; they are UTC.
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), item_id

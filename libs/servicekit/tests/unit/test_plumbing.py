@@ -1,6 +1,7 @@
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -9,7 +10,13 @@ from pydantic import BaseModel, ConfigDict
 
 from servicekit.auth import TokenVerifier
 from servicekit.logging import RedactingFilter
-from servicekit.pagination import decode_cursor, encode_cursor, page
+from servicekit.pagination import (
+    decode_cursor,
+    decode_time_id_cursor,
+    encode_cursor,
+    page,
+    time_id_position,
+)
 from servicekit.problems import BadRequest, NotFound, Problem, install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.testing import AUDIENCE, ISSUER, TokenFactory
@@ -100,6 +107,17 @@ def test_cursor_round_trips_and_rejects_garbage() -> None:
     assert decode_cursor(cursor) == {"id": "abc", "n": 3}
     with pytest.raises(BadRequest):
         decode_cursor("%%%not-base64")
+
+
+def test_time_id_cursor_gives_aware_utc_times() -> None:
+    item_id = uuid.uuid4()
+    at = datetime(2026, 1, 1, 8, 30, 0, 5, tzinfo=UTC)
+    assert decode_time_id_cursor(encode_cursor(time_id_position(at, item_id))) == (at, item_id)
+    # Written while SQLite gave naive times: no offset, UTC.
+    old = encode_cursor({"t": "2026-01-01T08:30:00.000005", "id": str(item_id)})
+    assert decode_time_id_cursor(old) == (at, item_id)
+    with pytest.raises(BadRequest):
+        decode_time_id_cursor(encode_cursor({"t": "yesterday", "id": str(item_id)}))
 
 
 def test_page_returns_next_cursor_only_when_more_items_exist() -> None:

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)
@@ -43,8 +42,8 @@ class BillingAccount(Base):
     kind: Mapped[str] = mapped_column(String(10))  # fixed | mobile
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | terminated
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Sim(Base):
@@ -61,9 +60,9 @@ class Sim(Base):
     # From the event when fleet sends it; else priced from our list at billing time.
     monthly_fee: Mapped[Decimal | None] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deactivated
-    active_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class UsageRecord(Base):
@@ -85,14 +84,14 @@ class UsageRecord(Base):
     kind: Mapped[str] = mapped_column(String(10))  # voice | sms | data
     destination: Mapped[str] = mapped_column(String(200))
     zone: Mapped[str] = mapped_column(String(20))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[Decimal] = mapped_column(Money)
     period: Mapped[str] = mapped_column(String(7))
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), index=True
     )
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ExcludedRecord(Base):
@@ -102,7 +101,7 @@ class ExcludedRecord(Base):
     __tablename__ = "excluded_records"
 
     record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BillingRun(Base):
@@ -117,10 +116,10 @@ class BillingRun(Base):
     failed_accounts: Mapped[int] = mapped_column(Integer, default=0)
     requested_by: Mapped[str | None] = mapped_column(String(100))
     lease_owner: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class BillingRunAccount(Base):
@@ -150,7 +149,7 @@ class Invoice(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     account_kind: Mapped[str] = mapped_column(String(10))
     period: Mapped[str] = mapped_column(String(7))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_date: Mapped[date] = mapped_column(Date)
     objection_deadline: Mapped[date] = mapped_column(Date)
     total_excl_vat: Mapped[Decimal] = mapped_column(Money)
@@ -183,7 +182,7 @@ class InvoicePdf(Base):
         Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
     )
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class InvoiceSequence(Base):
@@ -207,4 +206,4 @@ class Objection(Base):
     reason: Mapped[str] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="received")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

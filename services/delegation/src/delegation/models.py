@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Index,
     PrimaryKeyConstraint,
     String,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)
@@ -45,9 +44,9 @@ class Customer(Base):
     company_name: Mapped[str | None] = mapped_column(String(300))
     wants_access_owner: Mapped[bool | None] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Affiliate(Base):
@@ -71,9 +70,9 @@ class User(Base):
     contract_kind: Mapped[str | None] = mapped_column(String(30))
     contract_ends_on: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Assignment(Base):
@@ -98,9 +97,9 @@ class Assignment(Base):
     # "user.created", "api", "third_party_delegation"
     source: Mapped[str] = mapped_column(String(40))
     granted_by: Mapped[str | None] = mapped_column(String(100))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_by: Mapped[str | None] = mapped_column(String(100))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoke_reason: Mapped[str | None] = mapped_column(String(60))
 
 
@@ -114,7 +113,7 @@ class Sim(Base):
     billing_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     end_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ThirdPartyDelegation(Base):
@@ -137,8 +136,8 @@ class ThirdPartyDelegation(Base):
     # pending | approved | refused | cancelled
     status: Mapped[str] = mapped_column(String(20), default="pending")
     requested_by: Mapped[str] = mapped_column(String(100))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(100))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(String(500))
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -16,7 +16,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
 import phonenumbers
@@ -122,7 +122,7 @@ def in_force(records: Iterable[C], *, period: str | None = None) -> C | None:
     """
     active = sorted(
         (r for r in records if r.status == ACTIVE),
-        key=lambda r: as_utc(r.activated_at or r.requested_at),
+        key=lambda r: r.activated_at or r.requested_at,
         reverse=True,
     )
     for record in active:
@@ -138,16 +138,11 @@ def shown(records: Iterable[C]) -> C | None:
     visible = [r for r in records if r.status != SUPERSEDED]
     if not visible:
         return None
-    latest = max(visible, key=lambda r: as_utc(r.requested_at))
+    latest = max(visible, key=lambda r: r.requested_at)
     return None if latest.status == CANCELLED else latest
 
 
 # -- periods ----------------------------------------------------------------------------
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def period_of(moment: datetime) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, String, UniqueConstraint, Uuid, text
+from sqlalchemy import JSON, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 
@@ -28,7 +28,7 @@ class BillingAccount(Base):
     kind: Mapped[str] = mapped_column(String(10))
     # Display name for the confirmation mail; may change at billing, refreshed when seen.
     name: Mapped[str | None] = mapped_column(String(200))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 _LIVE_ACTIVE = "status = 'active'"
@@ -78,12 +78,12 @@ class DeliveryChannel(Base):
     bank_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     requested_by: Mapped[str] = mapped_column(String(100))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     effective_from_period: Mapped[str | None] = mapped_column(String(7))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Delivery(Base):
@@ -106,7 +106,7 @@ class Delivery(Base):
     channel_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Ids of the notification.requested written (e-mail, then the SMS alert if chosen).
     notification_request_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 add_kit_tables(metadata)

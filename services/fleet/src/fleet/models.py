@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)  # outbox + inbox, so the migrations create them
@@ -42,9 +41,9 @@ class Sim(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deactivated
     tariff_plan: Mapped[str] = mapped_column(String(40))
     end_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     options: Mapped[list[SimOption]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="SimOption.code"
@@ -75,7 +74,7 @@ class SimOption(Base):
         Uuid, ForeignKey("sims.id", ondelete="CASCADE"), primary_key=True
     )
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SimHistory(Base):
@@ -98,7 +97,7 @@ class SimHistory(Base):
     to_value: Mapped[str | None] = mapped_column(String(200), nullable=True)
     actor_kind: Mapped[str] = mapped_column(String(20))  # user | operator | service | system
     actor_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DeviceUse(Base):
@@ -118,8 +117,8 @@ class DeviceUse(Base):
     imei: Mapped[str | None] = mapped_column(String(15), nullable=True)
     brand: Mapped[str | None] = mapped_column(String(100), nullable=True)
     model: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_device_uses_customer_imei", "customer_id", "imei"),)
 
@@ -137,7 +136,7 @@ class UsageCounter(Base):
     quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=Decimal("0"))
     records: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CountedRecord(Base):
@@ -148,7 +147,7 @@ class CountedRecord(Base):
 
     record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), index=True)
-    counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class FleetManager(Base):
@@ -160,9 +159,9 @@ class FleetManager(Base):
     status: Mapped[str] = mapped_column(String(20))  # active | terminated
     sim_count: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TerminatedCustomer(Base):
@@ -171,4 +170,4 @@ class TerminatedCustomer(Base):
     __tablename__ = "terminated_customers"
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    terminated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    terminated_at: Mapped[datetime] = mapped_column(UTCDateTime())

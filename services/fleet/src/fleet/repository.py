@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, delete, func, or_, select, update
@@ -163,14 +163,9 @@ async def sim_for_line(
         if sim.status == "active":
             return sim
     for sim in candidates:
-        if sim.deactivated_at is None or aware(sim.deactivated_at) >= at:
+        if sim.deactivated_at is None or sim.deactivated_at >= at:
             return sim
     return None
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # -- history -----------------------------------------------------------------------

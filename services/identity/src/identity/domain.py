@@ -112,8 +112,8 @@ NoticeBy = Literal["customer", "operator"]
 
 
 def local_date(moment: datetime, tz: ZoneInfo = BRUSSELS) -> date:
-    """The calendar day ``moment`` falls on in Brussels (naive moments are UTC)."""
-    return as_utc(moment).astimezone(tz).date()
+    """The calendar day the aware ``moment`` falls on in Brussels."""
+    return moment.astimezone(tz).date()
 
 
 def add_months(day: date, months: int) -> date:
@@ -192,7 +192,7 @@ def confirmation_state(
         return LinkState.UNKNOWN
     if used_at is not None:
         return LinkState.USED
-    if expires_at is None or as_utc(expires_at) <= now:
+    if expires_at is None or expires_at <= now:
         return LinkState.EXPIRED
     return LinkState.VALID
 
@@ -238,17 +238,14 @@ def refresh_outcome(state: RefreshTokenState) -> RefreshOutcome:
 GENESIS_HASH = "0" * 64
 
 
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def canonical_json(data: Mapping[str, Any]) -> str:
     """Stable text of an entry: sorted keys, no spaces, UTF-8, datetimes in UTC ISO."""
 
     def default(value: Any) -> str:
         if isinstance(value, datetime):
-            return as_utc(value).isoformat(timespec="microseconds")
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value.isoformat()} in an audit entry")
+            return value.astimezone(UTC).isoformat(timespec="microseconds")
         if isinstance(value, date):
             return value.isoformat()
         return str(value)

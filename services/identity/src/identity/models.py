@@ -11,7 +11,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,12 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)
 
-Timestamp = DateTime(timezone=True)
+Timestamp = UTCDateTime()
 
 
 class Base(DeclarativeBase):

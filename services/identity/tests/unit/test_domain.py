@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -145,8 +145,8 @@ def test_confirmation_link_states():
     assert confirmation_state(found=True, used_at=None, expires_at=later, now=now) is (
         LinkState.VALID
     )
-    naive_later = later.replace(tzinfo=None)  # as SQLite returns it
-    assert confirmation_state(found=True, used_at=None, expires_at=naive_later, now=now) is (
+    in_brussels = later.astimezone(timezone(timedelta(hours=1)))  # the instant counts
+    assert confirmation_state(found=True, used_at=None, expires_at=in_brussels, now=now) is (
         LinkState.VALID
     )
 
@@ -240,11 +240,17 @@ def test_deleted_first_entry_is_detected():
     assert not check.ok and check.first_bad_seq == 2
 
 
-def test_naive_and_aware_times_hash_alike():
-    """SQLite returns naive UTC datetimes; the hash must not depend on that."""
-    aware = {"occurred_at": datetime(2026, 1, 1, 8, 30, tzinfo=UTC)}
-    naive = {"occurred_at": datetime(2026, 1, 1, 8, 30)}
-    assert chain_hash(GENESIS_HASH, aware) == chain_hash(GENESIS_HASH, naive)
+def test_the_same_instant_hashes_alike_in_any_offset():
+    """The hash is of the UTC instant, not of the offset a time happens to carry."""
+    utc = {"occurred_at": datetime(2026, 1, 1, 8, 30, tzinfo=UTC)}
+    plus_two = {"occurred_at": datetime(2026, 1, 1, 10, 30, tzinfo=timezone(timedelta(hours=2)))}
+    assert chain_hash(GENESIS_HASH, utc) == chain_hash(GENESIS_HASH, plus_two)
+
+
+def test_a_naive_time_is_refused_in_the_hash():
+    """Its instant is unknown (the database gives aware UTC times)."""
+    with pytest.raises(ValueError, match="naive"):
+        chain_hash(GENESIS_HASH, {"occurred_at": datetime(2026, 1, 1, 8, 30)})
 
 
 # -- termination [2.2.2] ---------------------------------------------------------------
@@ -307,8 +313,6 @@ def test_the_request_date_is_the_brussels_calendar_day():
     # ...and 22:30 UTC on 30 June is 1 July (UTC+2 in summer).
     assert local_date(datetime(2026, 6, 30, 22, 30, tzinfo=UTC)) == date(2026, 7, 1)
     assert local_date(datetime(2026, 6, 30, 21, 59, tzinfo=UTC)) == date(2026, 6, 30)
-    # SQLite gives naive datetimes back: they are UTC.
-    assert local_date(datetime(2026, 12, 31, 23, 30)) == date(2027, 1, 1)
     late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
     assert termination_effective_on("customer", local_date(late)) == date(2027, 1, 16)
 

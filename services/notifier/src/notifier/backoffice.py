@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier import repository as repo
 from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
 from notifier.models import Notification
-from notifier.service import Deps, aware, log_notification, route
+from notifier.service import Deps, log_notification, route
 from notifier.templates import TemplateProblem
 from servicekit.db import utcnow
 from servicekit.pagination import decode_cursor, page
@@ -40,10 +40,10 @@ def view(n: Notification) -> dict[str, Any]:
         "status": n.status,
         "attempts": n.attempts,
         "last_error": n.last_error,
-        "next_attempt_at": aware(n.next_attempt_at) if n.status in IN_PROGRESS else None,
-        "created_at": aware(n.created_at),
-        "sent_at": aware(n.sent_at),
-        "failed_at": aware(n.failed_at),
+        "next_attempt_at": n.next_attempt_at if n.status in IN_PROGRESS else None,
+        "created_at": n.created_at,
+        "sent_at": n.sent_at,
+        "failed_at": n.failed_at,
     }
 
 
@@ -81,7 +81,7 @@ async def list_notifications(
     result = page(
         list(rows),
         limit,
-        lambda n: {"t": aware(n.created_at).isoformat(), "id": str(n.id)},  # type: ignore[union-attr]
+        lambda n: {"t": n.created_at.isoformat(), "id": str(n.id)},
     )
     result["items"] = [view(n) for n in result["items"]]
     return result
@@ -91,9 +91,11 @@ def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None
     if position is None:
         return None
     try:
-        return datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
+        at, notification_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
     except (KeyError, TypeError, ValueError):
         raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
+    # A cursor's time is UTC, also one written without an offset.
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), notification_id
 
 
 async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.db import add_kit_tables, new_metadata, utcnow
+from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
 add_kit_tables(metadata)
@@ -41,10 +40,8 @@ class Recipient(Base):
     mobile: Mapped[str | None] = mapped_column(String(20))
     locale: Mapped[str] = mapped_column(String(2), default="nl")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Notification(Base):
@@ -82,20 +79,18 @@ class Notification(Base):
 
     status: Mapped[str] = mapped_column(String(30))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # W3C trace context of the request, so the send and its outcome event join its trace.
     trace_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # When the one-time links were removed from ``params`` (retention).
-    params_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    params_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         # The sender's work queue: due rows by status and time.

@@ -156,3 +156,14 @@ def test_attachment_filename() -> None:
     assert attachment_filename("F2026-000123", invoice) == "invoice-F2026-000123.pdf"
     assert attachment_filename("../../etc/passwd", invoice) == "invoice-.._.._etc_passwd.pdf"
     assert attachment_filename(None, invoice) == f"invoice-{invoice}.pdf"
+
+
+def test_back_office_cursor_time_is_aware_utc() -> None:
+    from notifier.backoffice import _after
+
+    nid = uuid.uuid4()
+    at = datetime(2026, 1, 1, 8, 30, 0, 5, tzinfo=UTC)
+    assert _after({"t": at.isoformat(), "id": str(nid)}) == (at, nid)
+    # A time without offset is UTC (the column type refuses naive datetimes).
+    after = _after({"t": "2026-01-01T08:30:00.000005", "id": str(nid)})
+    assert after == (at, nid) and after[0].tzinfo is UTC

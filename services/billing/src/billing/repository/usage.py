@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +54,8 @@ def _after(cursor: dict[str, Any] | None) -> Any:
     if not cursor:
         return None
     started = datetime.fromisoformat(str(cursor["s"]))
+    if started.tzinfo is None:  # a cursor written when SQLite gave naive times: UTC
+        started = started.replace(tzinfo=UTC)
     rid = str(cursor["r"])
     return or_(
         UsageRecord.started_at > started,

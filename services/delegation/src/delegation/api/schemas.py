@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, overload
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -151,9 +151,9 @@ class AssignmentOut(BaseModel):
             status=row.status,
             source=row.source,
             granted_by=row.granted_by,
-            granted_at=_aware(row.granted_at),
+            granted_at=row.granted_at,
             revoked_by=row.revoked_by,
-            revoked_at=_aware(row.revoked_at),
+            revoked_at=row.revoked_at,
             revoke_reason=row.revoke_reason,
         )
 
@@ -196,23 +196,12 @@ class ThirdPartyOut(BaseModel):
             permissions=list(row.permissions or []),
             status=row.status,
             requested_by=row.requested_by,
-            requested_at=_aware(row.requested_at),
+            requested_at=row.requested_at,
             decided_by=row.decided_by,
-            decided_at=_aware(row.decided_at),
+            decided_at=row.decided_at,
             decision_reason=row.decision_reason,
             assignment_id=row.assignment_id,
         )
-
-
-@overload
-def _aware(value: datetime) -> datetime: ...
-@overload
-def _aware(value: None) -> None: ...
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands datetimes back without offset; they are all UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _scope_out(row: Any) -> ScopeOut:

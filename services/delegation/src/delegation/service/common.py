@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -23,11 +23,6 @@ from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 def today(kit: ServiceKit) -> date:
     tz = getattr(kit.settings, "timezone", "Europe/Brussels")
     return datetime.now(ZoneInfo(tz)).date()
-
-
-def aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def as_uuid(value: str | UUID | None) -> UUID | None:

@@ -24,7 +24,7 @@ from contracts.events import (
 from delegation import repository as repo
 from delegation.domain import INTERNAL_CONTRACTS
 from delegation.models import Assignment, Sim, User
-from delegation.service.common import announce, aware, revoke, today
+from delegation.service.common import announce, revoke, today
 from servicekit.app import ServiceKit
 from servicekit.db import utcnow
 
@@ -150,7 +150,7 @@ async def customer_terminated(
 
 async def sim_changed(session: AsyncSession, payload: SimChangedV1) -> None:
     row = await repo.get_sim(session, payload.sim_id)
-    if row is not None and aware(row.changed_at) > payload.changed_at:
+    if row is not None and row.changed_at > payload.changed_at:
         return  # an older state arriving late
     if row is None:
         row = Sim(sim_id=payload.sim_id)

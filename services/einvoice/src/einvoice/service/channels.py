@@ -146,7 +146,7 @@ async def confirm_email(ctx: Context, session: AsyncSession, token: str) -> dict
     expired = record.status == domain.EXPIRED or (
         record.status == domain.PENDING_CONFIRMATION
         and record.expires_at is not None
-        and domain.as_utc(record.expires_at) <= ctx.now()
+        and record.expires_at <= ctx.now()
     )
     if expired:
         raise Gone(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,11 +137,13 @@ async def list_deliveries(
             after = (datetime.fromisoformat(position["at"]), uuid.UUID(position["id"]))
         except (KeyError, ValueError, TypeError) as exc:
             raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+        if after[0].tzinfo is None:  # a cursor's time is UTC, also without an offset
+            after = (after[0].replace(tzinfo=UTC), after[1])
     rows = await repo.deliveries_page(session, acct.billing_account_id, limit=limit, after=after)
     result = page(
         rows,
         limit,
-        lambda row: {"at": domain.as_utc(row.delivered_at).isoformat(), "id": str(row.id)},
+        lambda row: {"at": row.delivered_at.isoformat(), "id": str(row.id)},
     )
     result["items"] = [delivery_item(row) for row in result["items"]]
     return result

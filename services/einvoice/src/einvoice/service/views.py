@@ -9,19 +9,15 @@ from einvoice import domain
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
 
 
-def _utc(value: Any) -> Any:
-    return domain.as_utc(value) if value is not None else None
-
-
 def channel_fields(record: DeliveryChannel) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "channel": record.channel,
         "status": record.status,
         "scope": record.scope,
         "request_id": record.id,
-        "requested_at": _utc(record.requested_at),
-        "activated_at": _utc(record.activated_at),
-        "ended_at": _utc(record.ended_at),
+        "requested_at": record.requested_at,
+        "activated_at": record.activated_at,
+        "ended_at": record.ended_at,
     }
     if record.channel == "email":
         fields.update(
@@ -31,7 +27,7 @@ def channel_fields(record: DeliveryChannel) -> dict[str, Any]:
             locale=record.locale,
         )
         if record.status == domain.PENDING_CONFIRMATION:
-            fields["expires_at"] = _utc(record.expires_at)
+            fields["expires_at"] = record.expires_at
     else:
         fields.update(
             iban=domain.mask_iban(record.iban) if record.iban else None,
@@ -70,5 +66,5 @@ def delivery_item(row: Delivery) -> dict[str, Any]:
         "channel": row.channel,
         "status": row.status,
         "notification_request_ids": list(row.notification_request_ids or []),
-        "delivered_at": _utc(row.delivered_at),
+        "delivered_at": row.delivered_at,
     }

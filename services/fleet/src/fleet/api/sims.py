@@ -20,7 +20,6 @@ from fleet.api.schemas import (
     SimPage,
     TariffPlanChange,
 )
-from fleet.repository import aware
 from fleet.service import listing, sims
 from fleet.service.common import Actor
 from servicekit.app import KitDep, SessionDep
@@ -180,7 +179,7 @@ async def sim_history(
                 from_=e.from_value,
                 to=e.to_value,
                 by=ActorOut(kind=e.actor_kind, id=e.actor_id),  # type: ignore[arg-type]
-                at=aware(e.at),
+                at=e.at,
             )
             for e in entries
         ],

@@ -61,7 +61,7 @@ async def view(session: AsyncSession, sim: Sim, period: str | None = None) -> di
     period = period or rules.current_period(utcnow())
     by_kind = {c.kind: c for c in await repo.counters(session, sim.id, period)}
     plan = catalogue.plan(sim.tariff_plan)
-    updated: list[datetime] = [repo.aware(c.updated_at) for c in by_kind.values()]
+    updated: list[datetime] = [c.updated_at for c in by_kind.values()]
 
     def used(kind: str) -> int:
         counter = by_kind.get(kind)

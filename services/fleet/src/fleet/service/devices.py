@@ -34,8 +34,8 @@ def _record(use: DeviceUse) -> DeviceRecord:
         brand=use.brand,
         model=use.model,
         ownership="company" if use.ownership == "company" else "personal",
-        since=repo.aware(use.since),
-        until=repo.aware(use.until) if use.until else None,
+        since=use.since,
+        until=use.until,
     )
 
 

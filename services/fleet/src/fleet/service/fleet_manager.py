@@ -32,8 +32,8 @@ def _view(
         "threshold": threshold,
         "eligible": rules.may_activate_fleet_manager(active_sims, threshold),
         "reason": app.reason if app else None,
-        "activated_at": repo.aware(app.activated_at) if app and app.activated_at else None,
-        "terminated_at": repo.aware(app.terminated_at) if app and app.terminated_at else None,
+        "activated_at": app.activated_at if app else None,
+        "terminated_at": app.terminated_at if app else None,
     }
 
 

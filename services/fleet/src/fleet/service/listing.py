@@ -115,9 +115,9 @@ def summary(sim: Sim) -> dict[str, Any]:
         "options": sim.option_codes,
         "end_user_id": sim.end_user_id,
         "monthly_fee": catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
-        "created_at": repo.aware(sim.created_at),
-        "updated_at": repo.aware(sim.updated_at),
-        "deactivated_at": repo.aware(sim.deactivated_at) if sim.deactivated_at else None,
+        "created_at": sim.created_at,
+        "updated_at": sim.updated_at,
+        "deactivated_at": sim.deactivated_at,
     }
 
 

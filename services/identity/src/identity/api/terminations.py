@@ -7,7 +7,6 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from identity.context import IdentityDep
-from identity.domain import as_utc
 from identity.models import Termination
 from identity.schemas import TerminationIn, TerminationOut
 from identity.service import terminations
@@ -23,9 +22,9 @@ def _out(termination: Termination) -> TerminationOut:
         customer_id=termination.customer_id,
         by=termination.by,  # type: ignore[arg-type]
         status=termination.status,  # type: ignore[arg-type]
-        requested_at=as_utc(termination.requested_at),
+        requested_at=termination.requested_at,
         effective_on=termination.effective_on,
-        terminated_at=as_utc(termination.terminated_at) if termination.terminated_at else None,
+        terminated_at=termination.terminated_at,
     )
 
 

@@ -22,7 +22,6 @@ from identity.domain import (
     LinkState,
     RefreshOutcome,
     RefreshTokenState,
-    as_utc,
     confirmation_state,
     password_problems,
     refresh_outcome,
@@ -155,7 +154,7 @@ async def refresh_grant(
         found=True,
         used=token.used_at is not None,
         family_revoked=family.revoked_at is not None,
-        expired=as_utc(token.expires_at) <= now,
+        expired=token.expires_at <= now,
         user_active=user is not None and user.status == "active",
     )
     outcome = refresh_outcome(state)
@@ -301,7 +300,7 @@ async def check_link(session: AsyncSession, token: str) -> tuple[bool, datetime]
     if user is None or user.status not in ("invited", "pending_confirmation"):
         raise _link_problem(LinkState.USED)
     credential = await repo.get_credential(session, user.id)
-    return credential is None, as_utc(link.expires_at)
+    return credential is None, link.expires_at
 
 
 async def confirm_user(

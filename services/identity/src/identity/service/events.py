@@ -11,7 +11,6 @@ from contracts.events.identity import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
-from identity.domain import as_utc
 from identity.models import Customer, Termination, User
 
 # ``CustomerTerminatedV1.reason`` per notice giver.
@@ -64,7 +63,7 @@ def customer_terminated(termination: Termination, now: datetime) -> CustomerTerm
         customer_id=termination.customer_id,
         by=termination.by,  # type: ignore[arg-type]
         reason=TERMINATION_REASONS.get(termination.by),
-        requested_at=as_utc(termination.requested_at),
+        requested_at=termination.requested_at,
         effective_on=termination.effective_on,
         terminated_at=now,
     )
