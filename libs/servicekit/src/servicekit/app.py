@@ -34,8 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.base import EventPayload
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
 from servicekit.consumer import EventConsumer, EventHandlers, Handler
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.delegation_client import DelegationClient
+from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
 from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
 from servicekit.migrations import upgrade_to_head_async
@@ -175,8 +176,21 @@ class ServiceKit:
                 offset_reset=s.consumer_offset_reset,
             )
             await self.consumer.start()
+        if self.handlers:
+            self._purge_inbox_periodically()
         for hook in self.on_startup:
             await hook(self)
+
+    def _purge_inbox_periodically(self) -> None:
+        retention = inbox_retention(self.handlers.topics)
+
+        async def purge(kit: ServiceKit) -> None:
+            purged = await purge_inbox(kit.db, older_than=utcnow() - retention)
+            if purged:
+                INBOX_PURGED.labels(kit.service).inc(purged)
+                log.info("purged %d inbox entries older than %s", purged, retention)
+
+        self.run_periodically("inbox-purge", self.settings.inbox_purge_interval_s, purge)
 
     async def stop(self) -> None:
         # Hooks first, so a service can finish its own loops gracefully; periodic jobs

@@ -126,10 +126,37 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+def outbox_parked_table(metadata: MetaData) -> Table:
+    """Events the relay set aside because the broker can never take them (too large, no
+    such topic), with when and why; ``portal-outbox`` lists and requeues them."""
+    if "outbox_parked" in metadata.tables:
+        return metadata.tables["outbox_parked"]
+    return Table(
+        "outbox_parked",
+        metadata,
+        # The seq it had in the outbox (not generated here).
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        Column("event_id", String(36), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False, default=dict),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("parked_at", UTCDateTime(), nullable=False, default=utcnow),
+        Column("error", String(1000), nullable=False),
+    )
+
+
 def add_kit_tables(metadata: MetaData) -> None:
-    """Put the outbox and inbox on a service's metadata (so its migrations create them)."""
+    """Put the kit's tables on a service's metadata (so its migrations create them)."""
     outbox_table(metadata)
     inbox_table(metadata)
+    outbox_parked_table(metadata)
 
 
 def is_sqlite(url: str) -> bool:
@@ -178,6 +205,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
+        self.outbox_parked = outbox_parked_table(metadata)
         self._after_commit: list[Callable[[], None]] = []
 
     @property

@@ -140,3 +140,27 @@ def drop_kit_tables_v1() -> None:
     op.drop_table("outbox")
     op.drop_index(op.f("ix_inbox_processed_at"), table_name="inbox")
     op.drop_table("inbox")
+
+
+def create_kit_tables_v2() -> None:
+    """Kit tables v1 -> v2: ``outbox_parked``, where the relay sets aside an event the
+    broker can never take (too large, no such topic) instead of blocking every event
+    after it. Same columns as ``outbox`` plus when and why. Frozen like v1."""
+    op.create_table(
+        "outbox_parked",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox_parked")),
+    )
+
+
+def drop_kit_tables_v2() -> None:
+    """Kit tables v2 -> v1 (a ``downgrade()``). Frozen likewise."""
+    op.drop_table("outbox_parked")

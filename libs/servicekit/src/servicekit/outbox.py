@@ -10,21 +10,31 @@ published" one atomic fact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
 import zlib
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, new_event
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.loop import BackgroundLoop
+from servicekit.problems import Problem
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,35 @@ RELAY_PUBLISHED = Counter(
 )
 RELAY_ERRORS = Counter("outbox_relay_errors_total", "Failed publish attempts", ["service"])
 RELAY_PENDING = Gauge("outbox_pending_events", "Events waiting in the outbox", ["service"])
+RELAY_OLDEST_AGE = Gauge(
+    "outbox_oldest_event_age_seconds",
+    "Age of the oldest unpublished event (0 when none); set on every relay pass, "
+    "also while the broker is away",
+    ["service"],
+)
+RELAY_PARKED = Counter(
+    "outbox_events_parked_total",
+    "Events set aside in outbox_parked because they can never be published",
+    ["service", "topic"],
+)
+RELAY_PARKED_NOW = Gauge(
+    "outbox_parked_events", "Events waiting in outbox_parked for an operator", ["service"]
+)
+
+# What a broker refuses for the record itself, however often it is sent: the record goes
+# to outbox_parked (with an alert) instead of blocking every event after it.
+_UNPUBLISHABLE: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
+# Largest event accepted into the outbox: below the broker's default message.max.bytes
+# (1 MiB) and the producer's max_request_size, with room for key and headers.
+MAX_EVENT_BYTES = 900_000
+# How long the relay trusts its list of the broker's topics before asking again.
+_TOPICS_TTL_S = 30.0
 
 # Postgres advisory lock key: only one relay per service database publishes at a time,
 # which keeps per-key order when the service runs several instances.
@@ -43,12 +82,22 @@ _ADVISORY_LOCK_BASE = 0x0B0C_5000
 _BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
 
 
+class EventTooLarge(Problem):
+    """The change would produce an event the broker cannot carry: refused at the source,
+    so nothing is changed, rather than blocking the relay later."""
+
+    status, slug = 422, "event-too-large"
+
+
 class Outbox:
     """Writes events into the outbox table of the current session (no I/O to Kafka)."""
 
-    def __init__(self, db: Database, source: str) -> None:
+    def __init__(
+        self, db: Database, source: str, *, max_event_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
         self.db = db
         self.source = source
+        self.max_event_bytes = max_event_bytes
 
     async def add(
         self,
@@ -64,12 +113,21 @@ class Outbox:
 
     async def add_event(self, session: AsyncSession, event: CloudEvent, *, key: str) -> None:
         headers = {"content-type": "application/cloudevents+json", **current_trace_headers()}
+        value = event.to_bytes()
+        if len(value) > self.max_event_bytes:
+            raise EventTooLarge(
+                f"The {event.type} event would be {len(value)} bytes; at most "
+                f"{self.max_event_bytes} can be published. Nothing was changed.",
+                event_type=event.type,
+                size=len(value),
+                limit=self.max_event_bytes,
+            )
         await session.execute(
             self.db.outbox.insert().values(
                 event_id=str(event.id),
                 topic=event.type,
                 key=key,
-                value=event.to_bytes(),
+                value=value,
                 headers=headers,
             )
         )
@@ -112,6 +170,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self._producer: AIOKafkaProducer | None = None
+        self._topics: set[str] = set()
+        self._topics_at = float("-inf")
         self.connected = False
         self._loop = BackgroundLoop(
             f"outbox-relay-{service}",
@@ -166,9 +226,78 @@ class OutboxRelay:
         if isinstance(exc, _BROKER_ERRORS):
             await self._close_producer()  # a fresh producer (and connection) next time
 
-    async def publish_once(self) -> int:
-        """Publish one batch of committed rows; returns how many were published."""
+    async def _broker_topics(self, producer: AIOKafkaProducer, wanted: set[str]) -> set[str]:
+        """The broker's topics, refreshed when older than a TTL or missing one we need."""
+        now = time.monotonic()
+        if now - self._topics_at > _TOPICS_TTL_S or not wanted <= self._topics:
+            metadata = await producer.client.fetch_all_metadata()
+            self._topics = set(metadata.topics())
+            self._topics_at = now
+        return self._topics
+
+    async def _park(self, session: AsyncSession, rows: list[Any], errors: dict[int, str]) -> None:
+        """Move rows that can never be published aside, with why, for an operator."""
+        parked = self.db.outbox_parked
         outbox = self.db.outbox
+        for row in rows:
+            await session.execute(
+                insert(parked).values(
+                    seq=row.seq,
+                    event_id=row.event_id,
+                    topic=row.topic,
+                    key=row.key,
+                    value=row.value,
+                    headers=row.headers,
+                    created_at=row.created_at,
+                    parked_at=utcnow(),
+                    error=errors[row.seq][:1000],
+                )
+            )
+            RELAY_PARKED.labels(self.service, row.topic).inc()
+            log.error(
+                "outbox event %s (%s, %d bytes) can never be published and was set aside in "
+                "outbox_parked: %s",
+                row.event_id,
+                row.topic,
+                len(row.value),
+                errors[row.seq],
+            )
+        await session.execute(delete(outbox).where(outbox.c.seq.in_([r.seq for r in rows])))
+
+    async def _observe(self, session: AsyncSession) -> None:
+        """Backlog gauges, on every pass (also when publishing failed)."""
+        outbox, parked = self.db.outbox, self.db.outbox_parked
+        pending, oldest = (
+            await session.execute(select(func.count(), func.min(outbox.c.created_at)))
+        ).one()
+        RELAY_PENDING.labels(self.service).set(pending or 0)
+        age = 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        RELAY_OLDEST_AGE.labels(self.service).set(age)
+        waiting = (await session.execute(select(func.count()).select_from(parked))).scalar()
+        RELAY_PARKED_NOW.labels(self.service).set(waiting or 0)
+
+    async def observe(self) -> None:
+        async with self.db.sessions() as session:
+            await self._observe(session)
+
+    async def publish_once(self) -> int:
+        """Publish one batch of committed rows; returns how many were published.
+
+        Rows are deleted once acknowledged, in order, up to the first row the broker
+        could not take *for now* (it stays, and so does everything after it, so per-key
+        order holds when they are sent again). A row the broker refuses for itself — too
+        large, or for a topic that does not exist — is moved to ``outbox_parked`` with an
+        alert instead of blocking the service's events forever; its key's later events
+        go on (an operator republishes it with ``portal-outbox``).
+        """
+        outbox = self.db.outbox
+        try:
+            return await self._publish_batch(outbox)
+        finally:
+            with contextlib.suppress(Exception):  # gauges must not hide the real error
+                await self.observe()
+
+    async def _publish_batch(self, outbox: Any) -> int:
         async with self.db.sessions() as session:
             if self.db.dialect == "postgresql":
                 got = (
@@ -182,44 +311,69 @@ class OutboxRelay:
             rows = (
                 await session.execute(
                     select(
-                        outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers
+                        outbox.c.seq,
+                        outbox.c.event_id,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.value,
+                        outbox.c.headers,
+                        outbox.c.created_at,
                     )
                     .order_by(outbox.c.seq)
                     .limit(self.batch_size)
                 )
             ).all()
             if not rows:
-                RELAY_PENDING.labels(self.service).set(0)
                 await session.commit()
                 return 0
             producer = await self._ensure_producer()
-            futures: list[asyncio.Future[Any]] = []
+            topics = await self._broker_topics(producer, {row.topic for row in rows})
+            refused: dict[int, str] = {}
+            futures: dict[int, asyncio.Future[Any]] = {}
             for row in rows:
+                if row.topic not in topics:
+                    refused[row.seq] = f"topic {row.topic!r} does not exist on the broker"
+                    continue
                 headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await producer.send(
+                try:
+                    futures[row.seq] = await producer.send(
                         row.topic,
                         value=row.value,
                         key=row.key.encode() if row.key else None,
                         headers=headers,
                     )
+                except _UNPUBLISHABLE as exc:  # refused before it left this process
+                    refused[row.seq] = f"{type(exc).__name__}: {exc}"
+            results = dict(
+                zip(
+                    futures,
+                    await asyncio.gather(*futures.values(), return_exceptions=True),
+                    strict=True,
                 )
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            # Delete the longest prefix that was acknowledged: what follows a failure
-            # stays, so per-key order holds when it is sent again.
-            done_seqs: list[int] = []
+            )
+            # Walk in order: acknowledged rows are deleted, unpublishable ones parked, and
+            # the first transient failure stops the walk.
+            done: list[int] = []
+            to_park: list[Any] = []
             first_error: BaseException | None = None
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
+            for row in rows:
+                result = results.get(row.seq)
+                if row.seq in refused:
+                    to_park.append(row)
+                elif isinstance(result, _UNPUBLISHABLE):
+                    refused[row.seq] = f"{type(result).__name__}: {result}"
+                    to_park.append(row)
+                elif isinstance(result, BaseException):
                     first_error = result
                     break
-                done_seqs.append(row.seq)
-                RELAY_PUBLISHED.labels(self.service, row.topic).inc()
-            if done_seqs:
-                await session.execute(delete(outbox).where(outbox.c.seq.in_(done_seqs)))
+                else:
+                    done.append(row.seq)
+                    RELAY_PUBLISHED.labels(self.service, row.topic).inc()
+            if done:
+                await session.execute(delete(outbox).where(outbox.c.seq.in_(done)))
+            if to_park:
+                await self._park(session, to_park, refused)
             await session.commit()
             if first_error is not None:
                 raise first_error
-            pending = (await session.execute(select(func.count()).select_from(outbox))).scalar()
-            RELAY_PENDING.labels(self.service).set(pending or 0)
-            return len(done_seqs)
+            return len(done) + len(to_park)

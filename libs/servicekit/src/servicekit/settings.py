@@ -96,6 +96,8 @@ class ServiceSettings(BaseSettings):
     # How often Kafka, Redis and the database are probed for /healthz and the
     # dependency_up metric (readiness checks only the database, on each call).
     dependency_probe_interval_s: float = 10.0
+    # How often inbox entries older than the consumed topics' retention are deleted.
+    inbox_purge_interval_s: float = 3600.0
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> ServiceSettings:

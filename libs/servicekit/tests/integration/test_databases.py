@@ -20,7 +20,12 @@ from servicekit.db import (
     new_metadata,
     sqlite_path,
 )
-from servicekit.migrations import create_kit_tables_v1, drop_kit_tables_v1
+from servicekit.migrations import (
+    create_kit_tables_v1,
+    create_kit_tables_v2,
+    drop_kit_tables_v1,
+    drop_kit_tables_v2,
+)
 from servicekit.testing import drop_database, fresh_database_url
 
 pytestmark = pytest.mark.integration
@@ -32,7 +37,9 @@ def _create_compare_drop(conn: Connection) -> tuple[list[Any], list[str]]:
     ctx = MigrationContext.configure(conn, opts={"target_metadata": metadata, "compare_type": True})
     with Operations.context(ctx):
         create_kit_tables_v1()
+        create_kit_tables_v2()
         diff = compare_metadata(ctx, metadata)
+        drop_kit_tables_v2()
         drop_kit_tables_v1()
     return diff, inspect(conn).get_table_names()
 

@@ -1,0 +1,156 @@
+"""Events the broker can never take are set aside, not allowed to block the rest; the
+inbox is purged once its entries protect nothing. Real Kafka, real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import func, select
+
+from contracts.events.identity import CustomerTerminatedV1
+from servicekit.db import Database, new_metadata
+from servicekit.inbox import inbox_retention, purge_inbox
+from servicekit.outbox import EventTooLarge, Outbox, OutboxRelay
+from servicekit.parked import list_parked, requeue
+from servicekit.testing import drop_database, fresh_database_url
+
+pytestmark = pytest.mark.integration
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+TOPIC = "customer.terminated"
+
+
+async def _database() -> Database:
+    md = new_metadata()
+    db = Database(await fresh_database_url("kit_faults"), md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    return db
+
+
+def _payload(customer_id: uuid.UUID) -> CustomerTerminatedV1:
+    return CustomerTerminatedV1(
+        customer_id=customer_id,
+        by="customer",
+        effective_on=datetime.now(UTC).date(),
+        terminated_at=datetime.now(UTC),
+    )
+
+
+async def _event_ids_on_topic(key: str, count: int, timeout_s: float = 20.0) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[str] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline and len(found) < count:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    if r.key and r.key.decode() == key:
+                        found.append(dict(r.headers)["event-id"].decode())
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def _raw_row(db: Database, *, topic: str, key: str, value: bytes) -> str:
+    event_id = str(uuid.uuid4())
+    async with db.transaction() as session:
+        await session.execute(
+            db.outbox.insert().values(
+                event_id=event_id,
+                topic=topic,
+                key=key,
+                value=value,
+                headers={"event-id": event_id},
+            )
+        )
+    return event_id
+
+
+async def test_an_event_too_large_is_refused_where_it_is_written_and_changes_nothing() -> None:
+    db = await _database()
+    try:
+        outbox = Outbox(db, source="/services/test", max_event_bytes=200)
+        with pytest.raises(EventTooLarge) as refused:
+            async with db.transaction() as session:
+                await outbox.add(session, _payload(uuid.uuid4()))
+        assert refused.value.status == 422
+        async with db.sessions() as s:
+            assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
+    finally:
+        await db.dispose()
+        await drop_database(db.url)
+
+
+async def test_unpublishable_events_are_parked_and_the_events_after_them_flow() -> None:
+    db = await _database()
+    relay = OutboxRelay(db, service="test-parking", bootstrap=BOOTSTRAP)
+    key = str(uuid.uuid4())
+    try:
+        first = await _raw_row(db, topic=TOPIC, key=key, value=b'{"n": 1}')
+        missing_topic = await _raw_row(
+            db, topic=f"no.such.topic.{uuid.uuid4().hex}", key=key, value=b'{"n": 2}'
+        )
+        too_large = await _raw_row(db, topic=TOPIC, key=key, value=b"x" * 1_200_000)
+        last = await _raw_row(db, topic=TOPIC, key=key, value=b'{"n": 4}')
+
+        assert await relay.publish_once() == 4
+        assert await relay.publish_once() == 0  # nothing left, nothing re-sent
+
+        assert await _event_ids_on_topic(key, 2) == [first, last]
+        async with db.sessions() as s:
+            assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
+        parked = {p["event_id"]: p for p in await list_parked(db)}
+        assert set(parked) == {missing_topic, too_large}
+        assert "does not exist" in parked[missing_topic]["error"]
+        assert "TooLarge" in parked[too_large]["error"]
+
+        # Once the cause is fixed an operator requeues them; here the topic still does
+        # not exist, so requeueing parks the event again rather than blocking anything.
+        assert await requeue(db, [parked[missing_topic]["seq"]]) == 1
+        assert await relay.publish_once() == 1
+        assert {p["event_id"] for p in await list_parked(db)} == {missing_topic, too_large}
+    finally:
+        await relay.stop()
+        await db.dispose()
+        await drop_database(db.url)
+
+
+async def test_the_inbox_keeps_what_the_topics_retention_can_still_redeliver() -> None:
+    db = await _database()
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=9), now - timedelta(days=6)
+    try:
+        async with db.transaction() as session:
+            for i in range(5):
+                for consumer, at in (("a", old), ("b", old), ("a", recent)):
+                    await session.execute(
+                        db.inbox.insert().values(
+                            consumer=consumer,
+                            event_id=f"{i}-{at:%d}",
+                            topic=TOPIC,
+                            processed_at=at,
+                        )
+                    )
+        retention = inbox_retention([TOPIC])
+        assert timedelta(days=7) < retention <= timedelta(days=8)
+        purged = await purge_inbox(db, older_than=now - retention, batch_size=3)
+        assert purged == 10
+        async with db.sessions() as s:
+            left = (await s.execute(select(db.inbox.c.processed_at))).scalars().all()
+        assert len(left) == 5 and all(at == recent for at in left)
+    finally:
+        await db.dispose()
+        await drop_database(db.url)
