@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -265,6 +265,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 KitDep = Annotated[ServiceKit, Depends(get_kit)]
+
+D = TypeVar("D")
+
+
+def deps_dependency(cls: type[D]) -> Callable[[Request], D]:
+    """The FastAPI dependency giving a service's ``Deps`` (what its use cases need),
+    built once in ``main.py`` and kept on ``app.state.deps``. A service declares
+    ``DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]``."""
+
+    def get_deps(request: Request) -> D:
+        deps = request.app.state.deps
+        if not isinstance(deps, cls):
+            raise TypeError(f"app.state.deps is {type(deps).__name__}, not {cls.__name__}")
+        return deps
+
+    return get_deps
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import and_, or_
 
 from servicekit.problems import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=500)]
@@ -62,3 +68,116 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
     # Cursors handed out while SQLite gave naive times have no offset; they are UTC.
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), item_id
+
+
+# -- keyset pagination: the one way every list pages --------------------------------------
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``next_cursor`` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A list ordered by ``columns`` (the last one unique, usually the id), paged by the
+    position of the last row seen, never by offset: a page costs the same however deep.
+
+        NEWEST_FIRST = Keyset(Invoice.issued_at, Invoice.id)          # descending
+        stmt = NEWEST_FIRST.apply(select(Invoice).where(...), cursor, limit)
+        rows = list(await session.scalars(stmt))
+        return NEWEST_FIRST.page(rows, limit)                         # Page[Invoice]
+
+    The cursor is opaque to clients (base64url of the position's values); one that was
+    not made by this keyset is a 400 problem+json (``invalid-cursor``).
+    """
+
+    columns: tuple[Any, ...]
+    descending: bool = True
+
+    def __init__(self, *columns: Any, descending: bool = True) -> None:
+        if not columns:
+            raise ValueError("a keyset needs at least one column")
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "descending", descending)
+
+    def _keys(self) -> list[str]:
+        return [c.key for c in self.columns]
+
+    def position_of(self, row: Any) -> list[Any]:
+        return [getattr(row, key) for key in self._keys()]
+
+    def encode(self, row: Any) -> str:
+        return encode_cursor({"k": [_plain(v) for v in self.position_of(row)]})
+
+    def decode(self, cursor: str | None) -> list[Any] | None:
+        position = decode_cursor(cursor)
+        if position is None:
+            return None
+        values = position.get("k")
+        if not isinstance(values, list) or len(values) != len(self.columns):
+            raise BadRequest("The cursor is not valid", slug="invalid-cursor")
+        try:
+            return [_typed(col, v) for col, v in zip(self.columns, values, strict=True)]
+        except (TypeError, ValueError) as exc:
+            raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
+
+    def apply(self, stmt: Any, cursor: str | None, limit: int) -> Any:
+        """``stmt`` ordered by the keyset, after the cursor's position, ``limit + 1`` rows
+        (the extra row says whether there is a next page)."""
+        position = self.decode(cursor)
+        if position is not None:
+            stmt = stmt.where(self._after(position))
+        order = [c.desc() if self.descending else c.asc() for c in self.columns]
+        return stmt.order_by(*order).limit(limit + 1)
+
+    def _after(self, position: list[Any]) -> Any:
+        # (a, b, c) after (x, y, z), spelled out so each value binds with its column's
+        # type (aware datetimes on SQLite too): a>x or (a=x and (b>y or (b=y and c>z))).
+        clause = None
+        for col, value in reversed(list(zip(self.columns, position, strict=True))):
+            beyond = col < value if self.descending else col > value
+            clause = beyond if clause is None else or_(beyond, and_(col == value, clause))
+        return clause
+
+    def page(self, rows: Sequence[Any], limit: int) -> Page[Any]:
+        """The page of ``rows`` (fetched with ``apply``) and the cursor of the next."""
+        items = list(rows[:limit])
+        more = len(rows) > limit and bool(items)
+        return Page(items=items, next_cursor=self.encode(items[-1]) if more else None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | UUID | Decimal):
+        return str(value)
+    return value
+
+
+def _typed(column: Any, value: Any) -> Any:
+    sql_type = getattr(column.type, "impl_instance", column.type)  # a TypeDecorator's base
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is datetime:
+        at = datetime.fromisoformat(str(value))
+        return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if python_type is date:
+        return date.fromisoformat(str(value))
+    if python_type is UUID:
+        return UUID(str(value))
+    if python_type is Decimal:
+        return Decimal(str(value))
+    if python_type is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError("not an integer")
+        return int(value)
+    if python_type is str:
+        if not isinstance(value, str):
+            raise TypeError("not a string")
+        return value
+    return value
