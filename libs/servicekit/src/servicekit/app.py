@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
-from servicekit.consumer import EventConsumer, EventHandlers, Handler
+from servicekit.consumer import EventConsumer, EventHandlers, Handler, probe_group_lag
 from servicekit.db import Database, utcnow
 from servicekit.delegation_client import DelegationClient
 from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
@@ -178,6 +178,8 @@ class ServiceKit:
             await self.consumer.start()
         if self.handlers:
             self._purge_inbox_periodically()
+            if s.consumer_enabled:
+                self._probe_lag_periodically()
         for hook in self.on_startup:
             await hook(self)
 
@@ -191,6 +193,14 @@ class ServiceKit:
                 log.info("purged %d inbox entries older than %s", purged, retention)
 
         self.run_periodically("inbox-purge", self.settings.inbox_purge_interval_s, purge)
+
+    def _probe_lag_periodically(self) -> None:
+        s = self.settings
+
+        async def probe(kit: ServiceKit) -> None:
+            await probe_group_lag(s.kafka_bootstrap_servers, s.consumer_group, kit.service)
+
+        self.run_periodically("consumer-lag-probe", s.lag_probe_interval_s, probe)
 
     async def stop(self) -> None:
         # Hooks first, so a service can finish its own loops gracefully; periodic jobs
@@ -281,6 +291,8 @@ def deps_dependency(cls: type[D]) -> Callable[[Request], D]:
         return deps
 
     return get_deps
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 

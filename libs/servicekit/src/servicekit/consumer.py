@@ -28,12 +28,15 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import select
@@ -46,7 +49,6 @@ from contracts.topics import dead_letter_topic, topic_of
 from servicekit.db import Database
 from servicekit.faults import is_database_unavailable
 from servicekit.loop import BackgroundLoop
-from servicekit.outbox import kafka_producer
 from servicekit.telemetry import context_from_kafka_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,11 @@ EVENTS = Counter(
 LAG = Gauge(
     "consumer_lag_events",
     "Events on the partition not yet applied by this service (high watermark - position)",
+    ["service", "topic", "partition"],
+)
+LAST_COMMIT = Gauge(
+    "consumer_last_commit_timestamp_seconds",
+    "When this instance last committed an offset of the partition (Unix time)",
     ["service", "topic", "partition"],
 )
 DURATION = Histogram(
@@ -195,8 +202,11 @@ class EventConsumer:
         self.offset_reset = offset_reset
         self.dlq_topic = dead_letter_topic(service)
         self._consumer: AIOKafkaConsumer | None = None
-        self._dlq_producer: AIOKafkaProducer | None = None
         self.assigned = False
+        # Offsets applied (effects committed) but not yet committed to Kafka, and the
+        # last ones committed, per partition.
+        self._applied: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
         # Only the reconnect loop: one pass is one consumer session, ended by a lost
         # broker (backoff, then a new session) or by stop().
         self._loop = BackgroundLoop(
@@ -223,14 +233,12 @@ class EventConsumer:
         await self._close()
 
     async def _close(self) -> None:
-        for client in (self._consumer, self._dlq_producer):
-            if client is not None:
-                try:
-                    await client.stop()
-                except Exception:
-                    log.warning("kafka client did not stop cleanly", exc_info=True)
+        if self._consumer is not None:
+            try:
+                await self._consumer.stop()
+            except Exception:
+                log.warning("kafka consumer did not stop cleanly", exc_info=True)
         self._consumer = None
-        self._dlq_producer = None
         self.assigned = False
 
     async def _session(self) -> bool:
@@ -246,7 +254,6 @@ class EventConsumer:
 
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self.handlers.keys(),
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
             client_id=f"{self.service}-{self.group_id}",
@@ -257,32 +264,50 @@ class EventConsumer:
             heartbeat_interval_ms=3_000,
         )
         self._consumer = consumer
+        self._applied.clear()
+        consumer.subscribe(list(self.handlers.keys()), listener=_CommitOnRevoke(self))
         await consumer.start()
-        self._dlq_producer = kafka_producer(self.bootstrap, client_id=f"{self.service}-dlq")
-        await self._dlq_producer.start()
         self._loop.reset_backoff()  # connected: the next outage starts backing off anew
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
             self.assigned = bool(consumer.assignment())
             if not batches:
                 continue
-            for records in batches.values():
+            for tp, records in batches.items():
                 await self._handle_batch(records)
+                # Applied (its transaction committed): from here a rebalance commits it.
+                self._applied[tp] = records[-1].offset + 1
             # One commit for everything this poll returned, after every effect is
             # committed: at-least-once without a broker round trip per partition.
-            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError:
-                # The partitions moved to another member during a rebalance; it
-                # re-reads from the last commit and the inbox absorbs the repeats.
-                log.warning("offset commit failed after a rebalance")
-            for tp, next_offset in offsets.items():
+            await self._commit(set(batches))
+            for tp in batches:
                 highwater = consumer.highwater(tp)
                 if highwater is not None:
                     LAG.labels(self.service, tp.topic, str(tp.partition)).set(
-                        max(highwater - next_offset, 0)
+                        max(highwater - (self._committed.get(tp) or 0), 0)
                     )
+
+    async def _commit(self, partitions: set[TopicPartition]) -> None:
+        """Commit the applied offsets of ``partitions`` (those still ours)."""
+        consumer = self._consumer
+        offsets = {tp: self._applied[tp] for tp in partitions if tp in self._applied}
+        if consumer is None or not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partitions moved to another member during a rebalance (or are no
+            # longer assigned); it re-reads from the last commit and the inbox absorbs
+            # the repeats. Nothing is lost.
+            log.warning("offset commit refused after a rebalance: %s", type(exc).__name__)
+            for tp in offsets:
+                self._applied.pop(tp, None)
+            return
+        now = time.time()
+        for tp, offset in offsets.items():
+            self._committed[tp] = offset
+            self._applied.pop(tp, None)
+            LAST_COMMIT.labels(self.service, tp.topic, str(tp.partition)).set(now)
 
     # -- one record ----------------------------------------------------------------
 
@@ -456,20 +481,30 @@ class EventConsumer:
             ("dlq.attempts", str(attempts).encode()),
             ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
         ]
-        backoff = 0.5
+        # Written to the service's outbox, not sent from here: the partition never waits
+        # on the broker for a dead letter, and one the broker can never take (too large,
+        # say) is parked by the relay with an alert instead of retried forever.
+        row = {
+            "event_id": str(uuid.uuid4()),
+            "topic": self.dlq_topic,
+            "key": record.key.decode("utf-8", "replace")[:200] if record.key else None,
+            "value": record.value or b"",
+            "headers": {k: v.decode("utf-8", "replace") for k, v in headers},
+        }
+        delay = 0.5
         while True:
             try:
-                assert self._dlq_producer is not None
-                await self._dlq_producer.send_and_wait(
-                    self.dlq_topic, value=record.value, key=record.key, headers=headers
-                )
+                async with self.db.transaction() as session:
+                    await session.execute(self.db.outbox.insert().values(**row))
                 break
-            except KafkaError:
+            except Exception as failure:
                 if self._stopping.is_set():
-                    raise _Stopping() from None
-                log.warning("cannot write dead letter yet, retrying in %.1fs", backoff)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                    raise _Stopping() from failure
+                if not is_database_unavailable(failure):
+                    raise
+                log.warning("database unavailable writing a dead letter, retry in %.1fs", delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, 10.0)
         EVENTS.labels(self.service, record.topic, "dead_lettered").inc()
         log.error(
             "event dead-lettered",
@@ -483,8 +518,66 @@ class EventConsumer:
         )
 
 
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Before partitions are taken away, commit what was applied from them, so the next
+    owner does not apply it again (the inbox would absorb it, at a cost)."""
+
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        try:
+            await self.owner._commit(set(revoked))
+        except Exception:  # a failed commit here only means some events are re-read
+            log.warning("commit on partition revocation failed", exc_info=True)
+        for tp in revoked:
+            self.owner._committed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
 class _Stopping(Exception):
     """Raised inside the loop to abandon the current record on shutdown (not committed)."""
 
 
-__all__ = ["EventConsumer", "EventHandlers", "Handler", "PermanentError", "RetryableError"]
+GROUP_LAG = Gauge(
+    "consumer_group_lag_events",
+    "Broker's view of the group's lag: end offset - committed offset, per partition; "
+    "probed in the background, so it grows while the consumer is stuck or gone",
+    ["service", "topic", "partition"],
+)
+
+
+async def probe_group_lag(bootstrap: str, group_id: str, service: str) -> dict[str, int]:
+    """Ask the broker how far the group's committed offsets trail the partitions' ends;
+    sets ``consumer_group_lag_events`` and returns ``{"topic/partition": lag}``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group_id)
+        positions = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        if not positions:
+            return {}
+        await reader.start()
+        ends = await reader.end_offsets(list(positions))
+    finally:
+        await admin.close()
+        await reader.stop()
+    lags: dict[str, int] = {}
+    for tp, offset in positions.items():
+        lag = max(ends.get(tp, offset) - offset, 0)
+        GROUP_LAG.labels(service, tp.topic, str(tp.partition)).set(lag)
+        lags[f"{tp.topic}/{tp.partition}"] = lag
+    return lags
+
+
+__all__ = [
+    "EventConsumer",
+    "EventHandlers",
+    "Handler",
+    "PermanentError",
+    "RetryableError",
+    "probe_group_lag",
+]

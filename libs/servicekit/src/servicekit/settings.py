@@ -98,6 +98,8 @@ class ServiceSettings(BaseSettings):
     dependency_probe_interval_s: float = 10.0
     # How often inbox entries older than the consumed topics' retention are deleted.
     inbox_purge_interval_s: float = 3600.0
+    # How often the broker is asked for the consumer group's lag (consumer_group_lag_events).
+    lag_probe_interval_s: float = 30.0
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> ServiceSettings:

@@ -170,6 +170,9 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         backoff_initial_s=0.01,
         offset_reset="latest",
     )
+    # Dead letters go through the service's outbox, published by its relay.
+    relay = OutboxRelay(db, service=service, bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    await relay.start()
     await consumer.start()
     try:
         for _ in range(100):
@@ -235,6 +238,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         assert stray.id not in calls
     finally:
         await consumer.stop()
+        await relay.stop()
         await db.dispose()
 
 
@@ -327,6 +331,8 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
         handlers={CustomerTerminatedV1: refuse},
         offset_reset="latest",
     )
+    relay = OutboxRelay(db, service=service, bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    await relay.start()
     await consumer.start()
     event = new_event(_payload(), source="/services/test")
     try:
@@ -338,6 +344,7 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
         assert await _dead_letters(service, event.id.encode())
     finally:
         await consumer.stop()
+        await relay.stop()
         await db.dispose()
 
     watcher = AIOKafkaConsumer(
