@@ -7,7 +7,7 @@ PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("sc
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
-        infra-status topics lint format typecheck check schemas bench clean
+        infra-status topics lint format typecheck check check-alerts schemas bench clean
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -66,7 +66,14 @@ format: install
 typecheck: install
 	uv run mypy libs/contracts/src libs/servicekit/src services/*/src
 
-check: lint typecheck test
+# promtool checks the alert rules and runs their unit tests; built with Go on first use.
+PROMTOOL := $(shell go env GOPATH 2>/dev/null)/bin/promtool
+check-alerts:
+	@test -x "$(PROMTOOL)" || (. deploy/local/versions.env && GOFLAGS=-mod=mod GOSUMDB=off \
+		go install github.com/prometheus/prometheus/cmd/promtool@$$PROMTOOL_MODULE_VERSION)
+	cd deploy/monitoring && "$(PROMTOOL)" check rules alerts.yml && "$(PROMTOOL)" test rules alerts.test.yml
+
+check: lint typecheck check-alerts test
 
 schemas: install
 	uv run python -m contracts.export
