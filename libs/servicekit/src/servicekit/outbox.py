@@ -137,7 +137,8 @@ def kafka_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
-        enable_idempotence=True,  # implies acks=all; no duplicates from producer retries
+        acks="all",  # acknowledged once min.insync.replicas hold it (2 of 3 in production)
+        enable_idempotence=True,  # no duplicates from producer retries
         linger_ms=5,
         max_batch_size=256 * 1024,
         compression_type=None,

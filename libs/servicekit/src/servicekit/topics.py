@@ -17,6 +17,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts.topics import CATALOGUE
 
 
+def durability_configs(replication_factor: int) -> dict[str, str]:
+    """With three replicas, a write (acks=all, as the relay sends) is acknowledged once two
+    hold it: one broker may fail without losing an acknowledged event or stopping writes.
+    A single-broker development cluster has nothing to require."""
+    if replication_factor >= 3:
+        return {"min.insync.replicas": "2"}
+    return {}
+
+
 async def ensure_topics(bootstrap: str, *, replication_factor: int = 1) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
@@ -30,7 +39,7 @@ async def ensure_topics(bootstrap: str, *, replication_factor: int = 1) -> list[
                         name=spec.name,
                         num_partitions=spec.partitions,
                         replication_factor=replication_factor,
-                        topic_configs=dict(spec.configs),
+                        topic_configs={**spec.configs, **durability_configs(replication_factor)},
                     )
                     for spec in missing
                 ]

@@ -196,3 +196,10 @@ async def test_verifier_refreshes_keys_when_a_new_key_id_appears() -> None:
     await verifier.verify(old.token("u"))
     served["keys"].append(new.jwks["keys"][0])  # identity rotated its key
     assert (await verifier.verify(new.token("u"))).subject == "u"
+
+
+def test_replicated_topics_require_two_in_sync_replicas_for_a_write() -> None:
+    from servicekit.topics import durability_configs
+
+    assert durability_configs(3) == {"min.insync.replicas": "2"}
+    assert durability_configs(1) == {}
