@@ -228,8 +228,10 @@ class EventConsumer:
     async def start(self) -> None:
         self._loop.start()
 
-    async def stop(self) -> None:
-        await self._loop.stop(10.0)
+    async def stop(self, deadline_s: float = 10.0) -> None:
+        """Finish the batch in hand within ``deadline_s`` (its offsets are committed),
+        else abandon it uncommitted: the next owner re-reads it, the inbox absorbs it."""
+        await self._loop.stop(deadline_s)
         await self._close()
 
     async def _close(self) -> None:

@@ -193,8 +193,8 @@ class OutboxRelay:
     async def start(self) -> None:
         self._loop.start()
 
-    async def stop(self) -> None:
-        await self._loop.stop(15.0)
+    async def stop(self, deadline_s: float = 15.0) -> None:
+        await self._loop.stop(deadline_s)
         await self._close_producer()
 
     async def _close_producer(self) -> None:

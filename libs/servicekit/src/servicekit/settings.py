@@ -100,6 +100,9 @@ class ServiceSettings(BaseSettings):
     inbox_purge_interval_s: float = 3600.0
     # How often the broker is asked for the consumer group's lag (consumer_group_lag_events).
     lag_probe_interval_s: float = 30.0
+    # Time allowed for stopping after SIGTERM once uvicorn has finished its requests
+    # (Kubernetes' 30 s grace = 5 s preStop + 10 s uvicorn + this + a margin).
+    shutdown_budget_s: float = 12.0
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> ServiceSettings:
