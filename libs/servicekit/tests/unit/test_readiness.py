@@ -3,6 +3,7 @@ not allowed to take every replica out of service."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -70,3 +71,24 @@ async def test_the_database_down_makes_the_instance_unready(tmp_path: Path) -> N
         ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"].startswith("unavailable")
+
+
+async def test_a_shutdown_hook_that_never_ends_is_cut_off_at_the_budget(tmp_path: Path) -> None:
+    kit = ServiceKit(
+        _settings(tmp_path, shutdown_budget_s=0.2), metadata=new_metadata(), migrations_dir=None
+    )
+    cancelled: list[bool] = []
+
+    async def hangs(_kit: ServiceKit) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    kit.on_shutdown.append(hangs)
+    app = create_app(kit, routers=[], title="probe")
+    async with running(app):
+        pass
+    assert cancelled == [True]
+    assert kit.shutdown_time_left() == 0.0
