@@ -543,6 +543,8 @@ usage: $0 COMMAND
   kafka-stop   stop only the Kafka broker (data kept)
   kafka-start  start only the Kafka broker
   postgres-restart  restart the local PostgreSQL cluster (fast shutdown, data kept)
+  postgres-stop / postgres-start   stop (fast) or start the local cluster, for fault tests
+  redis-stop / redis-start         stop or start the local Redis, for fault tests
   smoke        check every component for real (deploy/local/smoke.py)
 EOF
 }
@@ -565,7 +567,7 @@ with_lock() {
 
 main() {
   local cmd=${1:-}
-  case $cmd in up | down | kafka-start | kafka-stop) with_lock "$@" ;; esac
+  case $cmd in up | down | kafka-start | kafka-stop | redis-start | redis-stop) with_lock "$@" ;; esac
   mkdir -p "$RUN" "$LOGS"
   case $cmd in
   up)
@@ -596,6 +598,23 @@ main() {
     pg_find_cluster || die "postgres: no local cluster"
     pg_ctlcluster "$PG_VER" "$PG_NAME" restart -m fast
     log "postgres: cluster $PG_VER/$PG_NAME restarted"
+    ;;
+  postgres-stop)
+    pg_find_cluster || die "postgres: no local cluster"
+    pg_ctlcluster "$PG_VER" "$PG_NAME" stop -m fast
+    log "postgres: cluster $PG_VER/$PG_NAME stopped"
+    ;;
+  postgres-start)
+    pg_find_cluster || die "postgres: no local cluster"
+    pg_ctlcluster "$PG_VER" "$PG_NAME" start
+    log "postgres: cluster $PG_VER/$PG_NAME started"
+    ;;
+  redis-stop)
+    redis_stop
+    ;;
+  redis-start)
+    unset REDIS_URL # the tests export it; this command is about the local instance
+    redis_start
     ;;
   smoke)
     ensure_uv
