@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from notifier import backoffice
-from notifier.service import Deps
+from notifier.deps import DepsDep
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
@@ -18,14 +18,6 @@ from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 router = APIRouter(prefix="/v1/operator/notifications", tags=["notifications"])
 
 StatusName = Literal["pending", "waiting_for_recipient", "sending", "sent", "failed"]
-
-
-def get_deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
 class NotificationOut(BaseModel):
@@ -85,5 +77,5 @@ async def resend_notification(
     notification_id: UUID, _operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> dict[str, Any]:
     """Send again as a new notification linked to this one; 409 while it is in progress."""
-    n = await backoffice.resend(deps, session, notification_id)
+    n = await backoffice.resend(session, deps, notification_id)
     return backoffice.view(n)

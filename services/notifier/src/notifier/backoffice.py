@@ -10,11 +10,11 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import repository as repo
+from notifier.deps import Deps
 from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
 from notifier.models import Notification
-from notifier.service import Deps, log_notification, route
+from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
-from servicekit.db import utcnow
 from servicekit.pagination import decode_cursor, page
 from servicekit.problems import BadRequest, Conflict, NotFound
 from servicekit.telemetry import current_trace_headers
@@ -98,7 +98,7 @@ def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), notification_id
 
 
-async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:
+async def resend(session: AsyncSession, deps: Deps, notification_id: uuid.UUID) -> Notification:
     """A new notification for the same request, linked to the original (history stays)."""
     original = await repo.get_notification(session, notification_id, for_update=True)
     if original is None:
@@ -120,7 +120,7 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
                 "Its one-time link was removed after the retention period; the service that "
                 "asked for it must request a new one"
             ) from None
-    now = utcnow()
+    now = deps.now()
     new_id = uuid.uuid4()
     n = Notification(
         id=new_id,
@@ -146,7 +146,7 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
     )
     session.add(n)
     # Resolved again: a directory address may have changed since the first send.
-    await route(deps, session, n, now)
+    await route(session, deps, n, now)
     await session.flush()
     log_notification(n, "notification resent", resend_of=str(original.id))
     return n
@@ -155,11 +155,12 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
 # -- retention -----------------------------------------------------------------------------
 
 
-async def apply_retention(deps: Deps, session: AsyncSession, now: datetime) -> tuple[int, int]:
+async def apply_retention(session: AsyncSession, deps: Deps) -> tuple[int, int]:
     """Drop one-time links from finished notifications, then delete old finished ones.
 
     Returns (notifications whose links were removed, notifications deleted).
     """
+    now = deps.now()
     s = deps.settings
     purged = 0
     link_cutoff = now - timedelta(days=s.link_retention_days)

@@ -5,7 +5,7 @@ tests/integration."""
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -23,11 +23,11 @@ from contracts.events.notification import (
     RecipientV1,
 )
 from notifier import backoffice, service
+from notifier.deps import Deps
 from notifier.domain import DeliveryError, permanent, transient
 from notifier.main import create_app
 from notifier.models import Notification
 from notifier.sender import Sender
-from notifier.service import Deps
 from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
@@ -265,7 +265,7 @@ async def test_crash_mid_send_resends_with_the_same_message_id(env: Env) -> None
     await submit(env, request())
     # Claim as a sender would, then "crash": the row stays "sending".
     async with env.kit.db.transaction() as session:
-        [job] = await service.claim_due(env.deps, session, datetime.now(UTC))
+        [job] = await service.claim_due(session, env.deps)
     assert job.attempts == 1
     assert await env.sender.run_once() == 0  # within the lease: nobody touches it
     async with env.kit.db.transaction() as session:
@@ -361,6 +361,11 @@ def user_created(user_id: uuid.UUID, customer_id: uuid.UUID, locale: str = "nl")
     )
 
 
+def at(deps: Deps, moment: datetime) -> Deps:
+    """The same dependencies with the clock stopped at ``moment``."""
+    return replace(deps, now=lambda: moment)
+
+
 async def test_retention_drops_links_then_the_log(env: Env) -> None:
     operator = env.tokens.headers(uuid.uuid4(), kind="operator")
     await submit(env, request())
@@ -368,14 +373,14 @@ async def test_retention_drops_links_then_the_log(env: Env) -> None:
     [n] = await rows(env)
     later = datetime.now(UTC) + timedelta(days=15)
     async with env.kit.db.transaction() as session:
-        assert await backoffice.apply_retention(env.deps, session, later) == (1, 0)
+        assert await backoffice.apply_retention(session, at(env.deps, later)) == (1, 0)
     [n] = await rows(env)
     assert n.params == {"first_name": "Anne"} and n.params_purged_at is not None
     resp = await env.client.post(f"/v1/operator/notifications/{n.id}/resend", headers=operator)
     assert resp.status_code == 409 and "retention" in resp.json()["detail"]
     async with env.kit.db.transaction() as session:
         much_later = datetime.now(UTC) + timedelta(days=401)
-        assert await backoffice.apply_retention(env.deps, session, much_later) == (0, 1)
+        assert await backoffice.apply_retention(session, at(env.deps, much_later)) == (0, 1)
     assert await rows(env) == []
 
 
