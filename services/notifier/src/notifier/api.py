@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from notifier import backoffice
+from notifier.auth import ManagedNotification
 from notifier.deps import DepsDep
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
@@ -74,8 +75,8 @@ async def list_notifications(
 
 @router.post("/{notification_id}/resend", status_code=202, response_model=NotificationOut)
 async def resend_notification(
-    notification_id: UUID, _operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
+    original: ManagedNotification, session: SessionDep, deps: DepsDep
 ) -> dict[str, Any]:
     """Send again as a new notification linked to this one; 409 while it is in progress."""
-    n = await backoffice.resend(session, deps, notification_id)
+    n = await backoffice.resend(session, deps, original)
     return backoffice.view(n)

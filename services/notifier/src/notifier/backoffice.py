@@ -16,7 +16,7 @@ from notifier.models import Notification
 from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
 from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest, Conflict, NotFound
+from servicekit.problems import BadRequest, Conflict
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,10 @@ def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), notification_id
 
 
-async def resend(session: AsyncSession, deps: Deps, notification_id: uuid.UUID) -> Notification:
-    """A new notification for the same request, linked to the original (history stays)."""
-    original = await repo.get_notification(session, notification_id, for_update=True)
-    if original is None:
-        raise NotFound("No such notification")
+async def resend(session: AsyncSession, deps: Deps, original: Notification) -> Notification:
+    """A new notification for the same request, linked to the original (history stays).
+
+    ``original`` is locked by the caller, so two resends of it cannot both pass."""
     if original.status in IN_PROGRESS:
         raise Conflict(
             f"The notification is still {original.status}; it can be resent once it is sent "
