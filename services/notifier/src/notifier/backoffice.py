@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +15,7 @@ from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
 from notifier.models import Notification
 from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest, Conflict
+from servicekit.problems import Conflict
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,6 @@ async def list_notifications(
     limit: int,
     cursor: str | None,
 ) -> dict[str, Any]:
-    after = _after(decode_cursor(cursor))
     user_id, address = None, None
     if recipient is not None:
         try:
@@ -68,34 +66,17 @@ async def list_notifications(
                 # "+32..." in a query string arrives as " 32..." unless the client
                 # encoded the plus; phone numbers are stored in E.164.
                 address = "+" + address
-    rows = await repo.list_notifications(
+    found = await repo.list_notifications(
         session,
         recipient_user_id=user_id,
         address=address,
         source_event_id=source_event_id,
         request_id=request_id,
         status=status,
-        after=after,
-        limit=limit + 1,
+        cursor=cursor,
+        limit=limit,
     )
-    result = page(
-        list(rows),
-        limit,
-        lambda n: {"t": n.created_at.isoformat(), "id": str(n.id)},
-    )
-    result["items"] = [view(n) for n in result["items"]]
-    return result
-
-
-def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    if position is None:
-        return None
-    try:
-        at, notification_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
-    # A cursor's time is UTC, also one written without an offset.
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), notification_id
+    return {"items": [view(n) for n in found.items], "next_cursor": found.next_cursor}
 
 
 async def resend(session: AsyncSession, deps: Deps, original: Notification) -> Notification:

@@ -31,6 +31,7 @@ from notifier.sender import Sender
 from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
+from servicekit.pagination import encode_cursor
 from servicekit.testing import FakeDelegation, TokenFactory, running
 
 URL = "https://portal.example/v1/users/confirm?token=tok-123"
@@ -394,3 +395,22 @@ async def test_a_batch_is_sent_in_one_pass(env: Env) -> None:
         "user2@acme.example",
     ]
     assert {n.status for n in await rows(env)} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        # The position this log handed out before it paged with servicekit's Keyset.
+        encode_cursor({"t": "2026-11-01T09:00:00+00:00", "id": str(uuid.uuid4())}),
+        encode_cursor({"k": ["2026-11-01T09:00:00+00:00", "not-a-uuid"]}),
+    ],
+)
+async def test_a_cursor_the_log_did_not_make_is_a_400(env: Env, cursor: str) -> None:
+    operator = env.tokens.headers(uuid.uuid4(), kind="operator")
+    resp = await env.client.get(
+        "/v1/operator/notifications", params={"cursor": cursor}, headers=operator
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["type"].endswith("invalid-cursor")
