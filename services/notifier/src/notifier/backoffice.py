@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import repository as repo
 from notifier.deps import Deps
-from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
+from notifier.domain import IN_PROGRESS, Channel, Status
 from notifier.models import Notification
+from notifier.schemas import NotificationOut
 from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
+from servicekit.pagination import Page
 from servicekit.problems import Conflict
 from servicekit.telemetry import current_trace_headers
 
@@ -22,28 +24,6 @@ log = logging.getLogger(__name__)
 
 
 # -- operator views ------------------------------------------------------------------------
-
-
-def view(n: Notification) -> dict[str, Any]:
-    return {
-        "notification_id": n.id,
-        "request_id": n.request_id,
-        "source_event_id": n.source_event_id,
-        "resend_of": n.resend_of,
-        "customer_id": n.customer_id,
-        "recipient_user_id": n.recipient_user_id,
-        "to": mask_address(n.to_address),
-        "channel": n.channel,
-        "template": n.template,
-        "locale": n.locale,
-        "status": n.status,
-        "attempts": n.attempts,
-        "last_error": n.last_error,
-        "next_attempt_at": n.next_attempt_at if n.status in IN_PROGRESS else None,
-        "created_at": n.created_at,
-        "sent_at": n.sent_at,
-        "failed_at": n.failed_at,
-    }
 
 
 async def list_notifications(
@@ -55,7 +35,8 @@ async def list_notifications(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> dict[str, Any]:
+) -> Page[NotificationOut]:
+    """The delivery log, newest first; ``recipient`` is a user id or an address."""
     user_id, address = None, None
     if recipient is not None:
         try:
@@ -76,10 +57,10 @@ async def list_notifications(
         cursor=cursor,
         limit=limit,
     )
-    return {"items": [view(n) for n in found.items], "next_cursor": found.next_cursor}
+    return Page(items=[NotificationOut.of(n) for n in found.items], next_cursor=found.next_cursor)
 
 
-async def resend(session: AsyncSession, deps: Deps, original: Notification) -> Notification:
+async def resend(session: AsyncSession, deps: Deps, original: Notification) -> NotificationOut:
     """A new notification for the same request, linked to the original (history stays).
 
     ``original`` is locked by the caller, so two resends of it cannot both pass."""
@@ -129,7 +110,7 @@ async def resend(session: AsyncSession, deps: Deps, original: Notification) -> N
     await route(session, deps, n, now)
     await session.flush()
     log_notification(n, "notification resent", resend_of=str(original.id))
-    return n
+    return NotificationOut.of(n)
 
 
 # -- retention -----------------------------------------------------------------------------

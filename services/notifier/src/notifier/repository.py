@@ -5,13 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import IN_PROGRESS, Status
 from notifier.models import Notification, Recipient
 from servicekit.pagination import Keyset, Page
+
+
+def rowcount(result: Result[Any]) -> int:
+    # An UPDATE or DELETE gives a CursorResult; execute() is typed for any statement.
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def get_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
@@ -89,7 +95,7 @@ async def release_stale_sending(
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 # Newest first, as the delivery log promises; the id breaks ties within one instant.
@@ -147,4 +153,4 @@ async def delete_finished_before(session: AsyncSession, created_before: datetime
         .where(Notification.status.in_(FINISHED), Notification.created_at < created_before)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
