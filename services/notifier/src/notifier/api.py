@@ -2,58 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
 
 from notifier import backoffice
-from notifier.service import Deps
+from notifier.auth import ManagedNotification
+from notifier.deps import DepsDep
+from notifier.schemas import NotificationOut, StatusName
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(prefix="/v1/operator/notifications", tags=["notifications"])
 
-StatusName = Literal["pending", "waiting_for_recipient", "sending", "sent", "failed"]
 
-
-def get_deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-DepsDep = Annotated[Deps, Depends(get_deps)]
-
-
-class NotificationOut(BaseModel):
-    notification_id: UUID
-    request_id: UUID | None
-    source_event_id: str | None
-    resend_of: UUID | None
-    customer_id: UUID
-    recipient_user_id: UUID | None
-    to: str | None = None
-    channel: Literal["email", "sms"]
-    template: str
-    locale: str | None
-    status: StatusName
-    attempts: int
-    last_error: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    sent_at: datetime | None
-    failed_at: datetime | None
-
-
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    next_cursor: str | None
-
-
-@router.get("", response_model=NotificationPage)
+@router.get("")
 async def list_notifications(
     _operator: OperatorPrincipal,
     session: SessionDep,
@@ -66,7 +31,7 @@ async def list_notifications(
     status: StatusName | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[NotificationOut]:
     """The delivery log, newest first. ``to`` is masked: the log is for support, not for
     harvesting addresses."""
     return await backoffice.list_notifications(
@@ -80,10 +45,9 @@ async def list_notifications(
     )
 
 
-@router.post("/{notification_id}/resend", status_code=202, response_model=NotificationOut)
+@router.post("/{notification_id}/resend", status_code=202)
 async def resend_notification(
-    notification_id: UUID, _operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
-) -> dict[str, Any]:
+    original: ManagedNotification, session: SessionDep, deps: DepsDep
+) -> NotificationOut:
     """Send again as a new notification linked to this one; 409 while it is in progress."""
-    n = await backoffice.resend(deps, session, notification_id)
-    return backoffice.view(n)
+    return await backoffice.resend(session, deps, original)

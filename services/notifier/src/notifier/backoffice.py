@@ -4,47 +4,26 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import repository as repo
-from notifier.domain import IN_PROGRESS, Channel, Status, mask_address
+from notifier.deps import Deps
+from notifier.domain import IN_PROGRESS, Channel, Status
 from notifier.models import Notification
-from notifier.service import Deps, log_notification, route
+from notifier.schemas import NotificationOut
+from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
-from servicekit.db import utcnow
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest, Conflict, NotFound
+from servicekit.pagination import Page
+from servicekit.problems import Conflict
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
 
 
 # -- operator views ------------------------------------------------------------------------
-
-
-def view(n: Notification) -> dict[str, Any]:
-    return {
-        "notification_id": n.id,
-        "request_id": n.request_id,
-        "source_event_id": n.source_event_id,
-        "resend_of": n.resend_of,
-        "customer_id": n.customer_id,
-        "recipient_user_id": n.recipient_user_id,
-        "to": mask_address(n.to_address),
-        "channel": n.channel,
-        "template": n.template,
-        "locale": n.locale,
-        "status": n.status,
-        "attempts": n.attempts,
-        "last_error": n.last_error,
-        "next_attempt_at": n.next_attempt_at if n.status in IN_PROGRESS else None,
-        "created_at": n.created_at,
-        "sent_at": n.sent_at,
-        "failed_at": n.failed_at,
-    }
 
 
 async def list_notifications(
@@ -56,8 +35,8 @@ async def list_notifications(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> dict[str, Any]:
-    after = _after(decode_cursor(cursor))
+) -> Page[NotificationOut]:
+    """The delivery log, newest first; ``recipient`` is a user id or an address."""
     user_id, address = None, None
     if recipient is not None:
         try:
@@ -68,41 +47,23 @@ async def list_notifications(
                 # "+32..." in a query string arrives as " 32..." unless the client
                 # encoded the plus; phone numbers are stored in E.164.
                 address = "+" + address
-    rows = await repo.list_notifications(
+    found = await repo.list_notifications(
         session,
         recipient_user_id=user_id,
         address=address,
         source_event_id=source_event_id,
         request_id=request_id,
         status=status,
-        after=after,
-        limit=limit + 1,
+        cursor=cursor,
+        limit=limit,
     )
-    result = page(
-        list(rows),
-        limit,
-        lambda n: {"t": n.created_at.isoformat(), "id": str(n.id)},
-    )
-    result["items"] = [view(n) for n in result["items"]]
-    return result
+    return Page(items=[NotificationOut.of(n) for n in found.items], next_cursor=found.next_cursor)
 
 
-def _after(position: dict[str, Any] | None) -> tuple[datetime, uuid.UUID] | None:
-    if position is None:
-        return None
-    try:
-        at, notification_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("The cursor is not valid", slug="invalid-cursor") from None
-    # A cursor's time is UTC, also one written without an offset.
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), notification_id
+async def resend(session: AsyncSession, deps: Deps, original: Notification) -> NotificationOut:
+    """A new notification for the same request, linked to the original (history stays).
 
-
-async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) -> Notification:
-    """A new notification for the same request, linked to the original (history stays)."""
-    original = await repo.get_notification(session, notification_id, for_update=True)
-    if original is None:
-        raise NotFound("No such notification")
+    ``original`` is locked by the caller, so two resends of it cannot both pass."""
     if original.status in IN_PROGRESS:
         raise Conflict(
             f"The notification is still {original.status}; it can be resent once it is sent "
@@ -120,7 +81,7 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
                 "Its one-time link was removed after the retention period; the service that "
                 "asked for it must request a new one"
             ) from None
-    now = utcnow()
+    now = deps.now()
     new_id = uuid.uuid4()
     n = Notification(
         id=new_id,
@@ -146,20 +107,21 @@ async def resend(deps: Deps, session: AsyncSession, notification_id: uuid.UUID) 
     )
     session.add(n)
     # Resolved again: a directory address may have changed since the first send.
-    await route(deps, session, n, now)
+    await route(session, deps, n, now)
     await session.flush()
     log_notification(n, "notification resent", resend_of=str(original.id))
-    return n
+    return NotificationOut.of(n)
 
 
 # -- retention -----------------------------------------------------------------------------
 
 
-async def apply_retention(deps: Deps, session: AsyncSession, now: datetime) -> tuple[int, int]:
+async def apply_retention(session: AsyncSession, deps: Deps) -> tuple[int, int]:
     """Drop one-time links from finished notifications, then delete old finished ones.
 
     Returns (notifications whose links were removed, notifications deleted).
     """
+    now = deps.now()
     s = deps.settings
     purged = 0
     link_cutoff = now - timedelta(days=s.link_retention_days)

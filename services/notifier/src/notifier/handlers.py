@@ -16,7 +16,7 @@ from contracts.envelope import CloudEvent
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1
 from notifier import service
-from notifier.service import Deps
+from notifier.deps import Deps
 from servicekit.consumer import Handler
 
 
@@ -24,17 +24,17 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     async def on_notification_requested(
         session: AsyncSession, event: CloudEvent, payload: NotificationRequestedV1
     ) -> None:
-        await service.request_notification(deps, session, event, payload)
+        await service.request_notification(session, deps, event, payload)
 
     async def on_user_created(
         session: AsyncSession, event: CloudEvent, payload: UserCreatedV1
     ) -> None:
-        await service.upsert_recipient(deps, session, payload)
+        await service.upsert_recipient(session, deps, payload)
 
     async def on_user_deactivated(
         session: AsyncSession, event: CloudEvent, payload: UserDeactivatedV1
     ) -> None:
-        await service.deactivate_recipient(session, payload)
+        await service.deactivate_recipient(session, deps, payload)
 
     return {
         NotificationRequestedV1: on_notification_requested,

@@ -18,15 +18,14 @@ from notifier.delivery import (
     SmsGateway,
     SmtpMailer,
 )
+from notifier.deps import Deps
 from notifier.models import Base
 from notifier.sender import Sender
-from notifier.service import Deps
 from notifier.settings import NotifierSettings
 from notifier.templates import Templates
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
 from servicekit.auth import TokenVerifier
-from servicekit.db import utcnow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -49,8 +48,6 @@ def create_app(
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    deps = Deps(settings=settings, outbox=kit.outbox, templates=Templates())
-    kit.subscribe(handlers.event_handlers(deps))
 
     clients: list[httpx.AsyncClient] = []
     if sms_gateway is None:
@@ -70,9 +67,17 @@ def create_app(
             token=lambda: kit.tokens.token(),
             invalidate=lambda: kit.tokens.invalidate(),
         )
-    sender = Sender(
-        kit, deps, mailer=mailer or SmtpMailer(settings), sms=sms_gateway, pdfs=pdf_source
+    deps = Deps(
+        settings=settings,
+        outbox=kit.outbox,
+        delegation=kit.delegation,
+        templates=Templates(),
+        mailer=mailer or SmtpMailer(settings),
+        sms=sms_gateway,
+        pdfs=pdf_source,
     )
+    kit.subscribe(handlers.event_handlers(deps))
+    sender = Sender(kit.db, deps)
 
     async def close_clients(_kit: ServiceKit) -> None:
         for client in clients:
@@ -86,7 +91,7 @@ def create_app(
 
     async def retention(kit: ServiceKit) -> None:
         async with kit.db.transaction() as session:
-            await apply_retention(deps, session, utcnow())
+            await apply_retention(session, deps)
 
     kit.run_periodically("notifier-retention", settings.retention_interval_s, retention)
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import IN_PROGRESS, Status
 from notifier.models import Notification, Recipient
+from servicekit.pagination import Keyset, Page
+
+
+def rowcount(result: Result[Any]) -> int:
+    # An UPDATE or DELETE gives a CursorResult; execute() is typed for any statement.
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def get_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
@@ -88,7 +95,11 @@ async def release_stale_sending(
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
+
+
+# Newest first, as the delivery log promises; the id breaks ties within one instant.
+NEWEST_FIRST = Keyset(Notification.created_at, Notification.id)
 
 
 async def list_notifications(
@@ -99,10 +110,9 @@ async def list_notifications(
     source_event_id: str | None,
     request_id: uuid.UUID | None,
     status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    cursor: str | None,
     limit: int,
-) -> Sequence[Notification]:
-    """Newest first; ``after`` is the (created_at, id) of the last row of the previous page."""
+) -> Page[Notification]:
     stmt = select(Notification)
     if recipient_user_id is not None:
         stmt = stmt.where(Notification.recipient_user_id == recipient_user_id)
@@ -114,16 +124,8 @@ async def list_notifications(
         stmt = stmt.where(Notification.request_id == request_id)
     if status is not None:
         stmt = stmt.where(Notification.status == status)
-    if after is not None:
-        created_at, last_id = after
-        stmt = stmt.where(
-            or_(
-                Notification.created_at < created_at,
-                and_(Notification.created_at == created_at, Notification.id < last_id),
-            )
-        )
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    return (await session.execute(stmt)).scalars().all()
+    rows = (await session.execute(NEWEST_FIRST.apply(stmt, cursor, limit))).scalars().all()
+    return NEWEST_FIRST.page(rows, limit)
 
 
 FINISHED = (Status.SENT, Status.FAILED)
@@ -151,4 +153,4 @@ async def delete_finished_before(session: AsyncSession, created_before: datetime
         .where(Notification.status.in_(FINISHED), Notification.created_at < created_before)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -32,12 +32,13 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import service
-from notifier.delivery import Mailer, PdfSource, SmsGateway, build_email
+from notifier.delivery import build_email
+from notifier.deps import Deps
 from notifier.domain import DeliveryError, attachment_filename, permanent, transient
-from notifier.service import Deps, Job
+from notifier.service import Job
 from notifier.templates import TemplateProblem
 from servicekit.app import ServiceKit
-from servicekit.db import utcnow
+from servicekit.db import Database
 from servicekit.faults import is_database_unavailable
 from servicekit.loop import BackgroundLoop
 from servicekit.telemetry import context_from_mapping, tracer
@@ -51,20 +52,9 @@ SEND_DURATION = Histogram("notifier_send_duration_seconds", "Time to send one me
 
 
 class Sender:
-    def __init__(
-        self,
-        kit: ServiceKit,
-        deps: Deps,
-        *,
-        mailer: Mailer,
-        sms: SmsGateway,
-        pdfs: PdfSource,
-    ) -> None:
-        self.kit = kit
+    def __init__(self, db: Database, deps: Deps) -> None:
+        self.db = db
         self.deps = deps
-        self.mailer = mailer
-        self.sms = sms
-        self.pdfs = pdfs
         self._own_transactions = 0
         s = deps.settings
         self._loop = BackgroundLoop(
@@ -74,7 +64,7 @@ class Sender:
             backoff_initial_s=0.5,
             backoff_max_s=30.0,
         )
-        kit.db.on_commit(self._on_commit)
+        db.on_commit(self._on_commit)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,7 +91,7 @@ class Sender:
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         self._own_transactions += 1
         try:
-            async with self.kit.db.transaction() as session:
+            async with self.db.transaction() as session:
                 yield session
         finally:
             self._own_transactions -= 1
@@ -116,7 +106,7 @@ class Sender:
         while it is still being sent.
         """
         async with self._transaction() as session:
-            jobs = await service.claim_due(self.deps, session, utcnow())
+            jobs = await service.claim_due(session, self.deps)
         if jobs:
             await asyncio.gather(*(self._deliver(job) for job in jobs))
         return len(jobs)
@@ -165,7 +155,7 @@ class Sender:
         try:
             if job.channel == "sms":
                 text = templates.render_sms(job.template, job.locale, job.params)
-                return await self.sms.send(
+                return await self.deps.sms.send(
                     to=job.to_address, text=text, idempotency_key=str(job.id)
                 )
             rendered = templates.render_email(job.template, job.locale, job.params)
@@ -182,7 +172,7 @@ class Sender:
             domain=s.message_id_domain,
             attachments=attachments,
         )
-        return await self.mailer.send(message)
+        return await self.deps.mailer.send(message)
 
     async def _attachments(self, job: Job) -> list[tuple[str, bytes]]:
         files = []
@@ -191,7 +181,7 @@ class Sender:
             if ref.get("kind") != "invoice_pdf":
                 raise permanent(f"unsupported attachment kind {ref.get('kind')!r}")
             invoice_id = UUID(str(ref["invoice_id"]))
-            content = await self.pdfs.invoice_pdf(invoice_id)
+            content = await self.deps.pdfs.invoice_pdf(invoice_id)
             # The invoice number names the file only when it is unambiguous.
             number = job.params.get("invoice_number") if single else None
             files.append((attachment_filename(number, invoice_id), content))
@@ -207,7 +197,7 @@ class Sender:
         while True:
             try:
                 async with self._transaction() as session:
-                    await service.record_sent(self.deps, session, job, provider_id, utcnow())
+                    await service.record_sent(session, self.deps, job, provider_id)
                 return
             except Exception as exc:
                 if not is_database_unavailable(exc):
@@ -226,7 +216,7 @@ class Sender:
     async def _record_failure(self, job: Job, error: DeliveryError) -> None:
         try:
             async with self._transaction() as session:
-                await service.record_failure(self.deps, session, job, error, utcnow())
+                await service.record_failure(session, self.deps, job, error)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise

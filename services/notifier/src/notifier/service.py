@@ -30,6 +30,7 @@ from contracts.events.notification import (
     NotificationSentV1,
 )
 from notifier import repository as repo
+from notifier.deps import Deps
 from notifier.domain import (
     Channel,
     DeliveryError,
@@ -46,20 +47,10 @@ from notifier.domain import (
     scrub_error,
 )
 from notifier.models import Notification, Recipient
-from notifier.settings import NotifierSettings
-from notifier.templates import TemplateProblem, Templates
-from servicekit.db import utcnow
-from servicekit.outbox import Outbox
+from notifier.templates import TemplateProblem
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Deps:
-    settings: NotifierSettings
-    outbox: Outbox
-    templates: Templates
 
 
 def log_notification(n: Notification, message: str, **fields: Any) -> None:
@@ -82,10 +73,10 @@ def log_notification(n: Notification, message: str, **fields: Any) -> None:
 
 
 async def request_notification(
-    deps: Deps, session: AsyncSession, event: CloudEvent, payload: NotificationRequestedV1
+    session: AsyncSession, deps: Deps, event: CloudEvent, payload: NotificationRequestedV1
 ) -> Notification | None:
     """Record one notification for the request; None when it was already recorded."""
-    now = utcnow()
+    now = deps.now()
     to = payload.to
     explicit = to.email if payload.channel == "email" else to.mobile
     key = dedupe_key(
@@ -117,18 +108,18 @@ async def request_notification(
         updated_at=now,
     )
     session.add(n)
-    await route(deps, session, n, now)
+    await route(session, deps, n, now)
     await session.flush()
     log_notification(n, "notification recorded")
     return n
 
 
-async def route(deps: Deps, session: AsyncSession, n: Notification, now: datetime) -> None:
+async def route(session: AsyncSession, deps: Deps, n: Notification, now: datetime) -> None:
     """Decide what happens to a new (or newly resolvable) notification."""
     try:
         deps.templates.check(n.template, cast(Channel, n.channel), n.params)
     except TemplateProblem as exc:
-        await fail(deps, session, n, str(exc), now)
+        await fail(session, deps, n, str(exc), now)
         return
     entry = None
     if n.recipient_user_id is not None:
@@ -155,11 +146,11 @@ async def route(deps: Deps, session: AsyncSession, n: Notification, now: datetim
         n.status = Status.WAITING_FOR_RECIPIENT
         n.next_attempt_at = now + timedelta(seconds=deps.settings.recipient_wait_s)
     elif isinstance(resolution, Unreachable):
-        await fail(deps, session, n, resolution.reason, now)
+        await fail(session, deps, n, resolution.reason, now)
 
 
 async def fail(
-    deps: Deps, session: AsyncSession, n: Notification, reason: str, now: datetime
+    session: AsyncSession, deps: Deps, n: Notification, reason: str, now: datetime
 ) -> None:
     n.status = Status.FAILED
     n.last_error = scrub_error(reason)
@@ -188,7 +179,7 @@ async def fail(
 # -- the recipient directory ---------------------------------------------------------------
 
 
-async def upsert_recipient(deps: Deps, session: AsyncSession, payload: UserCreatedV1) -> None:
+async def upsert_recipient(session: AsyncSession, deps: Deps, payload: UserCreatedV1) -> None:
     """Remember where to reach the user, and release what was waiting for them."""
     rec = await repo.get_recipient(session, payload.user_id)
     if rec is None:
@@ -199,16 +190,18 @@ async def upsert_recipient(deps: Deps, session: AsyncSession, payload: UserCreat
     rec.email = payload.email
     rec.mobile = payload.mobile
     rec.locale = payload.locale
-    rec.updated_at = utcnow()
+    rec.updated_at = deps.now()
     await session.flush()
-    now = utcnow()
+    now = deps.now()
     for n in await repo.waiting_for(session, payload.user_id):
-        await route(deps, session, n, now)
+        await route(session, deps, n, now)
         log_notification(n, "recipient known; notification released")
     await session.flush()
 
 
-async def deactivate_recipient(session: AsyncSession, payload: UserDeactivatedV1) -> None:
+async def deactivate_recipient(
+    session: AsyncSession, deps: Deps, payload: UserDeactivatedV1
+) -> None:
     rec = await repo.get_recipient(session, payload.user_id)
     if rec is None:
         # Deactivated before we saw it created (other topic): remember it as inactive.
@@ -216,7 +209,7 @@ async def deactivate_recipient(session: AsyncSession, payload: UserDeactivatedV1
         session.add(rec)
     rec.active = False
     rec.deactivated_at = payload.deactivated_at
-    rec.updated_at = utcnow()
+    rec.updated_at = deps.now()
     await session.flush()
 
 
@@ -238,8 +231,9 @@ class Job:
     trace_headers: dict[str, str]
 
 
-async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Job]:
+async def claim_due(session: AsyncSession, deps: Deps) -> list[Job]:
     """Mark due rows "sending" and count the attempt; committed before anything is sent."""
+    now = deps.now()
     s = deps.settings
     released = await repo.release_stale_sending(
         session, now - timedelta(seconds=s.sending_lease_s), now
@@ -247,11 +241,11 @@ async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Jo
     if released:
         log.warning("re-queued %d notification(s) abandoned mid-send", released)
     for n in await repo.expired_waits(session, now, s.sender_batch_size):
-        await fail(deps, session, n, "recipient unknown: no user.created arrived in time", now)
+        await fail(session, deps, n, "recipient unknown: no user.created arrived in time", now)
     jobs = []
     for n in await repo.claim_due(session, now, s.sender_batch_size):
         if not n.to_address:  # cannot happen for pending rows; never send blind
-            await fail(deps, session, n, "no address", now)
+            await fail(session, deps, n, "no address", now)
             continue
         n.status = Status.SENDING
         n.attempts += 1
@@ -274,8 +268,9 @@ async def claim_due(deps: Deps, session: AsyncSession, now: datetime) -> list[Jo
 
 
 async def record_sent(
-    deps: Deps, session: AsyncSession, job: Job, provider_message_id: str, now: datetime
+    session: AsyncSession, deps: Deps, job: Job, provider_message_id: str
 ) -> None:
+    now = deps.now()
     n = await repo.get_notification(session, job.id, for_update=True)
     if n is None or n.status == Status.SENT:
         return
@@ -302,9 +297,8 @@ async def record_sent(
     log_notification(n, "notification sent")
 
 
-async def record_failure(
-    deps: Deps, session: AsyncSession, job: Job, error: DeliveryError, now: datetime
-) -> None:
+async def record_failure(session: AsyncSession, deps: Deps, job: Job, error: DeliveryError) -> None:
+    now = deps.now()
     n = await repo.get_notification(session, job.id, for_update=True)
     if n is None or n.status != Status.SENDING:
         return  # another instance took over after our lease ran out
@@ -318,7 +312,7 @@ async def record_failure(
         max_s=s.retry_max_s,
     )
     if isinstance(decision, GiveUp):
-        await fail(deps, session, n, decision.reason, now)
+        await fail(session, deps, n, decision.reason, now)
         return
     n.status = Status.PENDING
     n.next_attempt_at = decision.at

@@ -4,57 +4,27 @@ in through Kafka, mails and SMS come out at the sinks, outcomes go back out on K
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from notifier_factories import (
+    confirm_url,
+    confirmation_request,
+    invoice_mail_request,
+    invoice_sms_request,
+    sim_change_request,
+    unique_email,
+    unique_mobile,
+    user_created,
+)
 
 from contracts.envelope import CloudEvent
-from contracts.events.identity import ContractV1, UserCreatedV1
-from contracts.events.notification import AttachmentRefV1, NotificationRequestedV1, RecipientV1
+from contracts.events.notification import RecipientV1
 
 from .conftest import PDF, Stack
 
 pytestmark = pytest.mark.integration
-
-
-def unique_email() -> str:
-    return f"it-{uuid.uuid4().hex[:12]}@notifier-test.example"
-
-
-def unique_mobile() -> str:
-    return "+3247" + str(uuid.uuid4().int)[:7]
-
-
-def confirmation(to: RecipientV1, **kw: Any) -> NotificationRequestedV1:
-    data: dict[str, Any] = {
-        "request_id": uuid.uuid4(),
-        "customer_id": uuid.uuid4(),
-        "channel": "email",
-        "template": "user_confirmation",
-        "locale": "nl",
-        "to": to,
-        "params": {
-            "confirm_url": f"http://127.0.0.1:8001/v1/users/confirm?token={uuid.uuid4().hex}",
-            "first_name": "Anne",
-            "company_name": "Acme & Zonen",
-        },
-    }
-    data.update(kw)
-    return NotificationRequestedV1(**data)
-
-
-def invoice_sms(mobile: str) -> NotificationRequestedV1:
-    return NotificationRequestedV1(
-        request_id=uuid.uuid4(),
-        customer_id=uuid.uuid4(),
-        channel="sms",
-        template="invoice_available_sms",
-        locale="en",
-        to=RecipientV1(mobile=mobile),
-        params={"invoice_number": "F2026-9", "total_incl_vat": "60.50", "due_date": "2026-12-15"},
-    )
 
 
 async def the_notification(stack: Stack, request_id: uuid.UUID, status: str) -> dict[str, Any]:
@@ -81,7 +51,11 @@ async def next_event(consumer: AIOKafkaConsumer, notification_id: str) -> CloudE
 async def test_requested_twice_gives_exactly_one_mail(stack: Stack, published: Any) -> None:
     sent_events = await published("notification.sent")
     address = unique_email()
-    payload = confirmation(RecipientV1(email=address))
+    payload = confirmation_request(
+        to=RecipientV1(email=address),
+        locale="nl",
+        params={"confirm_url": confirm_url(), "first_name": "Anne", "company_name": "Acme & Zonen"},
+    )
     event = await stack.publish(payload)
     await stack.publish(payload, event)  # the very same event, delivered twice
     await stack.publish(payload)  # the same request under another event id
@@ -108,7 +82,7 @@ async def test_requested_twice_gives_exactly_one_mail(stack: Stack, published: A
 
 async def test_sms_reaches_the_gateway(stack: Stack) -> None:
     mobile = unique_mobile()
-    payload = invoice_sms(mobile)
+    payload = invoice_sms_request(mobile)
     await stack.publish(payload)
     [sms] = await stack.wait_for(lambda: stack.sms_to(mobile), "the sms")
     assert "F2026-9" in sms["text"] and "€60.50" in sms["text"]
@@ -127,11 +101,8 @@ async def test_sms_reaches_the_gateway(stack: Stack) -> None:
 async def test_invoice_mail_has_the_pdf_attached(stack: Stack) -> None:
     address, invoice_id = unique_email(), uuid.uuid4()
     stack.billing.invoices.add(str(invoice_id))
-    payload = NotificationRequestedV1(
-        request_id=uuid.uuid4(),
-        customer_id=uuid.uuid4(),
-        channel="email",
-        template="invoice_available",
+    payload = invoice_mail_request(
+        invoice_id,
         locale="fr",
         to=RecipientV1(email=address),
         params={
@@ -140,7 +111,6 @@ async def test_invoice_mail_has_the_pdf_attached(stack: Stack) -> None:
             "total_incl_vat": "121.00",
             "due_date": "2026-11-30",
         },
-        attachments=[AttachmentRefV1(kind="invoice_pdf", invoice_id=invoice_id)],
     )
     await stack.publish(payload)
     [mail] = await stack.wait_for(lambda: stack.mails_to(address), "the invoice mail")
@@ -158,16 +128,16 @@ async def test_invoice_mail_has_the_pdf_attached(stack: Stack) -> None:
 
 async def test_missing_pdf_is_retried_then_sent(stack: Stack) -> None:
     address, invoice_id = unique_email(), uuid.uuid4()
-    payload = confirmation(
-        RecipientV1(email=address),
-        template="invoice_available",
+    payload = invoice_mail_request(
+        invoice_id,
+        locale="nl",
+        to=RecipientV1(email=address),
         params={
             "invoice_number": "F7",
             "period": "2026-10",
             "total_incl_vat": "1.00",
             "due_date": "2026-11-30",
         },
-        attachments=[AttachmentRefV1(kind="invoice_pdf", invoice_id=invoice_id)],
     )
     await stack.publish(payload)
 
@@ -186,7 +156,7 @@ async def test_failing_sms_gateway_is_retried_and_sends_once(stack: Stack) -> No
     mobile = unique_mobile()
     resp = await stack.sink.post("/api/sms/fail-next", json={"count": 2, "status": 503})
     assert resp.status_code == 200
-    payload = invoice_sms(mobile)
+    payload = invoice_sms_request(mobile)
     await stack.publish(payload)
     n = await the_notification(stack, payload.request_id, "sent")
     # 3 here; >= 2 because a process outside this test may send an SMS in between and
@@ -199,7 +169,7 @@ async def test_failing_sms_gateway_is_retried_and_sends_once(stack: Stack) -> No
 
 async def test_permanent_failures_are_visible_and_published(stack: Stack, published: Any) -> None:
     failed_events = await published("notification.failed")
-    unknown = confirmation(RecipientV1(email=unique_email()), template="no_such_template")
+    unknown = confirmation_request(template="no_such_template")
     await stack.publish(unknown)
     n = await the_notification(stack, unknown.request_id, "failed")
     assert n["attempts"] == 0 and "unknown template" in n["last_error"]
@@ -214,7 +184,7 @@ async def test_permanent_failures_are_visible_and_published(stack: Stack, publis
 
     # A request without its link is refused rather than mailed without it.
     address = unique_email()
-    linkless = confirmation(RecipientV1(email=address), params={"first_name": "Anne"})
+    linkless = confirmation_request(to=RecipientV1(email=address), params={"first_name": "Anne"})
     await stack.publish(linkless)
     m = await the_notification(stack, linkless.request_id, "failed")
     assert "missing parameter(s): confirm_url" in m["last_error"]
@@ -223,29 +193,12 @@ async def test_permanent_failures_are_visible_and_published(stack: Stack, publis
 
 async def test_user_only_request_waits_for_user_created(stack: Stack) -> None:
     user_id, customer_id, address = uuid.uuid4(), uuid.uuid4(), unique_email()
-    payload = NotificationRequestedV1(
-        request_id=uuid.uuid4(),
-        customer_id=customer_id,
-        channel="email",
-        template="sim_change_confirmation",
-        locale="nl",
-        to=RecipientV1(user_id=user_id),
-        params={"msisdn": "+32470123456", "change": "tariff_plan_changed", "tariff_plan": "PRO"},
-    )
+    payload = sim_change_request(user_id, customer_id=customer_id)
     await stack.publish(payload)
     await the_notification(stack, payload.request_id, "waiting_for_recipient")
     await stack.publish(
-        UserCreatedV1(
-            user_id=user_id,
-            customer_id=customer_id,
-            email=address,
-            first_name="Jean",
-            last_name="Dupont",
-            locale="fr",
-            profile="portal_user",
-            contract=ContractV1(kind="employee"),
-            registrant=False,
-            created_at=datetime.now(UTC),
+        user_created(
+            user_id, customer_id, email=address, first_name="Jean", locale="fr", mobile=None
         )
     )
     n = await the_notification(stack, payload.request_id, "sent")
@@ -259,7 +212,7 @@ async def test_user_only_request_waits_for_user_created(stack: Stack) -> None:
 
 async def test_resend_creates_a_linked_notification(stack: Stack) -> None:
     address = unique_email()
-    payload = confirmation(RecipientV1(email=address))
+    payload = confirmation_request(to=RecipientV1(email=address), locale="nl")
     await stack.publish(payload)
     original = await the_notification(stack, payload.request_id, "sent")
     resp = await stack.client.post(

@@ -158,12 +158,13 @@ def test_attachment_filename() -> None:
     assert attachment_filename(None, invoice) == f"invoice-{invoice}.pdf"
 
 
-def test_back_office_cursor_time_is_aware_utc() -> None:
-    from notifier.backoffice import _after
+def test_delivery_log_cursor_time_is_aware_utc() -> None:
+    from notifier.repository import NEWEST_FIRST
+    from servicekit.pagination import encode_cursor
 
     nid = uuid.uuid4()
     at = datetime(2026, 1, 1, 8, 30, 0, 5, tzinfo=UTC)
-    assert _after({"t": at.isoformat(), "id": str(nid)}) == (at, nid)
+    assert NEWEST_FIRST.decode(encode_cursor({"k": [at.isoformat(), str(nid)]})) == [at, nid]
     # A time without offset is UTC (the column type refuses naive datetimes).
-    after = _after({"t": "2026-01-01T08:30:00.000005", "id": str(nid)})
-    assert after == (at, nid) and after[0].tzinfo is UTC
+    after = NEWEST_FIRST.decode(encode_cursor({"k": ["2026-01-01T08:30:00.000005", str(nid)]}))
+    assert after == [at, nid] and after[0].tzinfo is UTC

@@ -5,64 +5,38 @@ tests/integration."""
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from notifier_factories import (
+    confirmation_request,
+    invoice_mail_request,
+    invoice_sms_request,
+    sim_change_request,
+    unique_email,
+    user_created,
+    user_deactivated,
+)
+from notifier_fakes import FakeMailer, FakePdfs, FakeSms
 from sqlalchemy import select, update
 
 from contracts.envelope import new_event
-from contracts.events.identity import ContractV1, UserCreatedV1, UserDeactivatedV1
-from contracts.events.notification import (
-    AttachmentRefV1,
-    NotificationRequestedV1,
-    RecipientV1,
-)
+from contracts.events.notification import RecipientV1
 from notifier import backoffice, service
-from notifier.domain import DeliveryError, permanent, transient
+from notifier.deps import Deps
+from notifier.domain import permanent, transient
 from notifier.main import create_app
 from notifier.models import Notification
 from notifier.sender import Sender
-from notifier.service import Deps
 from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
+from servicekit.pagination import encode_cursor
 from servicekit.testing import FakeDelegation, TokenFactory, running
-
-URL = "https://portal.example/v1/users/confirm?token=tok-123"
-
-
-@dataclass
-class FakeMailer:
-    sent: list[EmailMessage] = field(default_factory=list)
-    failures: list[DeliveryError] = field(default_factory=list)
-
-    async def send(self, message: EmailMessage) -> str:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append(message)
-        return "250 queued as Q1"
-
-
-@dataclass
-class FakeSms:
-    sent: list[dict[str, str]] = field(default_factory=list)
-    failures: list[DeliveryError] = field(default_factory=list)
-
-    async def send(self, *, to: str, text: str, idempotency_key: str) -> str:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append({"to": to, "text": text, "key": idempotency_key})
-        return f"sms-{len(self.sent)}"
-
-
-class FakePdfs:
-    async def invoice_pdf(self, invoice_id: uuid.UUID) -> bytes:
-        return b"%PDF-1.4 " + str(invoice_id).encode()
 
 
 @dataclass
@@ -112,20 +86,6 @@ async def env() -> AsyncIterator[Env]:
         )
 
 
-def request(**kw: Any) -> NotificationRequestedV1:
-    data: dict[str, Any] = {
-        "request_id": uuid.uuid4(),
-        "customer_id": uuid.uuid4(),
-        "channel": "email",
-        "template": "user_confirmation",
-        "locale": "en",
-        "to": RecipientV1(email="anne@acme.example"),
-        "params": {"confirm_url": URL, "first_name": "Anne"},
-    }
-    data.update(kw)
-    return NotificationRequestedV1(**data)
-
-
 async def submit(env: Env, payload: Any) -> None:
     event = new_event(payload, source="/services/test")
     handler = env.kit.handlers[event.type]
@@ -146,7 +106,7 @@ async def outbox_types(env: Env) -> list[str]:
 
 
 async def test_requested_twice_sends_once(env: Env) -> None:
-    payload = request()
+    payload = confirmation_request()
     await submit(env, payload)
     await submit(env, payload)  # same request under a new event id
     assert await env.sender.run_once() == 1
@@ -155,14 +115,14 @@ async def test_requested_twice_sends_once(env: Env) -> None:
     assert (n.status, n.attempts, n.provider_message_id) == ("sent", 1, "250 queued as Q1")
     [msg] = env.mailer.sent
     assert msg["Message-ID"] == f"<{n.id}@portal.local>"
-    assert msg["To"] == "anne@acme.example"
-    assert URL in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert msg["To"] == payload.to.email
+    assert payload.params["confirm_url"] in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert await outbox_types(env) == ["notification.sent"]
 
 
 async def test_transient_failure_is_retried_then_sent(env: Env) -> None:
     env.mailer.failures = [transient("smtp 451 later")]
-    await submit(env, request())
+    await submit(env, confirmation_request())
     await env.sender.run_once()
     [n] = await rows(env)
     assert (n.status, n.attempts, n.last_error) == ("pending", 1, "smtp 451 later")
@@ -174,15 +134,7 @@ async def test_transient_failure_is_retried_then_sent(env: Env) -> None:
 
 async def test_gives_up_after_max_attempts(env: Env) -> None:
     env.sms.failures = [transient("sms gateway answered 503")] * 3
-    await submit(
-        env,
-        request(
-            channel="sms",
-            template="invoice_available_sms",
-            to=RecipientV1(mobile="+32470000001"),
-            params={"invoice_number": "F1", "total_incl_vat": "10.00", "due_date": "2026-12-01"},
-        ),
-    )
+    await submit(env, invoice_sms_request())
     for _ in range(3):
         await env.sender.run_once()
     [n] = await rows(env)
@@ -194,7 +146,7 @@ async def test_gives_up_after_max_attempts(env: Env) -> None:
 
 async def test_permanent_failure_is_final(env: Env) -> None:
     env.mailer.failures = [permanent("smtp recipient refused: 550 <address> unknown")]
-    await submit(env, request())
+    await submit(env, confirmation_request())
     await env.sender.run_once()
     [n] = await rows(env)
     assert (n.status, n.attempts) == ("failed", 1)
@@ -202,7 +154,7 @@ async def test_permanent_failure_is_final(env: Env) -> None:
 
 
 async def test_unknown_template_fails_at_once_without_sending(env: Env) -> None:
-    await submit(env, request(template="no_such_template"))
+    await submit(env, confirmation_request(template="no_such_template"))
     [n] = await rows(env)
     assert (n.status, n.attempts) == ("failed", 0)
     assert "unknown template" in (n.last_error or "")
@@ -212,11 +164,10 @@ async def test_unknown_template_fails_at_once_without_sending(env: Env) -> None:
 
 async def test_waits_for_the_recipient_then_sends_in_their_language(env: Env) -> None:
     user_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    payload = request(
+    payload = sim_change_request(
+        user_id,
         customer_id=customer_id,
-        template="sim_change_confirmation",
         locale="en",
-        to=RecipientV1(user_id=user_id),
         params={"msisdn": "+32470000002", "change": "option_added", "tariff_plan": "PRO"},
     )
     await submit(env, payload)
@@ -233,7 +184,7 @@ async def test_waits_for_the_recipient_then_sends_in_their_language(env: Env) ->
 
 
 async def test_waiting_too_long_fails(env: Env) -> None:
-    await submit(env, request(to=RecipientV1(user_id=uuid.uuid4())))
+    await submit(env, confirmation_request(to=RecipientV1(user_id=uuid.uuid4())))
     async with env.kit.db.transaction() as session:
         await session.execute(
             update(Notification).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
@@ -246,26 +197,18 @@ async def test_waiting_too_long_fails(env: Env) -> None:
 async def test_deactivated_recipient_is_not_mailed(env: Env) -> None:
     user_id, customer_id = uuid.uuid4(), uuid.uuid4()
     # Deactivation overtakes creation (different topics): the user stays inactive.
-    await submit(
-        env,
-        UserDeactivatedV1(
-            user_id=user_id,
-            customer_id=customer_id,
-            reason="removed",
-            deactivated_at=datetime.now(UTC),
-        ),
-    )
+    await submit(env, user_deactivated(user_id, customer_id))
     await submit(env, user_created(user_id, customer_id))
-    await submit(env, request(to=RecipientV1(user_id=user_id)))
+    await submit(env, confirmation_request(to=RecipientV1(user_id=user_id)))
     [n] = await rows(env)
     assert n.status == "failed" and n.last_error == "recipient is deactivated"
 
 
 async def test_crash_mid_send_resends_with_the_same_message_id(env: Env) -> None:
-    await submit(env, request())
+    await submit(env, confirmation_request())
     # Claim as a sender would, then "crash": the row stays "sending".
     async with env.kit.db.transaction() as session:
-        [job] = await service.claim_due(env.deps, session, datetime.now(UTC))
+        [job] = await service.claim_due(session, env.deps)
     assert job.attempts == 1
     assert await env.sender.run_once() == 0  # within the lease: nobody touches it
     async with env.kit.db.transaction() as session:
@@ -280,19 +223,7 @@ async def test_crash_mid_send_resends_with_the_same_message_id(env: Env) -> None
 
 async def test_invoice_mail_carries_the_pdf(env: Env) -> None:
     invoice_id = uuid.uuid4()
-    await submit(
-        env,
-        request(
-            template="invoice_available",
-            params={
-                "invoice_number": "F2026-1",
-                "period": "2026-10",
-                "total_incl_vat": "121.00",
-                "due_date": "2026-11-30",
-            },
-            attachments=[AttachmentRefV1(kind="invoice_pdf", invoice_id=invoice_id)],
-        ),
-    )
+    await submit(env, invoice_mail_request(invoice_id))
     await env.sender.run_once()
     [msg] = env.mailer.sent
     [att] = list(msg.iter_attachments())
@@ -302,7 +233,9 @@ async def test_invoice_mail_carries_the_pdf(env: Env) -> None:
 
 async def test_operator_list_and_resend(env: Env) -> None:
     operator = env.tokens.headers(uuid.uuid4(), kind="operator")
-    await submit(env, request())
+    payload = confirmation_request()
+    address = payload.to.email or ""
+    await submit(env, payload)
     pending = (await rows(env))[0]
     resp = await env.client.post(
         f"/v1/operator/notifications/{pending.id}/resend", headers=operator
@@ -327,7 +260,7 @@ async def test_operator_list_and_resend(env: Env) -> None:
 
     page1 = await env.client.get(
         "/v1/operator/notifications",
-        params={"limit": 1, "recipient": "ANNE@acme.example"},
+        params={"limit": 1, "recipient": address.upper()},
         headers=operator,
     )
     assert page1.status_code == 200, page1.text
@@ -336,7 +269,7 @@ async def test_operator_list_and_resend(env: Env) -> None:
     assert first["items"][0]["to"] == "a***@acme.example"
     page2 = await env.client.get(
         "/v1/operator/notifications",
-        params={"limit": 1, "cursor": first["next_cursor"], "recipient": "anne@acme.example"},
+        params={"limit": 1, "cursor": first["next_cursor"], "recipient": address},
         headers=operator,
     )
     second = page2.json()
@@ -345,47 +278,52 @@ async def test_operator_list_and_resend(env: Env) -> None:
     assert len(ids) == 2 and str(pending.id) in ids
 
 
-def user_created(user_id: uuid.UUID, customer_id: uuid.UUID, locale: str = "nl") -> UserCreatedV1:
-    return UserCreatedV1(
-        user_id=user_id,
-        customer_id=customer_id,
-        email=f"user-{user_id}@acme.example",
-        first_name="Anne",
-        last_name="Dupont",
-        locale=locale,  # type: ignore[arg-type]
-        mobile="+32470000003",
-        profile="portal_user",
-        contract=ContractV1(kind="employee"),
-        registrant=False,
-        created_at=datetime.now(UTC),
-    )
+def at(deps: Deps, moment: datetime) -> Deps:
+    """The same dependencies with the clock stopped at ``moment``."""
+    return replace(deps, now=lambda: moment)
 
 
 async def test_retention_drops_links_then_the_log(env: Env) -> None:
     operator = env.tokens.headers(uuid.uuid4(), kind="operator")
-    await submit(env, request())
+    await submit(env, confirmation_request())
     await env.sender.run_once()
     [n] = await rows(env)
     later = datetime.now(UTC) + timedelta(days=15)
     async with env.kit.db.transaction() as session:
-        assert await backoffice.apply_retention(env.deps, session, later) == (1, 0)
+        assert await backoffice.apply_retention(session, at(env.deps, later)) == (1, 0)
     [n] = await rows(env)
     assert n.params == {"first_name": "Anne"} and n.params_purged_at is not None
     resp = await env.client.post(f"/v1/operator/notifications/{n.id}/resend", headers=operator)
     assert resp.status_code == 409 and "retention" in resp.json()["detail"]
     async with env.kit.db.transaction() as session:
         much_later = datetime.now(UTC) + timedelta(days=401)
-        assert await backoffice.apply_retention(env.deps, session, much_later) == (0, 1)
+        assert await backoffice.apply_retention(session, at(env.deps, much_later)) == (0, 1)
     assert await rows(env) == []
 
 
 async def test_a_batch_is_sent_in_one_pass(env: Env) -> None:
-    for i in range(3):
-        await submit(env, request(to=RecipientV1(email=f"user{i}@acme.example")))
+    addresses = sorted(unique_email() for _ in range(3))
+    for address in addresses:
+        await submit(env, confirmation_request(to=RecipientV1(email=address)))
     assert await env.sender.run_once() == 3
-    assert sorted(m["To"] for m in env.mailer.sent) == [
-        "user0@acme.example",
-        "user1@acme.example",
-        "user2@acme.example",
-    ]
+    assert sorted(m["To"] for m in env.mailer.sent) == addresses
     assert {n.status for n in await rows(env)} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",
+        # The position this log handed out before it paged with servicekit's Keyset.
+        encode_cursor({"t": "2026-11-01T09:00:00+00:00", "id": str(uuid.uuid4())}),
+        encode_cursor({"k": ["2026-11-01T09:00:00+00:00", "not-a-uuid"]}),
+    ],
+)
+async def test_a_cursor_the_log_did_not_make_is_a_400(env: Env, cursor: str) -> None:
+    operator = env.tokens.headers(uuid.uuid4(), kind="operator")
+    resp = await env.client.get(
+        "/v1/operator/notifications", params={"cursor": cursor}, headers=operator
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["type"].endswith("invalid-cursor")
