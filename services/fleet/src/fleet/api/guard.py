@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.actions import Action
+from fleet.deps import Deps
 from fleet.models import Sim
 from fleet.service import sims
-from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.delegation_client import Resource
 
@@ -41,7 +41,7 @@ def customer_resource(customer_id: uuid.UUID) -> Resource:
 
 
 async def require_any(
-    kit: ServiceKit,
+    deps: Deps,
     principal: Principal,
     resource: Resource,
     actions: Sequence[Action],
@@ -49,17 +49,17 @@ async def require_any(
     visible_with: Action = READ,
 ) -> None:
     """Pass if any of ``actions`` is allowed; else 403 if ``visible_with`` is, else 404."""
-    await kit.delegation.require(principal, resource, *actions, visible_with=visible_with)
+    await deps.delegation.require(principal, resource, *actions, visible_with=visible_with)
 
 
 async def sim_for(
     session: AsyncSession,
-    kit: ServiceKit,
+    deps: Deps,
     principal: Principal,
     sim_id: uuid.UUID,
     *actions: Action,
 ) -> Sim:
     """The SIM, if the caller may do one of ``actions`` on it."""
     sim = await sims.get_sim(session, sim_id)
-    await require_any(kit, principal, sim_resource(sim), actions)
+    await require_any(deps, principal, sim_resource(sim), actions)
     return sim

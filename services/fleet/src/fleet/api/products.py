@@ -27,10 +27,11 @@ from fleet.api.schemas import (
     OptionOut,
     TariffPlanOut,
 )
+from fleet.deps import DepsDep
 from fleet.domain import catalogue
 from fleet.service import consumption, devices, fleet_manager
 from fleet.service.common import Actor
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 
 router = APIRouter()
@@ -70,12 +71,12 @@ async def get_consumption(
     sim_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> ConsumptionOut:
     """Usage of the current billing period (or ``period``) at standard prices."""
-    sim = await sim_for(session, kit, principal, sim_id, READ, USAGE_READ)
-    return ConsumptionOut(**await consumption.view(session, sim, period))
+    sim = await sim_for(session, deps, principal, sim_id, READ, USAGE_READ)
+    return ConsumptionOut(**await consumption.view(session, deps, sim, period))
 
 
 @router.get(
@@ -85,10 +86,10 @@ async def get_consumption(
     response_model_exclude_unset=True,
 )
 async def get_device(
-    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> DeviceOut:
     """IMEI, brand, model and histories are shown for company-owned devices only."""
-    sim = await sim_for(session, kit, principal, sim_id, DEVICE_READ)
+    sim = await sim_for(session, deps, principal, sim_id, DEVICE_READ)
     return DeviceOut(**await devices.view(session, sim))
 
 
@@ -103,27 +104,27 @@ async def put_device(
     body: DeviceBody,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> DeviceOut:
-    sim = await sim_for(session, kit, principal, sim_id, MANAGE)
+    sim = await sim_for(session, deps, principal, sim_id, MANAGE)
     device = devices.DeviceInput(
         ownership=body.ownership, imei=body.imei, brand=body.brand, model=body.model
     )
-    return DeviceOut(**await devices.set_device(session, kit, sim, device, Actor.of(principal)))
+    return DeviceOut(**await devices.set_device(session, deps, sim, device, Actor.of(principal)))
 
 
 @router.get("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
 async def get_fleet_manager(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
-    await require_any(kit, principal, customer_resource(customer_id), (FLEET_MANAGER, READ))
-    return FleetManagerOut(**await fleet_manager.status(session, kit, customer_id))
+    await require_any(deps, principal, customer_resource(customer_id), (FLEET_MANAGER, READ))
+    return FleetManagerOut(**await fleet_manager.status(session, deps, customer_id))
 
 
 @router.post("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
 async def activate_fleet_manager(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
     """Activates the application; 409 while the customer has fewer than 30 SIMs."""
-    await require_any(kit, principal, customer_resource(customer_id), (FLEET_MANAGER,))
-    return FleetManagerOut(**await fleet_manager.activate(session, kit, customer_id))
+    await require_any(deps, principal, customer_resource(customer_id), (FLEET_MANAGER,))
+    return FleetManagerOut(**await fleet_manager.activate(session, deps, customer_id))

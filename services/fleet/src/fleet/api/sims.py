@@ -20,9 +20,10 @@ from fleet.api.schemas import (
     SimPage,
     TariffPlanChange,
 )
+from fleet.deps import DepsDep
 from fleet.service import listing, sims
 from fleet.service.common import Actor
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
 from servicekit.pagination import Cursor, Limit
 
@@ -38,18 +39,18 @@ def _out(sim: Any) -> SimOut:
 
 @router.post("/v1/operator/sims", status_code=status.HTTP_201_CREATED)
 async def provision_sim(
-    body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
     new = sims.NewSim(**body.model_dump())
-    return _out(await sims.provision(session, kit, new, Actor.of(principal)))
+    return _out(await sims.provision(session, deps, new, Actor.of(principal)))
 
 
 @router.post("/v1/operator/sims/{sim_id}/deactivate")
 async def deactivate_sim(
-    sim_id: UUID, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    sim_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
     sim = await sims.get_sim(session, sim_id)
-    return _out(await sims.deactivate(session, kit, sim, Actor.of(principal)))
+    return _out(await sims.deactivate(session, deps, sim, Actor.of(principal)))
 
 
 @router.get(
@@ -68,7 +69,7 @@ async def list_sims(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     status: StatusFilter = None,
     tariff_plan: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=40)] = None,
@@ -78,17 +79,16 @@ async def list_sims(
 ) -> Any:
     visible = None
     if not (principal.is_operator or principal.is_service):
-        visible = await kit.delegation.visible(principal.subject, "sim", READ)
+        visible = await deps.delegation.visible(principal.subject, "sim", READ)
     if format != "json":
-        max_rows: int = getattr(kit.settings, "export_max_rows", 50_000)
         rows = await listing.export(
             session,
+            deps,
             customer_id,
             visible=visible,
             status=status,
             tariff_plan=tariff_plan,
             q=q,
-            max_rows=max_rows,
         )
         writer = files.csv_response if format == "csv" else files.xlsx_response
         return writer(rows, f"sims-{customer_id}")
@@ -107,9 +107,9 @@ async def list_sims(
 
 @router.get("/v1/sims/{sim_id}")
 async def get_sim(
-    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
-    return _out(await sim_for(session, kit, principal, sim_id, READ))
+    return _out(await sim_for(session, deps, principal, sim_id, READ))
 
 
 @router.put("/v1/sims/{sim_id}/tariff-plan")
@@ -118,10 +118,10 @@ async def change_tariff_plan(
     body: TariffPlanChange,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.change_plan(session, kit, sim, body.tariff_plan, Actor.of(principal)))
+    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
+    return _out(await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal)))
 
 
 @router.post("/v1/sims/{sim_id}/options")
@@ -130,10 +130,10 @@ async def add_option(
     body: OptionOrder,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.add_option(session, kit, sim, body.option, Actor.of(principal)))
+    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
+    return _out(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
 
 
 @router.delete("/v1/sims/{sim_id}/options/{option}")
@@ -142,10 +142,10 @@ async def remove_option(
     option: Annotated[str, Path(max_length=40)],
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.remove_option(session, kit, sim, option, Actor.of(principal)))
+    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
+    return _out(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
 
 
 @router.put("/v1/sims/{sim_id}/end-user")
@@ -154,10 +154,10 @@ async def set_end_user(
     body: EndUserChange,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, MANAGE)
-    return _out(await sims.set_end_user(session, kit, sim, body.user_id, Actor.of(principal)))
+    sim = await sim_for(session, deps, principal, sim_id, MANAGE)
+    return _out(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
 
 
 @router.get("/v1/sims/{sim_id}/history")
@@ -165,11 +165,11 @@ async def sim_history(
     sim_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> HistoryPage:
-    sim = await sim_for(session, kit, principal, sim_id, READ)
+    sim = await sim_for(session, deps, principal, sim_id, READ)
     entries, next_cursor = await listing.history(session, sim, cursor=cursor, limit=limit)
     return HistoryPage(
         items=[

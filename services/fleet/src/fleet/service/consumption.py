@@ -11,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.billing import UsageRatedV1
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import catalogue, rules
 from fleet.domain.identifiers import normalize_msisdn
 from fleet.models import CountedRecord, Sim
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,10 @@ async def _sim_of(session: AsyncSession, usage: UsageRatedV1) -> Sim | None:
     return await repo.sim_for_line(session, usage.customer_id, msisdn, usage.started_at)
 
 
-async def view(session: AsyncSession, sim: Sim, period: str | None = None) -> dict[str, Any]:
-    period = period or rules.current_period(utcnow())
+async def view(
+    session: AsyncSession, deps: Deps, sim: Sim, period: str | None = None
+) -> dict[str, Any]:
+    period = period or rules.current_period(deps.now())
     by_kind = {c.kind: c for c in await repo.counters(session, sim.id, period)}
     plan = catalogue.plan(sim.tariff_plan)
     updated: list[datetime] = [c.updated_at for c in by_kind.values()]
@@ -116,8 +117,8 @@ def _money(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-async def apply_retention(session: AsyncSession, kit: ServiceKit) -> int:
+async def apply_retention(session: AsyncSession, deps: Deps) -> int:
     """Forget counters older than the retention (billing data: 12 months)."""
-    months: int = getattr(kit.settings, "counter_retention_months", 12)
-    cutoff = rules.months_before(rules.current_period(utcnow()), months)
+    months = deps.settings.counter_retention_months
+    cutoff = rules.months_before(rules.current_period(deps.now()), months)
     return await repo.delete_counters_before(session, cutoff)

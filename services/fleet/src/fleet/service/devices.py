@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain.rules import DeviceRecord, Ownership, device_view
 from fleet.models import DeviceUse, Sim
 from fleet.service.common import Actor, publish_change, record_history
 from fleet.service.sims import locked_active
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from servicekit.problems import NotFound
 
 
@@ -49,7 +48,7 @@ def _same(use: DeviceUse, device: DeviceInput) -> bool:
 
 
 async def set_device(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, device: DeviceInput, actor: Actor
+    session: AsyncSession, deps: Deps, sim: Sim, device: DeviceInput, actor: Actor
 ) -> dict[str, Any]:
     """Record the device now in the SIM. For a personal device only the ownership is
     kept: its IMEI, brand and model are dropped here, before anything is stored."""
@@ -59,7 +58,7 @@ async def set_device(
     current = await repo.current_device(session, sim.id)
     if current is not None and _same(current, device):
         return await view(session, sim)
-    now = utcnow()
+    now = deps.now()
     await repo.close_device_uses(session, sim.id, now)
     session.add(
         DeviceUse(
@@ -89,7 +88,7 @@ async def set_device(
     sim.updated_at = now
     await publish_change(
         session,
-        kit,
+        deps,
         sim,
         "device_changed",
         actor,

@@ -10,16 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.fleet import FleetManagerChangedV1
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import rules
 from fleet.models import FleetManager
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from servicekit.problems import Conflict
-
-
-def _threshold(kit: ServiceKit) -> int:
-    value: int = getattr(kit.settings, "fleet_manager_threshold", rules.FLEET_MANAGER_THRESHOLD)
-    return value
 
 
 def _view(
@@ -37,17 +31,15 @@ def _view(
     }
 
 
-async def status(session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID) -> dict[str, Any]:
+async def status(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> dict[str, Any]:
     app = await repo.get_fleet_manager(session, customer_id)
     active = await repo.count_active_sims(session, customer_id)
-    return _view(customer_id, app, active, _threshold(kit))
+    return _view(customer_id, app, active, deps.settings.fleet_manager_threshold)
 
 
-async def activate(
-    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID
-) -> dict[str, Any]:
+async def activate(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> dict[str, Any]:
     """Idempotent: activating an active application answers its status again."""
-    threshold = _threshold(kit)
+    threshold = deps.settings.fleet_manager_threshold
     if await repo.is_terminated(session, customer_id):
         raise Conflict("The customer's agreement has ended")
     app = await repo.get_fleet_manager(session, customer_id, for_update=True)
@@ -60,7 +52,7 @@ async def activate(
         raise Conflict(
             str(exc).capitalize(), sim_count=exc.sim_count, threshold=exc.threshold
         ) from None
-    now = utcnow()
+    now = deps.now()
     if app is None:
         app = FleetManager(customer_id=customer_id)
         session.add(app)
@@ -70,7 +62,7 @@ async def activate(
     app.activated_at = now
     app.terminated_at = None
     app.updated_at = now
-    await kit.outbox.add(
+    await deps.outbox.add(
         session,
         FleetManagerChangedV1(
             customer_id=customer_id,
@@ -85,7 +77,7 @@ async def activate(
 
 
 async def enforce_threshold(
-    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID, *, reason: str
+    session: AsyncSession, deps: Deps, customer_id: uuid.UUID, *, reason: str
 ) -> bool:
     """Terminate an active application whose customer has fallen below the threshold
     (or, with reason ``customer_terminated``, whatever the count). True if terminated."""
@@ -95,16 +87,16 @@ async def enforce_threshold(
         return False
     active = await repo.count_active_sims(session, customer_id)
     if reason != "customer_terminated" and not rules.must_terminate_fleet_manager(
-        app.status, active, _threshold(kit)
+        app.status, active, deps.settings.fleet_manager_threshold
     ):
         return False
-    now = utcnow()
+    now = deps.now()
     app.status = "terminated"
     app.sim_count = active
     app.reason = reason
     app.terminated_at = now
     app.updated_at = now
-    await kit.outbox.add(
+    await deps.outbox.add(
         session,
         FleetManagerChangedV1(
             customer_id=customer_id,

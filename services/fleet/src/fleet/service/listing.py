@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import catalogue
 from fleet.models import Sim, SimHistory
 from servicekit.delegation_client import Visible
@@ -123,15 +124,17 @@ def summary(sim: Sim) -> dict[str, Any]:
 
 async def export(
     session: AsyncSession,
+    deps: Deps,
     customer_id: uuid.UUID,
     *,
     visible: Visible | None,
     status: str | None,
     tariff_plan: str | None,
     q: str | None,
-    max_rows: int,
 ) -> list[Sim]:
-    """Every matching SIM, for a file; refused beyond ``max_rows`` rather than cut short."""
+    """Every matching SIM, for a file; refused beyond ``export_max_rows`` rather than cut
+    short."""
+    max_rows = deps.settings.export_max_rows
     rows, more = await list_sims(
         session,
         customer_id,
