@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, status
 
 from fleet.api import export as files
-from fleet.api.guard import MANAGE, ORDER, READ, sim_for
+from fleet.api.auth import ManageableSim, OperatorSim, OrderableSim, ReadableSim, VisibleSims
 from fleet.api.schemas import (
     ActorOut,
     EndUserChange,
@@ -47,9 +47,8 @@ async def provision_sim(
 
 @router.post("/v1/operator/sims/{sim_id}/deactivate")
 async def deactivate_sim(
-    sim_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+    sim: OperatorSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
-    sim = await sims.get_sim(session, sim_id)
     return _out(await sims.deactivate(session, deps, sim, Actor.of(principal)))
 
 
@@ -67,7 +66,7 @@ async def deactivate_sim(
 )
 async def list_sims(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    visible: VisibleSims,
     session: SessionDep,
     deps: DepsDep,
     status: StatusFilter = None,
@@ -77,9 +76,6 @@ async def list_sims(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:
-    visible = None
-    if not (principal.is_operator or principal.is_service):
-        visible = await deps.delegation.visible(principal.subject, "sim", READ)
     if format != "json":
         rows = await listing.export(
             session,
@@ -106,70 +102,61 @@ async def list_sims(
 
 
 @router.get("/v1/sims/{sim_id}")
-async def get_sim(
-    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> SimOut:
-    return _out(await sim_for(session, deps, principal, sim_id, READ))
+async def get_sim(sim: ReadableSim) -> SimOut:
+    return _out(sim)
 
 
 @router.put("/v1/sims/{sim_id}/tariff-plan")
 async def change_tariff_plan(
-    sim_id: UUID,
+    sim: OrderableSim,
     body: TariffPlanChange,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
     return _out(await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal)))
 
 
 @router.post("/v1/sims/{sim_id}/options")
 async def add_option(
-    sim_id: UUID,
+    sim: OrderableSim,
     body: OptionOrder,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
     return _out(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
 
 
 @router.delete("/v1/sims/{sim_id}/options/{option}")
 async def remove_option(
-    sim_id: UUID,
+    sim: OrderableSim,
     option: Annotated[str, Path(max_length=40)],
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, deps, principal, sim_id, ORDER, MANAGE)
     return _out(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
 
 
 @router.put("/v1/sims/{sim_id}/end-user")
 async def set_end_user(
-    sim_id: UUID,
+    sim: ManageableSim,
     body: EndUserChange,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, deps, principal, sim_id, MANAGE)
     return _out(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
 
 
 @router.get("/v1/sims/{sim_id}/history")
 async def sim_history(
-    sim_id: UUID,
-    principal: CurrentPrincipal,
+    sim: ReadableSim,
     session: SessionDep,
-    deps: DepsDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> HistoryPage:
-    sim = await sim_for(session, deps, principal, sim_id, READ)
     entries, next_cursor = await listing.history(session, sim, cursor=cursor, limit=limit)
     return HistoryPage(
         items=[
