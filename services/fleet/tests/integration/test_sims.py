@@ -350,3 +350,33 @@ async def test_a_number_is_reusable_after_its_sim_is_deactivated(fleet: Fleet):
         customer, msisdn=sim["msisdn"], iccid=random_iccid(), imsi=random_imsi()
     )
     assert reused["msisdn"] == sim["msisdn"]
+
+
+async def test_the_history_pages_newest_first_and_refuses_a_foreign_cursor(fleet: Fleet):
+    customer = str(uuid.uuid4())
+    sims = [await fleet.provision(customer) for _ in range(2)]
+    sim_id = sims[0]["sim_id"]
+    headers = fleet.operator()
+    for plan in ("SMART_L", "SMART_S"):
+        await fleet.client.put(
+            f"/v1/sims/{sim_id}/tariff-plan", json={"tariff_plan": plan}, headers=headers
+        )
+    url = f"/v1/sims/{sim_id}/history"
+    first = (await fleet.client.get(url, params={"limit": 2}, headers=headers)).json()
+    rest = await fleet.client.get(
+        url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+    )
+    assert rest.json()["next_cursor"] is None
+    assert [h["to"] for h in first["items"] + rest.json()["items"]] == [
+        "SMART_S",
+        "SMART_L",
+        "SMART_M",
+    ]
+
+    listed = await fleet.client.get(
+        f"/v1/customers/{customer}/sims", params={"limit": 1}, headers=headers
+    )
+    foreign = listed.json()["next_cursor"]  # a position in another list
+    resp = await fleet.client.get(url, params={"cursor": foreign}, headers=headers)
+    assert resp.status_code == 400
+    assert resp.headers["content-type"].startswith("application/problem+json")

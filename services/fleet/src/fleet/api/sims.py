@@ -88,7 +88,7 @@ async def list_sims(
         )
         writer = files.csv_response if format == "csv" else files.xlsx_response
         return writer(rows, f"sims-{customer_id}")
-    items, next_cursor = await listing.list_sims(
+    found = await listing.list_sims(
         session,
         customer_id,
         visible=visible,
@@ -98,7 +98,7 @@ async def list_sims(
         cursor=cursor,
         limit=limit,
     )
-    return SimPage(items=[_out(s) for s in items], next_cursor=next_cursor)
+    return SimPage(items=[_out(s) for s in found.items], next_cursor=found.next_cursor)
 
 
 @router.get("/v1/sims/{sim_id}")
@@ -157,7 +157,7 @@ async def sim_history(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> HistoryPage:
-    entries, next_cursor = await listing.history(session, sim, cursor=cursor, limit=limit)
+    entries = await listing.history(session, sim, cursor=cursor, limit=limit)
     return HistoryPage(
         items=[
             HistoryEntryOut(
@@ -168,7 +168,7 @@ async def sim_history(
                 by=ActorOut(kind=e.actor_kind, id=e.actor_id),  # type: ignore[arg-type]
                 at=e.at,
             )
-            for e in entries
+            for e in entries.items
         ],
-        next_cursor=next_cursor,
+        next_cursor=entries.next_cursor,
     )
