@@ -267,7 +267,8 @@ async def add_to_counter(
             updated_at=now,
         )
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    # execute() is typed as Result; an UPDATE's result is a CursorResult, with rowcount.
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # see above
         session.add(
             UsageCounter(
                 sim_id=sim_id,
@@ -298,7 +299,7 @@ async def delete_counters_before(session: AsyncSession, period: str) -> int:
     """Counters and counted-record ids of periods older than ``period``."""
     result = await session.execute(delete(UsageCounter).where(UsageCounter.period < period))
     await session.execute(delete(CountedRecord).where(CountedRecord.period < period))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's CursorResult
 
 
 # -- fleet manager and customers ----------------------------------------------------

@@ -70,7 +70,7 @@ async def get_consumption(
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> ConsumptionOut:
     """Usage of the current billing period (or ``period``) at standard prices."""
-    return ConsumptionOut(**await consumption.view(session, deps, sim, period))
+    return ConsumptionOut.model_validate(await consumption.view(session, deps, sim, period))
 
 
 @router.get(
@@ -81,7 +81,7 @@ async def get_consumption(
 )
 async def get_device(sim: DeviceReadableSim, session: SessionDep) -> DeviceOut:
     """IMEI, brand, model and histories are shown for company-owned devices only."""
-    return DeviceOut(**await devices.view(session, sim))
+    return DeviceOut.of(await devices.view(session, sim))
 
 
 @router.put(
@@ -100,14 +100,15 @@ async def put_device(
     device = devices.DeviceInput(
         ownership=body.ownership, imei=body.imei, brand=body.brand, model=body.model
     )
-    return DeviceOut(**await devices.set_device(session, deps, sim, device, Actor.of(principal)))
+    view = await devices.set_device(session, deps, sim, device, Actor.of(principal))
+    return DeviceOut.of(view)
 
 
 @router.get("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
 async def get_fleet_manager(
     customer_id: FleetManagerReader, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
-    return FleetManagerOut(**await fleet_manager.status(session, deps, customer_id))
+    return FleetManagerOut.model_validate(await fleet_manager.status(session, deps, customer_id))
 
 
 @router.post("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
@@ -115,4 +116,4 @@ async def activate_fleet_manager(
     customer_id: FleetManagerActivator, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
     """Activates the application; 409 while the customer has fewer than 30 SIMs."""
-    return FleetManagerOut(**await fleet_manager.activate(session, deps, customer_id))
+    return FleetManagerOut.model_validate(await fleet_manager.activate(session, deps, customer_id))

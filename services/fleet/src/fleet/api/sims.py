@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from fleet.api import export as files
 from fleet.api.auth import ManageableSim, OperatorSim, OrderableSim, ReadableSim, VisibleSims
 from fleet.api.schemas import (
-    ActorOut,
     EndUserChange,
     HistoryEntryOut,
-    HistoryPage,
     OptionOrder,
     ProvisionSim,
     SimOut,
-    SimPage,
     TariffPlanChange,
 )
 from fleet.deps import DepsDep
@@ -25,7 +22,7 @@ from fleet.service import listing, sims
 from fleet.service.common import Actor
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import Cursor, Limit
+from servicekit.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["sims"])
 
@@ -33,28 +30,24 @@ StatusFilter = Annotated[Literal["active", "deactivated"] | None, Query()]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query()]
 
 
-def _out(sim: Any) -> SimOut:
-    return SimOut(**listing.summary(sim))
-
-
 @router.post("/v1/operator/sims", status_code=status.HTTP_201_CREATED)
 async def provision_sim(
     body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
     new = sims.NewSim(**body.model_dump())
-    return _out(await sims.provision(session, deps, new, Actor.of(principal)))
+    return SimOut.of(await sims.provision(session, deps, new, Actor.of(principal)))
 
 
 @router.post("/v1/operator/sims/{sim_id}/deactivate")
 async def deactivate_sim(
     sim: OperatorSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
-    return _out(await sims.deactivate(session, deps, sim, Actor.of(principal)))
+    return SimOut.of(await sims.deactivate(session, deps, sim, Actor.of(principal)))
 
 
 @router.get(
     "/v1/customers/{customer_id}/sims",
-    response_model=SimPage,
+    response_model=Page[SimOut],
     responses={
         200: {
             "content": {
@@ -75,7 +68,7 @@ async def list_sims(
     format: Format = "json",
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Any:
+) -> Page[SimOut] | Response:
     if format != "json":
         rows = await listing.export(
             session,
@@ -98,12 +91,12 @@ async def list_sims(
         cursor=cursor,
         limit=limit,
     )
-    return SimPage(items=[_out(s) for s in found.items], next_cursor=found.next_cursor)
+    return Page(items=[SimOut.of(s) for s in found.items], next_cursor=found.next_cursor)
 
 
 @router.get("/v1/sims/{sim_id}")
 async def get_sim(sim: ReadableSim) -> SimOut:
-    return _out(sim)
+    return SimOut.of(sim)
 
 
 @router.put("/v1/sims/{sim_id}/tariff-plan")
@@ -114,7 +107,9 @@ async def change_tariff_plan(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return _out(await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal)))
+    return SimOut.of(
+        await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal))
+    )
 
 
 @router.post("/v1/sims/{sim_id}/options")
@@ -125,7 +120,7 @@ async def add_option(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return _out(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
+    return SimOut.of(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
 
 
 @router.delete("/v1/sims/{sim_id}/options/{option}")
@@ -136,7 +131,7 @@ async def remove_option(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return _out(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
+    return SimOut.of(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
 
 
 @router.put("/v1/sims/{sim_id}/end-user")
@@ -147,7 +142,7 @@ async def set_end_user(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return _out(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
+    return SimOut.of(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
 
 
 @router.get("/v1/sims/{sim_id}/history")
@@ -156,19 +151,8 @@ async def sim_history(
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> HistoryPage:
+) -> Page[HistoryEntryOut]:
     entries = await listing.history(session, sim, cursor=cursor, limit=limit)
-    return HistoryPage(
-        items=[
-            HistoryEntryOut(
-                id=e.id,
-                change=e.change,
-                from_=e.from_value,
-                to=e.to_value,
-                by=ActorOut(kind=e.actor_kind, id=e.actor_id),  # type: ignore[arg-type]
-                at=e.at,
-            )
-            for e in entries.items
-        ],
-        next_cursor=entries.next_cursor,
+    return Page(
+        items=[HistoryEntryOut.of(e) for e in entries.items], next_cursor=entries.next_cursor
     )

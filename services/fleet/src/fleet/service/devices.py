@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
 from fleet.deps import Deps
-from fleet.domain.rules import DeviceRecord, Ownership, device_view
+from fleet.domain.rules import DeviceRecord, DeviceView, Ownership, device_view
 from fleet.models import DeviceUse, Sim
 from fleet.service.common import Actor, publish_change, record_history
 from fleet.service.sims import locked_active
@@ -49,7 +48,7 @@ def _same(use: DeviceUse, device: DeviceInput) -> bool:
 
 async def set_device(
     session: AsyncSession, deps: Deps, sim: Sim, device: DeviceInput, actor: Actor
-) -> dict[str, Any]:
+) -> DeviceView:
     """Record the device now in the SIM. For a personal device only the ownership is
     kept: its IMEI, brand and model are dropped here, before anything is stored."""
     sim = await locked_active(session, sim)
@@ -99,7 +98,7 @@ async def set_device(
     return await view(session, sim)
 
 
-async def view(session: AsyncSession, sim: Sim) -> dict[str, Any]:
+async def view(session: AsyncSession, sim: Sim) -> DeviceView:
     current = await repo.current_device(session, sim.id)
     if current is None:
         raise NotFound("No device is registered for this SIM")

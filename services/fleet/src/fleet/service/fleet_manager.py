@@ -4,7 +4,8 @@ at once when the customer falls below."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,28 +17,42 @@ from fleet.models import FleetManager
 from servicekit.problems import Conflict
 
 
+@dataclass(frozen=True)
+class FleetManagerView:
+    """A customer's fleet-manager application; ``status`` inactive if never activated."""
+
+    customer_id: uuid.UUID
+    status: str
+    sim_count: int
+    threshold: int
+    eligible: bool
+    reason: str | None
+    activated_at: datetime | None
+    terminated_at: datetime | None
+
+
 def _view(
     customer_id: uuid.UUID, app: FleetManager | None, active_sims: int, threshold: int
-) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "status": app.status if app else "inactive",
-        "sim_count": active_sims,
-        "threshold": threshold,
-        "eligible": rules.may_activate_fleet_manager(active_sims, threshold),
-        "reason": app.reason if app else None,
-        "activated_at": app.activated_at if app else None,
-        "terminated_at": app.terminated_at if app else None,
-    }
+) -> FleetManagerView:
+    return FleetManagerView(
+        customer_id=customer_id,
+        status=app.status if app else "inactive",
+        sim_count=active_sims,
+        threshold=threshold,
+        eligible=rules.may_activate_fleet_manager(active_sims, threshold),
+        reason=app.reason if app else None,
+        activated_at=app.activated_at if app else None,
+        terminated_at=app.terminated_at if app else None,
+    )
 
 
-async def status(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> dict[str, Any]:
+async def status(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> FleetManagerView:
     app = await repo.get_fleet_manager(session, customer_id)
     active = await repo.count_active_sims(session, customer_id)
     return _view(customer_id, app, active, deps.settings.fleet_manager_threshold)
 
 
-async def activate(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> dict[str, Any]:
+async def activate(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> FleetManagerView:
     """Idempotent: activating an active application answers its status again."""
     threshold = deps.settings.fleet_manager_threshold
     if await repo.is_terminated(session, customer_id):

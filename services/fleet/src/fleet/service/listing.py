@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
 from fleet.deps import Deps
-from fleet.domain import catalogue
 from fleet.models import Sim, SimHistory
 from servicekit.delegation_client import Visible
 from servicekit.pagination import Page
@@ -72,26 +70,6 @@ async def history(
 ) -> Page[SimHistory]:
     """The SIM's changes, newest first."""
     return await repo.list_history(session, sim.id, cursor=cursor, limit=limit)
-
-
-def summary(sim: Sim) -> dict[str, Any]:
-    """The SIM as shown in lists and on its own page."""
-    return {
-        "sim_id": sim.id,
-        "customer_id": sim.customer_id,
-        "billing_account_id": sim.billing_account_id,
-        "iccid": sim.iccid,
-        "msisdn": sim.msisdn,
-        "imsi": sim.imsi,
-        "status": sim.status,
-        "tariff_plan": sim.tariff_plan,
-        "options": sim.option_codes,
-        "end_user_id": sim.end_user_id,
-        "monthly_fee": catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
-        "created_at": sim.created_at,
-        "updated_at": sim.updated_at,
-        "deactivated_at": sim.deactivated_at,
-    }
 
 
 async def export(
