@@ -8,12 +8,12 @@ from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRatedV1
 from contracts.events.identity import CustomerTerminatedV1
+from fleet.deps import Deps
 from fleet.service import consumption, customers
-from servicekit.app import ServiceKit
 from servicekit.consumer import Handler
 
 
-def event_handlers(kit: ServiceKit) -> dict[type[EventPayload], Handler]:
+def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     async def on_usage_rated(
         session: AsyncSession, event: CloudEvent, payload: UsageRatedV1
     ) -> None:
@@ -22,6 +22,6 @@ def event_handlers(kit: ServiceKit) -> dict[type[EventPayload], Handler]:
     async def on_customer_terminated(
         session: AsyncSession, event: CloudEvent, payload: CustomerTerminatedV1
     ) -> None:
-        await customers.terminate(session, kit, payload)
+        await customers.terminate(session, deps, payload)
 
     return {UsageRatedV1: on_usage_rated, CustomerTerminatedV1: on_customer_terminated}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 
 from fleet import api, handlers
+from fleet.deps import Delegation, Deps
 from fleet.models import Base
 from fleet.service import consumption
 from fleet.settings import FleetSettings
@@ -22,25 +22,26 @@ def create_app(
     settings: FleetSettings | None = None,
     *,
     verifier: TokenVerifier | None = None,
-    delegation: Any = None,
+    delegation: Delegation | None = None,
 ) -> FastAPI:
     settings = settings or FleetSettings()
     kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
     if verifier is not None:
         kit.verifier = verifier
-    if delegation is not None:
-        kit.delegation = delegation
-    kit.subscribe(handlers.event_handlers(kit))
+    deps = Deps(settings=settings, outbox=kit.outbox, delegation=delegation or kit.delegation)
+    kit.subscribe(handlers.event_handlers(deps))
 
     async def retention(kit: ServiceKit) -> None:
         async with kit.db.transaction() as session:
-            await consumption.apply_retention(session, kit)
+            await consumption.apply_retention(session, deps)
 
     kit.run_periodically("fleet-counter-retention", settings.retention_interval_s, retention)
-    return build_app(
+    app = build_app(
         kit,
         routers=[api.router],
         title="fleet",
         description="SIM cards, subscriptions (tariff plan + options), devices, change "
         "history, consumption and the fleet-manager application.",
     )
+    app.state.deps = deps
+    return app

@@ -20,6 +20,7 @@ from fleet.models import (
     UsageCounter,
 )
 from servicekit.db import utcnow
+from servicekit.pagination import Keyset, Page
 
 # -- SIMs --------------------------------------------------------------------------
 
@@ -94,6 +95,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# A fleet list reads like a phone book: by number (a recycled number's SIMs by id).
+SIMS_BY_NUMBER = Keyset(Sim.msisdn, Sim.id, descending=False)
+
+
 async def list_sims(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -102,16 +107,13 @@ async def list_sims(
     status: str | None = None,
     tariff_plan: str | None = None,
     q: Sequence[str] | None = None,
-    after: tuple[str, uuid.UUID] | None = None,
+    cursor: str | None = None,
     limit: int = 50,
-) -> list[Sim]:
-    """SIMs in (msisdn, id) order; ``after`` is the position of the last one seen."""
+) -> Page[Sim]:
+    """One page of SIMs in (msisdn, id) order, after the ``cursor``'s position."""
     query = _sims_query(customer_id, only_ids=only_ids, status=status, tariff_plan=tariff_plan, q=q)
-    if after is not None:
-        msisdn, sim_id = after
-        query = query.where(or_(Sim.msisdn > msisdn, (Sim.msisdn == msisdn) & (Sim.id > sim_id)))
-    query = query.order_by(Sim.msisdn, Sim.id).limit(limit)
-    return list((await session.execute(query)).scalars())
+    rows = (await session.execute(SIMS_BY_NUMBER.apply(query, cursor, limit))).scalars()
+    return SIMS_BY_NUMBER.page(list(rows), limit)
 
 
 async def count_active_sims(session: AsyncSession, customer_id: uuid.UUID) -> int:
@@ -171,14 +173,18 @@ async def sim_for_line(
 # -- history -----------------------------------------------------------------------
 
 
+# Newest first, by insertion order: two changes in the same instant keep their order.
+HISTORY_NEWEST_FIRST = Keyset(SimHistory.seq)
+
+
 async def list_history(
-    session: AsyncSession, sim_id: uuid.UUID, *, before_seq: int | None, limit: int
-) -> list[SimHistory]:
-    query = select(SimHistory).where(SimHistory.sim_id == sim_id)
-    if before_seq is not None:
-        query = query.where(SimHistory.seq < before_seq)
-    query = query.order_by(SimHistory.seq.desc()).limit(limit)
-    return list((await session.execute(query)).scalars())
+    session: AsyncSession, sim_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[SimHistory]:
+    query = HISTORY_NEWEST_FIRST.apply(
+        select(SimHistory).where(SimHistory.sim_id == sim_id), cursor, limit
+    )
+    rows = (await session.execute(query)).scalars()
+    return HISTORY_NEWEST_FIRST.page(list(rows), limit)
 
 
 # -- devices -----------------------------------------------------------------------
@@ -261,7 +267,8 @@ async def add_to_counter(
             updated_at=now,
         )
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    # execute() is typed as Result; an UPDATE's result is a CursorResult, with rowcount.
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # see above
         session.add(
             UsageCounter(
                 sim_id=sim_id,
@@ -292,7 +299,7 @@ async def delete_counters_before(session: AsyncSession, period: str) -> int:
     """Counters and counted-record ids of periods older than ``period``."""
     result = await session.execute(delete(UsageCounter).where(UsageCounter.period < period))
     await session.execute(delete(CountedRecord).where(CountedRecord.period < period))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's CursorResult
 
 
 # -- fleet manager and customers ----------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
@@ -14,8 +13,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fleet_factories import sim_body
 from httpx import AsyncClient
-from stdnum import luhn
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, new_event
@@ -154,32 +153,6 @@ class Fleet:
             )
         finally:
             await producer.stop()
-
-
-def random_iccid() -> str:
-    body = "8932" + "".join(random.choices("0123456789", k=14))
-    return body + luhn.calc_check_digit(body)
-
-
-def random_msisdn() -> str:
-    return "+324" + "".join(random.choices("0123456789", k=8))
-
-
-def random_imsi() -> str:
-    return "20601" + "".join(random.choices("0123456789", k=10))
-
-
-def sim_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "customer_id": customer_id,
-        "billing_account_id": str(uuid.uuid4()),
-        "iccid": random_iccid(),
-        "msisdn": random_msisdn(),
-        "imsi": random_imsi(),
-        "tariff_plan": "SMART_M",
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

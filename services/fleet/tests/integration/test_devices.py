@@ -1,8 +1,7 @@
 """Devices: company-owned ones are shown in full, bring-your-own ones never."""
 
-import uuid
-
 import pytest
+from fleet_factories import new_id
 
 from .conftest import Fleet
 
@@ -13,11 +12,11 @@ IMEI_B = "356938035643809"
 
 
 async def test_company_devices_show_details_and_histories_personal_ones_do_not(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     first = await fleet.provision(customer)
     second = await fleet.provision(customer)
     url = f"/v1/sims/{first['sim_id']}/device"
-    manager = str(uuid.uuid4())
+    manager = new_id()
     fleet.grant(manager, customer, "sim.read", "sim.manage", "device.read")
     headers = fleet.user(manager, customer)
 
@@ -64,7 +63,7 @@ async def test_company_devices_show_details_and_histories_personal_ones_do_not(f
 
 
 async def test_bad_device_input_is_refused_and_reading_needs_device_rights(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer)
     url = f"/v1/sims/{sim['sim_id']}/device"
     for body in (
@@ -79,8 +78,8 @@ async def test_bad_device_input_is_refused_and_reading_needs_device_rights(fleet
     await fleet.client.put(
         url, json={"ownership": "company", "imei": IMEI_A}, headers=fleet.operator()
     )
-    reader = str(uuid.uuid4())
+    reader = new_id()
     fleet.grant(reader, customer, "sim.read")
     assert (await fleet.client.get(url, headers=fleet.user(reader, customer))).status_code == 403
-    outsider = str(uuid.uuid4())
+    outsider = new_id()
     assert (await fleet.client.get(url, headers=fleet.user(outsider, customer))).status_code == 404

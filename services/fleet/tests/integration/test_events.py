@@ -3,35 +3,16 @@ events in and out through the real Kafka."""
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
 import pytest
+from fleet_factories import customer_terminated, new_id, sim_body, usage_rated
 
-from contracts.events.billing import UsageRatedV1
-from contracts.events.identity import CustomerTerminatedV1
 from fleet.domain.rules import current_period
 
-from .conftest import Fleet, sim_body
+from .conftest import Fleet
 
 pytestmark = pytest.mark.integration
-
-
-def _usage(
-    sim: dict, kind: str, quantity: int, amount: str, record_id: str | None = None
-) -> UsageRatedV1:
-    now = datetime.now(UTC)
-    return UsageRatedV1(
-        record_id=record_id or f"cdr-{uuid.uuid4().hex}",
-        customer_id=sim["customer_id"],
-        billing_account_id=sim["billing_account_id"],
-        line=sim["msisdn"],
-        kind=kind,
-        started_at=now,
-        quantity=quantity,
-        amount=Decimal(amount),
-        period=current_period(now),
-    )
 
 
 async def _poll(fleet: Fleet, url: str, headers: dict, done, timeout_s: float = 15.0) -> dict:
@@ -44,7 +25,7 @@ async def _poll(fleet: Fleet, url: str, headers: dict, done, timeout_s: float = 
 
 
 async def test_consumption_counts_rated_usage_once(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer, tariff_plan="SMART_S", options=["DATA_5GB"])
     url = f"/v1/sims/{sim['sim_id']}/consumption"
     headers = fleet.operator()
@@ -53,15 +34,15 @@ async def test_consumption_counts_rated_usage_once(fleet: Fleet):
     assert empty["data"]["used_bytes"] == 0 and empty["total_amount"] == "0.00"
     assert empty["data"]["included_mb"] == 10_240
 
-    data = _usage(sim, "data", 3 * 1024 * 1024, "0.30")
+    data = usage_rated(sim, "data", 3 * 1024 * 1024, "0.30")
     event_id = uuid.uuid4()
     await fleet.publish(data, event_id=event_id)
     await fleet.publish(data, event_id=event_id)  # redelivered: the inbox absorbs it
     await fleet.publish(data)  # the same record under a new event id: counted once
-    await fleet.publish(_usage(sim, "voice", 125, "0.25"))
-    await fleet.publish(_usage(sim, "sms", 1, "0.10"))
+    await fleet.publish(usage_rated(sim, "voice", 125, "0.25"))
+    await fleet.publish(usage_rated(sim, "sms", 1, "0.10"))
     # Another customer's usage of the same number is not this SIM's.
-    await fleet.publish(_usage({**sim, "customer_id": str(uuid.uuid4())}, "sms", 5, "0.50"))
+    await fleet.publish(usage_rated({**sim, "customer_id": new_id()}, "sms", 5, "0.50"))
 
     body = await _poll(
         fleet, url, headers, lambda b: b["sms"]["used"] >= 1 and b["voice"]["used_seconds"] > 0
@@ -81,10 +62,10 @@ async def test_consumption_counts_rated_usage_once(fleet: Fleet):
 
 
 async def test_the_fleet_manager_needs_30_sims_and_ends_below(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sims = [await fleet.provision(customer) for _ in range(29)]
     url = f"/v1/customers/{customer}/fleet-manager"
-    user = str(uuid.uuid4())
+    user = new_id()
     fleet.grant(user, customer, "fleet_manager.activate")
     headers = fleet.user(user, customer)
 
@@ -121,29 +102,22 @@ async def test_the_fleet_manager_needs_30_sims_and_ends_below(fleet: Fleet):
 
 
 async def test_someone_else_cannot_see_or_activate_the_fleet_manager(fleet: Fleet):
-    customer = str(uuid.uuid4())
-    outsider = str(uuid.uuid4())
-    headers = fleet.user(outsider, str(uuid.uuid4()))
+    customer = new_id()
+    outsider = new_id()
+    headers = fleet.user(outsider, new_id())
     url = f"/v1/customers/{customer}/fleet-manager"
     assert (await fleet.client.get(url, headers=headers)).status_code == 404
     assert (await fleet.client.post(url, headers=headers)).status_code == 404
-    reader = str(uuid.uuid4())
+    reader = new_id()
     fleet.grant(reader, customer, "sim.read")
     assert (await fleet.client.get(url, headers=fleet.user(reader, customer))).status_code == 200
     assert (await fleet.client.post(url, headers=fleet.user(reader, customer))).status_code == 403
 
 
 async def test_a_terminated_customer_loses_its_sims(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sims = [await fleet.provision(customer) for _ in range(2)]
-    await fleet.publish(
-        CustomerTerminatedV1(
-            customer_id=customer,
-            by="customer",
-            effective_on=date.today(),
-            terminated_at=datetime.now(UTC),
-        )
-    )
+    await fleet.publish(customer_terminated(customer))
     url = f"/v1/customers/{customer}/sims"
     body = await _poll(
         fleet,

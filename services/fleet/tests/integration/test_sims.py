@@ -5,17 +5,18 @@ import io
 import uuid
 
 import pytest
+from fleet_factories import new_id, random_iccid, random_imsi, random_msisdn, sim_body
 from openpyxl import load_workbook
 
-from .conftest import Fleet, random_iccid, random_imsi, random_msisdn, sim_body
+from .conftest import Fleet
 
 pytestmark = pytest.mark.integration
 
 
 async def test_the_catalogue_needs_a_token_and_has_fees_as_strings(fleet: Fleet):
     assert (await fleet.client.get("/v1/catalogue")).status_code == 401
-    user = str(uuid.uuid4())
-    resp = await fleet.client.get("/v1/catalogue", headers=fleet.user(user, str(uuid.uuid4())))
+    user = new_id()
+    resp = await fleet.client.get("/v1/catalogue", headers=fleet.user(user, new_id()))
     assert resp.status_code == 200
     body = resp.json()
     plans = {p["code"]: p["monthly_fee"] for p in body["tariff_plans"]}
@@ -31,7 +32,7 @@ async def test_the_catalogue_needs_a_token_and_has_fees_as_strings(fleet: Fleet)
 
 
 async def test_provisioning_stores_the_sim_and_publishes_sim_changed(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     national = "04" + random_msisdn()[4:]
     body = sim_body(customer, msisdn=national, tariff_plan="SMART_S", options=["ROAMING_EU"])
     resp = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
@@ -58,8 +59,8 @@ async def test_provisioning_stores_the_sim_and_publishes_sim_changed(fleet: Flee
 
 
 async def test_only_operator_staff_provision(fleet: Fleet):
-    customer = str(uuid.uuid4())
-    user = str(uuid.uuid4())
+    customer = new_id()
+    user = new_id()
     resp = await fleet.client.post(
         "/v1/operator/sims", json=sim_body(customer), headers=fleet.user(user, customer)
     )
@@ -67,7 +68,7 @@ async def test_only_operator_staff_provision(fleet: Fleet):
 
 
 async def test_bad_or_duplicate_identifiers_are_refused_and_change_nothing(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     first = await fleet.provision(customer)
     bad = sim_body(customer, iccid=first["iccid"][:-1] + str((int(first["iccid"][-1]) + 1) % 10))
     resp = await fleet.client.post("/v1/operator/sims", json=bad, headers=fleet.operator())
@@ -94,10 +95,10 @@ async def test_bad_or_duplicate_identifiers_are_refused_and_change_nothing(fleet
 
 
 async def test_a_plan_change_is_recorded_published_and_confirmed(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer, tariff_plan="SMART_S")
     sim_id = sim["sim_id"]
-    user = str(uuid.uuid4())
+    user = new_id()
     fleet.grant(user, customer, "sim.read", "product.order")
     headers = fleet.user(user, customer)
 
@@ -140,7 +141,7 @@ async def test_a_plan_change_is_recorded_published_and_confirmed(fleet: Fleet):
 
 
 async def test_bad_plan_changes_are_refused_and_change_nothing(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer, tariff_plan="SMART_S", options=["INTL_CALLS"])
     url = f"/v1/sims/{sim['sim_id']}/tariff-plan"
     headers = fleet.operator()
@@ -161,7 +162,7 @@ async def test_bad_plan_changes_are_refused_and_change_nothing(fleet: Fleet):
 
 
 async def test_options_are_added_and_removed_once_and_staff_get_no_confirmation(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer, tariff_plan="DATA_ONLY")
     sim_id = sim["sim_id"]
     url = f"/v1/sims/{sim_id}/options"
@@ -209,10 +210,10 @@ async def test_options_are_added_and_removed_once_and_staff_get_no_confirmation(
 
 
 async def test_another_customers_sim_is_not_found_and_reading_is_not_ordering(fleet: Fleet):
-    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    mine, theirs = new_id(), new_id()
     own_sim = await fleet.provision(mine)
     their_sim = await fleet.provision(theirs)
-    user = str(uuid.uuid4())
+    user = new_id()
     fleet.grant(user, mine, "sim.read")
     fleet.show(user, customers={mine})
     headers = fleet.user(user, mine)
@@ -244,9 +245,9 @@ async def test_another_customers_sim_is_not_found_and_reading_is_not_ordering(fl
 
 
 async def test_a_user_with_single_sims_sees_only_those(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sims = [await fleet.provision(customer) for _ in range(3)]
-    end_user = str(uuid.uuid4())
+    end_user = new_id()
     fleet.show(end_user, ids={sims[1]["sim_id"]})
     resp = await fleet.client.get(
         f"/v1/customers/{customer}/sims", headers=fleet.user(end_user, customer)
@@ -255,7 +256,7 @@ async def test_a_user_with_single_sims_sees_only_those(fleet: Fleet):
 
 
 async def test_list_filters_pages_and_exports(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     created = [
         await fleet.provision(customer, tariff_plan=p) for p in ("SMART_S", "SMART_S", "SMART_L")
     ]
@@ -303,10 +304,10 @@ async def test_list_filters_pages_and_exports(fleet: Fleet):
 
 
 async def test_the_end_user_is_set_published_and_cleared(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer)
     sim_id = sim["sim_id"]
-    end_user = str(uuid.uuid4())
+    end_user = new_id()
     url = f"/v1/sims/{sim_id}/end-user"
     resp = await fleet.client.put(url, json={"user_id": end_user}, headers=fleet.operator())
     assert resp.status_code == 200 and resp.json()["end_user_id"] == end_user
@@ -330,7 +331,7 @@ async def test_the_end_user_is_set_published_and_cleared(fleet: Fleet):
 
 
 async def test_a_number_is_reusable_after_its_sim_is_deactivated(fleet: Fleet):
-    customer = str(uuid.uuid4())
+    customer = new_id()
     sim = await fleet.provision(customer)
     resp = await fleet.client.post(
         f"/v1/operator/sims/{sim['sim_id']}/deactivate", headers=fleet.operator()
@@ -350,3 +351,33 @@ async def test_a_number_is_reusable_after_its_sim_is_deactivated(fleet: Fleet):
         customer, msisdn=sim["msisdn"], iccid=random_iccid(), imsi=random_imsi()
     )
     assert reused["msisdn"] == sim["msisdn"]
+
+
+async def test_the_history_pages_newest_first_and_refuses_a_foreign_cursor(fleet: Fleet):
+    customer = new_id()
+    sims = [await fleet.provision(customer) for _ in range(2)]
+    sim_id = sims[0]["sim_id"]
+    headers = fleet.operator()
+    for plan in ("SMART_L", "SMART_S"):
+        await fleet.client.put(
+            f"/v1/sims/{sim_id}/tariff-plan", json={"tariff_plan": plan}, headers=headers
+        )
+    url = f"/v1/sims/{sim_id}/history"
+    first = (await fleet.client.get(url, params={"limit": 2}, headers=headers)).json()
+    rest = await fleet.client.get(
+        url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+    )
+    assert rest.json()["next_cursor"] is None
+    assert [h["to"] for h in first["items"] + rest.json()["items"]] == [
+        "SMART_S",
+        "SMART_L",
+        "SMART_M",
+    ]
+
+    listed = await fleet.client.get(
+        f"/v1/customers/{customer}/sims", params={"limit": 1}, headers=headers
+    )
+    foreign = listed.json()["next_cursor"]  # a position in another list
+    resp = await fleet.client.get(url, params={"cursor": foreign}, headers=headers)
+    assert resp.status_code == 400
+    assert resp.headers["content-type"].startswith("application/problem+json")

@@ -1,6 +1,5 @@
-import uuid
-
 import pytest
+from fleet_factories import new_id, sim_body
 from pydantic import ValidationError
 from stdnum import luhn
 
@@ -11,16 +10,8 @@ ICCID = "893200000000000001" + luhn.calc_check_digit("893200000000000001")
 
 
 def _sim(**overrides):
-    body = {
-        "customer_id": str(uuid.uuid4()),
-        "billing_account_id": str(uuid.uuid4()),
-        "iccid": ICCID,
-        "msisdn": "0470 12 34 56",
-        "imsi": "206011234567890",
-        "tariff_plan": "SMART_M",
-    }
-    body.update(overrides)
-    return ProvisionSim.model_validate(body)
+    body = sim_body(new_id(), iccid=ICCID, msisdn="0470 12 34 56")
+    return ProvisionSim.model_validate({**body, **overrides})
 
 
 def test_a_provisioning_request_is_normalised():

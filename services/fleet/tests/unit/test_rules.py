@@ -37,9 +37,9 @@ def _record(ownership, imei="490154203237518", sim_id="s1", until=None):
 def test_a_personal_device_shows_nothing_but_its_ownership():
     personal = _record("personal")
     company_before = _record("company", until=datetime(2026, 1, 1, tzinfo=UTC))
-    assert rules.device_view(personal, [company_before], [company_before]) == {
-        "ownership": "personal"
-    }
+    assert rules.device_view(personal, [company_before], [company_before]) == (
+        rules.DeviceView(ownership="personal")
+    )
 
 
 def test_a_company_device_shows_imei_brand_model_and_company_histories_only():
@@ -47,10 +47,10 @@ def test_a_company_device_shows_imei_brand_model_and_company_histories_only():
     personal_before = _record("personal", until=datetime(2026, 1, 1, tzinfo=UTC))
     other_sim = _record("company", sim_id="s2", until=datetime(2025, 6, 1, tzinfo=UTC))
     view = rules.device_view(current, [current, personal_before], [current, other_sim])
-    assert view["ownership"] == "company"
-    assert (view["imei"], view["brand"], view["model"]) == ("490154203237518", "Fairphone", "5")
-    assert len(view["imei_history"]) == 1  # the personal period is not shown
-    assert [s["sim_id"] for s in view["sim_history"]] == ["s1", "s2"]
+    assert view.ownership == "company"
+    assert (view.imei, view.brand, view.model) == ("490154203237518", "Fairphone", "5")
+    assert len(view.imei_history) == 1  # the personal period is not shown
+    assert [s.sim_id for s in view.sim_history] == ["s1", "s2"]
 
 
 def test_the_current_period_is_the_belgian_calendar_month():

@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import Response
 from openpyxl import Workbook
 
+from fleet.api.schemas import SimOut
 from fleet.models import Sim
-from fleet.service.listing import summary
 
 COLUMNS = (
     "msisdn",
@@ -32,20 +31,20 @@ COLUMNS = (
 )
 
 
-def _row(sim: Sim) -> list[Any]:
-    data = summary(sim)
+def _row(sim: Sim) -> list[str]:
+    out = SimOut.of(sim)
     return [
-        data["msisdn"],
-        data["iccid"],
-        data["imsi"],
-        data["status"],
-        data["tariff_plan"],
-        " ".join(data["options"]),
-        format(data["monthly_fee"], "f"),
-        str(data["end_user_id"]) if data["end_user_id"] else "",
-        str(data["billing_account_id"]),
-        str(data["sim_id"]),
-        data["created_at"].isoformat(),
+        out.msisdn,
+        out.iccid,
+        out.imsi,
+        out.status,
+        out.tariff_plan,
+        " ".join(out.options),
+        format(out.monthly_fee, "f"),
+        str(out.end_user_id) if out.end_user_id else "",
+        str(out.billing_account_id),
+        str(out.sim_id),
+        out.created_at.isoformat(),
     ]
 
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from contracts.types import PERIOD_PATTERN
-from fleet.api.guard import (
-    DEVICE_READ,
-    FLEET_MANAGER,
-    MANAGE,
-    READ,
-    USAGE_READ,
-    customer_resource,
-    require_any,
-    sim_for,
+from fleet.api.auth import (
+    DeviceReadableSim,
+    FleetManagerActivator,
+    FleetManagerReader,
+    ManageableSim,
+    UsageReadableSim,
 )
 from fleet.api.schemas import (
     CatalogueOut,
@@ -27,10 +23,11 @@ from fleet.api.schemas import (
     OptionOut,
     TariffPlanOut,
 )
+from fleet.deps import DepsDep
 from fleet.domain import catalogue
 from fleet.service import consumption, devices, fleet_manager
 from fleet.service.common import Actor
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 
 router = APIRouter()
@@ -67,15 +64,13 @@ async def get_catalogue(principal: CurrentPrincipal) -> CatalogueOut:
 
 @router.get("/v1/sims/{sim_id}/consumption", tags=["sims"])
 async def get_consumption(
-    sim_id: UUID,
-    principal: CurrentPrincipal,
+    sim: UsageReadableSim,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> ConsumptionOut:
     """Usage of the current billing period (or ``period``) at standard prices."""
-    sim = await sim_for(session, kit, principal, sim_id, READ, USAGE_READ)
-    return ConsumptionOut(**await consumption.view(session, sim, period))
+    return ConsumptionOut.model_validate(await consumption.view(session, deps, sim, period))
 
 
 @router.get(
@@ -84,12 +79,9 @@ async def get_consumption(
     response_model=DeviceOut,
     response_model_exclude_unset=True,
 )
-async def get_device(
-    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
-) -> DeviceOut:
+async def get_device(sim: DeviceReadableSim, session: SessionDep) -> DeviceOut:
     """IMEI, brand, model and histories are shown for company-owned devices only."""
-    sim = await sim_for(session, kit, principal, sim_id, DEVICE_READ)
-    return DeviceOut(**await devices.view(session, sim))
+    return DeviceOut.of(await devices.view(session, sim))
 
 
 @router.put(
@@ -99,31 +91,29 @@ async def get_device(
     response_model_exclude_unset=True,
 )
 async def put_device(
-    sim_id: UUID,
+    sim: ManageableSim,
     body: DeviceBody,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> DeviceOut:
-    sim = await sim_for(session, kit, principal, sim_id, MANAGE)
     device = devices.DeviceInput(
         ownership=body.ownership, imei=body.imei, brand=body.brand, model=body.model
     )
-    return DeviceOut(**await devices.set_device(session, kit, sim, device, Actor.of(principal)))
+    view = await devices.set_device(session, deps, sim, device, Actor.of(principal))
+    return DeviceOut.of(view)
 
 
 @router.get("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
 async def get_fleet_manager(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    customer_id: FleetManagerReader, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
-    await require_any(kit, principal, customer_resource(customer_id), (FLEET_MANAGER, READ))
-    return FleetManagerOut(**await fleet_manager.status(session, kit, customer_id))
+    return FleetManagerOut.model_validate(await fleet_manager.status(session, deps, customer_id))
 
 
 @router.post("/v1/customers/{customer_id}/fleet-manager", tags=["fleet-manager"])
 async def activate_fleet_manager(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    customer_id: FleetManagerActivator, session: SessionDep, deps: DepsDep
 ) -> FleetManagerOut:
     """Activates the application; 409 while the customer has fewer than 30 SIMs."""
-    await require_any(kit, principal, customer_resource(customer_id), (FLEET_MANAGER,))
-    return FleetManagerOut(**await fleet_manager.activate(session, kit, customer_id))
+    return FleetManagerOut.model_validate(await fleet_manager.activate(session, deps, customer_id))

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts.types import Money
 from fleet.domain import catalogue, identifiers
+from fleet.domain.rules import DeviceView
+from fleet.models import Sim, SimHistory
 
 
 class _Body(BaseModel):
@@ -81,6 +83,8 @@ class DeviceBody(_Body):
 
 
 class SimOut(BaseModel):
+    """The SIM as shown in lists, exports and on its own page."""
+
     sim_id: UUID
     customer_id: UUID
     billing_account_id: UUID
@@ -96,10 +100,26 @@ class SimOut(BaseModel):
     updated_at: datetime
     deactivated_at: datetime | None = None
 
-
-class SimPage(BaseModel):
-    items: list[SimOut]
-    next_cursor: str | None
+    @classmethod
+    def of(cls, sim: Sim) -> SimOut:
+        return cls.model_validate(
+            {
+                "sim_id": sim.id,
+                "customer_id": sim.customer_id,
+                "billing_account_id": sim.billing_account_id,
+                "iccid": sim.iccid,
+                "msisdn": sim.msisdn,
+                "imsi": sim.imsi,
+                "status": sim.status,
+                "tariff_plan": sim.tariff_plan,
+                "options": sim.option_codes,
+                "end_user_id": sim.end_user_id,
+                "monthly_fee": catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
+                "created_at": sim.created_at,
+                "updated_at": sim.updated_at,
+                "deactivated_at": sim.deactivated_at,
+            }
+        )
 
 
 class ActorOut(BaseModel):
@@ -117,10 +137,18 @@ class HistoryEntryOut(BaseModel):
     by: ActorOut
     at: datetime
 
-
-class HistoryPage(BaseModel):
-    items: list[HistoryEntryOut]
-    next_cursor: str | None
+    @classmethod
+    def of(cls, entry: SimHistory) -> HistoryEntryOut:
+        return cls.model_validate(
+            {
+                "id": entry.id,
+                "change": entry.change,
+                "from": entry.from_value,
+                "to": entry.to_value,
+                "by": {"kind": entry.actor_kind, "id": entry.actor_id},
+                "at": entry.at,
+            }
+        )
 
 
 class TariffPlanOut(BaseModel):
@@ -148,6 +176,8 @@ class CatalogueOut(BaseModel):
 
 
 class DataUsage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     used_bytes: int
     used_mb: float
     included_mb: int | None
@@ -156,6 +186,8 @@ class DataUsage(BaseModel):
 
 
 class VoiceUsage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     used_seconds: int
     used_minutes: float
     included_minutes: int | None
@@ -164,6 +196,8 @@ class VoiceUsage(BaseModel):
 
 
 class SmsUsage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     used: int
     included: int | None
     remaining: float | None
@@ -171,6 +205,8 @@ class SmsUsage(BaseModel):
 
 
 class ConsumptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     sim_id: UUID
     msisdn: str
     period: str
@@ -183,7 +219,7 @@ class ConsumptionOut(BaseModel):
 
 
 class DeviceImeiOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
 
     imei: str | None
     brand: str | None
@@ -193,7 +229,7 @@ class DeviceImeiOut(BaseModel):
 
 
 class DeviceSimOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
 
     sim_id: UUID
     msisdn: str
@@ -212,8 +248,26 @@ class DeviceOut(BaseModel):
     imei_history: list[DeviceImeiOut] | None = None
     sim_history: list[DeviceSimOut] | None = None
 
+    @classmethod
+    def of(cls, view: DeviceView) -> DeviceOut:
+        # Unset fields are left out of the reply: a personal device shows its ownership
+        # and nothing else, not even nulls.
+        if view.ownership != "company":
+            return cls(ownership="personal")
+        return cls(
+            ownership="company",
+            imei=view.imei,
+            brand=view.brand,
+            model=view.model,
+            since=view.since,
+            imei_history=[DeviceImeiOut.model_validate(p) for p in view.imei_history],
+            sim_history=[DeviceSimOut.model_validate(p) for p in view.sim_history],
+        )
+
 
 class FleetManagerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     customer_id: UUID
     status: Literal["inactive", "active", "terminated"]
     sim_count: int = Field(description="Active operator SIMs of the customer now.")

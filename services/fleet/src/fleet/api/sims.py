@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from fleet.api import export as files
-from fleet.api.guard import MANAGE, ORDER, READ, sim_for
+from fleet.api.auth import ManageableSim, OperatorSim, OrderableSim, ReadableSim, VisibleSims
 from fleet.api.schemas import (
-    ActorOut,
     EndUserChange,
     HistoryEntryOut,
-    HistoryPage,
     OptionOrder,
     ProvisionSim,
     SimOut,
-    SimPage,
     TariffPlanChange,
 )
+from fleet.deps import DepsDep
 from fleet.service import listing, sims
 from fleet.service.common import Actor
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import Cursor, Limit
+from servicekit.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["sims"])
 
@@ -32,29 +30,24 @@ StatusFilter = Annotated[Literal["active", "deactivated"] | None, Query()]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query()]
 
 
-def _out(sim: Any) -> SimOut:
-    return SimOut(**listing.summary(sim))
-
-
 @router.post("/v1/operator/sims", status_code=status.HTTP_201_CREATED)
 async def provision_sim(
-    body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
     new = sims.NewSim(**body.model_dump())
-    return _out(await sims.provision(session, kit, new, Actor.of(principal)))
+    return SimOut.of(await sims.provision(session, deps, new, Actor.of(principal)))
 
 
 @router.post("/v1/operator/sims/{sim_id}/deactivate")
 async def deactivate_sim(
-    sim_id: UUID, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    sim: OperatorSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
-    sim = await sims.get_sim(session, sim_id)
-    return _out(await sims.deactivate(session, kit, sim, Actor.of(principal)))
+    return SimOut.of(await sims.deactivate(session, deps, sim, Actor.of(principal)))
 
 
 @router.get(
     "/v1/customers/{customer_id}/sims",
-    response_model=SimPage,
+    response_model=Page[SimOut],
     responses={
         200: {
             "content": {
@@ -66,33 +59,29 @@ async def deactivate_sim(
 )
 async def list_sims(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    visible: VisibleSims,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     status: StatusFilter = None,
     tariff_plan: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=40)] = None,
     format: Format = "json",
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Any:
-    visible = None
-    if not (principal.is_operator or principal.is_service):
-        visible = await kit.delegation.visible(principal.subject, "sim", READ)
+) -> Page[SimOut] | Response:
     if format != "json":
-        max_rows: int = getattr(kit.settings, "export_max_rows", 50_000)
         rows = await listing.export(
             session,
+            deps,
             customer_id,
             visible=visible,
             status=status,
             tariff_plan=tariff_plan,
             q=q,
-            max_rows=max_rows,
         )
         writer = files.csv_response if format == "csv" else files.xlsx_response
         return writer(rows, f"sims-{customer_id}")
-    items, next_cursor = await listing.list_sims(
+    found = await listing.list_sims(
         session,
         customer_id,
         visible=visible,
@@ -102,86 +91,68 @@ async def list_sims(
         cursor=cursor,
         limit=limit,
     )
-    return SimPage(items=[_out(s) for s in items], next_cursor=next_cursor)
+    return Page(items=[SimOut.of(s) for s in found.items], next_cursor=found.next_cursor)
 
 
 @router.get("/v1/sims/{sim_id}")
-async def get_sim(
-    sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
-) -> SimOut:
-    return _out(await sim_for(session, kit, principal, sim_id, READ))
+async def get_sim(sim: ReadableSim) -> SimOut:
+    return SimOut.of(sim)
 
 
 @router.put("/v1/sims/{sim_id}/tariff-plan")
 async def change_tariff_plan(
-    sim_id: UUID,
+    sim: OrderableSim,
     body: TariffPlanChange,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.change_plan(session, kit, sim, body.tariff_plan, Actor.of(principal)))
+    return SimOut.of(
+        await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal))
+    )
 
 
 @router.post("/v1/sims/{sim_id}/options")
 async def add_option(
-    sim_id: UUID,
+    sim: OrderableSim,
     body: OptionOrder,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.add_option(session, kit, sim, body.option, Actor.of(principal)))
+    return SimOut.of(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
 
 
 @router.delete("/v1/sims/{sim_id}/options/{option}")
 async def remove_option(
-    sim_id: UUID,
+    sim: OrderableSim,
     option: Annotated[str, Path(max_length=40)],
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, ORDER, MANAGE)
-    return _out(await sims.remove_option(session, kit, sim, option, Actor.of(principal)))
+    return SimOut.of(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
 
 
 @router.put("/v1/sims/{sim_id}/end-user")
 async def set_end_user(
-    sim_id: UUID,
+    sim: ManageableSim,
     body: EndUserChange,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> SimOut:
-    sim = await sim_for(session, kit, principal, sim_id, MANAGE)
-    return _out(await sims.set_end_user(session, kit, sim, body.user_id, Actor.of(principal)))
+    return SimOut.of(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
 
 
 @router.get("/v1/sims/{sim_id}/history")
 async def sim_history(
-    sim_id: UUID,
-    principal: CurrentPrincipal,
+    sim: ReadableSim,
     session: SessionDep,
-    kit: KitDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> HistoryPage:
-    sim = await sim_for(session, kit, principal, sim_id, READ)
-    entries, next_cursor = await listing.history(session, sim, cursor=cursor, limit=limit)
-    return HistoryPage(
-        items=[
-            HistoryEntryOut(
-                id=e.id,
-                change=e.change,
-                from_=e.from_value,
-                to=e.to_value,
-                by=ActorOut(kind=e.actor_kind, id=e.actor_id),  # type: ignore[arg-type]
-                at=e.at,
-            )
-            for e in entries
-        ],
-        next_cursor=next_cursor,
+) -> Page[HistoryEntryOut]:
+    entries = await listing.history(session, sim, cursor=cursor, limit=limit)
+    return Page(
+        items=[HistoryEntryOut.of(e) for e in entries.items], next_cursor=entries.next_cursor
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 FLEET_MANAGER_THRESHOLD = 30
@@ -59,11 +59,45 @@ class DeviceRecord:
     until: datetime | None
 
 
+@dataclass(frozen=True)
+class ImeiPeriod:
+    """A company device's period in this SIM."""
+
+    imei: str | None
+    brand: str | None
+    model: str | None
+    from_: datetime
+    to: datetime | None
+
+
+@dataclass(frozen=True)
+class SimPeriod:
+    """A company device's period in some SIM of the customer."""
+
+    sim_id: str
+    msisdn: str
+    from_: datetime
+    to: datetime | None
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """What may be shown about a SIM's device; a personal one has ``ownership`` only."""
+
+    ownership: Ownership
+    imei: str | None = None
+    brand: str | None = None
+    model: str | None = None
+    since: datetime | None = None
+    imei_history: tuple[ImeiPeriod, ...] = ()
+    sim_history: tuple[SimPeriod, ...] = ()
+
+
 def device_view(
     current: DeviceRecord,
     imei_history: Sequence[DeviceRecord] = (),
     sim_history: Sequence[DeviceRecord] = (),
-) -> dict[str, Any]:
+) -> DeviceView:
     """What may be shown about a SIM's device.
 
     Bring-your-own devices are the end user's private property: only the fact that the
@@ -71,24 +105,24 @@ def device_view(
     of a company device include only periods in which a device was company-owned.
     """
     if current.ownership != "company":
-        return {"ownership": "personal"}
-    return {
-        "ownership": "company",
-        "imei": current.imei,
-        "brand": current.brand,
-        "model": current.model,
-        "since": current.since,
-        "imei_history": [
-            {"imei": r.imei, "brand": r.brand, "model": r.model, "from": r.since, "to": r.until}
+        return DeviceView(ownership="personal")
+    return DeviceView(
+        ownership="company",
+        imei=current.imei,
+        brand=current.brand,
+        model=current.model,
+        since=current.since,
+        imei_history=tuple(
+            ImeiPeriod(imei=r.imei, brand=r.brand, model=r.model, from_=r.since, to=r.until)
             for r in imei_history
             if r.ownership == "company"
-        ],
-        "sim_history": [
-            {"sim_id": r.sim_id, "msisdn": r.msisdn, "from": r.since, "to": r.until}
+        ),
+        sim_history=tuple(
+            SimPeriod(sim_id=r.sim_id, msisdn=r.msisdn, from_=r.since, to=r.until)
             for r in sim_history
             if r.ownership == "company"
-        ],
-    }
+        ),
+    )
 
 
 def current_period(now: datetime) -> str:

@@ -11,14 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.fleet import SimChange, SimChangedV1
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from contracts.types import Locale
+from fleet.deps import Deps
 from fleet.domain import catalogue
 from fleet.models import Sim, SimHistory
-from servicekit.app import ServiceKit
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 
 ActorKind = Literal["user", "operator", "service", "system"]
-LOCALES = ("nl", "fr", "en")
+LOCALES: tuple[Locale, ...] = ("nl", "fr", "en")
+
+
+def _locale(claim: object) -> Locale | None:
+    return next((known for known in LOCALES if known == claim), None)
 
 
 @dataclass(frozen=True)
@@ -27,15 +31,14 @@ class Actor:
 
     kind: ActorKind
     id: str | None = None
-    locale: str | None = None
+    locale: Locale | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
-        locale = principal.claims.get("locale")
         return cls(
             kind=principal.kind,
             id=principal.subject,
-            locale=locale if locale in LOCALES else None,
+            locale=_locale(principal.claims.get("locale")),
         )
 
     @property
@@ -57,7 +60,7 @@ def record_history(
     *,
     from_value: str | None = None,
     to_value: str | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> SimHistory:
     entry = SimHistory(
         id=uuid.uuid4(),
@@ -68,7 +71,7 @@ def record_history(
         to_value=to_value,
         actor_kind=actor.kind,
         actor_id=actor.id,
-        at=at or utcnow(),
+        at=at,
     )
     session.add(entry)
     return entry
@@ -80,7 +83,7 @@ def sim_changed(
     actor: Actor,
     *,
     previous: dict[str, str | None] | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> SimChangedV1:
     """The SIM's state after the change; ``monthly_fee`` lets billing charge it."""
     return SimChangedV1(
@@ -95,27 +98,27 @@ def sim_changed(
         monthly_fee=catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
         previous=previous or {},
         requested_by=actor.user_id,
-        changed_at=at or utcnow(),
+        changed_at=at,
     )
 
 
 async def publish_change(
     session: AsyncSession,
-    kit: ServiceKit,
+    deps: Deps,
     sim: Sim,
     change: SimChange,
     actor: Actor,
     *,
     previous: dict[str, str | None] | None = None,
-    at: datetime | None = None,
+    at: datetime,
 ) -> None:
     payload = sim_changed(sim, change, actor, previous=previous, at=at)
-    await kit.outbox.add(session, payload, subject=str(sim.id))
+    await deps.outbox.add(session, payload, subject=str(sim.id))
 
 
 async def confirm_to_requester(
     session: AsyncSession,
-    kit: ServiceKit,
+    deps: Deps,
     sim: Sim,
     change: str,
     actor: Actor,
@@ -132,13 +135,12 @@ async def confirm_to_requester(
     user_id = actor.user_id
     if user_id is None:
         return False
-    default_locale: str = getattr(kit.settings, "default_locale", "nl")
     payload = NotificationRequestedV1(
         request_id=request_id,
         customer_id=sim.customer_id,
         channel="email",
         template="sim_change_confirmation",
-        locale=actor.locale or default_locale,  # type: ignore[arg-type]
+        locale=actor.locale or deps.settings.default_locale,
         to=RecipientV1(user_id=user_id),
         params={
             "msisdn": sim.msisdn,
@@ -147,5 +149,5 @@ async def confirm_to_requester(
             **(detail or {}),
         },
     )
-    await kit.outbox.add(session, payload, subject=str(request_id))
+    await deps.outbox.add(session, payload, subject=str(request_id))
     return True

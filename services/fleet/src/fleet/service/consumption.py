@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.billing import UsageRatedV1
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import catalogue, rules
 from fleet.domain.identifiers import normalize_msisdn
 from fleet.models import CountedRecord, Sim
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,51 @@ async def _sim_of(session: AsyncSession, usage: UsageRatedV1) -> Sim | None:
     return await repo.sim_for_line(session, usage.customer_id, msisdn, usage.started_at)
 
 
-async def view(session: AsyncSession, sim: Sim, period: str | None = None) -> dict[str, Any]:
-    period = period or rules.current_period(utcnow())
+@dataclass(frozen=True)
+class DataUse:
+    used_bytes: int
+    used_mb: float
+    included_mb: int | None
+    remaining_mb: float | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class VoiceUse:
+    used_seconds: int
+    used_minutes: float
+    included_minutes: int | None
+    remaining_minutes: float | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SmsUse:
+    used: int
+    included: int | None
+    remaining: float | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """A SIM's usage in one period, at standard prices; None included means unlimited."""
+
+    sim_id: uuid.UUID
+    msisdn: str
+    period: str
+    tariff_plan: str
+    data: DataUse
+    voice: VoiceUse
+    sms: SmsUse
+    total_amount: Decimal
+    updated_at: datetime | None
+
+
+async def view(
+    session: AsyncSession, deps: Deps, sim: Sim, period: str | None = None
+) -> Consumption:
+    period = period or rules.current_period(deps.now())
     by_kind = {c.kind: c for c in await repo.counters(session, sim.id, period)}
     plan = catalogue.plan(sim.tariff_plan)
     updated: list[datetime] = [c.updated_at for c in by_kind.values()]
@@ -76,34 +119,34 @@ async def view(session: AsyncSession, sim: Sim, period: str | None = None) -> di
     sms = used("sms")
     included_mb = catalogue.included_data_mb(sim.tariff_plan, sim.option_codes)
     included_min = plan.voice_min
-    return {
-        "sim_id": sim.id,
-        "msisdn": sim.msisdn,
-        "period": period,
-        "tariff_plan": sim.tariff_plan,
-        "data": {
-            "used_bytes": data_bytes,
-            "used_mb": round(data_bytes / MB, 2),
-            "included_mb": included_mb,
-            "remaining_mb": _remaining(included_mb, data_bytes / MB),
-            "amount": amount("data"),
-        },
-        "voice": {
-            "used_seconds": voice_s,
-            "used_minutes": round(voice_s / 60, 2),
-            "included_minutes": included_min,
-            "remaining_minutes": _remaining(included_min, voice_s / 60),
-            "amount": amount("voice"),
-        },
-        "sms": {
-            "used": sms,
-            "included": plan.sms,
-            "remaining": _remaining(plan.sms, sms),
-            "amount": amount("sms"),
-        },
-        "total_amount": sum((amount(k) for k in ("data", "voice", "sms")), Decimal("0.00")),
-        "updated_at": max(updated) if updated else None,
-    }
+    return Consumption(
+        sim_id=sim.id,
+        msisdn=sim.msisdn,
+        period=period,
+        tariff_plan=sim.tariff_plan,
+        data=DataUse(
+            used_bytes=data_bytes,
+            used_mb=round(data_bytes / MB, 2),
+            included_mb=included_mb,
+            remaining_mb=_remaining(included_mb, data_bytes / MB),
+            amount=amount("data"),
+        ),
+        voice=VoiceUse(
+            used_seconds=voice_s,
+            used_minutes=round(voice_s / 60, 2),
+            included_minutes=included_min,
+            remaining_minutes=_remaining(included_min, voice_s / 60),
+            amount=amount("voice"),
+        ),
+        sms=SmsUse(
+            used=sms,
+            included=plan.sms,
+            remaining=_remaining(plan.sms, sms),
+            amount=amount("sms"),
+        ),
+        total_amount=sum((amount(k) for k in ("data", "voice", "sms")), Decimal("0.00")),
+        updated_at=max(updated) if updated else None,
+    )
 
 
 def _remaining(included: int | None, used: float) -> float | None:
@@ -116,8 +159,8 @@ def _money(value: Decimal) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-async def apply_retention(session: AsyncSession, kit: ServiceKit) -> int:
+async def apply_retention(session: AsyncSession, deps: Deps) -> int:
     """Forget counters older than the retention (billing data: 12 months)."""
-    months: int = getattr(kit.settings, "counter_retention_months", 12)
-    cutoff = rules.months_before(rules.current_period(utcnow()), months)
+    months = deps.settings.counter_retention_months
+    cutoff = rules.months_before(rules.current_period(deps.now()), months)
     return await repo.delete_counters_before(session, cutoff)

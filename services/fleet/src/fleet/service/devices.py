@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
-from fleet.domain.rules import DeviceRecord, Ownership, device_view
+from fleet.deps import Deps
+from fleet.domain.rules import DeviceRecord, DeviceView, Ownership, device_view
 from fleet.models import DeviceUse, Sim
 from fleet.service.common import Actor, publish_change, record_history
 from fleet.service.sims import locked_active
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from servicekit.problems import NotFound
 
 
@@ -49,8 +47,8 @@ def _same(use: DeviceUse, device: DeviceInput) -> bool:
 
 
 async def set_device(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, device: DeviceInput, actor: Actor
-) -> dict[str, Any]:
+    session: AsyncSession, deps: Deps, sim: Sim, device: DeviceInput, actor: Actor
+) -> DeviceView:
     """Record the device now in the SIM. For a personal device only the ownership is
     kept: its IMEI, brand and model are dropped here, before anything is stored."""
     sim = await locked_active(session, sim)
@@ -59,7 +57,7 @@ async def set_device(
     current = await repo.current_device(session, sim.id)
     if current is not None and _same(current, device):
         return await view(session, sim)
-    now = utcnow()
+    now = deps.now()
     await repo.close_device_uses(session, sim.id, now)
     session.add(
         DeviceUse(
@@ -89,7 +87,7 @@ async def set_device(
     sim.updated_at = now
     await publish_change(
         session,
-        kit,
+        deps,
         sim,
         "device_changed",
         actor,
@@ -100,7 +98,7 @@ async def set_device(
     return await view(session, sim)
 
 
-async def view(session: AsyncSession, sim: Sim) -> dict[str, Any]:
+async def view(session: AsyncSession, sim: Sim) -> DeviceView:
     current = await repo.current_device(session, sim.id)
     if current is None:
         raise NotFound("No device is registered for this SIM")

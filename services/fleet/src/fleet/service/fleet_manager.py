@@ -4,50 +4,57 @@ at once when the customer falls below."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.fleet import FleetManagerChangedV1
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import rules
 from fleet.models import FleetManager
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from servicekit.problems import Conflict
 
 
-def _threshold(kit: ServiceKit) -> int:
-    value: int = getattr(kit.settings, "fleet_manager_threshold", rules.FLEET_MANAGER_THRESHOLD)
-    return value
+@dataclass(frozen=True)
+class FleetManagerView:
+    """A customer's fleet-manager application; ``status`` inactive if never activated."""
+
+    customer_id: uuid.UUID
+    status: str
+    sim_count: int
+    threshold: int
+    eligible: bool
+    reason: str | None
+    activated_at: datetime | None
+    terminated_at: datetime | None
 
 
 def _view(
     customer_id: uuid.UUID, app: FleetManager | None, active_sims: int, threshold: int
-) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "status": app.status if app else "inactive",
-        "sim_count": active_sims,
-        "threshold": threshold,
-        "eligible": rules.may_activate_fleet_manager(active_sims, threshold),
-        "reason": app.reason if app else None,
-        "activated_at": app.activated_at if app else None,
-        "terminated_at": app.terminated_at if app else None,
-    }
+) -> FleetManagerView:
+    return FleetManagerView(
+        customer_id=customer_id,
+        status=app.status if app else "inactive",
+        sim_count=active_sims,
+        threshold=threshold,
+        eligible=rules.may_activate_fleet_manager(active_sims, threshold),
+        reason=app.reason if app else None,
+        activated_at=app.activated_at if app else None,
+        terminated_at=app.terminated_at if app else None,
+    )
 
 
-async def status(session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID) -> dict[str, Any]:
+async def status(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> FleetManagerView:
     app = await repo.get_fleet_manager(session, customer_id)
     active = await repo.count_active_sims(session, customer_id)
-    return _view(customer_id, app, active, _threshold(kit))
+    return _view(customer_id, app, active, deps.settings.fleet_manager_threshold)
 
 
-async def activate(
-    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID
-) -> dict[str, Any]:
+async def activate(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> FleetManagerView:
     """Idempotent: activating an active application answers its status again."""
-    threshold = _threshold(kit)
+    threshold = deps.settings.fleet_manager_threshold
     if await repo.is_terminated(session, customer_id):
         raise Conflict("The customer's agreement has ended")
     app = await repo.get_fleet_manager(session, customer_id, for_update=True)
@@ -60,7 +67,7 @@ async def activate(
         raise Conflict(
             str(exc).capitalize(), sim_count=exc.sim_count, threshold=exc.threshold
         ) from None
-    now = utcnow()
+    now = deps.now()
     if app is None:
         app = FleetManager(customer_id=customer_id)
         session.add(app)
@@ -70,7 +77,7 @@ async def activate(
     app.activated_at = now
     app.terminated_at = None
     app.updated_at = now
-    await kit.outbox.add(
+    await deps.outbox.add(
         session,
         FleetManagerChangedV1(
             customer_id=customer_id,
@@ -85,7 +92,7 @@ async def activate(
 
 
 async def enforce_threshold(
-    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID, *, reason: str
+    session: AsyncSession, deps: Deps, customer_id: uuid.UUID, *, reason: str
 ) -> bool:
     """Terminate an active application whose customer has fallen below the threshold
     (or, with reason ``customer_terminated``, whatever the count). True if terminated."""
@@ -95,16 +102,16 @@ async def enforce_threshold(
         return False
     active = await repo.count_active_sims(session, customer_id)
     if reason != "customer_terminated" and not rules.must_terminate_fleet_manager(
-        app.status, active, _threshold(kit)
+        app.status, active, deps.settings.fleet_manager_threshold
     ):
         return False
-    now = utcnow()
+    now = deps.now()
     app.status = "terminated"
     app.sim_count = active
     app.reason = reason
     app.terminated_at = now
     app.updated_at = now
-    await kit.outbox.add(
+    await deps.outbox.add(
         session,
         FleetManagerChangedV1(
             customer_id=customer_id,

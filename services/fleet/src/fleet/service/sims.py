@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet import repository as repo
+from fleet.deps import Deps
 from fleet.domain import catalogue
 from fleet.models import Sim, SimOption
 from fleet.service.common import (
@@ -20,8 +21,6 @@ from fleet.service.common import (
     record_history,
 )
 from fleet.service.fleet_manager import enforce_threshold
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 from servicekit.problems import Conflict, NotFound, ValidationFailed
 
 
@@ -62,7 +61,7 @@ async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim:
     return sim
 
 
-async def provision(session: AsyncSession, kit: ServiceKit, new: NewSim, actor: Actor) -> Sim:
+async def provision(session: AsyncSession, deps: Deps, new: NewSim, actor: Actor) -> Sim:
     try:
         options = catalogue.check_initial_subscription(new.tariff_plan, new.options)
     except catalogue.UnknownProduct as exc:
@@ -76,7 +75,7 @@ async def provision(session: AsyncSession, kit: ServiceKit, new: NewSim, actor: 
     taken = await repo.duplicate_fields(session, iccid=new.iccid, msisdn=new.msisdn, imsi=new.imsi)
     if taken:
         raise Conflict(f"Another SIM already has this {', '.join(taken)}", fields=taken)
-    now = utcnow()
+    now = deps.now()
     sim = Sim(
         id=uuid.uuid4(),
         customer_id=new.customer_id,
@@ -99,7 +98,7 @@ async def provision(session: AsyncSession, kit: ServiceKit, new: NewSim, actor: 
     except IntegrityError:
         raise Conflict("Another SIM already has this ICCID, MSISDN or IMSI") from None
     record_history(session, sim, "provisioned", actor, to_value=sim.tariff_plan, at=now)
-    await publish_change(session, kit, sim, "provisioned", actor, at=now)
+    await publish_change(session, deps, sim, "provisioned", actor, at=now)
     await session.flush()
     return sim
 
@@ -114,24 +113,24 @@ async def locked_active(session: AsyncSession, sim: Sim) -> Sim:
 
 
 async def change_plan(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, new_plan: str, actor: Actor
+    session: AsyncSession, deps: Deps, sim: Sim, new_plan: str, actor: Actor
 ) -> Sim:
     sim = await locked_active(session, sim)
     with _catalogue_refusals("tariff_plan"):
         catalogue.check_plan_change(sim.tariff_plan, new_plan, sim.option_codes)
     previous = sim.tariff_plan
-    now = utcnow()
+    now = deps.now()
     sim.tariff_plan = new_plan
     sim.updated_at = now
     entry = record_history(
         session, sim, "tariff_plan_changed", actor, from_value=previous, to_value=new_plan, at=now
     )
     await publish_change(
-        session, kit, sim, "tariff_plan_changed", actor, previous={"tariff_plan": previous}, at=now
+        session, deps, sim, "tariff_plan_changed", actor, previous={"tariff_plan": previous}, at=now
     )
     await confirm_to_requester(
         session,
-        kit,
+        deps,
         sim,
         "tariff_plan_changed",
         actor,
@@ -142,57 +141,55 @@ async def change_plan(
     return sim
 
 
-async def add_option(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
-) -> Sim:
+async def add_option(session: AsyncSession, deps: Deps, sim: Sim, code: str, actor: Actor) -> Sim:
     sim = await locked_active(session, sim)
     with _catalogue_refusals("option"):
         catalogue.check_option_added(sim.tariff_plan, sim.option_codes, code)
-    now = utcnow()
+    now = deps.now()
     sim.options.append(SimOption(sim_id=sim.id, code=code, added_at=now))
     sim.updated_at = now
     await session.flush()
     entry = record_history(session, sim, "option_added", actor, to_value=code, at=now)
     await publish_change(
-        session, kit, sim, "option_added", actor, previous={"option": code}, at=now
+        session, deps, sim, "option_added", actor, previous={"option": code}, at=now
     )
     await confirm_to_requester(
-        session, kit, sim, "option_added", actor, request_id=entry.id, detail={"option": code}
+        session, deps, sim, "option_added", actor, request_id=entry.id, detail={"option": code}
     )
     await session.flush()
     return sim
 
 
 async def remove_option(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, code: str, actor: Actor
+    session: AsyncSession, deps: Deps, sim: Sim, code: str, actor: Actor
 ) -> Sim:
     sim = await locked_active(session, sim)
     with _catalogue_refusals("option"):
         catalogue.check_option_removed(sim.option_codes, code)
-    now = utcnow()
+    now = deps.now()
     sim.options = [o for o in sim.options if o.code != code]
     sim.updated_at = now
     await session.flush()
     entry = record_history(session, sim, "option_removed", actor, from_value=code, at=now)
     await publish_change(
-        session, kit, sim, "option_removed", actor, previous={"option": code}, at=now
+        session, deps, sim, "option_removed", actor, previous={"option": code}, at=now
     )
     await confirm_to_requester(
-        session, kit, sim, "option_removed", actor, request_id=entry.id, detail={"option": code}
+        session, deps, sim, "option_removed", actor, request_id=entry.id, detail={"option": code}
     )
     await session.flush()
     return sim
 
 
 async def set_end_user(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, user_id: uuid.UUID | None, actor: Actor
+    session: AsyncSession, deps: Deps, sim: Sim, user_id: uuid.UUID | None, actor: Actor
 ) -> Sim:
     """Idempotent: naming the current end user again changes and publishes nothing."""
     sim = await locked_active(session, sim)
     if sim.end_user_id == user_id:
         return sim
     previous = sim.end_user_id
-    now = utcnow()
+    now = deps.now()
     sim.end_user_id = user_id
     sim.updated_at = now
     record_history(
@@ -206,7 +203,7 @@ async def set_end_user(
     )
     await publish_change(
         session,
-        kit,
+        deps,
         sim,
         "end_user_changed",
         actor,
@@ -219,24 +216,22 @@ async def set_end_user(
 
 async def deactivate(
     session: AsyncSession,
-    kit: ServiceKit,
+    deps: Deps,
     sim: Sim,
     actor: Actor,
     *,
     check_fleet_manager: bool = True,
 ) -> Sim:
     sim = await locked_active(session, sim)
-    await _deactivate_locked(session, kit, sim, actor)
+    await _deactivate_locked(session, deps, sim, actor)
     if check_fleet_manager:
-        await enforce_threshold(session, kit, sim.customer_id, reason="below_threshold")
+        await enforce_threshold(session, deps, sim.customer_id, reason="below_threshold")
     await session.flush()
     return sim
 
 
-async def _deactivate_locked(
-    session: AsyncSession, kit: ServiceKit, sim: Sim, actor: Actor
-) -> None:
-    now = utcnow()
+async def _deactivate_locked(session: AsyncSession, deps: Deps, sim: Sim, actor: Actor) -> None:
+    now = deps.now()
     sim.status = "deactivated"
     sim.deactivated_at = now
     sim.updated_at = now
@@ -245,15 +240,15 @@ async def _deactivate_locked(
         session, sim, "deactivated", actor, from_value="active", to_value="deactivated", at=now
     )
     await publish_change(
-        session, kit, sim, "deactivated", actor, previous={"status": "active"}, at=now
+        session, deps, sim, "deactivated", actor, previous={"status": "active"}, at=now
     )
 
 
 async def deactivate_all_of_customer(
-    session: AsyncSession, kit: ServiceKit, customer_id: uuid.UUID, actor: Actor
+    session: AsyncSession, deps: Deps, customer_id: uuid.UUID, actor: Actor
 ) -> int:
     sims = await repo.active_sims_of_customer(session, customer_id)
     for sim in sims:
-        await _deactivate_locked(session, kit, sim, actor)
+        await _deactivate_locked(session, deps, sim, actor)
     await session.flush()
     return len(sims)
