@@ -83,6 +83,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+async def database_now(session: AsyncSession) -> datetime:
+    """The database server's clock (aware UTC), for times several instances compare, such
+    as claim leases: one clock for all of them, whatever each machine's clock says."""
+    if session.get_bind().dialect.name == "sqlite":
+        value = (
+            await session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+        ).scalar_one()
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    value = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    return value.astimezone(UTC)  # type: ignore[no-any-return]  # asyncpg gives a datetime
+
+
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 

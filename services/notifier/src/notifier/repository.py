@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, func, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import IN_PROGRESS, Status
@@ -81,21 +81,18 @@ async def expired_waits(session: AsyncSession, now: datetime, limit: int) -> Seq
     return (await session.execute(stmt)).scalars().all()
 
 
-async def release_stale_sending(
-    session: AsyncSession, claimed_before: datetime, now: datetime
-) -> int:
-    """Rows an instance claimed and never finished (it crashed mid-send): send again."""
-    result = await session.execute(
-        update(Notification)
+async def stale_sending(
+    session: AsyncSession, claimed_before: datetime, limit: int
+) -> Sequence[Notification]:
+    """Rows an instance claimed and never finished (it died mid-send), locked."""
+    stmt = (
+        select(Notification)
         .where(Notification.status == Status.SENDING, Notification.claimed_at < claimed_before)
-        .values(
-            status=Status.PENDING,
-            next_attempt_at=now,
-            last_error="interrupted while sending; sent again with the same message id",
-        )
-        .execution_options(synchronize_session=False)
+        .order_by(Notification.claimed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return rowcount(result)
+    return (await session.execute(stmt)).scalars().all()
 
 
 # Newest first, as the delivery log promises; the id breaks ties within one instant.

@@ -48,6 +48,7 @@ from notifier.domain import (
 )
 from notifier.models import Notification, Recipient
 from notifier.templates import TemplateProblem
+from servicekit.db import database_now
 from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -232,14 +233,33 @@ class Job:
 
 
 async def claim_due(session: AsyncSession, deps: Deps) -> list[Job]:
-    """Mark due rows "sending" and count the attempt; committed before anything is sent."""
-    now = deps.now()
+    """Mark due rows "sending" and count the attempt; committed before anything is sent.
+
+    Claims and their leases are timed by the database's clock, not this instance's: an
+    instance whose clock runs ahead must not take over rows another is still sending.
+    """
+    now = await database_now(session)
     s = deps.settings
-    released = await repo.release_stale_sending(
-        session, now - timedelta(seconds=s.sending_lease_s), now
-    )
-    if released:
-        log.warning("re-queued %d notification(s) abandoned mid-send", released)
+    for n in await repo.stale_sending(
+        session, now - timedelta(seconds=s.sending_lease_s), s.sender_batch_size
+    ):
+        if n.attempts >= s.max_attempts:
+            # Each claim of it ended with the process dying mid-send (a message that
+            # crashes the sender, say): stop before it takes the sender down for good.
+            await fail(
+                session,
+                deps,
+                n,
+                f"interrupted while sending on each of its {n.attempts} attempts; not sent "
+                "again (resend it from the delivery log once the cause is fixed)",
+                now,
+            )
+            continue
+        n.status = Status.PENDING
+        n.next_attempt_at = now
+        n.claimed_at = None
+        n.last_error = "interrupted while sending; sent again with the same message id"
+        log_notification(n, "notification abandoned mid-send; sending again")
     for n in await repo.expired_waits(session, now, s.sender_batch_size):
         await fail(session, deps, n, "recipient unknown: no user.created arrived in time", now)
     jobs = []

@@ -2,6 +2,7 @@
 servers needed. The same flow against PostgreSQL, Kafka and the SMTP/SMS sinks is in
 tests/integration."""
 
+import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -327,3 +328,70 @@ async def test_a_cursor_the_log_did_not_make_is_a_400(env: Env, cursor: str) -> 
     assert resp.status_code == 400, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["type"].endswith("invalid-cursor")
+
+
+class SlowMailer(FakeMailer):
+    """Accepts a message only when the test lets it: a send in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def send(self, message: Any) -> str:
+        self.started.set()
+        await self.go_on.wait()
+        return await super().send(message)
+
+
+async def test_an_instance_whose_clock_runs_two_minutes_ahead_sends_nothing_twice(
+    env: Env,
+) -> None:
+    await submit(env, confirmation_request())
+    slow = SlowMailer()
+    sending = Sender(env.kit.db, replace(env.deps, mailer=slow))
+    in_flight = asyncio.create_task(sending.run_once())
+    await asyncio.wait_for(slow.started.wait(), timeout=10)
+    assert [n.status for n in await rows(env)] == ["sending"]
+
+    # Another instance, its clock two minutes ahead: past the claim's lease by its clock.
+    ahead = datetime.now(UTC) + timedelta(minutes=2)
+    other = Sender(env.kit.db, at(env.deps, ahead))
+    assert env.deps.settings.sending_lease_s <= 120
+    assert await other.run_once() == 0  # the lease runs on the database's clock
+
+    slow.go_on.set()
+    assert await in_flight == 1
+    assert len(slow.sent) == 1 and env.mailer.sent == []
+    assert [n.status for n in await rows(env)] == ["sent"]
+
+
+async def _abandon_mid_send(env: Env, attempts: int) -> None:
+    """As if the sending process died mid-send on each of ``attempts`` claims."""
+    async with env.kit.db.transaction() as session:
+        await session.execute(
+            update(Notification).values(
+                status="sending",
+                attempts=attempts,
+                claimed_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+
+
+async def test_a_message_abandoned_mid_send_is_sent_again_with_the_same_message_id(
+    env: Env,
+) -> None:
+    await submit(env, confirmation_request())
+    await _abandon_mid_send(env, attempts=1)
+    assert await env.sender.run_once() == 1
+    [n] = await rows(env)
+    assert n.status == "sent" and n.attempts == 2 and len(env.mailer.sent) == 1
+
+
+async def test_a_message_that_kills_the_sender_every_time_is_given_up(env: Env) -> None:
+    await submit(env, confirmation_request())
+    await _abandon_mid_send(env, attempts=env.deps.settings.max_attempts)
+    assert await env.sender.run_once() == 0
+    [n] = await rows(env)
+    assert n.status == "failed" and "interrupted while sending" in (n.last_error or "")
+    assert env.mailer.sent == []
