@@ -19,6 +19,7 @@ from notifier.domain import (
     DeliveryError,
     classify_http_status,
     classify_smtp_code,
+    outage,
     permanent,
     transient,
 )
@@ -75,18 +76,18 @@ def classify_smtp_error(exc: BaseException) -> DeliveryError:
             return permanent(f"smtp recipient refused: {reason}")
         return transient(f"smtp recipient deferred: {reason}")
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
-        return transient(f"smtp {exc.code} {exc.message} (check the SMTP settings)")
+        return outage(f"smtp {exc.code} {exc.message} (check the SMTP settings)")
     if isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPTimeoutError):
-        return transient(f"smtp unreachable: {type(exc).__name__}")
+        return outage(f"smtp unreachable: {type(exc).__name__}")
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
-        return transient("smtp server disconnected")
+        return outage("smtp server disconnected")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         reason = f"smtp {exc.code} {exc.message}"
         return transient(reason) if classify_smtp_code(exc.code) else permanent(reason)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return transient(f"smtp: {exc} (check the SMTP settings)")
+        return outage(f"smtp: {exc} (check the SMTP settings)")
     if isinstance(exc, OSError | TimeoutError):
-        return transient(f"smtp unreachable: {type(exc).__name__}")
+        return outage(f"smtp unreachable: {type(exc).__name__}")
     return transient(f"smtp error: {type(exc).__name__}")
 
 
@@ -142,13 +143,15 @@ class HttpSmsGateway:
                 headers={"Idempotency-Key": idempotency_key},
             )
         except httpx.TimeoutException:
-            raise transient("sms gateway timed out") from None
+            raise outage("sms gateway timed out") from None
         except httpx.HTTPError as exc:
-            raise transient(f"sms gateway unreachable: {type(exc).__name__}") from None
+            raise outage(f"sms gateway unreachable: {type(exc).__name__}") from None
         outcome = classify_http_status(resp.status_code)
         if outcome == "ok":
             return _gateway_id(resp)
         reason = f"sms gateway answered {resp.status_code}"
+        if resp.status_code in (401, 403) or resp.status_code >= 500:
+            raise outage(reason)  # our credentials, or the gateway itself
         raise transient(reason) if outcome == "transient" else permanent(reason)
 
 

@@ -31,16 +31,25 @@ ERROR_MAX_LEN = 500
 
 
 class DeliveryError(Exception):
-    """A send did not go through. ``transient`` decides between retrying and giving up."""
+    """A send did not go through. ``transient`` decides between retrying and giving up;
+    ``outage`` says the provider (or our own configuration of it) failed, not the message
+    or its recipient: such a failure does not use up the message's attempts, and a run of
+    them opens the channel's circuit breaker."""
 
-    def __init__(self, reason: str, *, transient: bool) -> None:
+    def __init__(self, reason: str, *, transient: bool, outage: bool = False) -> None:
         self.reason = scrub_error(reason)
-        self.transient = transient
+        self.transient = transient or outage
+        self.outage = outage
         super().__init__(self.reason)
 
 
 def transient(reason: str) -> DeliveryError:
     return DeliveryError(reason, transient=True)
+
+
+def outage(reason: str) -> DeliveryError:
+    """The mail server or gateway is unreachable, refuses us, or is misconfigured."""
+    return DeliveryError(reason, transient=True, outage=True)
 
 
 def permanent(reason: str) -> DeliveryError:

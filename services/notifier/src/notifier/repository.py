@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -53,14 +53,20 @@ async def resend_in_progress(session: AsyncSession, original_id: uuid.UUID) -> b
     return bool((await session.execute(stmt)).scalar())
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Notification]:
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, channels: Collection[str]
+) -> Sequence[Notification]:
     """Pending rows whose time has come, locked so other instances skip them.
 
     ``SKIP LOCKED`` is PostgreSQL's; SQLite ignores ``FOR UPDATE`` (one instance there).
     """
     stmt = (
         select(Notification)
-        .where(Notification.status == Status.PENDING, Notification.next_attempt_at <= now)
+        .where(
+            Notification.status == Status.PENDING,
+            Notification.next_attempt_at <= now,
+            Notification.channel.in_(list(channels)),
+        )
         .order_by(Notification.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

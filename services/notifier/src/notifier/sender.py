@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import service
@@ -49,6 +49,59 @@ SENDS = Counter(
     "notifier_send_attempts_total", "Send attempts by channel and outcome", ["channel", "outcome"]
 )
 SEND_DURATION = Histogram("notifier_send_duration_seconds", "Time to send one message", ["channel"])
+CIRCUIT_OPEN = Gauge(
+    "notifier_circuit_open", "1 while a channel's provider is considered down", ["channel"]
+)
+CHANNELS = ("email", "sms")
+
+
+class Breaker:
+    """One channel's circuit breaker: after ``failures`` provider failures in a row it opens
+    for ``open_s`` (doubling up to ``max_open_s`` while the provider keeps failing); while
+    open nothing is claimed for the channel, so an outage does not churn through messages.
+    One success closes it."""
+
+    def __init__(
+        self,
+        channel: str,
+        *,
+        failures: int,
+        open_s: float,
+        max_open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channel = channel
+        self.threshold = failures
+        self.open_s = open_s
+        self.max_open_s = max_open_s
+        self.clock = clock
+        self.failures = 0
+        self.opened = 0  # how many times in a row it opened
+        self.open_until = 0.0
+
+    def is_open(self) -> bool:
+        return self.clock() < self.open_until
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.open_until = self.clock() + min(self.open_s * 2**self.opened, self.max_open_s)
+            self.opened += 1
+            self.failures = 0
+            CIRCUIT_OPEN.labels(self.channel).set(1)
+            log.warning(
+                "%s provider failing; not sending on it for %.0fs",
+                self.channel,
+                self.open_until - self.clock(),
+            )
+
+    def success(self) -> None:
+        if self.opened or self.failures:
+            log.info("%s provider answering again", self.channel)
+        self.failures = 0
+        self.opened = 0
+        self.open_until = 0.0
+        CIRCUIT_OPEN.labels(self.channel).set(0)
 
 
 class Sender:
@@ -57,6 +110,15 @@ class Sender:
         self.deps = deps
         self._own_transactions = 0
         s = deps.settings
+        self.breakers = {
+            channel: Breaker(
+                channel,
+                failures=s.breaker_failures,
+                open_s=s.breaker_open_s,
+                max_open_s=s.breaker_open_max_s,
+            )
+            for channel in CHANNELS
+        }
         self._loop = BackgroundLoop(
             "notifier-sender",
             self._send_pass,
@@ -77,10 +139,14 @@ class Sender:
     async def start(self, _kit: ServiceKit | None = None) -> None:
         self._loop.start()
 
-    async def stop(self, _kit: ServiceKit | None = None) -> None:
-        """Let the batch in flight finish (so it is not left "sending"), then stop; past
-        the deadline it is cancelled and its claims expire after the lease."""
-        if not await self._loop.stop(self.deps.settings.smtp_timeout_s):
+    async def stop(self, kit: ServiceKit | None = None) -> None:
+        """Let the batch in flight finish (so it is not left "sending"), then stop, within
+        the kit's shutdown budget; past it the batch is cancelled and its claims expire
+        after the lease (then sent again with the same Message-ID)."""
+        deadline = self.deps.settings.smtp_timeout_s
+        if kit is not None:
+            deadline = min(deadline, kit.shutdown_time_left())
+        if not await self._loop.stop(deadline):
             log.warning("sender did not finish in time; its claims will expire")
 
     async def _send_pass(self) -> bool:
@@ -105,8 +171,11 @@ class Sender:
         time, far inside the lease, so no other instance can take a claimed row over
         while it is still being sent.
         """
+        channels = [c for c in CHANNELS if not self.breakers[c].is_open()]
+        if not channels:
+            return 0
         async with self._transaction() as session:
-            jobs = await service.claim_due(session, self.deps)
+            jobs = await service.claim_due(session, self.deps, channels)
         if jobs:
             await asyncio.gather(*(self._deliver(job) for job in jobs))
         return len(jobs)
@@ -134,7 +203,10 @@ class Sender:
         try:
             provider_id = await asyncio.wait_for(self._send(job), timeout=budget)
         except DeliveryError as exc:
-            SENDS.labels(job.channel, "transient" if exc.transient else "permanent").inc()
+            outcome = "outage" if exc.outage else "transient" if exc.transient else "permanent"
+            SENDS.labels(job.channel, outcome).inc()
+            if exc.outage:
+                self.breakers[job.channel].failure()
             await self._record_failure(job, exc)
             return
         except TimeoutError:
@@ -148,6 +220,7 @@ class Sender:
             return
         SEND_DURATION.labels(job.channel).observe(time.perf_counter() - started)
         SENDS.labels(job.channel, "sent").inc()
+        self.breakers[job.channel].success()
         await self._record_sent(job, provider_id)
 
     async def _send(self, job: Job) -> str:

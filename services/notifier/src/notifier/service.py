@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -232,7 +233,9 @@ class Job:
     trace_headers: dict[str, str]
 
 
-async def claim_due(session: AsyncSession, deps: Deps) -> list[Job]:
+async def claim_due(
+    session: AsyncSession, deps: Deps, channels: Collection[str] = ("email", "sms")
+) -> list[Job]:
     """Mark due rows "sending" and count the attempt; committed before anything is sent.
 
     Claims and their leases are timed by the database's clock, not this instance's: an
@@ -263,7 +266,7 @@ async def claim_due(session: AsyncSession, deps: Deps) -> list[Job]:
     for n in await repo.expired_waits(session, now, s.sender_batch_size):
         await fail(session, deps, n, "recipient unknown: no user.created arrived in time", now)
     jobs = []
-    for n in await repo.claim_due(session, now, s.sender_batch_size):
+    for n in await repo.claim_due(session, now, s.sender_batch_size, channels):
         if not n.to_address:  # cannot happen for pending rows; never send blind
             await fail(session, deps, n, "no address", now)
             continue
@@ -323,6 +326,19 @@ async def record_failure(session: AsyncSession, deps: Deps, job: Job, error: Del
     if n is None or n.status != Status.SENDING:
         return  # another instance took over after our lease ran out
     s = deps.settings
+    if error.outage:
+        # The provider failed, not this message: the attempt is given back, so an outage
+        # of the mail server never uses up messages' attempts (the sender's circuit
+        # breaker keeps such a run short).
+        n.attempts = max(n.attempts - 1, 0)
+        n.status = Status.PENDING
+        n.next_attempt_at = now + timedelta(seconds=s.outage_retry_s)
+        n.claimed_at = None
+        n.last_error = error.reason
+        log_notification(
+            n, "provider unavailable; notification will be retried", error=error.reason
+        )
+        return
     decision = after_failure(
         error,
         attempts=n.attempts,

@@ -49,6 +49,14 @@ class NotifierSettings(ServiceSettings):
     max_attempts: int = 8
     retry_initial_s: float = 30.0
     retry_max_s: float = 3600.0
+    # The mail server or SMS gateway unavailable (or refusing our credentials): retried
+    # after this, without using up the message's attempts.
+    outage_retry_s: float = 30.0
+    # After this many provider failures in a row a channel's circuit opens: nothing is
+    # sent on it for breaker_open_s, doubling up to breaker_open_max_s while it fails.
+    breaker_failures: int = 3
+    breaker_open_s: float = 15.0
+    breaker_open_max_s: float = 300.0
     # A row left in "sending" longer than this was abandoned by a crashed instance; it
     # must exceed the longest send (SMTP timeout + PDF fetch) so a live send is not
     # taken over by another instance.

@@ -142,6 +142,7 @@ async def stack() -> AsyncIterator[Stack]:
         sender_poll_interval_s=0.2,
         retry_initial_s=0.3,
         retry_max_s=1.0,
+        outage_retry_s=0.3,
         max_attempts=4,
         relay_poll_interval_s=0.2,
     )

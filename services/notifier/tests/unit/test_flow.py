@@ -29,7 +29,7 @@ from contracts.envelope import new_event
 from contracts.events.notification import RecipientV1
 from notifier import backoffice, service
 from notifier.deps import Deps
-from notifier.domain import permanent, transient
+from notifier.domain import outage, permanent, transient
 from notifier.main import create_app
 from notifier.models import Notification
 from notifier.sender import Sender
@@ -63,6 +63,7 @@ async def env() -> AsyncIterator[Env]:
         retry_initial_s=0,
         retry_max_s=0,
         max_attempts=3,
+        outage_retry_s=0,
     )
     tokens = TokenFactory()
     mailer, sms = FakeMailer(), FakeSms()
@@ -395,3 +396,39 @@ async def test_a_message_that_kills_the_sender_every_time_is_given_up(env: Env) 
     [n] = await rows(env)
     assert n.status == "failed" and "interrupted while sending" in (n.last_error or "")
     assert env.mailer.sent == []
+
+
+async def test_a_mail_server_outage_uses_up_no_attempts_and_opens_the_circuit(env: Env) -> None:
+    await submit(env, confirmation_request())
+    env.mailer.failures = [outage("smtp unreachable: ConnectionRefusedError")] * 10
+    breaker = env.sender.breakers["email"]
+    for _ in range(env.deps.settings.breaker_failures):
+        assert await env.sender.run_once() == 1
+    [n] = await rows(env)
+    # Three failed tries against a server that is down: none counted against the message,
+    # although max_attempts is 3.
+    assert n.status == "pending" and n.attempts == 0
+    assert breaker.is_open()
+    assert await env.sender.run_once() == 0  # nothing is claimed while the circuit is open
+
+    env.mailer.failures = []
+    breaker.open_until = 0.0  # the open period has run out
+    assert await env.sender.run_once() == 1
+    [n] = await rows(env)
+    assert n.status == "sent" and n.attempts == 1 and len(env.mailer.sent) == 1
+    assert not breaker.is_open() and breaker.opened == 0
+
+
+def test_our_own_smtp_configuration_errors_are_outages_not_the_recipients_fault() -> None:
+    import aiosmtplib
+
+    from notifier.delivery import classify_smtp_error
+
+    refused_login = classify_smtp_error(aiosmtplib.SMTPAuthenticationError(535, "bad login"))
+    assert refused_login.outage and refused_login.transient
+    unknown_mailbox = classify_smtp_error(
+        aiosmtplib.SMTPRecipientsRefused(
+            [aiosmtplib.SMTPRecipientRefused(550, "no such user", "x@example.be")]
+        )
+    )
+    assert not unknown_mailbox.outage and not unknown_mailbox.transient
