@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -38,7 +39,7 @@ def rec(account: str, kind: str, destination: str, started: datetime, **qty: int
 
 
 async def count(app, model, *where) -> int:
-    async with app.state.billing.kit.db.transaction() as s:
+    async with app.state.kit.db.transaction() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)))
 
 
@@ -309,10 +310,11 @@ async def test_usage_to_invoice_journey(tokens, operator):
             headers=user,
         )
         assert r.status_code == 201, r.text
-        billing = app.state.billing
+        deps = app.state.deps
         deadline = datetime.fromisoformat(inv["objection_deadline"])
-        billing.clock = lambda: datetime(
-            deadline.year, deadline.month, deadline.day, 23, 30, tzinfo=UTC
+        app.state.deps = replace(
+            deps,
+            now=lambda: datetime(deadline.year, deadline.month, deadline.day, 23, 30, tzinfo=UTC),
         )
         try:
             r = await client.post(
@@ -320,7 +322,7 @@ async def test_usage_to_invoice_journey(tokens, operator):
             )
             assert r.status_code == 409
         finally:
-            billing.clock = lambda: datetime.now(UTC)
+            app.state.deps = deps
 
         # insights see the closed period only
         r = await client.get(

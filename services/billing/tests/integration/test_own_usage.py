@@ -31,7 +31,7 @@ async def test_service_user_sees_own_line_only(tokens, operator):
         )
         account = r.json()["billing_account_id"]
         when = datetime.now(UTC) - timedelta(days=1)
-        async with app.state.billing.kit.db.transaction() as s:
+        async with app.state.kit.db.transaction() as s:
             s.add(
                 Sim(
                     sim_id=sim_id,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from billing import jobs
 from billing.domain.calendar import Period
 from billing.models import BillingRun, BillingRunAccount, Invoice, InvoicePdf, Sim, UsageRecord
-from billing.service import retention, runs
+from billing.service import retention
 from servicekit.testing import FakeDelegation
 
 from .conftest import billing_app
@@ -62,20 +64,18 @@ async def test_a_run_left_running_by_a_dead_worker_is_resumed(tokens, operator):
     async with billing_app(
         tokens, FakeDelegation(), billing_worker_enabled=False, consumer_enabled=False
     ) as (app, client):
-        b = app.state.billing
-        db = b.kit.db
+        deps, db = app.state.deps, app.state.kit.db
         period = Period.of(datetime.now(UTC)).previous()
         a, c = await _account(client, operator), await _account(client, operator, "fixed")
         await _usage(client, operator, a, period.starts_at + timedelta(days=2))
         await _usage(client, operator, c, period.starts_at + timedelta(days=2))
-        work = runs.worker(b)
 
         r = await client.post(
             "/v1/operator/billing-runs",
             json={"period": str(period), "billing_account_ids": [a]},
             headers=operator,
         )
-        await work(b.kit)
+        await jobs.work_next_run(db, deps)
         first = (
             await client.get(f"/v1/operator/billing-runs/{r.json()['run_id']}", headers=operator)
         ).json()
@@ -101,7 +101,7 @@ async def test_a_run_left_running_by_a_dead_worker_is_resumed(tokens, operator):
             s.add_all(
                 [BillingRunAccount(run_id=run_id, billing_account_id=uuid.UUID(x)) for x in (a, c)]
             )
-        await work(b.kit)
+        await jobs.work_next_run(db, deps)
         second = (await client.get(f"/v1/operator/billing-runs/{run_id}", headers=operator)).json()
         assert second["status"] == "done"
         assert (second["done_accounts"], second["total_accounts"]) == (2, 2)
@@ -133,8 +133,8 @@ async def test_a_run_left_running_by_a_dead_worker_is_resumed(tokens, operator):
         # Retention: 13 months later the mobile invoice and all call details are gone,
         # the fixed account's invoice and PDF are kept (24 months).
         later = datetime.now(UTC) + timedelta(days=400)
-        b.clock = lambda: later
-        deleted = await retention.apply_retention(b)
+        async with db.transaction() as s:
+            deleted = await retention.apply_retention(s, replace(deps, now=lambda: later))
         assert deleted["mobile_invoices"] == 1 and deleted["fixed_invoices"] == 0
         async with db.transaction() as s:
             assert await s.scalar(select(func.count()).select_from(UsageRecord)) == 0
@@ -146,10 +146,10 @@ async def test_a_sim_without_a_known_price_fails_its_account_not_the_run(tokens,
     async with billing_app(
         tokens, FakeDelegation(), billing_worker_enabled=False, consumer_enabled=False
     ) as (app, client):
-        b = app.state.billing
+        deps, db = app.state.deps, app.state.kit.db
         period = Period.of(datetime.now(UTC)).previous()
         bad, good = await _account(client, operator), await _account(client, operator)
-        async with b.kit.db.transaction() as s:
+        async with db.transaction() as s:
             s.add(
                 Sim(
                     sim_id=uuid.uuid4(),
@@ -169,14 +169,14 @@ async def test_a_sim_without_a_known_price_fails_its_account_not_the_run(tokens,
             json={"period": str(period), "billing_account_ids": [bad, good]},
             headers=operator,
         )
-        await runs.worker(b)(b.kit)
+        await jobs.work_next_run(db, deps)
         run = (
             await client.get(f"/v1/operator/billing-runs/{r.json()['run_id']}", headers=operator)
         ).json()
         assert run["status"] == "failed"
         assert (run["done_accounts"], run["failed_accounts"], run["total_accounts"]) == (1, 1, 2)
-        assert await _invoices(b.kit.db, bad) == 0
-        assert await _invoices(b.kit.db, good) == 1
+        assert await _invoices(db, bad) == 0
+        assert await _invoices(db, good) == 1
         # unknown accounts in a run request: 422, nothing created
         r = await client.post(
             "/v1/operator/billing-runs",

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from billing.context import BillingDep
+from billing.deps import DepsDep
 from billing.service import insights as service
 from contracts.types import Money
 from servicekit.app import SessionDep
@@ -70,10 +70,10 @@ async def customer_insights(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
     period_from: Annotated[str | None, Query(alias="from", pattern=PERIOD)] = None,
     period_to: Annotated[str | None, Query(alias="to", pattern=PERIOD)] = None,
 ) -> Any:
     return await service.insights(
-        session, b, principal, customer_id, period_from=period_from, period_to=period_to
+        session, deps, principal, customer_id, period_from=period_from, period_to=period_to
     )

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from billing.api import schemas as s
-from billing.context import BillingDep
+from billing.deps import DepsDep
 from billing.service import accounts, invoices, runs, usage
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
@@ -24,10 +24,10 @@ ToPeriod = Annotated[str | None, Query(alias="to", pattern=PERIOD)]
 
 @router.post("/operator/billing-accounts", status_code=201, response_model=s.AccountCreated)
 async def create_billing_account(
-    body: s.AccountIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
+    body: s.AccountIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> Any:
     account = await accounts.create_account(
-        session, b, customer_id=body.customer_id, kind=body.kind, name=body.name
+        session, deps, customer_id=body.customer_id, kind=body.kind, name=body.name
     )
     return {"billing_account_id": account.id}
 
@@ -37,28 +37,28 @@ async def list_billing_accounts(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
     return await accounts.list_accounts(
-        session, b, principal, customer_id, cursor=cursor, limit=limit
+        session, deps, principal, customer_id, cursor=cursor, limit=limit
     )
 
 
 @router.get("/billing-accounts/{billing_account_id}", response_model=s.AccountOut)
 async def get_billing_account(
-    billing_account_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
+    billing_account_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Any:
-    return await accounts.get_account(session, b, principal, billing_account_id)
+    return await accounts.get_account(session, deps, principal, billing_account_id)
 
 
 @router.post("/operator/usage", status_code=202, response_model=s.UsageAccepted)
 async def post_usage(
-    body: s.UsageBatchIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
+    body: s.UsageBatchIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> Any:
     try:
-        result = await usage.ingest(session, b, body.records)
+        result = await usage.ingest(session, deps, body.records)
     except usage.UsageRejected as exc:
         raise ValidationFailed(str(exc), errors=exc.errors) from exc
     return {
@@ -73,22 +73,22 @@ async def unbilled_usage(
     billing_account_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
     return await usage.unbilled_usage(
-        session, b, principal, billing_account_id, cursor=cursor, limit=limit
+        session, deps, principal, billing_account_id, cursor=cursor, limit=limit
     )
 
 
 @router.post("/operator/billing-runs", status_code=202, response_model=s.RunCreated)
 async def request_billing_run(
-    body: s.RunIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
+    body: s.RunIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> Any:
     run = await runs.request_run(
         session,
-        b,
+        deps,
         period_text=body.period,
         account_ids=body.billing_account_ids,
         requested_by=principal.subject,
@@ -106,7 +106,7 @@ async def list_invoices(
     billing_account_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     period_from: FromPeriod = None,
@@ -114,7 +114,7 @@ async def list_invoices(
 ) -> Any:
     return await invoices.list_invoices(
         session,
-        b,
+        deps,
         principal,
         billing_account_id,
         period_from=period_from,
@@ -126,9 +126,9 @@ async def list_invoices(
 
 @router.get("/invoices/{invoice_id}", response_model=s.InvoiceOut)
 async def get_invoice(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
+    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Any:
-    return await invoices.get_invoice(session, b, principal, invoice_id)
+    return await invoices.get_invoice(session, deps, principal, invoice_id)
 
 
 @router.get(
@@ -137,9 +137,9 @@ async def get_invoice(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def get_invoice_pdf(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
+    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Response:
-    number, content = await invoices.get_pdf(session, b, principal, invoice_id)
+    number, content = await invoices.get_pdf(session, deps, principal, invoice_id)
     return Response(
         content,
         media_type="application/pdf",
@@ -163,13 +163,13 @@ async def get_invoice_usage(
     invoice_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
     inv, result = await invoices.invoice_usage(
-        session, b, principal, invoice_id, fmt=format, cursor=cursor, limit=limit
+        session, deps, principal, invoice_id, fmt=format, cursor=cursor, limit=limit
     )
     if format == "json":
         return result
@@ -191,6 +191,6 @@ async def object_to_invoice(
     body: s.ObjectionIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
+    deps: DepsDep,
 ) -> Any:
-    return await invoices.object_to_invoice(session, b, principal, invoice_id, body.reason)
+    return await invoices.object_to_invoice(session, deps, principal, invoice_id, body.reason)

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.models import BillingAccount, Invoice
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
@@ -29,7 +29,7 @@ def invoice_resource(invoice: Invoice) -> Resource:
 
 
 async def visible_account(
-    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID, action: Action
+    session: AsyncSession, deps: Deps, principal: Principal, account_id: uuid.UUID, action: Action
 ) -> BillingAccount:
     account = await accounts_repo.get_account(session, account_id)
     if account is None:
@@ -37,13 +37,13 @@ async def visible_account(
     if account.status == "terminated" and principal.kind == "user":
         # A terminated customer's data is no longer available to its users.
         raise NotFound("No such billing account")
-    await b.kit.delegation.require(principal, account_resource(account), action)
+    await deps.delegation.require(principal, account_resource(account), action)
     return account
 
 
 async def visible_invoice(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     invoice_id: uuid.UUID,
     action: Action,
@@ -56,7 +56,7 @@ async def visible_invoice(
         if account is None or account.status == "terminated":
             raise NotFound("No such invoice")
     # 404 if the caller cannot even read it, 403 if it can read but not do this.
-    await b.kit.delegation.require(
+    await deps.delegation.require(
         principal, invoice_resource(invoice), action, visible_with=Action.INVOICE_READ
     )
     return invoice

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
 from billing.service.access import visible_account
@@ -35,7 +35,7 @@ def account_view(a: BillingAccount) -> dict[str, Any]:
 
 
 async def create_account(
-    session: AsyncSession, b: Billing, *, customer_id: uuid.UUID, kind: str, name: str
+    session: AsyncSession, deps: Deps, *, customer_id: uuid.UUID, kind: str, name: str
 ) -> BillingAccount:
     account = BillingAccount(
         id=uuid.uuid4(),
@@ -43,22 +43,22 @@ async def create_account(
         kind=kind,
         name=name,
         status="active",
-        created_at=b.now(),
+        created_at=deps.now(),
     )
     await repo.add_account(session, account)
     return account
 
 
 async def get_account(
-    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, account_id: uuid.UUID
 ) -> dict[str, Any]:
-    account = await visible_account(session, b, principal, account_id, Action.INVOICE_READ)
+    account = await visible_account(session, deps, principal, account_id, Action.INVOICE_READ)
     return account_view(account)
 
 
 async def list_accounts(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     customer_id: uuid.UUID,
     *,
@@ -67,7 +67,7 @@ async def list_accounts(
 ) -> dict[str, Any]:
     only_ids: set[str] | None = None
     if principal.kind == "user":
-        only_ids = await _visible_account_ids(b, principal, customer_id)
+        only_ids = await _visible_account_ids(deps, principal, customer_id)
     position = decode_cursor(cursor)
     rows = await repo.list_accounts(
         session,
@@ -81,19 +81,19 @@ async def list_accounts(
 
 
 async def _visible_account_ids(
-    b: Billing, principal: Principal, customer_id: uuid.UUID
+    deps: Deps, principal: Principal, customer_id: uuid.UUID
 ) -> set[str] | None:
     """None = all of the customer's accounts; else the ids the user may read invoices of.
 
     Administrators (who grant rights per billing account) see the whole list even when
     they may not read the invoices themselves (an access manager, SPEC 8.4)."""
-    visible = await b.kit.delegation.visible(
+    visible = await deps.delegation.visible(
         principal.subject, "billing_account", Action.INVOICE_READ
     )
     if str(customer_id) in visible.customer_ids:
         return None
     try:
-        admin = await b.kit.delegation.check(
+        admin = await deps.delegation.check(
             principal.subject, Action.ROLE_GRANT, Resource("customer", customer_id, customer_id)
         )
     except Problem:
@@ -103,12 +103,12 @@ async def _visible_account_ids(
     return None if admin.allowed else set(visible.ids)
 
 
-async def terminate_customer(session: AsyncSession, b: Billing, e: CustomerTerminatedV1) -> None:
+async def terminate_customer(session: AsyncSession, e: CustomerTerminatedV1) -> None:
     count = await repo.terminate_customer_accounts(session, e.customer_id, e.terminated_at)
     log.info("customer terminated: %d billing accounts closed", count)
 
 
-async def apply_sim_change(session: AsyncSession, b: Billing, e: SimChangedV1) -> None:
+async def apply_sim_change(session: AsyncSession, e: SimChangedV1) -> None:
     """Keep the SIM projection; older events (out of order) never overwrite newer state."""
     sim = await repo.get_sim(session, e.sim_id)
     if sim is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
@@ -29,14 +29,14 @@ ZERO = Decimal("0.00")
 
 async def insights(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     customer_id: uuid.UUID,
     *,
     period_from: str | None,
     period_to: str | None,
 ) -> dict[str, Any]:
-    to = parse_period(period_to) if period_to else Period.of(b.now()).previous()
+    to = parse_period(period_to) if period_to else Period.of(deps.now()).previous()
     frm = parse_period(period_from) if period_from else _months_back(to, 11)
     if frm > to:
         raise ValidationFailed(
@@ -45,7 +45,7 @@ async def insights(
     if (to.year - frm.year) * 12 + to.month - frm.month >= MAX_MONTHS:
         raise ValidationFailed(f"At most {MAX_MONTHS} months at once")
 
-    account_ids = await _visible_accounts(session, b, principal, customer_id)
+    account_ids = await _visible_accounts(session, deps, principal, customer_id)
     result: dict[str, Any] = {
         "customer_id": str(customer_id),
         "from": str(frm),
@@ -116,12 +116,12 @@ def _months_back(p: Period, n: int) -> Period:
 
 
 async def _visible_accounts(
-    session: AsyncSession, b: Billing, principal: Principal, customer_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, customer_id: uuid.UUID
 ) -> list[uuid.UUID] | None:
     """None = every account of the customer; else the ones whose invoices the user reads."""
     if principal.kind != "user":
         return None
-    visible = await b.kit.delegation.visible(
+    visible = await deps.delegation.visible(
         principal.subject, "billing_account", Action.INVOICE_READ
     )
     if str(customer_id) in visible.customer_ids:

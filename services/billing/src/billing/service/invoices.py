@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import objection_open
 from billing.exports import to_csv, to_xlsx
 from billing.models import Invoice, Objection
@@ -45,7 +45,7 @@ def summary_view(inv: Invoice) -> dict[str, Any]:
 
 async def list_invoices(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     account_id: uuid.UUID,
     *,
@@ -54,7 +54,7 @@ async def list_invoices(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    account = await visible_account(session, b, principal, account_id, Action.INVOICE_READ)
+    account = await visible_account(session, deps, principal, account_id, Action.INVOICE_READ)
     rows = await repo.page_invoices(
         session,
         account.id,
@@ -71,9 +71,9 @@ async def list_invoices(
 
 
 async def get_invoice(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID
 ) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
+    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
     lines = await repo.invoice_lines(session, inv.id)
     return {
         **summary_view(inv),
@@ -93,9 +93,9 @@ async def get_invoice(
 
 
 async def get_pdf(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID
 ) -> tuple[str, bytes]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
+    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
     content = await repo.invoice_pdf(session, inv.id)
     if content is None:
         raise Gone("The PDF of this invoice is past its retention time")
@@ -104,7 +104,7 @@ async def get_pdf(
 
 async def invoice_usage(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     invoice_id: uuid.UUID,
     *,
@@ -113,7 +113,7 @@ async def invoice_usage(
     limit: int,
 ) -> tuple[Invoice, Any]:
     """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.USAGE_READ)
+    inv = await visible_invoice(session, deps, principal, invoice_id, Action.USAGE_READ)
     if fmt == "json":
         rows = await usage_repo.page_invoice_usage(
             session, inv.id, cursor=decode_cursor(cursor), limit=limit
@@ -130,10 +130,10 @@ async def invoice_usage(
 
 
 async def object_to_invoice(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID, reason: str
+    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID, reason: str
 ) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_OBJECT)
-    now = b.now()
+    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_OBJECT)
+    now = deps.now()
     if not objection_open(inv.objection_deadline, now):
         raise Conflict(
             f"The objection period ended on {inv.objection_deadline.isoformat()}; "

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.invoice import USAGE_ORDER, UsageSum
 from billing.domain.rating import rate
@@ -58,7 +58,7 @@ def _field_errors(index: int, r: UsageRecordV1) -> list[dict[str, str]]:
     return errors
 
 
-async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]) -> IngestResult:
+async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]) -> IngestResult:
     """Rate and store records; publish ``usage.rated`` for each new, non-excluded one.
 
     Idempotent by record id. Records to free/emergency numbers leave only their id
@@ -84,8 +84,10 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
             result.duplicates += 1
         else:
             fresh[r.record_id] = r
-    now = b.now()
-    excluded = [r.record_id for r in fresh.values() if b.rules.is_excluded(r.kind, r.destination)]
+    now = deps.now()
+    excluded = [
+        r.record_id for r in fresh.values() if deps.rules.is_excluded(r.kind, r.destination)
+    ]
     excluded_set = set(excluded)
     rows: list[dict[str, Any]] = []
     for r in fresh.values():
@@ -120,7 +122,7 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
     for row in rows:
         if row["record_id"] not in inserted:
             continue
-        await b.kit.outbox.add(
+        await deps.outbox.add(
             session,
             UsageRatedV1(
                 record_id=row["record_id"],
@@ -174,7 +176,7 @@ def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
 
 async def unbilled_usage(
     session: AsyncSession,
-    b: Billing,
+    deps: Deps,
     principal: Principal,
     account_id: uuid.UUID,
     *,
@@ -187,12 +189,12 @@ async def unbilled_usage(
     SIMs (a service user and their own SIM, SPEC 8.6) sees those lines only."""
     lines: list[str] | None = None
     try:
-        account = await visible_account(session, b, principal, account_id, Action.USAGE_READ)
+        account = await visible_account(session, deps, principal, account_id, Action.USAGE_READ)
     except NotFound:
         if principal.kind != "user":
             raise
-        account, lines = await _own_lines(session, b, principal, account_id)
-    visible_before = b.now() - timedelta(hours=b.settings.unbilled_delay_hours)
+        account, lines = await _own_lines(session, deps, principal, account_id)
+    visible_before = deps.now() - timedelta(hours=deps.settings.unbilled_delay_hours)
     rows = await repo.page_unbilled(
         session, account.id, visible_before, lines=lines, cursor=decode_cursor(cursor), limit=limit
     )
@@ -207,12 +209,12 @@ async def unbilled_usage(
 
 
 async def _own_lines(
-    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, account_id: uuid.UUID
 ) -> tuple[BillingAccount, list[str]]:
     account = await accounts_repo.get_account(session, account_id)
     if account is None or account.status != "active":
         raise NotFound("No such billing account")
-    visible = await b.kit.delegation.visible(principal.subject, "sim", Action.USAGE_READ)
+    visible = await deps.delegation.visible(principal.subject, "sim", Action.USAGE_READ)
     lines = await accounts_repo.msisdns_of_sims(session, account.id, set(visible.ids))
     if not lines:
         raise NotFound("No such billing account")
