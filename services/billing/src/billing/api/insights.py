@@ -6,11 +6,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from billing.api.auth import InvoiceReadableAccounts
 from billing.deps import DepsDep
 from billing.service import insights as service
 from contracts.types import Money
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1", tags=["insights"])
 
@@ -68,12 +68,17 @@ PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 @router.get("/customers/{customer_id}/insights", response_model=Insights)
 async def customer_insights(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    visible: InvoiceReadableAccounts,
     session: SessionDep,
     deps: DepsDep,
     period_from: Annotated[str | None, Query(alias="from", pattern=PERIOD)] = None,
     period_to: Annotated[str | None, Query(alias="to", pattern=PERIOD)] = None,
 ) -> Any:
     return await service.insights(
-        session, deps, principal, customer_id, period_from=period_from, period_to=period_to
+        session,
+        deps,
+        customer_id,
+        account_ids=visible.ids,
+        period_from=period_from,
+        period_to=period_to,
     )

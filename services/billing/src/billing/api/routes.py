@@ -1,4 +1,4 @@
-"""HTTP routes: parse, call one use case (which authorizes), shape the reply."""
+"""HTTP routes: parse, state the rights needed (api.auth), call one use case, shape the reply."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from billing.api import schemas as s
+from billing.api.auth import (
+    ListableAccounts,
+    ObjectableInvoice,
+    ReadableAccount,
+    ReadableInvoice,
+    UsageReadableAccount,
+    UsageReadableInvoice,
+)
 from billing.deps import DepsDep
 from billing.service import accounts, invoices, runs, usage
 from servicekit.app import SessionDep
@@ -35,22 +43,24 @@ async def create_billing_account(
 @router.get("/customers/{customer_id}/billing-accounts", response_model=s.AccountPage)
 async def list_billing_accounts(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    visible: ListableAccounts,
     session: SessionDep,
-    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
     return await accounts.list_accounts(
-        session, deps, principal, customer_id, cursor=cursor, limit=limit
+        session,
+        customer_id,
+        only_ids=visible.ids,
+        active_only=visible.active_only,
+        cursor=cursor,
+        limit=limit,
     )
 
 
 @router.get("/billing-accounts/{billing_account_id}", response_model=s.AccountOut)
-async def get_billing_account(
-    billing_account_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> Any:
-    return await accounts.get_account(session, deps, principal, billing_account_id)
+async def get_billing_account(account: ReadableAccount) -> Any:
+    return accounts.account_view(account)
 
 
 @router.post("/operator/usage", status_code=202, response_model=s.UsageAccepted)
@@ -70,15 +80,14 @@ async def post_usage(
 
 @router.get("/billing-accounts/{billing_account_id}/unbilled-usage", response_model=s.UnbilledUsage)
 async def unbilled_usage(
-    billing_account_id: UUID,
-    principal: CurrentPrincipal,
+    scope: UsageReadableAccount,
     session: SessionDep,
     deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
     return await usage.unbilled_usage(
-        session, deps, principal, billing_account_id, cursor=cursor, limit=limit
+        session, deps, scope.account, lines=scope.lines, cursor=cursor, limit=limit
     )
 
 
@@ -103,10 +112,8 @@ async def get_billing_run(run_id: UUID, principal: OperatorPrincipal, session: S
 
 @router.get("/billing-accounts/{billing_account_id}/invoices", response_model=s.InvoicePage)
 async def list_invoices(
-    billing_account_id: UUID,
-    principal: CurrentPrincipal,
+    account: ReadableAccount,
     session: SessionDep,
-    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     period_from: FromPeriod = None,
@@ -114,9 +121,7 @@ async def list_invoices(
 ) -> Any:
     return await invoices.list_invoices(
         session,
-        deps,
-        principal,
-        billing_account_id,
+        account,
         period_from=period_from,
         period_to=period_to,
         cursor=cursor,
@@ -125,10 +130,8 @@ async def list_invoices(
 
 
 @router.get("/invoices/{invoice_id}", response_model=s.InvoiceOut)
-async def get_invoice(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> Any:
-    return await invoices.get_invoice(session, deps, principal, invoice_id)
+async def get_invoice(invoice: ReadableInvoice, session: SessionDep) -> Any:
+    return await invoices.get_invoice(session, invoice)
 
 
 @router.get(
@@ -136,14 +139,12 @@ async def get_invoice(
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-async def get_invoice_pdf(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> Response:
-    number, content = await invoices.get_pdf(session, deps, principal, invoice_id)
+async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Response:
+    content = await invoices.get_pdf(session, invoice)
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
     )
 
 
@@ -160,17 +161,13 @@ async def get_invoice_pdf(
     },
 )
 async def get_invoice_usage(
-    invoice_id: UUID,
-    principal: CurrentPrincipal,
+    invoice: UsageReadableInvoice,
     session: SessionDep,
-    deps: DepsDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Any:
-    inv, result = await invoices.invoice_usage(
-        session, deps, principal, invoice_id, fmt=format, cursor=cursor, limit=limit
-    )
+    result = await invoices.invoice_usage(session, invoice, fmt=format, cursor=cursor, limit=limit)
     if format == "json":
         return result
     media = (
@@ -181,16 +178,18 @@ async def get_invoice_usage(
     return Response(
         result,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{inv.number}-usage.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}-usage.{format}"'},
     )
 
 
 @router.post("/invoices/{invoice_id}/objections", status_code=201, response_model=s.ObjectionOut)
 async def object_to_invoice(
-    invoice_id: UUID,
+    invoice: ObjectableInvoice,
     body: s.ObjectionIn,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> Any:
-    return await invoices.object_to_invoice(session, deps, principal, invoice_id, body.reason)
+    return await invoices.object_to_invoice(
+        session, deps, invoice, reason=body.reason, submitted_by=principal.subject
+    )

@@ -34,7 +34,7 @@ async def list_accounts(
     session: AsyncSession,
     customer_id: uuid.UUID,
     *,
-    only_ids: set[str] | None,
+    only_ids: frozenset[uuid.UUID] | None,
     active_only: bool,
     after: str | None,
     limit: int,
@@ -43,7 +43,7 @@ async def list_accounts(
     if only_ids is not None:
         if not only_ids:
             return []
-        q = q.where(BillingAccount.id.in_([uuid.UUID(i) for i in only_ids]))
+        q = q.where(BillingAccount.id.in_(only_ids))
     if active_only:
         q = q.where(BillingAccount.status == "active")
     if after:

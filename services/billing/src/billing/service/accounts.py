@@ -11,14 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.deps import Deps
 from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
-from billing.service.access import visible_account
-from contracts.actions import Action
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
-from servicekit.auth import Principal
-from servicekit.delegation_client import Resource
 from servicekit.pagination import decode_cursor, page
-from servicekit.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -49,58 +44,26 @@ async def create_account(
     return account
 
 
-async def get_account(
-    session: AsyncSession, deps: Deps, principal: Principal, account_id: uuid.UUID
-) -> dict[str, Any]:
-    account = await visible_account(session, deps, principal, account_id, Action.INVOICE_READ)
-    return account_view(account)
-
-
 async def list_accounts(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
     customer_id: uuid.UUID,
     *,
+    only_ids: frozenset[uuid.UUID] | None,
+    active_only: bool,
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    only_ids: set[str] | None = None
-    if principal.kind == "user":
-        only_ids = await _visible_account_ids(deps, principal, customer_id)
+    """The customer's accounts; ``only_ids`` (None = all) is what the caller may see."""
     position = decode_cursor(cursor)
     rows = await repo.list_accounts(
         session,
         customer_id,
         only_ids=only_ids,
-        active_only=principal.kind == "user",
+        active_only=active_only,
         after=str(position["i"]) if position else None,
         limit=limit,
     )
     return page([account_view(a) for a in rows], limit, lambda a: {"i": a["billing_account_id"]})
-
-
-async def _visible_account_ids(
-    deps: Deps, principal: Principal, customer_id: uuid.UUID
-) -> set[str] | None:
-    """None = all of the customer's accounts; else the ids the user may read invoices of.
-
-    Administrators (who grant rights per billing account) see the whole list even when
-    they may not read the invoices themselves (an access manager, SPEC 8.4)."""
-    visible = await deps.delegation.visible(
-        principal.subject, "billing_account", Action.INVOICE_READ
-    )
-    if str(customer_id) in visible.customer_ids:
-        return None
-    try:
-        admin = await deps.delegation.check(
-            principal.subject, Action.ROLE_GRANT, Resource("customer", customer_id, customer_id)
-        )
-    except Problem:
-        # Only widens the list; without an answer the user sees what they may read.
-        log.warning("role.grant check failed; listing readable billing accounts only")
-        return set(visible.ids)
-    return None if admin.allowed else set(visible.ids)
 
 
 async def terminate_customer(session: AsyncSession, e: CustomerTerminatedV1) -> None:

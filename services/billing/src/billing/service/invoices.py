@@ -10,13 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.deps import Deps
 from billing.domain.calendar import objection_open
 from billing.exports import to_csv, to_xlsx
-from billing.models import Invoice, Objection
+from billing.models import BillingAccount, Invoice, Objection
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
-from billing.service.access import visible_account, visible_invoice
 from billing.service.usage import usage_position, usage_view
-from contracts.actions import Action
-from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
 from servicekit.problems import Conflict, Gone
 
@@ -45,16 +42,13 @@ def summary_view(inv: Invoice) -> dict[str, Any]:
 
 async def list_invoices(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    account_id: uuid.UUID,
+    account: BillingAccount,
     *,
     period_from: str | None,
     period_to: str | None,
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    account = await visible_account(session, deps, principal, account_id, Action.INVOICE_READ)
     rows = await repo.page_invoices(
         session,
         account.id,
@@ -70,10 +64,7 @@ async def list_invoices(
     )
 
 
-async def get_invoice(
-    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID
-) -> dict[str, Any]:
-    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
+async def get_invoice(session: AsyncSession, inv: Invoice) -> dict[str, Any]:
     lines = await repo.invoice_lines(session, inv.id)
     return {
         **summary_view(inv),
@@ -92,47 +83,40 @@ async def get_invoice(
     }
 
 
-async def get_pdf(
-    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID
-) -> tuple[str, bytes]:
-    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
+async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
     content = await repo.invoice_pdf(session, inv.id)
     if content is None:
         raise Gone("The PDF of this invoice is past its retention time")
-    return inv.number, content
+    return content
 
 
 async def invoice_usage(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    invoice_id: uuid.UUID,
+    inv: Invoice,
     *,
     fmt: str,
     cursor: str | None,
     limit: int,
-) -> tuple[Invoice, Any]:
+) -> Any:
     """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
-    inv = await visible_invoice(session, deps, principal, invoice_id, Action.USAGE_READ)
     if fmt == "json":
         rows = await usage_repo.page_invoice_usage(
             session, inv.id, cursor=decode_cursor(cursor), limit=limit
         )
-        return inv, {
+        return {
             "invoice_id": str(inv.id),
             **page([usage_view(u) for u in rows], limit, usage_position),
         }
     rows = await usage_repo.page_invoice_usage(session, inv.id, cursor=None, limit=None)
     items = [usage_view(u) for u in rows]
     if fmt == "csv":
-        return inv, to_csv(items)
-    return inv, to_xlsx(items, title=inv.number)
+        return to_csv(items)
+    return to_xlsx(items, title=inv.number)
 
 
 async def object_to_invoice(
-    session: AsyncSession, deps: Deps, principal: Principal, invoice_id: uuid.UUID, reason: str
+    session: AsyncSession, deps: Deps, inv: Invoice, *, reason: str, submitted_by: str
 ) -> dict[str, Any]:
-    inv = await visible_invoice(session, deps, principal, invoice_id, Action.INVOICE_OBJECT)
     now = deps.now()
     if not objection_open(inv.objection_deadline, now):
         raise Conflict(
@@ -144,7 +128,7 @@ async def object_to_invoice(
         invoice_id=inv.id,
         customer_id=inv.customer_id,
         reason=reason,
-        submitted_by=principal.subject,
+        submitted_by=submitted_by,
         status="received",
         created_at=now,
     )

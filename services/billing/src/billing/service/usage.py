@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -17,12 +16,8 @@ from billing.domain.rating import rate
 from billing.models import BillingAccount, UsageRecord
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
-from billing.service.access import visible_account
-from contracts.actions import Action
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
-from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, page
-from servicekit.problems import NotFound
 
 MAX_LINE = 64
 MAX_DESTINATION = 200
@@ -177,23 +172,14 @@ def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
 async def unbilled_usage(
     session: AsyncSession,
     deps: Deps,
-    principal: Principal,
-    account_id: uuid.UUID,
+    account: BillingAccount,
     *,
+    lines: list[str] | None,
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed.
-
-    A user who may not read the account's usage but may read the usage of some of its
-    SIMs (a service user and their own SIM, SPEC 8.6) sees those lines only."""
-    lines: list[str] | None = None
-    try:
-        account = await visible_account(session, deps, principal, account_id, Action.USAGE_READ)
-    except NotFound:
-        if principal.kind != "user":
-            raise
-        account, lines = await _own_lines(session, deps, principal, account_id)
+    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed;
+    of ``lines`` only, unless None."""
     visible_before = deps.now() - timedelta(hours=deps.settings.unbilled_delay_hours)
     rows = await repo.page_unbilled(
         session, account.id, visible_before, lines=lines, cursor=decode_cursor(cursor), limit=limit
@@ -206,16 +192,3 @@ async def unbilled_usage(
         "totals": totals_view(sums),
         "next_cursor": result["next_cursor"],
     }
-
-
-async def _own_lines(
-    session: AsyncSession, deps: Deps, principal: Principal, account_id: uuid.UUID
-) -> tuple[BillingAccount, list[str]]:
-    account = await accounts_repo.get_account(session, account_id)
-    if account is None or account.status != "active":
-        raise NotFound("No such billing account")
-    visible = await deps.delegation.visible(principal.subject, "sim", Action.USAGE_READ)
-    lines = await accounts_repo.msisdns_of_sims(session, account.id, set(visible.ids))
-    if not lines:
-        raise NotFound("No such billing account")
-    return account, lines
