@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import Invoice, InvoiceLine, InvoicePdf, InvoiceSequence, Objection
 from billing.repository._sql import insert_ignoring_conflicts, money
+from servicekit.pagination import Keyset, Page
 
 
 async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
@@ -62,26 +63,27 @@ async def invoice_pdf(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | N
     )
 
 
+# Newest period first. An account has one invoice per period, so the id only makes the
+# position unique; its direction never shows.
+INVOICES = Keyset(Invoice.period, Invoice.id)
+
+
 async def page_invoices(
     session: AsyncSession,
     account_id: uuid.UUID,
     *,
     period_from: str | None,
     period_to: str | None,
-    cursor: dict[str, Any] | None,
+    cursor: str | None,
     limit: int,
-) -> list[Invoice]:
-    """Newest period first."""
+) -> Page[Invoice]:
     q = select(Invoice).where(Invoice.billing_account_id == account_id)
     if period_from:
         q = q.where(Invoice.period >= period_from)
     if period_to:
         q = q.where(Invoice.period <= period_to)
-    if cursor:
-        p, i = str(cursor["p"]), uuid.UUID(str(cursor["i"]))
-        q = q.where(or_(Invoice.period < p, and_(Invoice.period == p, Invoice.id > i)))
-    q = q.order_by(Invoice.period.desc(), Invoice.id).limit(limit + 1)
-    return list(await session.scalars(q))
+    rows = list(await session.scalars(INVOICES.apply(q, cursor, limit)))
+    return INVOICES.page(rows, limit)
 
 
 async def add_objection(session: AsyncSession, objection: Objection) -> None:

@@ -13,7 +13,6 @@ from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
-from servicekit.pagination import decode_cursor, page
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +53,10 @@ async def list_accounts(
     limit: int,
 ) -> dict[str, Any]:
     """The customer's accounts; ``only_ids`` (None = all) is what the caller may see."""
-    position = decode_cursor(cursor)
-    rows = await repo.list_accounts(
-        session,
-        customer_id,
-        only_ids=only_ids,
-        active_only=active_only,
-        after=str(position["i"]) if position else None,
-        limit=limit,
+    found = await repo.page_accounts(
+        session, customer_id, only_ids=only_ids, active_only=active_only, cursor=cursor, limit=limit
     )
-    return page([account_view(a) for a in rows], limit, lambda a: {"i": a["billing_account_id"]})
+    return {"items": [account_view(a) for a in found.items], "next_cursor": found.next_cursor}
 
 
 async def terminate_customer(session: AsyncSession, e: CustomerTerminatedV1) -> None:

@@ -13,8 +13,7 @@ from billing.exports import to_csv, to_xlsx
 from billing.models import BillingAccount, Invoice, Objection
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
-from billing.service.usage import usage_position, usage_view
-from servicekit.pagination import decode_cursor, page
+from billing.service.usage import usage_view
 from servicekit.problems import Conflict, Gone
 
 
@@ -49,19 +48,15 @@ async def list_invoices(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    rows = await repo.page_invoices(
+    found = await repo.page_invoices(
         session,
         account.id,
         period_from=period_from,
         period_to=period_to,
-        cursor=decode_cursor(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    return page(
-        [summary_view(i) for i in rows],
-        limit,
-        lambda v: {"p": v["period"], "i": v["invoice_id"]},
-    )
+    return {"items": [summary_view(i) for i in found.items], "next_cursor": found.next_cursor}
 
 
 async def get_invoice(session: AsyncSession, inv: Invoice) -> dict[str, Any]:
@@ -100,15 +95,13 @@ async def invoice_usage(
 ) -> Any:
     """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
     if fmt == "json":
-        rows = await usage_repo.page_invoice_usage(
-            session, inv.id, cursor=decode_cursor(cursor), limit=limit
-        )
+        found = await usage_repo.page_invoice_usage(session, inv.id, cursor=cursor, limit=limit)
         return {
             "invoice_id": str(inv.id),
-            **page([usage_view(u) for u in rows], limit, usage_position),
+            "items": [usage_view(u) for u in found.items],
+            "next_cursor": found.next_cursor,
         }
-    rows = await usage_repo.page_invoice_usage(session, inv.id, cursor=None, limit=None)
-    items = [usage_view(u) for u in rows]
+    items = [usage_view(u) for u in await usage_repo.invoice_usage(session, inv.id)]
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)

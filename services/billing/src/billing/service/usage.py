@@ -17,7 +17,6 @@ from billing.models import BillingAccount, UsageRecord
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
-from servicekit.pagination import decode_cursor, page
 
 MAX_LINE = 64
 MAX_DESTINATION = 200
@@ -149,10 +148,6 @@ def usage_view(u: UsageRecord) -> dict[str, Any]:
     }
 
 
-def usage_position(item: dict[str, Any]) -> dict[str, Any]:
-    return {"s": item["started_at"].isoformat(), "r": item["record_id"]}
-
-
 def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
     by_kind = {u.kind: u for u in sums}
     total = sum((u.amount for u in sums), Decimal("0.00"))
@@ -181,14 +176,13 @@ async def unbilled_usage(
     """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed;
     of ``lines`` only, unless None."""
     visible_before = deps.now() - timedelta(hours=deps.settings.unbilled_delay_hours)
-    rows = await repo.page_unbilled(
-        session, account.id, visible_before, lines=lines, cursor=decode_cursor(cursor), limit=limit
+    found = await repo.page_unbilled(
+        session, account.id, visible_before, lines=lines, cursor=cursor, limit=limit
     )
-    result = page([usage_view(u) for u in rows], limit, usage_position)
     sums = await repo.unbilled_sums(session, account.id, visible_before, lines)
     return {
         "billing_account_id": str(account.id),
-        "items": result["items"],
+        "items": [usage_view(u) for u in found.items],
         "totals": totals_view(sums),
-        "next_cursor": result["next_cursor"],
+        "next_cursor": found.next_cursor,
     }
