@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 
 from billing.deps import Deps
 from billing.service import retention as retention_service
@@ -75,7 +76,8 @@ def retention(deps: Deps) -> Job:
     async def job(kit: ServiceKit) -> None:
         async with kit.db.transaction() as session:
             deleted = await retention_service.apply_retention(session, deps)
-        if any(deleted.values()):
-            log.info("retention applied", extra={"deleted": deleted})
+        counts = asdict(deleted)
+        if any(counts.values()):
+            log.info("retention applied", extra={"deleted": counts})
 
     return job

@@ -135,7 +135,7 @@ async def test_a_run_left_running_by_a_dead_worker_is_resumed(tokens, operator):
         later = datetime.now(UTC) + timedelta(days=400)
         async with db.transaction() as s:
             deleted = await retention.apply_retention(s, replace(deps, now=lambda: later))
-        assert deleted["mobile_invoices"] == 1 and deleted["fixed_invoices"] == 0
+        assert deleted.mobile_invoices == 1 and deleted.fixed_invoices == 0
         async with db.transaction() as s:
             assert await s.scalar(select(func.count()).select_from(UsageRecord)) == 0
             assert await s.scalar(select(func.count()).select_from(InvoicePdf)) == 1

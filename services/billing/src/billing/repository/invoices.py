@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +15,8 @@ from servicekit.pagination import Keyset, Page
 async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
     """Bump the year's counter. The UPDATE takes a row lock held until the invoice's
     transaction ends, so numbers are consecutive and never reused."""
-    table = InvoiceSequence.__table__
     await session.execute(
-        insert_ignoring_conflicts(session, table).values(year=year, last_value=0)  # type: ignore[arg-type]
+        insert_ignoring_conflicts(session, InvoiceSequence).values(year=year, last_value=0)
     )
     result = await session.execute(
         update(InvoiceSequence)
@@ -110,7 +110,7 @@ async def invoices_of_customer(
 
 async def line_totals_by_category(
     session: AsyncSession, invoice_ids: list[uuid.UUID]
-) -> dict[str, Any]:
+) -> dict[str, Decimal]:
     if not invoice_ids:
         return {}
     rows = await session.execute(
@@ -124,7 +124,7 @@ async def line_totals_by_category(
 # -- retention -----------------------------------------------------------------------
 
 
-async def delete_invoices_before(session: AsyncSession, kind: str, before: Any) -> int:
+async def delete_invoices_before(session: AsyncSession, kind: str, before: datetime) -> int:
     """Invoices of ``kind`` accounts issued before ``before``, with lines, PDF, call
     details and objections (by cascade)."""
     ids = select(Invoice.id).where(

@@ -33,9 +33,8 @@ async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set
     """Insert rated records; returns the ids actually inserted (a concurrent writer of the
     same record wins the race without an error)."""
     inserted: set[str] = set()
-    table = UsageRecord.__table__
     for part in chunks(rows):
-        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        stmt = insert_ignoring_conflicts(session, UsageRecord).returning(UsageRecord.record_id)
         result = await session.execute(stmt, part)
         inserted.update(result.scalars())
     return inserted
@@ -43,9 +42,10 @@ async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set
 
 async def insert_excluded(session: AsyncSession, record_ids: list[str], at: datetime) -> set[str]:
     inserted: set[str] = set()
-    table = ExcludedRecord.__table__
     for part in chunks(record_ids):
-        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        stmt = insert_ignoring_conflicts(session, ExcludedRecord).returning(
+            ExcludedRecord.record_id
+        )
         result = await session.execute(stmt, [{"record_id": r, "received_at": at} for r in part])
         inserted.update(result.scalars())
     return inserted

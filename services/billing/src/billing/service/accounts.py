@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
 from billing.models import BillingAccount, Sim
 from billing.repository import accounts as repo
+from billing.schemas import AccountOut
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
+from servicekit.pagination import Page
 
 log = logging.getLogger(__name__)
-
-
-def account_view(a: BillingAccount) -> dict[str, Any]:
-    return {
-        "billing_account_id": str(a.id),
-        "customer_id": str(a.customer_id),
-        "kind": a.kind,
-        "name": a.name,
-        "status": a.status,
-        "created_at": a.created_at,
-    }
 
 
 async def create_account(
@@ -51,12 +41,14 @@ async def list_accounts(
     active_only: bool,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> Page[AccountOut]:
     """The customer's accounts; ``only_ids`` (None = all) is what the caller may see."""
     found = await repo.page_accounts(
         session, customer_id, only_ids=only_ids, active_only=active_only, cursor=cursor, limit=limit
     )
-    return {"items": [account_view(a) for a in found.items], "next_cursor": found.next_cursor}
+    return Page[AccountOut](
+        items=[AccountOut.of(a) for a in found.items], next_cursor=found.next_cursor
+    )
 
 
 async def terminate_customer(session: AsyncSession, e: CustomerTerminatedV1) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,30 +13,16 @@ from billing.exports import to_csv, to_xlsx
 from billing.models import BillingAccount, Invoice, Objection
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
-from billing.service.usage import usage_view
+from billing.schemas import (
+    InvoiceLineOut,
+    InvoiceOut,
+    InvoiceSummary,
+    InvoiceUsage,
+    ObjectionOut,
+    UsageItem,
+)
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, Gone
-
-
-def totals_view(inv: Invoice) -> dict[str, Any]:
-    return {
-        "total_excl_vat": inv.total_excl_vat,
-        "vat": inv.vat,
-        "total_incl_vat": inv.total_incl_vat,
-    }
-
-
-def summary_view(inv: Invoice) -> dict[str, Any]:
-    return {
-        "invoice_id": str(inv.id),
-        "number": inv.number,
-        "billing_account_id": str(inv.billing_account_id),
-        "period": inv.period,
-        "totals": totals_view(inv),
-        "issued_at": inv.issued_at,
-        "due_date": inv.due_date,
-        "objection_deadline": inv.objection_deadline,
-        "currency": inv.currency,
-    }
 
 
 async def list_invoices(
@@ -47,7 +33,7 @@ async def list_invoices(
     period_to: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> Page[InvoiceSummary]:
     found = await repo.page_invoices(
         session,
         account.id,
@@ -56,26 +42,28 @@ async def list_invoices(
         cursor=cursor,
         limit=limit,
     )
-    return {"items": [summary_view(i) for i in found.items], "next_cursor": found.next_cursor}
+    return Page[InvoiceSummary](
+        items=[InvoiceSummary.of(i) for i in found.items], next_cursor=found.next_cursor
+    )
 
 
-async def get_invoice(session: AsyncSession, inv: Invoice) -> dict[str, Any]:
+async def get_invoice(session: AsyncSession, inv: Invoice) -> InvoiceOut:
     lines = await repo.invoice_lines(session, inv.id)
-    return {
-        **summary_view(inv),
-        "customer_id": str(inv.customer_id),
-        "lines": [
-            {
-                "position": line.position,
-                "category": line.category,
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "amount_excl_vat": line.amount,
-            }
+    return InvoiceOut(
+        **InvoiceSummary.of(inv).model_dump(),
+        customer_id=inv.customer_id,
+        lines=[
+            InvoiceLineOut(
+                position=line.position,
+                category=line.category,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                amount_excl_vat=line.amount,
+            )
             for line in lines
         ],
-    }
+    )
 
 
 async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
@@ -86,22 +74,21 @@ async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
 
 
 async def invoice_usage(
-    session: AsyncSession,
-    inv: Invoice,
-    *,
-    fmt: str,
-    cursor: str | None,
-    limit: int,
-) -> Any:
-    """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
-    if fmt == "json":
-        found = await usage_repo.page_invoice_usage(session, inv.id, cursor=cursor, limit=limit)
-        return {
-            "invoice_id": str(inv.id),
-            "items": [usage_view(u) for u in found.items],
-            "next_cursor": found.next_cursor,
-        }
-    items = [usage_view(u) for u in await usage_repo.invoice_usage(session, inv.id)]
+    session: AsyncSession, inv: Invoice, *, cursor: str | None, limit: int
+) -> InvoiceUsage:
+    found = await usage_repo.page_invoice_usage(session, inv.id, cursor=cursor, limit=limit)
+    return InvoiceUsage(
+        invoice_id=inv.id,
+        items=[UsageItem.of(u) for u in found.items],
+        next_cursor=found.next_cursor,
+    )
+
+
+async def invoice_usage_file(
+    session: AsyncSession, inv: Invoice, fmt: Literal["csv", "xlsx"]
+) -> bytes:
+    """The whole invoice's call details as one CSV or XLSX file."""
+    items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id)]
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)
@@ -109,7 +96,7 @@ async def invoice_usage(
 
 async def object_to_invoice(
     session: AsyncSession, deps: Deps, inv: Invoice, *, reason: str, submitted_by: str
-) -> dict[str, Any]:
+) -> ObjectionOut:
     now = deps.now()
     if not objection_open(inv.objection_deadline, now):
         raise Conflict(
@@ -126,10 +113,10 @@ async def object_to_invoice(
         created_at=now,
     )
     await repo.add_objection(session, objection)
-    return {
-        "objection_id": str(objection.id),
-        "invoice_id": str(inv.id),
-        "status": objection.status,
-        "created_at": objection.created_at,
-        "objection_deadline": inv.objection_deadline,
-    }
+    return ObjectionOut(
+        objection_id=objection.id,
+        invoice_id=inv.id,
+        status=objection.status,
+        created_at=objection.created_at,
+        objection_deadline=inv.objection_deadline,
+    )

@@ -125,7 +125,7 @@ async def close_period(
             number=invoice.number,
             customer_id=account.customer_id,
             billing_account_id=account.id,
-            billing_account_kind=account.kind,  # type: ignore[arg-type]
+            billing_account_kind=account.kind,
             period=str(period),
             issued_at=issued_at,
             due_date=invoice.due_date,

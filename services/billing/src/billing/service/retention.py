@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
@@ -10,7 +12,16 @@ from billing.repository import invoices as invoices_repo
 from billing.repository import retention as repo
 
 
-async def apply_retention(session: AsyncSession, deps: Deps) -> dict[str, int]:
+@dataclass(frozen=True)
+class Deleted:
+    usage_records: int
+    excluded_record_ids: int
+    mobile_invoices: int
+    fixed_invoices: int
+    billing_runs: int
+
+
+async def apply_retention(session: AsyncSession, deps: Deps) -> Deleted:
     """Call details 6 months, invoice data 12 months, invoices of fixed accounts (with
     their PDFs) 24 months; billing runs go with the invoice data."""
     s = deps.settings
@@ -21,16 +32,16 @@ async def apply_retention(session: AsyncSession, deps: Deps) -> dict[str, int]:
         invoice_months=s.retention_invoice_months,
         fixed_pdf_months=s.retention_fixed_pdf_months,
     )
-    return {
-        "usage_records": await repo.delete_usage_before(session, cut.usage_before),
-        "excluded_record_ids": await repo.delete_excluded_before(session, cut.usage_before),
-        "mobile_invoices": await invoices_repo.delete_invoices_before(
+    return Deleted(
+        usage_records=await repo.delete_usage_before(session, cut.usage_before),
+        excluded_record_ids=await repo.delete_excluded_before(session, cut.usage_before),
+        mobile_invoices=await invoices_repo.delete_invoices_before(
             session, "mobile", cut.invoices_before
         ),
-        "fixed_invoices": await invoices_repo.delete_invoices_before(
+        fixed_invoices=await invoices_repo.delete_invoices_before(
             session, "fixed", cut.fixed_invoices_before
         ),
-        "billing_runs": await repo.delete_runs_before(
+        billing_runs=await repo.delete_runs_before(
             session, months_before(now, s.retention_invoice_months)
         ),
-    }
+    )

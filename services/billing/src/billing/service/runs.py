@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +18,7 @@ from billing.models import BillingRun
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import runs as repo
+from billing.schemas import RunOut
 from billing.service.invoicing import close_period
 from servicekit.problems import Conflict, NotFound, ValidationFailed
 
@@ -68,25 +68,11 @@ async def request_run(
     return run
 
 
-def run_view(run: BillingRun) -> dict[str, Any]:
-    return {
-        "run_id": str(run.id),
-        "period": run.period,
-        "status": run.status,
-        "done_accounts": run.done_accounts,
-        "failed_accounts": run.failed_accounts,
-        "total_accounts": run.total_accounts,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-    }
-
-
-async def get_run(session: AsyncSession, run_id: uuid.UUID) -> dict[str, Any]:
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunOut:
     run = await repo.get_run(session, run_id)
     if run is None:
         raise NotFound("No such billing run")
-    return run_view(run)
+    return RunOut.of(run)
 
 
 # -- the worker's steps, one transaction each (see billing.jobs) ---------------------

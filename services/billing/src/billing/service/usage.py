@@ -13,9 +13,10 @@ from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.invoice import USAGE_ORDER, UsageSum
 from billing.domain.rating import rate
-from billing.models import BillingAccount, UsageRecord
+from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
+from billing.schemas import KindTotals, UnbilledUsage, UsageItem, UsageTotals
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
 
 MAX_LINE = 64
@@ -134,34 +135,18 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
     return result
 
 
-def usage_view(u: UsageRecord) -> dict[str, Any]:
-    return {
-        "record_id": u.record_id,
-        "line": u.line,
-        "kind": u.kind,
-        "destination": u.destination,
-        "zone": u.zone,
-        "started_at": u.started_at,
-        "quantity": u.quantity,
-        "amount": u.amount,
-        "period": u.period,
-    }
-
-
-def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
+def usage_totals(sums: list[UsageSum]) -> UsageTotals:
     by_kind = {u.kind: u for u in sums}
-    total = sum((u.amount for u in sums), Decimal("0.00"))
-    return {
-        "total_excl_vat": total,
-        "by_kind": {
-            k: {
-                "records": by_kind[k].records if k in by_kind else 0,
-                "quantity": by_kind[k].quantity if k in by_kind else 0,
-                "amount": by_kind[k].amount if k in by_kind else Decimal("0.00"),
-            }
+    zero = KindTotals(records=0, quantity=0, amount=Decimal("0.00"))
+    return UsageTotals(
+        total_excl_vat=sum((u.amount for u in sums), Decimal("0.00")),
+        by_kind={
+            k: KindTotals(records=u.records, quantity=u.quantity, amount=u.amount)
+            if (u := by_kind.get(k))
+            else zero
             for k in USAGE_ORDER
         },
-    }
+    )
 
 
 async def unbilled_usage(
@@ -172,7 +157,7 @@ async def unbilled_usage(
     lines: list[str] | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> UnbilledUsage:
     """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed;
     of ``lines`` only, unless None."""
     visible_before = deps.now() - timedelta(hours=deps.settings.unbilled_delay_hours)
@@ -180,9 +165,9 @@ async def unbilled_usage(
         session, account.id, visible_before, lines=lines, cursor=cursor, limit=limit
     )
     sums = await repo.unbilled_sums(session, account.id, visible_before, lines)
-    return {
-        "billing_account_id": str(account.id),
-        "items": [usage_view(u) for u in found.items],
-        "totals": totals_view(sums),
-        "next_cursor": found.next_cursor,
-    }
+    return UnbilledUsage(
+        billing_account_id=account.id,
+        items=[UsageItem.of(u) for u in found.items],
+        totals=usage_totals(sums),
+        next_cursor=found.next_cursor,
+    )
