@@ -10,6 +10,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from billing.domain.calendar import BRUSSELS
+from billing.schemas import UsageItem
 
 COLUMNS = (
     "record_id",
@@ -25,17 +26,17 @@ COLUMNS = (
 UNITS = {"voice": "s", "sms": "messages", "data": "bytes"}
 
 
-def _row(item: dict[str, Any]) -> list[Any]:
+def _row(item: UsageItem) -> list[Any]:
     return [
-        item["record_id"],
-        item["started_at"].astimezone(BRUSSELS).isoformat(),
-        item["line"],
-        item["kind"],
-        item["destination"],
-        item["zone"],
-        item["quantity"],
-        UNITS.get(item["kind"], ""),
-        item["amount"],
+        item.record_id,
+        item.started_at.astimezone(BRUSSELS).isoformat(),
+        item.line,
+        item.kind,
+        item.destination,
+        item.zone,
+        item.quantity,
+        UNITS.get(item.kind, ""),
+        item.amount,
     ]
 
 
@@ -50,7 +51,7 @@ def _is_number(value: str) -> bool:
     return value[1:].replace(" ", "").isdigit()
 
 
-def to_csv(items: Iterable[dict[str, Any]]) -> bytes:
+def to_csv(items: Iterable[UsageItem]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -59,7 +60,7 @@ def to_csv(items: Iterable[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def to_xlsx(items: Iterable[dict[str, Any]], title: str) -> bytes:
+def to_xlsx(items: Iterable[UsageItem], title: str) -> bytes:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title[:31] or "Usage")
     ws.append(list(COLUMNS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.service import accounts, usage
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
@@ -14,22 +14,22 @@ from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import Handler, PermanentError
 
 
-def event_handlers(b: Billing) -> dict[type[EventPayload], Handler]:
+def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     async def on_usage_record(session: AsyncSession, event: CloudEvent, p: UsageRecordV1) -> None:
         try:
-            await usage.ingest(session, b, [p])
+            await usage.ingest(session, deps, [p])
         except usage.UsageRejected as exc:
             # An unknown billing account will not become known by retrying: dead-letter
             # it (it can be replayed once the account exists).
             raise PermanentError(str(exc)) from exc
 
     async def on_sim_changed(session: AsyncSession, event: CloudEvent, p: SimChangedV1) -> None:
-        await accounts.apply_sim_change(session, b, p)
+        await accounts.apply_sim_change(session, p)
 
     async def on_customer_terminated(
         session: AsyncSession, event: CloudEvent, p: CustomerTerminatedV1
     ) -> None:
-        await accounts.terminate_customer(session, b, p)
+        await accounts.terminate_customer(session, p)
 
     return {
         UsageRecordV1: on_usage_record,

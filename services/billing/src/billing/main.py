@@ -7,12 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from billing import handlers
+from billing import handlers, jobs
 from billing.api import router
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.rating import ExclusionRules
 from billing.models import Base
-from billing.service import retention, runs
 from billing.settings import BillingSettings
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as kit_app
@@ -33,19 +32,24 @@ def create_app(
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    billing = Billing(
-        kit=kit, settings=settings, rules=ExclusionRules(settings.excluded_destinations)
+    deps = Deps(
+        settings=settings,
+        outbox=kit.outbox,
+        delegation=kit.delegation,
+        rules=ExclusionRules(settings.excluded_destinations),
     )
-    kit.subscribe(handlers.event_handlers(billing))
+    kit.subscribe(handlers.event_handlers(deps))
     if settings.billing_worker_enabled:
-        kit.run_periodically("billing-runs", settings.billing_worker_poll_s, runs.worker(billing))
+        kit.run_periodically(
+            "billing-runs", settings.billing_worker_poll_s, jobs.billing_worker(deps)
+        )
     if settings.retention_enabled:
-        kit.run_periodically("retention", settings.retention_interval_s, retention.job(billing))
+        kit.run_periodically("retention", settings.retention_interval_s, jobs.retention(deps))
     app = kit_app(
         kit,
         routers=[router],
         title="billing",
         description="Billing accounts, usage rating, billing runs, invoices and their PDFs.",
     )
-    app.state.billing = billing
+    app.state.deps = deps
     return app

@@ -79,9 +79,7 @@ async def wait_for(predicate: Callable[[], Any], within: float = 20.0, every: fl
 
 
 async def wait_consumer_assigned(app: Any) -> None:
-    await wait_for(
-        lambda: app.state.billing.kit.consumer and app.state.billing.kit.consumer.assigned
-    )
+    await wait_for(lambda: app.state.kit.consumer and app.state.kit.consumer.assigned)
 
 
 async def publish(payload: EventPayload, *, key: str | None = None) -> str:

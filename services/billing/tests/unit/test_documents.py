@@ -8,17 +8,21 @@ from openpyxl import load_workbook
 from billing.domain.invoice import Line, vat_totals
 from billing.exports import to_csv, to_xlsx
 from billing.pdf import PdfInvoice, render_invoice_pdf
+from billing.schemas import UsageItem
 
-ITEM = {
-    "record_id": "cdr-1",
-    "started_at": datetime(2026, 10, 3, 9, 0, tzinfo=UTC),
-    "line": "+32470000001",
-    "kind": "voice",
-    "destination": '=HYPERLINK("x")',
-    "zone": "national",
-    "quantity": 75,
-    "amount": Decimal("0.13"),
-}
+ITEM = UsageItem(
+    **{
+        "record_id": "cdr-1",
+        "started_at": datetime(2026, 10, 3, 9, 0, tzinfo=UTC),
+        "line": "+32470000001",
+        "kind": "voice",
+        "destination": '=HYPERLINK("x")',
+        "zone": "national",
+        "quantity": 75,
+        "amount": Decimal("0.13"),
+        "period": "2026-10",
+    }
+)
 
 
 def test_pdf_is_a_pdf_even_with_non_latin1_names():

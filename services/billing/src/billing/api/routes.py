@@ -1,18 +1,26 @@
-"""HTTP routes: parse, call one use case (which authorizes), shape the reply."""
+"""HTTP routes: parse, state the rights needed (api.auth), call one use case, shape the reply."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from billing.api import schemas as s
-from billing.context import BillingDep
+from billing import schemas as s
+from billing.api.auth import (
+    ListableAccounts,
+    ObjectableInvoice,
+    ReadableAccount,
+    ReadableInvoice,
+    UsageReadableAccount,
+    UsageReadableInvoice,
+)
+from billing.deps import DepsDep
 from billing.service import accounts, invoices, runs, usage
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from servicekit.problems import ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["billing"])
@@ -20,103 +28,101 @@ router = APIRouter(prefix="/v1", tags=["billing"])
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 FromPeriod = Annotated[str | None, Query(alias="from", pattern=PERIOD)]
 ToPeriod = Annotated[str | None, Query(alias="to", pattern=PERIOD)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.post("/operator/billing-accounts", status_code=201, response_model=s.AccountCreated)
+@router.post("/operator/billing-accounts", status_code=201)
 async def create_billing_account(
-    body: s.AccountIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
-) -> Any:
+    body: s.AccountIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+) -> s.AccountCreated:
     account = await accounts.create_account(
-        session, b, customer_id=body.customer_id, kind=body.kind, name=body.name
+        session, deps, customer_id=body.customer_id, kind=body.kind, name=body.name
     )
-    return {"billing_account_id": account.id}
+    return s.AccountCreated(billing_account_id=account.id)
 
 
-@router.get("/customers/{customer_id}/billing-accounts", response_model=s.AccountPage)
+@router.get("/customers/{customer_id}/billing-accounts")
 async def list_billing_accounts(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    visible: ListableAccounts,
     session: SessionDep,
-    b: BillingDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Any:
+) -> Page[s.AccountOut]:
     return await accounts.list_accounts(
-        session, b, principal, customer_id, cursor=cursor, limit=limit
+        session,
+        customer_id,
+        only_ids=visible.ids,
+        active_only=visible.active_only,
+        cursor=cursor,
+        limit=limit,
     )
 
 
-@router.get("/billing-accounts/{billing_account_id}", response_model=s.AccountOut)
-async def get_billing_account(
-    billing_account_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
-) -> Any:
-    return await accounts.get_account(session, b, principal, billing_account_id)
+@router.get("/billing-accounts/{billing_account_id}")
+async def get_billing_account(account: ReadableAccount) -> s.AccountOut:
+    return s.AccountOut.of(account)
 
 
-@router.post("/operator/usage", status_code=202, response_model=s.UsageAccepted)
+@router.post("/operator/usage", status_code=202)
 async def post_usage(
-    body: s.UsageBatchIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
-) -> Any:
+    body: s.UsageBatchIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+) -> s.UsageAccepted:
     try:
-        result = await usage.ingest(session, b, body.records)
+        result = await usage.ingest(session, deps, body.records)
     except usage.UsageRejected as exc:
         raise ValidationFailed(str(exc), errors=exc.errors) from exc
-    return {
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "excluded": result.excluded,
-    }
-
-
-@router.get("/billing-accounts/{billing_account_id}/unbilled-usage", response_model=s.UnbilledUsage)
-async def unbilled_usage(
-    billing_account_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    b: BillingDep,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Any:
-    return await usage.unbilled_usage(
-        session, b, principal, billing_account_id, cursor=cursor, limit=limit
+    return s.UsageAccepted(
+        accepted=result.accepted, duplicates=result.duplicates, excluded=result.excluded
     )
 
 
-@router.post("/operator/billing-runs", status_code=202, response_model=s.RunCreated)
+@router.get("/billing-accounts/{billing_account_id}/unbilled-usage")
+async def unbilled_usage(
+    scope: UsageReadableAccount,
+    session: SessionDep,
+    deps: DepsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> s.UnbilledUsage:
+    return await usage.unbilled_usage(
+        session, deps, scope.account, lines=scope.lines, cursor=cursor, limit=limit
+    )
+
+
+@router.post("/operator/billing-runs", status_code=202)
 async def request_billing_run(
-    body: s.RunIn, principal: OperatorPrincipal, session: SessionDep, b: BillingDep
-) -> Any:
+    body: s.RunIn, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+) -> s.RunCreated:
     run = await runs.request_run(
         session,
-        b,
+        deps,
         period_text=body.period,
         account_ids=body.billing_account_ids,
         requested_by=principal.subject,
     )
-    return {"run_id": run.id, "status": run.status}
+    return s.RunCreated(run_id=run.id, status=run.status)
 
 
-@router.get("/operator/billing-runs/{run_id}", response_model=s.RunOut)
-async def get_billing_run(run_id: UUID, principal: OperatorPrincipal, session: SessionDep) -> Any:
+@router.get("/operator/billing-runs/{run_id}")
+async def get_billing_run(
+    run_id: UUID, principal: OperatorPrincipal, session: SessionDep
+) -> s.RunOut:
     return await runs.get_run(session, run_id)
 
 
-@router.get("/billing-accounts/{billing_account_id}/invoices", response_model=s.InvoicePage)
+@router.get("/billing-accounts/{billing_account_id}/invoices")
 async def list_invoices(
-    billing_account_id: UUID,
-    principal: CurrentPrincipal,
+    account: ReadableAccount,
     session: SessionDep,
-    b: BillingDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     period_from: FromPeriod = None,
     period_to: ToPeriod = None,
-) -> Any:
+) -> Page[s.InvoiceSummary]:
     return await invoices.list_invoices(
         session,
-        b,
-        principal,
-        billing_account_id,
+        account,
         period_from=period_from,
         period_to=period_to,
         cursor=cursor,
@@ -124,11 +130,9 @@ async def list_invoices(
     )
 
 
-@router.get("/invoices/{invoice_id}", response_model=s.InvoiceOut)
-async def get_invoice(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
-) -> Any:
-    return await invoices.get_invoice(session, b, principal, invoice_id)
+@router.get("/invoices/{invoice_id}")
+async def get_invoice(invoice: ReadableInvoice, session: SessionDep) -> s.InvoiceOut:
+    return await invoices.get_invoice(session, invoice)
 
 
 @router.get(
@@ -136,61 +140,45 @@ async def get_invoice(
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-async def get_invoice_pdf(
-    invoice_id: UUID, principal: CurrentPrincipal, session: SessionDep, b: BillingDep
-) -> Response:
-    number, content = await invoices.get_pdf(session, b, principal, invoice_id)
+async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Response:
+    content = await invoices.get_pdf(session, invoice)
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
     )
 
 
 @router.get(
     "/invoices/{invoice_id}/usage",
     response_model=s.InvoiceUsage,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-            }
-        }
-    },
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
 )
 async def get_invoice_usage(
-    invoice_id: UUID,
-    principal: CurrentPrincipal,
+    invoice: UsageReadableInvoice,
     session: SessionDep,
-    b: BillingDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Any:
-    inv, result = await invoices.invoice_usage(
-        session, b, principal, invoice_id, fmt=format, cursor=cursor, limit=limit
-    )
+) -> s.InvoiceUsage | Response:
     if format == "json":
-        return result
-    media = (
-        "text/csv; charset=utf-8"
-        if format == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+        return await invoices.invoice_usage(session, invoice, cursor=cursor, limit=limit)
+    content = await invoices.invoice_usage_file(session, invoice, format)
     return Response(
-        result,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{inv.number}-usage.{format}"'},
+        content,
+        media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}-usage.{format}"'},
     )
 
 
-@router.post("/invoices/{invoice_id}/objections", status_code=201, response_model=s.ObjectionOut)
+@router.post("/invoices/{invoice_id}/objections", status_code=201)
 async def object_to_invoice(
-    invoice_id: UUID,
+    invoice: ObjectableInvoice,
     body: s.ObjectionIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    b: BillingDep,
-) -> Any:
-    return await invoices.object_to_invoice(session, b, principal, invoice_id, body.reason)
+    deps: DepsDep,
+) -> s.ObjectionOut:
+    return await invoices.object_to_invoice(
+        session, deps, invoice, reason=body.reason, submitted_by=principal.subject
+    )

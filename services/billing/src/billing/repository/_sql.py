@@ -3,19 +3,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import Base
 
 CHUNK = 1000  # rows per statement: stays under PostgreSQL's 32767 bind parameters
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Table) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+def insert_ignoring_conflicts(session: AsyncSession, model: type[Base]) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``model``'s table, in the session's dialect."""
     assert session.bind is not None
     if session.bind.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()
 
 
 def money(value: Any) -> Decimal:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import BillingAccount, Sim
 from billing.repository._sql import chunks
+from servicekit.pagination import Keyset, Page
 
 
 async def add_account(session: AsyncSession, account: BillingAccount) -> None:
@@ -30,26 +31,26 @@ async def existing_account_ids(
     return found
 
 
-async def list_accounts(
+# Oldest first: a customer's accounts in the order they were opened.
+ACCOUNTS = Keyset(BillingAccount.created_at, BillingAccount.id, descending=False)
+
+
+async def page_accounts(
     session: AsyncSession,
     customer_id: uuid.UUID,
     *,
-    only_ids: set[str] | None,
+    only_ids: frozenset[uuid.UUID] | None,
     active_only: bool,
-    after: str | None,
+    cursor: str | None,
     limit: int,
-) -> list[BillingAccount]:
+) -> Page[BillingAccount]:
     q = select(BillingAccount).where(BillingAccount.customer_id == customer_id)
     if only_ids is not None:
-        if not only_ids:
-            return []
-        q = q.where(BillingAccount.id.in_([uuid.UUID(i) for i in only_ids]))
+        q = q.where(BillingAccount.id.in_(only_ids))
     if active_only:
         q = q.where(BillingAccount.status == "active")
-    if after:
-        q = q.where(BillingAccount.id > uuid.UUID(after))
-    q = q.order_by(BillingAccount.id).limit(limit + 1)
-    return list(await session.scalars(q))
+    rows = list(await session.scalars(ACCOUNTS.apply(q, cursor, limit)))
+    return ACCOUNTS.page(rows, limit)
 
 
 async def terminate_customer_accounts(

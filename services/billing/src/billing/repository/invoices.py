@@ -1,21 +1,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import Invoice, InvoiceLine, InvoicePdf, InvoiceSequence, Objection
 from billing.repository._sql import insert_ignoring_conflicts, money
+from servicekit.pagination import Keyset, Page
 
 
 async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
     """Bump the year's counter. The UPDATE takes a row lock held until the invoice's
     transaction ends, so numbers are consecutive and never reused."""
-    table = InvoiceSequence.__table__
     await session.execute(
-        insert_ignoring_conflicts(session, table).values(year=year, last_value=0)  # type: ignore[arg-type]
+        insert_ignoring_conflicts(session, InvoiceSequence).values(year=year, last_value=0)
     )
     result = await session.execute(
         update(InvoiceSequence)
@@ -62,26 +63,27 @@ async def invoice_pdf(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | N
     )
 
 
+# Newest period first. An account has one invoice per period, so the id only makes the
+# position unique; its direction never shows.
+INVOICES = Keyset(Invoice.period, Invoice.id)
+
+
 async def page_invoices(
     session: AsyncSession,
     account_id: uuid.UUID,
     *,
     period_from: str | None,
     period_to: str | None,
-    cursor: dict[str, Any] | None,
+    cursor: str | None,
     limit: int,
-) -> list[Invoice]:
-    """Newest period first."""
+) -> Page[Invoice]:
     q = select(Invoice).where(Invoice.billing_account_id == account_id)
     if period_from:
         q = q.where(Invoice.period >= period_from)
     if period_to:
         q = q.where(Invoice.period <= period_to)
-    if cursor:
-        p, i = str(cursor["p"]), uuid.UUID(str(cursor["i"]))
-        q = q.where(or_(Invoice.period < p, and_(Invoice.period == p, Invoice.id > i)))
-    q = q.order_by(Invoice.period.desc(), Invoice.id).limit(limit + 1)
-    return list(await session.scalars(q))
+    rows = list(await session.scalars(INVOICES.apply(q, cursor, limit)))
+    return INVOICES.page(rows, limit)
 
 
 async def add_objection(session: AsyncSession, objection: Objection) -> None:
@@ -108,7 +110,7 @@ async def invoices_of_customer(
 
 async def line_totals_by_category(
     session: AsyncSession, invoice_ids: list[uuid.UUID]
-) -> dict[str, Any]:
+) -> dict[str, Decimal]:
     if not invoice_ids:
         return {}
     rows = await session.execute(
@@ -122,7 +124,7 @@ async def line_totals_by_category(
 # -- retention -----------------------------------------------------------------------
 
 
-async def delete_invoices_before(session: AsyncSession, kind: str, before: Any) -> int:
+async def delete_invoices_before(session: AsyncSession, kind: str, before: datetime) -> int:
     """Invoices of ``kind`` accounts issued before ``before``, with lines, PDF, call
     details and objections (by cascade)."""
     ids = select(Invoice.id).where(

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.invoice import UsageSum
 from billing.models import ExcludedRecord, UsageRecord
 from billing.repository._sql import chunks, insert_ignoring_conflicts, money
+from servicekit.pagination import Keyset, Page
 
 
 async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[str]:
@@ -32,9 +33,8 @@ async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set
     """Insert rated records; returns the ids actually inserted (a concurrent writer of the
     same record wins the race without an error)."""
     inserted: set[str] = set()
-    table = UsageRecord.__table__
     for part in chunks(rows):
-        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        stmt = insert_ignoring_conflicts(session, UsageRecord).returning(UsageRecord.record_id)
         result = await session.execute(stmt, part)
         inserted.update(result.scalars())
     return inserted
@@ -42,25 +42,17 @@ async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set
 
 async def insert_excluded(session: AsyncSession, record_ids: list[str], at: datetime) -> set[str]:
     inserted: set[str] = set()
-    table = ExcludedRecord.__table__
     for part in chunks(record_ids):
-        stmt = insert_ignoring_conflicts(session, table).returning(table.c.record_id)  # type: ignore[arg-type]
+        stmt = insert_ignoring_conflicts(session, ExcludedRecord).returning(
+            ExcludedRecord.record_id
+        )
         result = await session.execute(stmt, [{"record_id": r, "received_at": at} for r in part])
         inserted.update(result.scalars())
     return inserted
 
 
-def _after(cursor: dict[str, Any] | None) -> Any:
-    if not cursor:
-        return None
-    started = datetime.fromisoformat(str(cursor["s"]))
-    if started.tzinfo is None:  # a cursor written when SQLite gave naive times: UTC
-        started = started.replace(tzinfo=UTC)
-    rid = str(cursor["r"])
-    return or_(
-        UsageRecord.started_at > started,
-        and_(UsageRecord.started_at == started, UsageRecord.record_id > rid),
-    )
+# Call details in the order they happened.
+USAGE = Keyset(UsageRecord.started_at, UsageRecord.record_id, descending=False)
 
 
 async def page_unbilled(
@@ -69,15 +61,12 @@ async def page_unbilled(
     visible_before: datetime,
     *,
     lines: list[str] | None,
-    cursor: dict[str, Any] | None,
+    cursor: str | None,
     limit: int,
-) -> list[UsageRecord]:
+) -> Page[UsageRecord]:
     q = select(UsageRecord).where(*_unbilled(account_id, visible_before, lines))
-    after = _after(cursor)
-    if after is not None:
-        q = q.where(after)
-    q = q.order_by(UsageRecord.started_at, UsageRecord.record_id).limit(limit + 1)
-    return list(await session.scalars(q))
+    rows = list(await session.scalars(USAGE.apply(q, cursor, limit)))
+    return USAGE.page(rows, limit)
 
 
 def _unbilled(
@@ -140,19 +129,17 @@ async def mark_invoiced(
 
 
 async def page_invoice_usage(
-    session: AsyncSession,
-    invoice_id: uuid.UUID,
-    *,
-    cursor: dict[str, Any] | None,
-    limit: int | None,
-) -> list[UsageRecord]:
+    session: AsyncSession, invoice_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[UsageRecord]:
     q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id)
-    after = _after(cursor)
-    if after is not None:
-        q = q.where(after)
+    rows = list(await session.scalars(USAGE.apply(q, cursor, limit)))
+    return USAGE.page(rows, limit)
+
+
+async def invoice_usage(session: AsyncSession, invoice_id: uuid.UUID) -> list[UsageRecord]:
+    """All of an invoice's call details (an export), in the order of its pages."""
+    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id)
     q = q.order_by(UsageRecord.started_at, UsageRecord.record_id)
-    if limit is not None:
-        q = q.limit(limit + 1)
     return list(await session.scalars(q))
 
 

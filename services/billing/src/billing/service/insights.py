@@ -6,20 +6,18 @@ Only closed (invoiced) data: an open period is never shown as billed.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import Period
-from billing.repository import accounts as accounts_repo
+from billing.models import Invoice
 from billing.repository import invoices as invoices_repo
 from billing.repository import usage as usage_repo
+from billing.repository.usage import InsightRow
+from billing.schemas import Category, Consumer, Insights, KindUsage, LineUsage, Month, Totals
 from billing.service.runs import parse_period
-from contracts.actions import Action
-from servicekit.auth import Principal
 from servicekit.problems import ValidationFailed
 
 TOP_CONSUMERS = 10
@@ -29,14 +27,15 @@ ZERO = Decimal("0.00")
 
 async def insights(
     session: AsyncSession,
-    b: Billing,
-    principal: Principal,
+    deps: Deps,
     customer_id: uuid.UUID,
     *,
+    account_ids: frozenset[uuid.UUID] | None,
     period_from: str | None,
     period_to: str | None,
-) -> dict[str, Any]:
-    to = parse_period(period_to) if period_to else Period.of(b.now()).previous()
+) -> Insights:
+    """Of the customer's accounts in ``account_ids`` (None = all of them)."""
+    to = parse_period(period_to) if period_to else Period.of(deps.now()).previous()
     frm = parse_period(period_from) if period_from else _months_back(to, 11)
     if frm > to:
         raise ValidationFailed(
@@ -45,87 +44,64 @@ async def insights(
     if (to.year - frm.year) * 12 + to.month - frm.month >= MAX_MONTHS:
         raise ValidationFailed(f"At most {MAX_MONTHS} months at once")
 
-    account_ids = await _visible_accounts(session, b, principal, customer_id)
-    result: dict[str, Any] = {
-        "customer_id": str(customer_id),
-        "from": str(frm),
-        "to": str(to),
-    }
-    if account_ids == []:
-        return {**result, **_empty()}
-    invoices = await invoices_repo.invoices_of_customer(
-        session, customer_id, account_ids, str(frm), str(to)
+    accounts = sorted(account_ids) if account_ids is not None else None
+    invoices: list[Invoice] = []
+    categories: dict[str, Decimal] = {}
+    rows: list[InsightRow] = []
+    if accounts != []:
+        invoices = await invoices_repo.invoices_of_customer(
+            session, customer_id, accounts, str(frm), str(to)
+        )
+        categories = await invoices_repo.line_totals_by_category(session, [i.id for i in invoices])
+        rows = await usage_repo.invoiced_usage_by_line(
+            session, customer_id, accounts, str(frm), str(to)
+        )
+    by_line = _by_line(rows)
+    top = sorted(by_line, key=lambda v: (-v.amount, v.line))[:TOP_CONSUMERS]
+    return Insights(
+        customer_id=customer_id,
+        from_=str(frm),
+        to=str(to),
+        totals=_totals(invoices),
+        by_month=_by_month(invoices),
+        by_category=[Category(category=c, amount=a) for c, a in sorted(categories.items())],
+        by_line=by_line,
+        top_consumers=[Consumer(line=v.line, amount=v.amount) for v in top],
     )
-    months: dict[str, dict[str, Any]] = {}
+
+
+def _totals(invoices: list[Invoice]) -> Totals:
+    return Totals(
+        invoices=len(invoices),
+        total_excl_vat=sum((i.total_excl_vat for i in invoices), ZERO),
+        vat=sum((i.vat for i in invoices), ZERO),
+        total_incl_vat=sum((i.total_incl_vat for i in invoices), ZERO),
+    )
+
+
+def _by_month(invoices: list[Invoice]) -> list[Month]:
+    periods: dict[str, list[Invoice]] = {}
     for inv in invoices:
-        m = months.setdefault(
-            inv.period,
-            {"period": inv.period, "invoices": 0, "total_excl_vat": ZERO, "vat": ZERO,
-             "total_incl_vat": ZERO},
-        )  # fmt: skip
-        m["invoices"] += 1
-        m["total_excl_vat"] += inv.total_excl_vat
-        m["vat"] += inv.vat
-        m["total_incl_vat"] += inv.total_incl_vat
-    categories = await invoices_repo.line_totals_by_category(session, [i.id for i in invoices])
-    rows = await usage_repo.invoiced_usage_by_line(
-        session, customer_id, account_ids, str(frm), str(to)
-    )
-    lines: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"amount": ZERO, "records": 0, "by_kind": {}}
-    )
+        periods.setdefault(inv.period, []).append(inv)
+    return [
+        Month(period=p, **_totals(periods[p]).model_dump(mode="python")) for p in sorted(periods)
+    ]
+
+
+def _by_line(rows: list[InsightRow]) -> list[LineUsage]:
+    lines: dict[str, LineUsage] = {}
     for r in rows:
-        entry = lines[r.line]
-        entry["amount"] += r.amount
-        entry["records"] += r.records
-        k = entry["by_kind"].setdefault(r.kind, {"records": 0, "quantity": 0, "amount": ZERO})
-        k["records"] += r.records
-        k["quantity"] += r.quantity
-        k["amount"] += r.amount
-    by_line = [{"line": line, **v} for line, v in sorted(lines.items())]
-    top = sorted(by_line, key=lambda v: (-v["amount"], v["line"]))[:TOP_CONSUMERS]
-    return {
-        **result,
-        "totals": {
-            "invoices": len(invoices),
-            "total_excl_vat": sum((i.total_excl_vat for i in invoices), ZERO),
-            "vat": sum((i.vat for i in invoices), ZERO),
-            "total_incl_vat": sum((i.total_incl_vat for i in invoices), ZERO),
-        },
-        "by_month": [months[p] for p in sorted(months)],
-        "by_category": [{"category": c, "amount": a} for c, a in sorted(categories.items())],
-        "by_line": by_line,
-        "top_consumers": [{"line": v["line"], "amount": v["amount"]} for v in top],
-    }
-
-
-def _empty() -> dict[str, Any]:
-    return {
-        "totals": {"invoices": 0, "total_excl_vat": ZERO, "vat": ZERO, "total_incl_vat": ZERO},
-        "by_month": [],
-        "by_category": [],
-        "by_line": [],
-        "top_consumers": [],
-    }
+        entry = lines.setdefault(r.line, LineUsage(line=r.line, amount=ZERO, records=0, by_kind={}))
+        entry.amount += r.amount
+        entry.records += r.records
+        kind = entry.by_kind.setdefault(r.kind, KindUsage(records=0, quantity=0, amount=ZERO))
+        kind.records += r.records
+        kind.quantity += r.quantity
+        kind.amount += r.amount
+    return [lines[line] for line in sorted(lines)]
 
 
 def _months_back(p: Period, n: int) -> Period:
     for _ in range(n):
         p = p.previous()
     return p
-
-
-async def _visible_accounts(
-    session: AsyncSession, b: Billing, principal: Principal, customer_id: uuid.UUID
-) -> list[uuid.UUID] | None:
-    """None = every account of the customer; else the ones whose invoices the user reads."""
-    if principal.kind != "user":
-        return None
-    visible = await b.kit.delegation.visible(
-        principal.subject, "billing_account", Action.INVOICE_READ
-    )
-    if str(customer_id) in visible.customer_ids:
-        return None
-    ids = [uuid.UUID(i) for i in visible.ids]
-    found = await accounts_repo.existing_account_ids(session, ids)
-    return [a.id for a in found.values() if a.customer_id == customer_id]

@@ -3,137 +3,101 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import objection_open
 from billing.exports import to_csv, to_xlsx
-from billing.models import Invoice, Objection
+from billing.models import BillingAccount, Invoice, Objection
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
-from billing.service.access import visible_account, visible_invoice
-from billing.service.usage import usage_position, usage_view
-from contracts.actions import Action
-from servicekit.auth import Principal
-from servicekit.pagination import decode_cursor, page
+from billing.schemas import (
+    InvoiceLineOut,
+    InvoiceOut,
+    InvoiceSummary,
+    InvoiceUsage,
+    ObjectionOut,
+    UsageItem,
+)
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, Gone
-
-
-def totals_view(inv: Invoice) -> dict[str, Any]:
-    return {
-        "total_excl_vat": inv.total_excl_vat,
-        "vat": inv.vat,
-        "total_incl_vat": inv.total_incl_vat,
-    }
-
-
-def summary_view(inv: Invoice) -> dict[str, Any]:
-    return {
-        "invoice_id": str(inv.id),
-        "number": inv.number,
-        "billing_account_id": str(inv.billing_account_id),
-        "period": inv.period,
-        "totals": totals_view(inv),
-        "issued_at": inv.issued_at,
-        "due_date": inv.due_date,
-        "objection_deadline": inv.objection_deadline,
-        "currency": inv.currency,
-    }
 
 
 async def list_invoices(
     session: AsyncSession,
-    b: Billing,
-    principal: Principal,
-    account_id: uuid.UUID,
+    account: BillingAccount,
     *,
     period_from: str | None,
     period_to: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
-    account = await visible_account(session, b, principal, account_id, Action.INVOICE_READ)
-    rows = await repo.page_invoices(
+) -> Page[InvoiceSummary]:
+    found = await repo.page_invoices(
         session,
         account.id,
         period_from=period_from,
         period_to=period_to,
-        cursor=decode_cursor(cursor),
+        cursor=cursor,
         limit=limit,
     )
-    return page(
-        [summary_view(i) for i in rows],
-        limit,
-        lambda v: {"p": v["period"], "i": v["invoice_id"]},
+    return Page[InvoiceSummary](
+        items=[InvoiceSummary.of(i) for i in found.items], next_cursor=found.next_cursor
     )
 
 
-async def get_invoice(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
-) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
+async def get_invoice(session: AsyncSession, inv: Invoice) -> InvoiceOut:
     lines = await repo.invoice_lines(session, inv.id)
-    return {
-        **summary_view(inv),
-        "customer_id": str(inv.customer_id),
-        "lines": [
-            {
-                "position": line.position,
-                "category": line.category,
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "amount_excl_vat": line.amount,
-            }
+    return InvoiceOut(
+        **InvoiceSummary.of(inv).model_dump(),
+        customer_id=inv.customer_id,
+        lines=[
+            InvoiceLineOut(
+                position=line.position,
+                category=line.category,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                amount_excl_vat=line.amount,
+            )
             for line in lines
         ],
-    }
+    )
 
 
-async def get_pdf(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID
-) -> tuple[str, bytes]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_READ)
+async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
     content = await repo.invoice_pdf(session, inv.id)
     if content is None:
         raise Gone("The PDF of this invoice is past its retention time")
-    return inv.number, content
+    return content
 
 
 async def invoice_usage(
-    session: AsyncSession,
-    b: Billing,
-    principal: Principal,
-    invoice_id: uuid.UUID,
-    *,
-    fmt: str,
-    cursor: str | None,
-    limit: int,
-) -> tuple[Invoice, Any]:
-    """JSON pages, or the whole invoice's call details as a CSV/XLSX file."""
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.USAGE_READ)
-    if fmt == "json":
-        rows = await usage_repo.page_invoice_usage(
-            session, inv.id, cursor=decode_cursor(cursor), limit=limit
-        )
-        return inv, {
-            "invoice_id": str(inv.id),
-            **page([usage_view(u) for u in rows], limit, usage_position),
-        }
-    rows = await usage_repo.page_invoice_usage(session, inv.id, cursor=None, limit=None)
-    items = [usage_view(u) for u in rows]
+    session: AsyncSession, inv: Invoice, *, cursor: str | None, limit: int
+) -> InvoiceUsage:
+    found = await usage_repo.page_invoice_usage(session, inv.id, cursor=cursor, limit=limit)
+    return InvoiceUsage(
+        invoice_id=inv.id,
+        items=[UsageItem.of(u) for u in found.items],
+        next_cursor=found.next_cursor,
+    )
+
+
+async def invoice_usage_file(
+    session: AsyncSession, inv: Invoice, fmt: Literal["csv", "xlsx"]
+) -> bytes:
+    """The whole invoice's call details as one CSV or XLSX file."""
+    items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id)]
     if fmt == "csv":
-        return inv, to_csv(items)
-    return inv, to_xlsx(items, title=inv.number)
+        return to_csv(items)
+    return to_xlsx(items, title=inv.number)
 
 
 async def object_to_invoice(
-    session: AsyncSession, b: Billing, principal: Principal, invoice_id: uuid.UUID, reason: str
-) -> dict[str, Any]:
-    inv = await visible_invoice(session, b, principal, invoice_id, Action.INVOICE_OBJECT)
-    now = b.now()
+    session: AsyncSession, deps: Deps, inv: Invoice, *, reason: str, submitted_by: str
+) -> ObjectionOut:
+    now = deps.now()
     if not objection_open(inv.objection_deadline, now):
         raise Conflict(
             f"The objection period ended on {inv.objection_deadline.isoformat()}; "
@@ -144,15 +108,15 @@ async def object_to_invoice(
         invoice_id=inv.id,
         customer_id=inv.customer_id,
         reason=reason,
-        submitted_by=principal.subject,
+        submitted_by=submitted_by,
         status="received",
         created_at=now,
     )
     await repo.add_objection(session, objection)
-    return {
-        "objection_id": str(objection.id),
-        "invoice_id": str(inv.id),
-        "status": objection.status,
-        "created_at": objection.created_at,
-        "objection_deadline": inv.objection_deadline,
-    }
+    return ObjectionOut(
+        objection_id=objection.id,
+        invoice_id=inv.id,
+        status=objection.status,
+        created_at=objection.created_at,
+        objection_deadline=inv.objection_deadline,
+    )

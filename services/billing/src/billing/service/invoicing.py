@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain import calendar
 from billing.domain.calendar import Period
 from billing.domain.invoice import (
@@ -38,7 +38,7 @@ def _fee(sim: Sim) -> Decimal:
 
 
 async def close_period(
-    session: AsyncSession, b: Billing, account_id: uuid.UUID, period: Period
+    session: AsyncSession, deps: Deps, account_id: uuid.UUID, period: Period
 ) -> tuple[Invoice, bool]:
     """The account's invoice for ``period``; ``(invoice, False)`` if it already existed.
 
@@ -53,7 +53,7 @@ async def close_period(
     if existing is not None:
         return existing, False
 
-    issued_at = b.now()
+    issued_at = deps.now()
     issue_date = calendar.local_date(issued_at)
     sequence = await repo.next_invoice_sequence(session, issue_date.year)
     zero = Decimal("0.00")
@@ -65,9 +65,9 @@ async def close_period(
         account_kind=account.kind,
         period=str(period),
         issued_at=issued_at,
-        due_date=calendar.due_date(issued_at, b.settings.payment_term_days),
+        due_date=calendar.due_date(issued_at, deps.settings.payment_term_days),
         objection_deadline=calendar.objection_deadline(
-            issued_at, b.settings.objection_working_days
+            issued_at, deps.settings.objection_working_days
         ),
         total_excl_vat=zero,
         vat=zero,
@@ -118,14 +118,14 @@ async def close_period(
         for i, line in enumerate(lines, start=1)
     ]
     await repo.add_invoice_parts(session, invoice.id, rows, pdf)
-    await b.kit.outbox.add(
+    await deps.outbox.add(
         session,
         InvoiceClosedV1(
             invoice_id=invoice.id,
             number=invoice.number,
             customer_id=account.customer_id,
             billing_account_id=account.id,
-            billing_account_kind=account.kind,  # type: ignore[arg-type]
+            billing_account_kind=account.kind,
             period=str(period),
             issued_at=issued_at,
             due_date=invoice.due_date,

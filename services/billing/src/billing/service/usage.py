@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -10,19 +9,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.context import Billing
+from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.invoice import USAGE_ORDER, UsageSum
 from billing.domain.rating import rate
-from billing.models import BillingAccount, UsageRecord
+from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
-from billing.service.access import visible_account
-from contracts.actions import Action
+from billing.schemas import KindTotals, UnbilledUsage, UsageItem, UsageTotals
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
-from servicekit.auth import Principal
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import NotFound
 
 MAX_LINE = 64
 MAX_DESTINATION = 200
@@ -58,7 +53,7 @@ def _field_errors(index: int, r: UsageRecordV1) -> list[dict[str, str]]:
     return errors
 
 
-async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]) -> IngestResult:
+async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]) -> IngestResult:
     """Rate and store records; publish ``usage.rated`` for each new, non-excluded one.
 
     Idempotent by record id. Records to free/emergency numbers leave only their id
@@ -84,8 +79,10 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
             result.duplicates += 1
         else:
             fresh[r.record_id] = r
-    now = b.now()
-    excluded = [r.record_id for r in fresh.values() if b.rules.is_excluded(r.kind, r.destination)]
+    now = deps.now()
+    excluded = [
+        r.record_id for r in fresh.values() if deps.rules.is_excluded(r.kind, r.destination)
+    ]
     excluded_set = set(excluded)
     rows: list[dict[str, Any]] = []
     for r in fresh.values():
@@ -120,7 +117,7 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
     for row in rows:
         if row["record_id"] not in inserted:
             continue
-        await b.kit.outbox.add(
+        await deps.outbox.add(
             session,
             UsageRatedV1(
                 record_id=row["record_id"],
@@ -138,82 +135,39 @@ async def ingest(session: AsyncSession, b: Billing, records: list[UsageRecordV1]
     return result
 
 
-def usage_view(u: UsageRecord) -> dict[str, Any]:
-    return {
-        "record_id": u.record_id,
-        "line": u.line,
-        "kind": u.kind,
-        "destination": u.destination,
-        "zone": u.zone,
-        "started_at": u.started_at,
-        "quantity": u.quantity,
-        "amount": u.amount,
-        "period": u.period,
-    }
-
-
-def usage_position(item: dict[str, Any]) -> dict[str, Any]:
-    return {"s": item["started_at"].isoformat(), "r": item["record_id"]}
-
-
-def totals_view(sums: list[UsageSum]) -> dict[str, Any]:
+def usage_totals(sums: list[UsageSum]) -> UsageTotals:
     by_kind = {u.kind: u for u in sums}
-    total = sum((u.amount for u in sums), Decimal("0.00"))
-    return {
-        "total_excl_vat": total,
-        "by_kind": {
-            k: {
-                "records": by_kind[k].records if k in by_kind else 0,
-                "quantity": by_kind[k].quantity if k in by_kind else 0,
-                "amount": by_kind[k].amount if k in by_kind else Decimal("0.00"),
-            }
+    zero = KindTotals(records=0, quantity=0, amount=Decimal("0.00"))
+    return UsageTotals(
+        total_excl_vat=sum((u.amount for u in sums), Decimal("0.00")),
+        by_kind={
+            k: KindTotals(records=u.records, quantity=u.quantity, amount=u.amount)
+            if (u := by_kind.get(k))
+            else zero
             for k in USAGE_ORDER
         },
-    }
+    )
 
 
 async def unbilled_usage(
     session: AsyncSession,
-    b: Billing,
-    principal: Principal,
-    account_id: uuid.UUID,
+    deps: Deps,
+    account: BillingAccount,
     *,
+    lines: list[str] | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
-    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed.
-
-    A user who may not read the account's usage but may read the usage of some of its
-    SIMs (a service user and their own SIM, SPEC 8.6) sees those lines only."""
-    lines: list[str] | None = None
-    try:
-        account = await visible_account(session, b, principal, account_id, Action.USAGE_READ)
-    except NotFound:
-        if principal.kind != "user":
-            raise
-        account, lines = await _own_lines(session, b, principal, account_id)
-    visible_before = b.now() - timedelta(hours=b.settings.unbilled_delay_hours)
-    rows = await repo.page_unbilled(
-        session, account.id, visible_before, lines=lines, cursor=decode_cursor(cursor), limit=limit
+) -> UnbilledUsage:
+    """Not yet invoiced, at standard prices, only once ``unbilled_delay_hours`` passed;
+    of ``lines`` only, unless None."""
+    visible_before = deps.now() - timedelta(hours=deps.settings.unbilled_delay_hours)
+    found = await repo.page_unbilled(
+        session, account.id, visible_before, lines=lines, cursor=cursor, limit=limit
     )
-    result = page([usage_view(u) for u in rows], limit, usage_position)
     sums = await repo.unbilled_sums(session, account.id, visible_before, lines)
-    return {
-        "billing_account_id": str(account.id),
-        "items": result["items"],
-        "totals": totals_view(sums),
-        "next_cursor": result["next_cursor"],
-    }
-
-
-async def _own_lines(
-    session: AsyncSession, b: Billing, principal: Principal, account_id: uuid.UUID
-) -> tuple[BillingAccount, list[str]]:
-    account = await accounts_repo.get_account(session, account_id)
-    if account is None or account.status != "active":
-        raise NotFound("No such billing account")
-    visible = await b.kit.delegation.visible(principal.subject, "sim", Action.USAGE_READ)
-    lines = await accounts_repo.msisdns_of_sims(session, account.id, set(visible.ids))
-    if not lines:
-        raise NotFound("No such billing account")
-    return account, lines
+    return UnbilledUsage(
+        billing_account_id=account.id,
+        items=[UsageItem.of(u) for u in found.items],
+        totals=usage_totals(sums),
+        next_cursor=found.next_cursor,
+    )

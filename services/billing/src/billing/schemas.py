@@ -1,4 +1,5 @@
-"""Request and response bodies. Money is a decimal string on the wire."""
+"""Request bodies and the use cases' results (the response bodies). Money is a decimal
+string on the wire."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from billing.models import BillingAccount, BillingRun, Invoice, UsageRecord
 from contracts.events.billing import UsageRecordV1
 from contracts.types import Money
 
@@ -36,10 +38,16 @@ class AccountOut(BaseModel):
     status: str
     created_at: datetime
 
-
-class AccountPage(BaseModel):
-    items: list[AccountOut]
-    next_cursor: str | None
+    @classmethod
+    def of(cls, a: BillingAccount) -> AccountOut:
+        return cls(
+            billing_account_id=a.id,
+            customer_id=a.customer_id,
+            kind=a.kind,
+            name=a.name,
+            status=a.status,
+            created_at=a.created_at,
+        )
 
 
 class UsageBatchIn(In):
@@ -62,6 +70,20 @@ class UsageItem(BaseModel):
     quantity: int = Field(description="Seconds (voice), messages (sms) or bytes (data).")
     amount: Money
     period: str
+
+    @classmethod
+    def of(cls, u: UsageRecord) -> UsageItem:
+        return cls(
+            record_id=u.record_id,
+            line=u.line,
+            kind=u.kind,
+            destination=u.destination,
+            zone=u.zone,
+            started_at=u.started_at,
+            quantity=u.quantity,
+            amount=u.amount,
+            period=u.period,
+        )
 
 
 class KindTotals(BaseModel):
@@ -103,6 +125,20 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
 
+    @classmethod
+    def of(cls, run: BillingRun) -> RunOut:
+        return cls(
+            run_id=run.id,
+            period=run.period,
+            status=run.status,
+            done_accounts=run.done_accounts,
+            failed_accounts=run.failed_accounts,
+            total_accounts=run.total_accounts,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+        )
+
 
 class InvoiceTotals(BaseModel):
     total_excl_vat: Money
@@ -121,10 +157,21 @@ class InvoiceSummary(BaseModel):
     objection_deadline: date
     currency: str
 
-
-class InvoicePage(BaseModel):
-    items: list[InvoiceSummary]
-    next_cursor: str | None
+    @classmethod
+    def of(cls, inv: Invoice) -> InvoiceSummary:
+        return cls(
+            invoice_id=inv.id,
+            number=inv.number,
+            billing_account_id=inv.billing_account_id,
+            period=inv.period,
+            totals=InvoiceTotals(
+                total_excl_vat=inv.total_excl_vat, vat=inv.vat, total_incl_vat=inv.total_incl_vat
+            ),
+            issued_at=inv.issued_at,
+            due_date=inv.due_date,
+            objection_deadline=inv.objection_deadline,
+            currency=inv.currency,
+        )
 
 
 class InvoiceLineOut(BaseModel):
@@ -157,3 +204,53 @@ class ObjectionOut(BaseModel):
     status: str
     created_at: datetime
     objection_deadline: date
+
+
+# -- insights ------------------------------------------------------------------------
+
+
+class Totals(BaseModel):
+    invoices: int
+    total_excl_vat: Money
+    vat: Money
+    total_incl_vat: Money
+
+
+class Month(Totals):
+    period: str
+
+
+class Category(BaseModel):
+    category: str
+    amount: Money
+
+
+class KindUsage(BaseModel):
+    records: int
+    quantity: int
+    amount: Money
+
+
+class LineUsage(BaseModel):
+    line: str
+    amount: Money
+    records: int
+    by_kind: dict[str, KindUsage]
+
+
+class Consumer(BaseModel):
+    line: str
+    amount: Money
+
+
+class Insights(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    customer_id: UUID
+    from_: str = Field(alias="from")
+    to: str
+    totals: Totals
+    by_month: list[Month]
+    by_category: list[Category]
+    by_line: list[LineUsage]
+    top_consumers: list[Consumer]

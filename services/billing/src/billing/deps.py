@@ -1,0 +1,32 @@
+"""What the use cases need besides a session, built once in ``main.py``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends
+
+from billing.domain.rating import ExclusionRules
+from billing.settings import BillingSettings
+from servicekit.app import deps_dependency
+from servicekit.db import utcnow
+from servicekit.delegation_client import DelegationClient
+from servicekit.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: BillingSettings
+    outbox: Outbox
+    delegation: DelegationClient
+    rules: ExclusionRules
+    # Names this process as the holder of billing-run leases.
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    now: Callable[[], datetime] = utcnow
+
+
+DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]

@@ -1,0 +1,83 @@
+"""Scheduled jobs: each owns its transactions and calls use cases, like a route does.
+
+The billing worker claims a run with a lease, lists its accounts once, then closes one
+account per transaction. If the worker dies, its lease expires and any instance (or this
+one after a restart) resumes the run; accounts already invoiced for the period are
+skipped, and the unique constraint on (billing account, period) makes a second invoice
+impossible even for overlapping runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+
+from billing.deps import Deps
+from billing.service import retention as retention_service
+from billing.service import runs
+from servicekit.app import ServiceKit
+from servicekit.db import Database
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[ServiceKit], Awaitable[bool | None]]
+
+
+def billing_worker(deps: Deps) -> Job:
+    """For ``kit.run_periodically``: one claimed run per pass; True (another run may be
+    waiting, so the loop goes again at once) when it worked one."""
+
+    async def job(kit: ServiceKit) -> bool:
+        return await work_next_run(kit.db, deps)
+
+    return job
+
+
+async def work_next_run(db: Database, deps: Deps) -> bool:
+    async with db.transaction() as session:
+        run_id = await runs.claim_next_run(session, deps)
+    if run_id is None:
+        return False
+    await work_run(db, deps, run_id)
+    return True
+
+
+async def work_run(db: Database, deps: Deps, run_id: uuid.UUID) -> None:
+    async with db.transaction() as session:
+        started = await runs.start_run(session, deps, run_id)
+    if started is None:
+        return
+    period, pending = started
+
+    for account_id in pending:
+        try:
+            async with db.transaction() as session:
+                if not await runs.close_run_account(session, deps, run_id, account_id, period):
+                    log.warning("lost the lease on billing run %s; another worker has it", run_id)
+                    return
+        except Exception as exc:
+            async with db.transaction() as session:
+                await runs.record_account_failure(session, run_id, account_id, period, exc)
+        async with db.transaction() as session:
+            await runs.refresh_run_counts(session, run_id)
+
+    async with db.transaction() as session:
+        status = await runs.finish_run(session, deps, run_id)
+    if status is not None:
+        log.info(
+            "billing run finished",
+            extra={"run_id": str(run_id), "period": str(period), "status": status},
+        )
+
+
+def retention(deps: Deps) -> Job:
+    async def job(kit: ServiceKit) -> None:
+        async with kit.db.transaction() as session:
+            deleted = await retention_service.apply_retention(session, deps)
+        counts = asdict(deleted)
+        if any(counts.values()):
+            log.info("retention applied", extra={"deleted": counts})
+
+    return job
