@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from einvoice import domain, service
+from einvoice.deps import Deps
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
 
@@ -280,17 +281,17 @@ async def test_unconfirmed_request_expires(app_client, world):
     path = f"/v1/billing-accounts/{account}/delivery"
     await client.put(f"{path}/email", headers=headers, json={"email": "robot@example.com"})
     [mail] = await events(app, "notification.requested")
-    ctx: service.Context = app.state.einvoice
+    deps: Deps = app.state.deps
 
     world.now = utcnow() + timedelta(days=6)
     async with app.state.kit.db.transaction() as session:
-        assert await service.expire_due(ctx, session) == 0
+        assert await service.expire_due(session, deps) == 0
     world.now = utcnow() + timedelta(days=7, minutes=1)
     # Past its time the link is gone even before the job ran.
     resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
     assert resp.status_code == 410
     async with app.state.kit.db.transaction() as session:
-        assert await service.expire_due(ctx, session) == 1
+        assert await service.expire_due(session, deps) == 1
     view = (await client.get(path, headers=headers)).json()
     assert (view["channel"], view["status"]) == ("email", "expired")
     assert view["in_force"]["channel"] == "paper"

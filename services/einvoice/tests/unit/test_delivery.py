@@ -52,7 +52,7 @@ def invoice(customer: uuid.UUID, account: uuid.UUID, kind: str, period: str) -> 
 
 async def deliver(app, inv: InvoiceClosedV1) -> None:
     async with app.state.kit.db.transaction() as session:
-        await service.deliver_invoice(app.state.einvoice, session, inv)
+        await service.deliver_invoice(session, app.state.deps, inv)
 
 
 async def test_invoice_of_an_account_without_choice_is_queued_for_print(app_client, world):
@@ -181,7 +181,7 @@ async def test_terminated_customer_goes_back_to_paper(app_client, world):
         json={"iban": "BE68539007547034"},
     )
     async with app.state.kit.db.transaction() as session:
-        assert await service.terminate_customer(app.state.einvoice, session, customer) == 2
+        assert await service.terminate_customer(session, app.state.deps, customer) == 2
     for acct in (fixed, mobile):
         view = (await client.get(f"/v1/billing-accounts/{acct}/delivery", headers=headers)).json()
         assert view["channel"] == "paper"

@@ -17,8 +17,9 @@ from contracts.events.notification import (
 )
 from einvoice import domain
 from einvoice import repository as repo
+from einvoice.deps import Deps
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
-from einvoice.service.context import Context, remember_account
+from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
 from servicekit.consumer import PermanentError
 from servicekit.pagination import decode_cursor, page
@@ -27,12 +28,12 @@ from servicekit.problems import BadRequest
 log = logging.getLogger(__name__)
 
 
-async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceClosedV1) -> None:
+async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClosedV1) -> None:
     """Send one closed invoice on the channel in force for its period; at most once per
     invoice and channel, whatever the number of times the event arrives."""
     acct = await remember_account(
-        ctx,
         session,
+        deps,
         billing_account_id=invoice.billing_account_id,
         customer_id=invoice.customer_id,
         kind=invoice.billing_account_kind,
@@ -48,10 +49,10 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
 
     request_ids: list[str] = []
     if chosen is not None and chosen.channel == "email":
-        request_ids = await _request_invoice_mail(ctx, session, acct, chosen, invoice)
+        request_ids = await _request_invoice_mail(session, deps, acct, chosen, invoice)
     elif chosen is not None and chosen.channel == "bank_app":
         assert chosen.bank_reference is not None
-        await ctx.bank.deliver(
+        await deps.bank.deliver(
             billing_account_id=acct.billing_account_id,
             reference=chosen.bank_reference,
             invoice_id=invoice.invoice_id,
@@ -68,7 +69,7 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
             status=domain.DELIVERY_STATUS[channel],
             channel_id=chosen.id if chosen is not None else None,
             notification_request_ids=request_ids,
-            delivered_at=ctx.now(),
+            delivered_at=deps.now(),
         )
     )
     await session.flush()
@@ -83,8 +84,8 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
 
 
 async def _request_invoice_mail(
-    ctx: Context,
     session: AsyncSession,
+    deps: Deps,
     acct: BillingAccount,
     record: DeliveryChannel,
     invoice: InvoiceClosedV1,
@@ -123,7 +124,7 @@ async def _request_invoice_mail(
             )
         )
     for request in requests:
-        await ctx.outbox.add(session, request)
+        await deps.outbox.add(session, request)
     return [str(r.request_id) for r in requests]
 
 
