@@ -1,64 +1,34 @@
-"""HTTP routes: parse, authorize, call one use case, shape the reply."""
+"""HTTP routes: each declares the rights it needs (``auth``), calls one use case and shapes
+the reply."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
-from contracts.actions import Action
 from einvoice import domain, service
-from einvoice.deps import Deps, DepsDep
-from einvoice.models import BillingAccount
+from einvoice.auth import ManageableAccount, ReadableAccount
+from einvoice.deps import DepsDep
 from einvoice.schemas import BankAppIn, BankCallbackIn, ConfirmIn, EmailChannelIn
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, Principal
-from servicekit.delegation_client import Resource
+from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 from servicekit.problems import BadRequest, Unauthorized, ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["einvoice"])
 
-READ, MANAGE = Action.INVOICE_READ, Action.EINVOICE_MANAGE
-
-
-def _resource(acct: BillingAccount) -> Resource:
-    return Resource(
-        "billing_account",
-        acct.billing_account_id,
-        acct.customer_id,
-        billing_account_id=acct.billing_account_id,
-    )
-
-
-async def authorize_read(deps: Deps, who: Principal, acct: BillingAccount) -> None:
-    """Seeing the delivery settings: whoever may read the invoices or manage delivery."""
-    await deps.delegation.require(who, _resource(acct), READ, MANAGE)
-
-
-async def authorize_manage(deps: Deps, who: Principal, acct: BillingAccount) -> None:
-    """Changing them needs einvoice.manage; 403 only for those who may see the account."""
-    await deps.delegation.require(who, _resource(acct), MANAGE, visible_with=READ)
-
 
 @router.get("/billing-accounts/{billing_account_id}/delivery")
-async def get_delivery(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    deps: DepsDep,
-    session: SessionDep,
-) -> dict[str, Any]:
-    acct = await service.account(session, deps, billing_account_id)
-    await authorize_read(deps, who, acct)
+async def get_delivery(acct: ReadableAccount, session: SessionDep) -> dict[str, Any]:
     return await service.get_delivery(session, acct)
 
 
 @router.put("/billing-accounts/{billing_account_id}/delivery/email", status_code=202)
 async def choose_email(
-    billing_account_id: uuid.UUID,
     body: EmailChannelIn,
+    acct: ManageableAccount,
     who: CurrentPrincipal,
     deps: DepsDep,
     session: SessionDep,
@@ -67,8 +37,6 @@ async def choose_email(
     """202 pending_confirmation: a confirmation mail goes to the address and the current
     channel stays in force until its link is used. 200 active when the address was
     already confirmed and only the alerts or mobile number changed."""
-    acct = await service.account(session, deps, billing_account_id)
-    await authorize_manage(deps, who, acct)
     view, pending = await service.request_email(
         session,
         deps,
@@ -93,16 +61,14 @@ async def confirm_email(body: ConfirmIn, deps: DepsDep, session: SessionDep) -> 
 
 @router.put("/billing-accounts/{billing_account_id}/delivery/bank-app", status_code=202)
 async def choose_bank_app(
-    billing_account_id: uuid.UUID,
     body: BankAppIn,
+    acct: ManageableAccount,
     who: CurrentPrincipal,
     deps: DepsDep,
     session: SessionDep,
 ) -> dict[str, Any]:
     """202 pending_bank_acceptance: the bank invites the customer; the channel is active
     once the bank reports acceptance, for invoices from that billing cycle on."""
-    acct = await service.account(session, deps, billing_account_id)
-    await authorize_manage(deps, who, acct)
     return await service.request_bank_app(
         session, deps, acct, iban=body.iban, requested_by=who.subject
     )
@@ -143,27 +109,18 @@ async def bank_callback(
 
 @router.delete("/billing-accounts/{billing_account_id}/delivery")
 async def back_to_paper(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    deps: DepsDep,
-    session: SessionDep,
+    acct: ManageableAccount, deps: DepsDep, session: SessionDep
 ) -> dict[str, Any]:
     """Cancels the e-invoice channel (and any pending request): invoices go on paper.
     For a fixed account this ends the customer-wide e-mail channel of all fixed accounts."""
-    acct = await service.account(session, deps, billing_account_id)
-    await authorize_manage(deps, who, acct)
     return await service.cancel(session, deps, acct)
 
 
 @router.get("/billing-accounts/{billing_account_id}/deliveries")
 async def deliveries(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    deps: DepsDep,
+    acct: ReadableAccount,
     session: SessionDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    acct = await service.account(session, deps, billing_account_id)
-    await authorize_read(deps, who, acct)
     return await service.list_deliveries(session, acct, limit=limit, cursor=cursor)
