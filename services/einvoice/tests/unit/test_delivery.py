@@ -16,6 +16,7 @@ from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 from einvoice import domain, service
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
+from servicekit.pagination import encode_cursor
 
 from .support import SECRET, events, signed, token_of
 
@@ -159,7 +160,13 @@ async def test_delivery_log_pages(app_client, world):
         if not cursor:
             break
     assert seen == ["2026-05", "2026-04", "2026-03", "2026-02", "2026-01"]
-    assert (await client.get(path, headers=headers, params={"cursor": "bad!"})).status_code == 400
+    # Not a cursor at all, or one of another list (the old hand-written position): 400.
+    old_style = encode_cursor({"at": "2026-05-01T00:00:00+00:00", "id": str(uuid.uuid4())})
+    for bad in ("bad!", old_style):
+        resp = await client.get(path, headers=headers, params={"cursor": bad})
+        assert resp.status_code == 400, bad
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["type"].endswith("invalid-cursor")
     other = world.user(uuid.uuid4())
     assert (await client.get(path, headers=other)).status_code == 404
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +21,6 @@ from einvoice.models import BillingAccount, Delivery, DeliveryChannel
 from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
 from servicekit.consumer import PermanentError
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -131,20 +128,6 @@ async def _request_invoice_mail(
 async def list_deliveries(
     session: AsyncSession, acct: BillingAccount, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    position = decode_cursor(cursor)
-    after = None
-    if position is not None:
-        try:
-            after = (datetime.fromisoformat(position["at"]), uuid.UUID(position["id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
-        if after[0].tzinfo is None:  # a cursor's time is UTC, also without an offset
-            after = (after[0].replace(tzinfo=UTC), after[1])
-    rows = await repo.deliveries_page(session, acct.billing_account_id, limit=limit, after=after)
-    result = page(
-        rows,
-        limit,
-        lambda row: {"at": row.delivered_at.isoformat(), "id": str(row.id)},
-    )
-    result["items"] = [delivery_item(row) for row in result["items"]]
-    return result
+    """The delivery log, newest first."""
+    page = await repo.deliveries_page(session, acct.billing_account_id, cursor=cursor, limit=limit)
+    return {"items": [delivery_item(row) for row in page.items], "next_cursor": page.next_cursor}
