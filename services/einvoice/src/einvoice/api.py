@@ -3,7 +3,7 @@ the reply."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
@@ -11,21 +11,35 @@ from pydantic import ValidationError
 from einvoice import domain, service
 from einvoice.auth import ManageableAccount, ReadableAccount
 from einvoice.deps import DepsDep
-from einvoice.schemas import BankAppIn, BankCallbackIn, ConfirmIn, EmailChannelIn
+from einvoice.schemas import (
+    BankAppIn,
+    BankCallbackIn,
+    BankDecisionOut,
+    ChannelRequestOut,
+    ConfirmIn,
+    DeliveryItemOut,
+    DeliveryOut,
+    EmailChannelIn,
+    EmailConfirmedOut,
+)
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from servicekit.problems import BadRequest, Unauthorized, ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["einvoice"])
 
 
-@router.get("/billing-accounts/{billing_account_id}/delivery")
-async def get_delivery(acct: ReadableAccount, session: SessionDep) -> dict[str, Any]:
+@router.get("/billing-accounts/{billing_account_id}/delivery", response_model_exclude_none=True)
+async def get_delivery(acct: ReadableAccount, session: SessionDep) -> DeliveryOut:
     return await service.get_delivery(session, acct)
 
 
-@router.put("/billing-accounts/{billing_account_id}/delivery/email", status_code=202)
+@router.put(
+    "/billing-accounts/{billing_account_id}/delivery/email",
+    status_code=202,
+    response_model_exclude_none=True,
+)
 async def choose_email(
     body: EmailChannelIn,
     acct: ManageableAccount,
@@ -33,11 +47,11 @@ async def choose_email(
     deps: DepsDep,
     session: SessionDep,
     response: Response,
-) -> dict[str, Any]:
+) -> ChannelRequestOut:
     """202 pending_confirmation: a confirmation mail goes to the address and the current
     channel stays in force until its link is used. 200 active when the address was
     already confirmed and only the alerts or mobile number changed."""
-    view, pending = await service.request_email(
+    view = await service.request_email(
         session,
         deps,
         acct,
@@ -47,26 +61,30 @@ async def choose_email(
         locale=body.locale,
         requested_by=who.subject,
     )
-    if not pending:
+    if view.status == domain.ACTIVE:
         response.status_code = 200
     return view
 
 
 @router.post("/delivery/email/confirm")
-async def confirm_email(body: ConfirmIn, deps: DepsDep, session: SessionDep) -> dict[str, Any]:
+async def confirm_email(body: ConfirmIn, deps: DepsDep, session: SessionDep) -> EmailConfirmedOut:
     """No bearer token: the token from the mail's link is the proof. 404 unknown link,
     409 already used, 410 expired or replaced by a newer request."""
     return await service.confirm_email(session, deps, body.token)
 
 
-@router.put("/billing-accounts/{billing_account_id}/delivery/bank-app", status_code=202)
+@router.put(
+    "/billing-accounts/{billing_account_id}/delivery/bank-app",
+    status_code=202,
+    response_model_exclude_none=True,
+)
 async def choose_bank_app(
     body: BankAppIn,
     acct: ManageableAccount,
     who: CurrentPrincipal,
     deps: DepsDep,
     session: SessionDep,
-) -> dict[str, Any]:
+) -> ChannelRequestOut:
     """202 pending_bank_acceptance: the bank invites the customer; the channel is active
     once the bank reports acceptance, for invoices from that billing cycle on."""
     return await service.request_bank_app(
@@ -80,7 +98,7 @@ async def bank_callback(
     deps: DepsDep,
     session: SessionDep,
     x_bank_signature: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+) -> BankDecisionOut:
     """Called by the bank adapter, signed with HMAC-SHA256 over the raw body (hex, in
     ``X-Bank-Signature``). 401 bad signature, 404 unknown request, 409 contradicts an
     earlier answer; repeating an answer is harmless."""
@@ -107,10 +125,8 @@ async def bank_callback(
     )
 
 
-@router.delete("/billing-accounts/{billing_account_id}/delivery")
-async def back_to_paper(
-    acct: ManageableAccount, deps: DepsDep, session: SessionDep
-) -> dict[str, Any]:
+@router.delete("/billing-accounts/{billing_account_id}/delivery", response_model_exclude_none=True)
+async def back_to_paper(acct: ManageableAccount, deps: DepsDep, session: SessionDep) -> DeliveryOut:
     """Cancels the e-invoice channel (and any pending request): invoices go on paper.
     For a fixed account this ends the customer-wide e-mail channel of all fixed accounts."""
     return await service.cancel(session, deps, acct)
@@ -122,5 +138,5 @@ async def deliveries(
     session: SessionDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[DeliveryItemOut]:
     return await service.list_deliveries(session, acct, limit=limit, cursor=cursor)

@@ -5,20 +5,31 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.deps import Deps
 from einvoice.models import BillingAccount, DeliveryChannel
+from einvoice.schemas import (
+    BankDecisionOut,
+    ChannelRequestOut,
+    DeliveryOut,
+    EmailConfirmedOut,
+)
 from einvoice.service.accounts import account
 from einvoice.service.events import covered_accounts, publish
-from einvoice.service.views import channel_fields, delivery_view
+from einvoice.service.views import (
+    bank_decision_view,
+    channel_request,
+    delivery_view,
+    email_confirmed,
+)
 from servicekit.problems import Conflict, NotFound, Problem
 
 log = logging.getLogger(__name__)
@@ -54,7 +65,7 @@ def _end(record: DeliveryChannel, status: str, at: datetime) -> None:
     record.updated_at = at
 
 
-async def get_delivery(session: AsyncSession, acct: BillingAccount) -> dict[str, Any]:
+async def get_delivery(session: AsyncSession, acct: BillingAccount) -> DeliveryOut:
     return delivery_view(acct, await repo.channels_for_account(session, acct))
 
 
@@ -69,11 +80,11 @@ async def request_email(
     email: str,
     mobile: str | None,
     alerts: list[str],
-    locale: str,
+    locale: Locale,
     requested_by: str,
-) -> tuple[dict[str, Any], bool]:
-    """Ask for e-mail delivery. Returns the view and whether a confirmation is pending
-    (False when only the alerts or mobile of an already confirmed address changed)."""
+) -> ChannelRequestOut:
+    """Ask for e-mail delivery: pending_confirmation, or active at once when only the
+    alerts or mobile of an already confirmed address changed."""
     scope = domain.email_scope(acct.kind)
     key = _scope_key(scope, acct)
     now = deps.now()
@@ -84,7 +95,7 @@ async def request_email(
         # The address was confirmed already: nothing new to prove, apply at once.
         same.mobile, same.alerts, same.locale, same.updated_at = mobile, alerts, locale, now
         await publish(session, deps, same)
-        return {"billing_account_id": acct.billing_account_id, **channel_fields(same)}, False
+        return channel_request(acct.billing_account_id, same)
 
     pending = await repo.in_scopes(
         session, [key], statuses=[domain.PENDING_CONFIRMATION], channel="email"
@@ -127,7 +138,7 @@ async def request_email(
             customer_id=acct.customer_id,
             channel="email",
             template=CONFIRMATION_TEMPLATE,
-            locale=locale,  # type: ignore[arg-type]
+            locale=locale,
             to=RecipientV1(email=email),
             params={
                 "confirm_url": confirm_url,
@@ -136,10 +147,10 @@ async def request_email(
         ),
     )
     await publish(session, deps, record)
-    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}, True
+    return channel_request(acct.billing_account_id, record)
 
 
-async def confirm_email(session: AsyncSession, deps: Deps, token: str) -> dict[str, Any]:
+async def confirm_email(session: AsyncSession, deps: Deps, token: str) -> EmailConfirmedOut:
     record = await repo.by_token_digest(session, domain.token_digest(token))
     if record is None:
         raise NotFound("Unknown confirmation link", slug="unknown-confirmation")
@@ -160,15 +171,7 @@ async def confirm_email(session: AsyncSession, deps: Deps, token: str) -> dict[s
             slug="confirmation-withdrawn",
         )
     await _activate(session, deps, record)
-    covered = await covered_accounts(session, record)
-    return {
-        "billing_account_id": record.billing_account_id,
-        "channel": "email",
-        "status": record.status,
-        "scope": record.scope,
-        "alerts": list(record.alerts or []),
-        "covered_billing_account_ids": covered,
-    }
+    return email_confirmed(record, await covered_accounts(session, record))
 
 
 async def _activate(session: AsyncSession, deps: Deps, record: DeliveryChannel) -> None:
@@ -197,7 +200,7 @@ async def _activate(session: AsyncSession, deps: Deps, record: DeliveryChannel) 
 
 async def request_bank_app(
     session: AsyncSession, deps: Deps, acct: BillingAccount, *, iban: str, requested_by: str
-) -> dict[str, Any]:
+) -> ChannelRequestOut:
     key = _scope_key(domain.SCOPE_ACCOUNT, acct)
     now = deps.now()
     for old in await repo.in_scopes(
@@ -228,7 +231,7 @@ async def request_bank_app(
         billing_account_id=acct.billing_account_id, reference=record.bank_reference
     )
     await publish(session, deps, record)
-    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}
+    return channel_request(acct.billing_account_id, record)
 
 
 async def bank_decision(
@@ -238,7 +241,7 @@ async def bank_decision(
     billing_account_id: uuid.UUID,
     reference: str,
     accepted: bool,
-) -> dict[str, Any]:
+) -> BankDecisionOut:
     """The bank's answer to an invitation. Repeating an answer is harmless (banks retry
     callbacks); contradicting one, or answering a withdrawn request, is a conflict."""
     record = await repo.by_bank_reference(session, reference)
@@ -257,19 +260,13 @@ async def bank_decision(
         repeated = was_accepted if accepted else record.status == domain.REFUSED
         if not repeated:
             raise Conflict(f"This request is already {record.status}", slug="bank-request-decided")
-    return {
-        "billing_account_id": record.billing_account_id,
-        "channel": "bank_app",
-        "status": record.status,
-        "reference": record.bank_reference,
-        "effective_from_period": record.effective_from_period,
-    }
+    return bank_decision_view(record)
 
 
 # -- back to paper --------------------------------------------------------------------
 
 
-async def cancel(session: AsyncSession, deps: Deps, acct: BillingAccount) -> dict[str, Any]:
+async def cancel(session: AsyncSession, deps: Deps, acct: BillingAccount) -> DeliveryOut:
     """Back to paper: the account's own channels end, and for a fixed account the
     customer-wide e-mail channel too (it is what serves the account)."""
     live = await repo.in_scopes(session, repo.scope_keys_of(acct), statuses=domain.LIVE)

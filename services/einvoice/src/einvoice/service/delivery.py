@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,13 +13,16 @@ from contracts.events.notification import (
     NotificationRequestedV1,
     RecipientV1,
 )
+from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.deps import Deps
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
+from einvoice.schemas import DeliveryItemOut
 from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
 from servicekit.consumer import PermanentError
+from servicekit.pagination import Page
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ async def _request_invoice_mail(
 ) -> list[str]:
     total = format(invoice.totals.total_incl_vat, "f")
     due = invoice.due_date.isoformat()
-    locale: Any = record.locale
+    locale: Locale = record.locale  # type: ignore[assignment]  # only what EmailChannelIn took
     requests = [
         NotificationRequestedV1(
             request_id=domain.notification_request_id(invoice.invoice_id, "email"),
@@ -127,7 +129,7 @@ async def _request_invoice_mail(
 
 async def list_deliveries(
     session: AsyncSession, acct: BillingAccount, *, limit: int, cursor: str | None
-) -> dict[str, Any]:
+) -> Page[DeliveryItemOut]:
     """The delivery log, newest first."""
     page = await repo.deliveries_page(session, acct.billing_account_id, cursor=cursor, limit=limit)
-    return {"items": [delivery_item(row) for row in page.items], "next_cursor": page.next_cursor}
+    return Page(items=[delivery_item(row) for row in page.items], next_cursor=page.next_cursor)

@@ -40,8 +40,8 @@ async def publish(
             EinvoiceChannelChangedV1(
                 customer_id=record.customer_id,
                 billing_account_id=billing_account_id,
-                channel=record.channel,  # type: ignore[arg-type]
-                status=record.status,  # type: ignore[arg-type]
+                channel=record.channel,
+                status=record.status,
                 alerts=list(record.alerts or []) if record.channel == "email" else [],
                 changed_at=deps.now(),
             ),
