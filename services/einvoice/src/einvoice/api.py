@@ -1,87 +1,59 @@
-"""HTTP routes: parse, authorize, call one use case, shape the reply."""
+"""HTTP routes: each declares the rights it needs (``auth``), calls one use case and shapes
+the reply."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
-from contracts.actions import Action
 from einvoice import domain, service
-from einvoice.models import BillingAccount
-from einvoice.schemas import BankAppIn, BankCallbackIn, ConfirmIn, EmailChannelIn
-from einvoice.service import Context
-from servicekit.app import KitDep, ServiceKit, SessionDep
-from servicekit.auth import CurrentPrincipal, Principal
-from servicekit.delegation_client import Resource
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from einvoice.auth import ManageableAccount, ReadableAccount
+from einvoice.deps import DepsDep
+from einvoice.schemas import (
+    BankAppIn,
+    BankCallbackIn,
+    BankDecisionOut,
+    ChannelRequestOut,
+    ConfirmIn,
+    DeliveryItemOut,
+    DeliveryOut,
+    EmailChannelIn,
+    EmailConfirmedOut,
+)
+from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from servicekit.problems import BadRequest, Unauthorized, ValidationFailed
 
 router = APIRouter(prefix="/v1", tags=["einvoice"])
 
-READ, MANAGE = Action.INVOICE_READ, Action.EINVOICE_MANAGE
 
-
-def get_context(request: Request) -> Context:
-    ctx: Context = request.app.state.einvoice
-    return ctx
-
-
-ContextDep = Annotated[Context, Depends(get_context)]
-
-
-def _resource(acct: BillingAccount) -> Resource:
-    return Resource(
-        "billing_account",
-        acct.billing_account_id,
-        acct.customer_id,
-        billing_account_id=acct.billing_account_id,
-    )
-
-
-async def authorize_read(kit: ServiceKit, who: Principal, acct: BillingAccount) -> None:
-    """Seeing the delivery settings: whoever may read the invoices or manage delivery."""
-    await kit.delegation.require(who, _resource(acct), READ, MANAGE)
-
-
-async def authorize_manage(kit: ServiceKit, who: Principal, acct: BillingAccount) -> None:
-    """Changing them needs einvoice.manage; 403 only for those who may see the account."""
-    await kit.delegation.require(who, _resource(acct), MANAGE, visible_with=READ)
-
-
-@router.get("/billing-accounts/{billing_account_id}/delivery")
-async def get_delivery(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    kit: KitDep,
-    ctx: ContextDep,
-    session: SessionDep,
-) -> dict[str, Any]:
-    acct = await service.account(ctx, session, billing_account_id)
-    await authorize_read(kit, who, acct)
+@router.get("/billing-accounts/{billing_account_id}/delivery", response_model_exclude_none=True)
+async def get_delivery(acct: ReadableAccount, session: SessionDep) -> DeliveryOut:
     return await service.get_delivery(session, acct)
 
 
-@router.put("/billing-accounts/{billing_account_id}/delivery/email", status_code=202)
+@router.put(
+    "/billing-accounts/{billing_account_id}/delivery/email",
+    status_code=202,
+    response_model_exclude_none=True,
+)
 async def choose_email(
-    billing_account_id: uuid.UUID,
     body: EmailChannelIn,
+    acct: ManageableAccount,
     who: CurrentPrincipal,
-    kit: KitDep,
-    ctx: ContextDep,
+    deps: DepsDep,
     session: SessionDep,
     response: Response,
-) -> dict[str, Any]:
+) -> ChannelRequestOut:
     """202 pending_confirmation: a confirmation mail goes to the address and the current
     channel stays in force until its link is used. 200 active when the address was
     already confirmed and only the alerts or mobile number changed."""
-    acct = await service.account(ctx, session, billing_account_id)
-    await authorize_manage(kit, who, acct)
-    view, pending = await service.request_email(
-        ctx,
+    view = await service.request_email(
         session,
+        deps,
         acct,
         email=body.email,
         mobile=body.mobile,
@@ -89,48 +61,49 @@ async def choose_email(
         locale=body.locale,
         requested_by=who.subject,
     )
-    if not pending:
+    if view.status == domain.ACTIVE:
         response.status_code = 200
     return view
 
 
 @router.post("/delivery/email/confirm")
-async def confirm_email(body: ConfirmIn, ctx: ContextDep, session: SessionDep) -> dict[str, Any]:
+async def confirm_email(body: ConfirmIn, deps: DepsDep, session: SessionDep) -> EmailConfirmedOut:
     """No bearer token: the token from the mail's link is the proof. 404 unknown link,
     409 already used, 410 expired or replaced by a newer request."""
-    return await service.confirm_email(ctx, session, body.token)
+    return await service.confirm_email(session, deps, body.token)
 
 
-@router.put("/billing-accounts/{billing_account_id}/delivery/bank-app", status_code=202)
+@router.put(
+    "/billing-accounts/{billing_account_id}/delivery/bank-app",
+    status_code=202,
+    response_model_exclude_none=True,
+)
 async def choose_bank_app(
-    billing_account_id: uuid.UUID,
     body: BankAppIn,
+    acct: ManageableAccount,
     who: CurrentPrincipal,
-    kit: KitDep,
-    ctx: ContextDep,
+    deps: DepsDep,
     session: SessionDep,
-) -> dict[str, Any]:
+) -> ChannelRequestOut:
     """202 pending_bank_acceptance: the bank invites the customer; the channel is active
     once the bank reports acceptance, for invoices from that billing cycle on."""
-    acct = await service.account(ctx, session, billing_account_id)
-    await authorize_manage(kit, who, acct)
     return await service.request_bank_app(
-        ctx, session, acct, iban=body.iban, requested_by=who.subject
+        session, deps, acct, iban=body.iban, requested_by=who.subject
     )
 
 
 @router.post("/bank-app/callbacks")
 async def bank_callback(
     request: Request,
-    ctx: ContextDep,
+    deps: DepsDep,
     session: SessionDep,
     x_bank_signature: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+) -> BankDecisionOut:
     """Called by the bank adapter, signed with HMAC-SHA256 over the raw body (hex, in
     ``X-Bank-Signature``). 401 bad signature, 404 unknown request, 409 contradicts an
     earlier answer; repeating an answer is harmless."""
     raw = await request.body()
-    if not domain.bank_signature_valid(raw, ctx.settings.bank_callback_secret, x_bank_signature):
+    if not domain.bank_signature_valid(raw, deps.settings.bank_callback_secret, x_bank_signature):
         raise Unauthorized("Bad or missing bank signature", headers={})
     try:
         body = BankCallbackIn.model_validate_json(raw)
@@ -144,39 +117,26 @@ async def bank_callback(
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise ValidationFailed(detail, errors=errors) from None
     return await service.bank_decision(
-        ctx,
         session,
+        deps,
         billing_account_id=body.billing_account_id,
         reference=body.reference,
         accepted=body.decision == "accepted",
     )
 
 
-@router.delete("/billing-accounts/{billing_account_id}/delivery")
-async def back_to_paper(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    kit: KitDep,
-    ctx: ContextDep,
-    session: SessionDep,
-) -> dict[str, Any]:
+@router.delete("/billing-accounts/{billing_account_id}/delivery", response_model_exclude_none=True)
+async def back_to_paper(acct: ManageableAccount, deps: DepsDep, session: SessionDep) -> DeliveryOut:
     """Cancels the e-invoice channel (and any pending request): invoices go on paper.
     For a fixed account this ends the customer-wide e-mail channel of all fixed accounts."""
-    acct = await service.account(ctx, session, billing_account_id)
-    await authorize_manage(kit, who, acct)
-    return await service.cancel(ctx, session, acct)
+    return await service.cancel(session, deps, acct)
 
 
 @router.get("/billing-accounts/{billing_account_id}/deliveries")
 async def deliveries(
-    billing_account_id: uuid.UUID,
-    who: CurrentPrincipal,
-    kit: KitDep,
-    ctx: ContextDep,
+    acct: ReadableAccount,
     session: SessionDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
-    acct = await service.account(ctx, session, billing_account_id)
-    await authorize_read(kit, who, acct)
+) -> Page[DeliveryItemOut]:
     return await service.list_deliveries(session, acct, limit=limit, cursor=cursor)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from einvoice import api, handlers, service
 from einvoice.bank import BankAdapter, FakeBankAdapter
 from einvoice.billing_client import BillingClient
+from einvoice.deps import Deps
 from einvoice.models import Base
 from einvoice.settings import EinvoiceSettings
 from servicekit.app import ServiceKit
@@ -41,19 +42,20 @@ def create_app(
     billing_client = billing or BillingClient(
         settings.billing_url, kit.tokens, timeout_s=settings.http_timeout_s
     )
-    ctx = service.Context(
+    deps = Deps(
+        settings=settings,
         outbox=kit.outbox,
+        delegation=kit.delegation,
         billing=billing_client,
         bank=bank or FakeBankAdapter(),
-        settings=settings,
-        clock=clock or utcnow,
+        now=clock or utcnow,
     )
-    kit.subscribe(handlers.event_handlers(ctx))
+    kit.subscribe(handlers.event_handlers(deps))
 
     async def expire_confirmations(kit: ServiceKit) -> None:
         while True:  # in batches, each its own transaction
             async with kit.db.transaction() as session:
-                if await service.expire_due(ctx, session) == 0:
+                if await service.expire_due(session, deps) == 0:
                     return
 
     kit.run_periodically(
@@ -71,5 +73,5 @@ def create_app(
         description="Invoice delivery per billing account: paper, e-mail (GreenBill), "
         "bank app (Zoomit); confirmation, bank callbacks and the delivery log.",
     )
-    app.state.einvoice = ctx
+    app.state.deps = deps
     return app

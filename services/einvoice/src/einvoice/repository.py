@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from einvoice import domain
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
+from servicekit.pagination import Keyset, Page
 
 # -- billing accounts ---------------------------------------------------------------
 
@@ -162,22 +163,13 @@ async def delivery_of(
     return (await session.scalars(stmt)).first()
 
 
+DELIVERIES_NEWEST_FIRST = Keyset(Delivery.delivered_at, Delivery.id)
+
+
 async def deliveries_page(
-    session: AsyncSession,
-    billing_account_id: uuid.UUID,
-    *,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> list[Delivery]:
-    """Newest first; ``limit + 1`` rows so the caller knows whether more follow."""
-    stmt = select(Delivery).where(Delivery.billing_account_id == billing_account_id)
-    if after is not None:
-        at, last_id = after
-        stmt = stmt.where(
-            or_(
-                Delivery.delivered_at < at,
-                and_(Delivery.delivered_at == at, Delivery.id < last_id),
-            )
-        )
-    stmt = stmt.order_by(Delivery.delivered_at.desc(), Delivery.id.desc()).limit(limit + 1)
-    return list(await session.scalars(stmt))
+    session: AsyncSession, billing_account_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[Delivery]:
+    stmt = DELIVERIES_NEWEST_FIRST.apply(
+        select(Delivery).where(Delivery.billing_account_id == billing_account_id), cursor, limit
+    )
+    return DELIVERIES_NEWEST_FIRST.page(list(await session.scalars(stmt)), limit)

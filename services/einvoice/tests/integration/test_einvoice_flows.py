@@ -10,7 +10,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contracts.envelope import CloudEvent, new_event
-from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
+from contracts.events.billing import InvoiceClosedV1
 from contracts.events.identity import CustomerTerminatedV1
 from einvoice import domain
 from einvoice.models import DeliveryChannel
@@ -27,6 +26,7 @@ from servicekit.db import utcnow
 from servicekit.testing import fresh_database_url, running
 
 from ..conftest import World
+from ..factories import Account, billing_account, closed_invoice, email_address
 from .kafka_tools import KafkaTap, publish
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,7 @@ class Stack:
         customer's events is being read before the test publishes what it asserts on."""
         for _ in range(20):
             account = uuid.uuid4()
-            invoice = closed_invoice(customer, account, "mobile", "2026-10")
+            invoice = closed_invoice(customer, account, "mobile", "2026-10", total_excl_vat="50.00")
             await publish(event_of(invoice), key=str(customer))
             try:
                 await self.wait_delivery(account, invoice.invoice_id, headers, timeout_s=2)
@@ -101,24 +101,6 @@ async def stack() -> AsyncIterator[Stack]:
         yield Stack(app, client, world)
 
 
-def closed_invoice(
-    customer: uuid.UUID, account: uuid.UUID, kind: str, period: str
-) -> InvoiceClosedV1:
-    return InvoiceClosedV1(
-        invoice_id=uuid.uuid4(),
-        number=f"F2026-{uuid.uuid4().hex[:6]}",
-        customer_id=customer,
-        billing_account_id=account,
-        billing_account_kind=kind,  # type: ignore[arg-type]
-        period=period,
-        issued_at=datetime.now(UTC),
-        due_date=date(2026, 12, 20),
-        totals=InvoiceTotalsV1(
-            total_excl_vat=Decimal("50.00"), vat=Decimal("10.50"), total_incl_vat=Decimal("60.50")
-        ),
-    )
-
-
 def event_of(payload: Any) -> CloudEvent:
     return new_event(payload, source="/services/billing")
 
@@ -134,104 +116,126 @@ def for_customer(customer: uuid.UUID, topic: str, **fields: Any):
     return match
 
 
+async def choose_email_for_the_fixed_accounts(
+    stack: Stack, tap: KafkaTap, hq: Account, branch: Account, address: str
+) -> str:
+    """E-mail chosen on one fixed account: one confirmation mail, a pending event for
+    each fixed account, no link in them. Returns the confirmation token."""
+    resp = await stack.client.put(
+        f"{hq.delivery}/email",
+        headers=hq.headers,
+        json={
+            "email": address,
+            "mobile": "+32470123456",
+            "alerts": ["email", "sms"],
+            "locale": "en",
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["status"] == "pending_confirmation"
+
+    customer = hq.customer_id
+    [confirmation] = await tap.wait_for(
+        for_customer(customer, "notification.requested", template="einvoice_email_confirmation")
+    )
+    assert confirmation.data["to"]["email"] == address
+    assert confirmation.data["params"]["billing_account_name"] == "HQ"
+    url = confirmation.data["params"]["confirm_url"]
+    assert url.startswith("https://portal.example/v1/delivery/email/confirm?token=")
+    token = parse_qs(urlparse(url).query)["token"][0]
+    pending = await tap.wait_for(
+        for_customer(customer, "einvoice.channel.changed", status="pending_confirmation"), count=2
+    )
+    assert {e.data["billing_account_id"] for e in pending} == {str(hq.id), str(branch.id)}
+    assert token not in json.dumps([e.data for e in pending])  # no links on public events
+    return token
+
+
+async def confirm_for_the_fixed_accounts(
+    stack: Stack, tap: KafkaTap, token: str, branch: Account
+) -> None:
+    resp = await stack.client.post("/v1/delivery/email/confirm", json={"token": token})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "active"
+    view = await stack.get(branch.delivery, branch.headers)
+    assert (view["channel"], view["status"]) == ("email", "active")
+    await tap.wait_for(
+        for_customer(branch.customer_id, "einvoice.channel.changed", status="active"), count=2
+    )
+
+
+async def publish_one_invoice_three_times(
+    stack: Stack, tap: KafkaTap, hq: Account, branch: Account
+) -> InvoiceClosedV1:
+    """The same event twice, and the same invoice in a new event (billing announcing it
+    twice); returns once everything published has been handled."""
+    customer = hq.customer_id
+    await stack.consumer_reads(customer, hq.headers)
+    invoice = closed_invoice(customer, hq.id, "fixed", "2026-10", total_excl_vat="50.00")
+    event = event_of(invoice)
+    await publish(event, event, event_of(invoice), key=str(customer))
+    sentinel = closed_invoice(customer, branch.id, "fixed", "2026-10", total_excl_vat="50.00")
+    await publish(event_of(sentinel), key=str(customer))
+
+    # Same partition, in order: once the sentinel is delivered, so are the others.
+    await stack.wait_delivery(branch.id, sentinel.invoice_id, hq.headers)
+    await tap.wait_for(
+        lambda e: (
+            e.type == "notification.requested"
+            and any(a["invoice_id"] == str(sentinel.invoice_id) for a in e.data["attachments"])
+        )
+    )
+    await asyncio.sleep(0.5)  # anything extra the relay would publish comes now
+    await tap._poll()
+    return invoice
+
+
+def assert_one_mail_and_one_sms(tap: KafkaTap, customer: uuid.UUID, invoice: InvoiceClosedV1):
+    mails = tap.matching(
+        lambda e: (
+            e.type == "notification.requested"
+            and e.data["attachments"]
+            == [{"kind": "invoice_pdf", "invoice_id": str(invoice.invoice_id)}]
+        )
+    )
+    assert len(mails) == 1
+    [mail] = mails
+    assert mail.data["template"] == "invoice_available" and mail.data["locale"] == "en"
+    assert mail.data["params"]["invoice_number"] == invoice.number
+    assert mail.data["params"]["total_incl_vat"] == "60.50"
+    sms = tap.matching(
+        for_customer(
+            customer,
+            "notification.requested",
+            channel="sms",
+            request_id=str(domain.notification_request_id(invoice.invoice_id, "sms")),
+        )
+    )
+    assert len(sms) == 1 and sms[0].data["to"]["mobile"] == "+32470123456"
+
+
 async def test_email_delivery_end_to_end_once_per_invoice(stack: Stack):
-    world, client = stack.world, stack.client
-    customer = uuid.uuid4()
-    hq = world.billing.add(customer, "fixed", name="HQ")
-    branch = world.billing.add(customer, "fixed", name="Branch")
-    headers = world.user(customer)
-    await stack.get(f"/v1/billing-accounts/{branch}/delivery", headers)  # known beforehand
+    world = stack.world
+    hq = billing_account(world, "fixed", name="HQ")
+    branch = billing_account(world, "fixed", customer_id=hq.customer_id)
+    await stack.get(branch.delivery, hq.headers)  # known beforehand
 
     async with KafkaTap(*TOPICS) as tap:
-        resp = await client.put(
-            f"/v1/billing-accounts/{hq}/delivery/email",
-            headers=headers,
-            json={
-                "email": "ap@example.com",
-                "mobile": "+32470123456",
-                "alerts": ["email", "sms"],
-                "locale": "en",
-            },
-        )
-        assert resp.status_code == 202, resp.text
-        assert resp.json()["status"] == "pending_confirmation"
+        token = await choose_email_for_the_fixed_accounts(stack, tap, hq, branch, email_address())
+        await confirm_for_the_fixed_accounts(stack, tap, token, branch)
+        invoice = await publish_one_invoice_three_times(stack, tap, hq, branch)
+        assert_one_mail_and_one_sms(tap, hq.customer_id, invoice)
 
-        [confirmation] = await tap.wait_for(
-            for_customer(customer, "notification.requested", template="einvoice_email_confirmation")
-        )
-        assert confirmation.data["to"]["email"] == "ap@example.com"
-        assert confirmation.data["params"]["billing_account_name"] == "HQ"
-        url = confirmation.data["params"]["confirm_url"]
-        assert url.startswith("https://portal.example/v1/delivery/email/confirm?token=")
-        token = parse_qs(urlparse(url).query)["token"][0]
-        pending = await tap.wait_for(
-            for_customer(customer, "einvoice.channel.changed", status="pending_confirmation"),
-            count=2,
-        )
-        assert {e.data["billing_account_id"] for e in pending} == {str(hq), str(branch)}
-        assert token not in json.dumps([e.data for e in pending])  # no links on public events
-
-        resp = await client.post("/v1/delivery/email/confirm", json={"token": token})
-        assert resp.status_code == 200, resp.text
-        assert resp.json()["status"] == "active"
-        view = await stack.get(f"/v1/billing-accounts/{branch}/delivery", headers)
-        assert (view["channel"], view["status"]) == ("email", "active")
-        await tap.wait_for(
-            for_customer(customer, "einvoice.channel.changed", status="active"), count=2
-        )
-
-        await stack.consumer_reads(customer, headers)
-        invoice = closed_invoice(customer, hq, "fixed", "2026-10")
-        event = event_of(invoice)
-        same_invoice_new_event = event_of(invoice)  # billing announcing it twice
-        await publish(event, event, same_invoice_new_event, key=str(customer))
-        sentinel = closed_invoice(customer, branch, "fixed", "2026-10")
-        await publish(event_of(sentinel), key=str(customer))
-
-        # Same partition, in order: once the sentinel is delivered, so are the others.
-        await stack.wait_delivery(branch, sentinel.invoice_id, headers)
-        await tap.wait_for(
-            lambda e: (
-                e.type == "notification.requested"
-                and any(a["invoice_id"] == str(sentinel.invoice_id) for a in e.data["attachments"])
-            )
-        )
-        await asyncio.sleep(0.5)  # anything extra the relay would publish comes now
-        await tap._poll()
-
-        mails = tap.matching(
-            lambda e: (
-                e.type == "notification.requested"
-                and e.data["attachments"]
-                == [{"kind": "invoice_pdf", "invoice_id": str(invoice.invoice_id)}]
-            )
-        )
-        assert len(mails) == 1
-        [mail] = mails
-        assert mail.data["template"] == "invoice_available" and mail.data["locale"] == "en"
-        assert mail.data["params"]["invoice_number"] == invoice.number
-        assert mail.data["params"]["total_incl_vat"] == "60.50"
-        sms = tap.matching(
-            for_customer(
-                customer,
-                "notification.requested",
-                channel="sms",
-                request_id=str(domain.notification_request_id(invoice.invoice_id, "sms")),
-            )
-        )
-        assert len(sms) == 1 and sms[0].data["to"]["mobile"] == "+32470123456"
-
-    items = await stack.deliveries(hq, headers)
+    items = await stack.deliveries(hq.id, hq.headers)
     assert [(i["invoice_id"], i["channel"]) for i in items] == [(str(invoice.invoice_id), "email")]
 
 
 async def test_paper_account_gets_its_invoice_queued_for_print(stack: Stack):
-    customer = uuid.uuid4()
-    account = stack.world.billing.add(customer, "mobile")
-    headers = stack.world.user(customer)
+    acct = billing_account(stack.world, "mobile")
+    customer, account, headers = acct.customer_id, acct.id, acct.headers
     await stack.consumer_reads(customer, headers)
     async with KafkaTap("notification.requested") as tap:
-        invoice = closed_invoice(customer, account, "mobile", "2026-10")
+        invoice = closed_invoice(customer, account, "mobile", "2026-10", total_excl_vat="50.00")
         await publish(event_of(invoice), key=str(customer))
         item = await stack.wait_delivery(account, invoice.invoice_id, headers)
         assert (item["channel"], item["status"]) == ("paper", "queued_for_print")
@@ -247,19 +251,18 @@ async def count_channels(stack: Stack, account: uuid.UUID) -> int:
 
 
 @pytest.mark.parametrize(
-    ("suffix", "body"),
+    ("route", "body"),
     [
         ("bank-app", {"iban": "BE68539007547035"}),
         ("email", {"email": "ap@example.com", "alerts": ["email", "sms"]}),
         ("email", {"email": "ap@example.com", "alerts": ["email"], "cc": "x@example.com"}),
     ],
 )
-async def test_bad_input_is_422_and_nothing_is_written(stack: Stack, suffix, body):
-    customer = uuid.uuid4()
-    account = stack.world.billing.add(customer, "mobile")
-    headers = stack.world.user(customer)
+async def test_bad_input_is_422_and_nothing_is_written(stack: Stack, route, body):
+    acct = billing_account(stack.world, "mobile")
+    account, headers = acct.id, acct.headers
     resp = await stack.client.put(
-        f"/v1/billing-accounts/{account}/delivery/{suffix}", headers=headers, json=body
+        f"/v1/billing-accounts/{account}/delivery/{route}", headers=headers, json=body
     )
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")
@@ -270,15 +273,14 @@ async def test_bad_input_is_422_and_nothing_is_written(stack: Stack, suffix, bod
 
 
 async def test_another_customers_account_is_404(stack: Stack):
-    owner, stranger = uuid.uuid4(), uuid.uuid4()
-    account = stack.world.billing.add(owner, "fixed")
-    theirs = stack.world.user(stranger)
+    account = billing_account(stack.world, "fixed").id
+    theirs = stack.world.user(uuid.uuid4())
     base = f"/v1/billing-accounts/{account}"
     client = stack.client
     assert (await client.get(f"{base}/delivery", headers=theirs)).status_code == 404
     assert (await client.get(f"{base}/deliveries", headers=theirs)).status_code == 404
     resp = await client.put(
-        f"{base}/delivery/email", headers=theirs, json={"email": "x@example.com"}
+        f"{base}/delivery/email", headers=theirs, json={"email": email_address()}
     )
     assert resp.status_code == 404
     resp = await client.put(
@@ -291,9 +293,8 @@ async def test_another_customers_account_is_404(stack: Stack):
 
 async def test_bank_app_accepted_by_the_bank_receives_the_next_invoice(stack: Stack):
     world, client = stack.world, stack.client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    acct = billing_account(world, "mobile")
+    customer, account, headers = acct.customer_id, acct.id, acct.headers
     async with KafkaTap("einvoice.channel.changed") as tap:
         resp = await client.put(
             f"/v1/billing-accounts/{account}/delivery/bank-app",
@@ -319,7 +320,9 @@ async def test_bank_app_accepted_by_the_bank_receives_the_next_invoice(stack: St
         assert "BE68539007547034" not in json.dumps([e.data for e in changes])
 
     await stack.consumer_reads(customer, headers)
-    invoice = closed_invoice(customer, account, "mobile", domain.period_of(utcnow()))
+    invoice = closed_invoice(
+        customer, account, "mobile", domain.period_of(utcnow()), total_excl_vat="50.00"
+    )
     await publish(event_of(invoice), key=str(customer))
     item = await stack.wait_delivery(account, invoice.invoice_id, headers)
     assert (item["channel"], item["status"]) == ("bank_app", "handed_to_bank_adapter")
@@ -328,9 +331,8 @@ async def test_bank_app_accepted_by_the_bank_receives_the_next_invoice(stack: St
 
 async def test_termination_cancels_the_customers_channels(stack: Stack):
     world, client = stack.world, stack.client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    acct = billing_account(world, "mobile")
+    customer, account, headers = acct.customer_id, acct.id, acct.headers
     await client.put(
         f"/v1/billing-accounts/{account}/delivery/bank-app",
         headers=headers,
@@ -355,14 +357,13 @@ async def test_termination_cancels_the_customers_channels(stack: Stack):
 
 async def test_the_periodic_job_expires_unconfirmed_requests(stack: Stack):
     world, client = stack.world, stack.client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    acct = billing_account(world, "mobile")
+    customer, account, headers = acct.customer_id, acct.id, acct.headers
     async with KafkaTap("einvoice.channel.changed") as tap:
         resp = await client.put(
             f"/v1/billing-accounts/{account}/delivery/email",
             headers=headers,
-            json={"email": "robot@example.com"},
+            json={"email": email_address("robot")},
         )
         assert resp.status_code == 202
         world.now = utcnow() + timedelta(days=7, seconds=1)
@@ -375,14 +376,13 @@ async def test_the_periodic_job_expires_unconfirmed_requests(stack: Stack):
 
 
 async def test_concurrent_requests_on_one_account_never_fail_with_500(stack: Stack):
-    customer = uuid.uuid4()
-    account = stack.world.billing.add(customer, "mobile")
-    headers = stack.world.user(customer)
+    acct = billing_account(stack.world, "mobile")
+    account, headers = acct.id, acct.headers
     await stack.get(f"/v1/billing-accounts/{account}/delivery", headers)
     path = f"/v1/billing-accounts/{account}/delivery/email"
     responses = await asyncio.gather(
         *(
-            stack.client.put(path, headers=headers, json={"email": f"ap{i}@example.com"})
+            stack.client.put(path, headers=headers, json={"email": email_address(f"ap{i}")})
             for i in range(4)
         )
     )

@@ -11,10 +11,14 @@ from datetime import timedelta
 import pytest
 
 from einvoice import domain, service
+from einvoice.deps import Deps
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
 
+from ..factories import billing_account, email_address, suffix
 from .support import SECRET, count_rows, events, signed, token_of
+
+CONFIRM = "/v1/delivery/email/confirm"
 
 
 @pytest.fixture
@@ -34,62 +38,54 @@ async def app_client(run_app):
 
 async def test_default_is_paper_and_unknown_accounts_are_404(app_client, world):
     _app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    resp = await client.get(f"/v1/billing-accounts/{account}/delivery", headers=headers)
+    acct = billing_account(world, "mobile")
+    resp = await client.get(acct.delivery, headers=acct.headers)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["channel"] == "paper" and body["status"] == "active"
-    assert body["billing_account_id"] == str(account)
-    resp = await client.get(f"/v1/billing-accounts/{uuid.uuid4()}/delivery", headers=headers)
+    assert body["billing_account_id"] == str(acct.id)
+    resp = await client.get(f"/v1/billing-accounts/{uuid.uuid4()}/delivery", headers=acct.headers)
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_account_facts_are_asked_of_billing_once(app_client, world):
     _app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    acct = billing_account(world, "mobile")
     for _ in range(3):
-        resp = await client.get(f"/v1/billing-accounts/{account}/delivery", headers=headers)
+        resp = await client.get(acct.delivery, headers=acct.headers)
         assert resp.status_code == 200
-    assert world.billing.calls == [str(account)]
+    assert world.billing.calls == [str(acct.id)]
 
 
 async def test_billing_unreachable_is_503(app_client, world):
     _app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
+    acct = billing_account(world, "mobile")
     world.billing.down = True
-    resp = await client.get(
-        f"/v1/billing-accounts/{account}/delivery", headers=world.user(customer)
-    )
+    resp = await client.get(acct.delivery, headers=acct.headers)
     assert resp.status_code == 503
 
 
 async def test_auth_is_required_and_other_customers_get_404(app_client, world):
     app, client = app_client
-    owner_customer, other_customer = uuid.uuid4(), uuid.uuid4()
-    account = world.billing.add(owner_customer, "mobile")
-    path = f"/v1/billing-accounts/{account}/delivery"
+    acct = billing_account(world, "mobile")
+    path = acct.delivery
     assert (await client.get(path)).status_code == 401
-    stranger = world.user(other_customer)
+    stranger = world.user(uuid.uuid4())
     assert (await client.get(path, headers=stranger)).status_code == 404
-    resp = await client.put(f"{path}/email", headers=stranger, json={"email": "a@example.com"})
+    resp = await client.put(f"{path}/email", headers=stranger, json={"email": email_address()})
     assert resp.status_code == 404
     assert (await client.delete(path, headers=stranger)).status_code == 404
     # A reader who may not manage delivery sees the account but may not change it.
-    reader = world.user(owner_customer, {"invoice.read"})
+    reader = world.user(acct.customer_id, {"invoice.read"})
     assert (await client.get(path, headers=reader)).status_code == 200
-    resp = await client.put(f"{path}/email", headers=reader, json={"email": "a@example.com"})
+    resp = await client.put(f"{path}/email", headers=reader, json={"email": email_address()})
     assert resp.status_code == 403
     assert await count_rows(app, "delivery_channels") == 0
 
 
 @pytest.mark.parametrize(
-    ("suffix", "body", "field"),
+    ("route", "body", "field"),
     [
         ("email", {"email": "a@example.com", "alerts": ["email", "sms"]}, "alerts"),
         ("email", {"email": "a@example.com", "alerts": []}, "alerts"),
@@ -103,13 +99,10 @@ async def test_auth_is_required_and_other_customers_get_404(app_client, world):
         ("bank-app", {"iban": "BE68539007547034", "bic": "X"}, "bic"),
     ],
 )
-async def test_bad_input_is_422_and_changes_nothing(app_client, world, suffix, body, field):
+async def test_bad_input_is_422_and_changes_nothing(app_client, world, route, body, field):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    resp = await client.put(
-        f"/v1/billing-accounts/{account}/delivery/{suffix}", headers=world.user(customer), json=body
-    )
+    acct = billing_account(world, "mobile")
+    resp = await client.put(f"{acct.delivery}/{route}", headers=acct.headers, json=body)
     assert resp.status_code == 422, resp.text
     problem = resp.json()
     assert field in [e["field"] for e in problem["errors"]]
@@ -119,16 +112,15 @@ async def test_bad_input_is_422_and_changes_nothing(app_client, world, suffix, b
 
 async def test_email_channel_lifecycle(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile", name="Sales team")
-    headers = world.user(customer)
-    path = f"/v1/billing-accounts/{account}/delivery"
+    acct = billing_account(world, "mobile", name="Sales team")
+    path, headers = acct.delivery, acct.headers
+    local = f"Invoices-{suffix()}"
 
     resp = await client.put(
         f"{path}/email",
         headers=headers,
         json={
-            "email": "Invoices@Example.com",
+            "email": f"{local}@Example.com",
             "mobile": "0470 12 34 56",
             "alerts": ["sms", "email"],
         },
@@ -136,46 +128,42 @@ async def test_email_channel_lifecycle(app_client, world):
     assert resp.status_code == 202, resp.text
     body = resp.json()
     assert body["status"] == "pending_confirmation" and body["channel"] == "email"
-    assert body["email"] == "Invoices@example.com" and body["mobile"] == "+32470123456"
+    assert body["email"] == f"{local}@example.com" and body["mobile"] == "+32470123456"
     assert body["alerts"] == ["email", "sms"]
     assert "token" not in json.dumps(body)
 
     [mail] = await events(app, "notification.requested")
     assert mail.data["template"] == "einvoice_email_confirmation"
-    assert mail.data["to"]["email"] == "Invoices@example.com"
+    assert mail.data["to"]["email"] == f"{local}@example.com"
     assert mail.data["locale"] == "nl"
     assert mail.data["params"]["billing_account_name"] == "Sales team"
-    assert mail.data["params"]["confirm_url"].startswith(
-        "https://portal.example/v1/delivery/email/confirm?token="
-    )
+    assert mail.data["params"]["confirm_url"].startswith(f"https://portal.example{CONFIRM}?token=")
     token = token_of(mail)
     [changed] = await events(app, "einvoice.channel.changed")
     assert changed.data["status"] == "pending_confirmation"
-    assert "Invoices@example.com" not in changed.to_bytes().decode()
+    assert local not in changed.to_bytes().decode()
 
     # Until confirmed, paper stays in force.
     view = (await client.get(path, headers=headers)).json()
     assert (view["channel"], view["status"]) == ("email", "pending_confirmation")
     assert view["in_force"]["channel"] == "paper"
 
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token})
+    resp = await client.post(CONFIRM, json={"token": token})
     assert resp.status_code == 200, resp.text
     assert resp.json() == {
-        "billing_account_id": str(account),
+        "billing_account_id": str(acct.id),
         "channel": "email",
         "status": "active",
         "scope": "billing_account",
         "alerts": ["email", "sms"],
-        "covered_billing_account_ids": [str(account)],
+        "covered_billing_account_ids": [str(acct.id)],
     }
     view = (await client.get(path, headers=headers)).json()
     assert (view["channel"], view["status"]) == ("email", "active")
     assert view["in_force"]["channel"] == "email"
 
-    again = await client.post("/v1/delivery/email/confirm", json={"token": token})
-    assert again.status_code == 409
-    unknown = await client.post("/v1/delivery/email/confirm", json={"token": "x" * 43})
-    assert unknown.status_code == 404
+    assert (await client.post(CONFIRM, json={"token": token})).status_code == 409
+    assert (await client.post(CONFIRM, json={"token": "x" * 43})).status_code == 404
 
     resp = await client.delete(path, headers=headers)
     assert resp.status_code == 200
@@ -186,126 +174,106 @@ async def test_email_channel_lifecycle(app_client, world):
 
 async def test_a_new_request_replaces_the_pending_one(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    put = f"/v1/billing-accounts/{account}/delivery/email"
-    assert (
-        await client.put(put, headers=headers, json={"email": "a@example.com"})
-    ).status_code == 202
-    assert (
-        await client.put(put, headers=headers, json={"email": "b@example.com"})
-    ).status_code == 202
+    acct = billing_account(world, "mobile")
+    put = f"{acct.delivery}/email"
+    first_address, second_address = email_address("a"), email_address("b")
+    for address in (first_address, second_address):
+        resp = await client.put(put, headers=acct.headers, json={"email": address})
+        assert resp.status_code == 202
     first, second = await events(app, "notification.requested")
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(first)})
-    assert resp.status_code == 410
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(second)})
-    assert resp.status_code == 200
-    view = (await client.get(f"/v1/billing-accounts/{account}/delivery", headers=headers)).json()
-    assert view["email"] == "b@example.com"
+    assert (await client.post(CONFIRM, json={"token": token_of(first)})).status_code == 410
+    assert (await client.post(CONFIRM, json={"token": token_of(second)})).status_code == 200
+    view = (await client.get(acct.delivery, headers=acct.headers)).json()
+    assert view["email"] == second_address
 
 
 async def test_changing_the_address_needs_a_new_confirmation_alerts_alone_do_not(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    path = f"/v1/billing-accounts/{account}/delivery"
-    await client.put(f"{path}/email", headers=headers, json={"email": "a@example.com"})
+    acct = billing_account(world, "mobile")
+    path, headers = acct.delivery, acct.headers
+    confirmed, new = email_address("a"), email_address("new")
+    await client.put(f"{path}/email", headers=headers, json={"email": confirmed})
     [mail] = await events(app, "notification.requested")
-    assert (
-        await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
-    ).status_code == 200
+    assert (await client.post(CONFIRM, json={"token": token_of(mail)})).status_code == 200
 
     resp = await client.put(
         f"{path}/email",
         headers=headers,
-        json={"email": "a@example.com", "mobile": "+32470123456", "alerts": ["email", "sms"]},
+        json={"email": confirmed, "mobile": "+32470123456", "alerts": ["email", "sms"]},
     )
     assert resp.status_code == 200 and resp.json()["status"] == "active"
     assert len(await events(app, "notification.requested")) == 1  # no new confirmation
 
-    resp = await client.put(f"{path}/email", headers=headers, json={"email": "new@example.com"})
+    resp = await client.put(f"{path}/email", headers=headers, json={"email": new})
     assert resp.status_code == 202
     view = (await client.get(path, headers=headers)).json()
-    assert view["status"] == "pending_confirmation" and view["email"] == "new@example.com"
-    assert view["in_force"]["email"] == "a@example.com"  # the old address serves meanwhile
+    assert view["status"] == "pending_confirmation" and view["email"] == new
+    assert view["in_force"]["email"] == confirmed  # the old address serves meanwhile
 
 
 async def test_one_activation_covers_all_fixed_accounts_of_the_customer(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    fixed_a = world.billing.add(customer, "fixed", name="HQ")
-    fixed_b = world.billing.add(customer, "fixed", name="Branch")
-    mobile = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    for acct in (fixed_b, mobile):  # known to einvoice before the choice
-        await client.get(f"/v1/billing-accounts/{acct}/delivery", headers=headers)
+    hq = billing_account(world, "fixed", name="HQ")
+    branch = billing_account(world, "fixed", customer_id=hq.customer_id)
+    mobile = billing_account(world, "mobile", customer_id=hq.customer_id)
+    headers = hq.headers
+    for acct in (branch, mobile):  # known to einvoice before the choice
+        await client.get(acct.delivery, headers=headers)
 
     resp = await client.put(
-        f"/v1/billing-accounts/{fixed_a}/delivery/email",
-        headers=headers,
-        json={"email": "ap@example.com", "locale": "fr"},
+        f"{hq.delivery}/email", headers=headers, json={"email": email_address(), "locale": "fr"}
     )
     assert resp.status_code == 202 and resp.json()["scope"] == "customer_fixed"
     [mail] = await events(app, "notification.requested")
     assert mail.data["locale"] == "fr"
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
-    assert sorted(resp.json()["covered_billing_account_ids"]) == sorted(
-        [str(fixed_a), str(fixed_b)]
-    )
+    resp = await client.post(CONFIRM, json={"token": token_of(mail)})
+    fixed = sorted([str(hq.id), str(branch.id)])
+    assert sorted(resp.json()["covered_billing_account_ids"]) == fixed
 
-    for acct, channel in ((fixed_a, "email"), (fixed_b, "email"), (mobile, "paper")):
-        view = (await client.get(f"/v1/billing-accounts/{acct}/delivery", headers=headers)).json()
+    for acct, channel in ((hq, "email"), (branch, "email"), (mobile, "paper")):
+        view = (await client.get(acct.delivery, headers=headers)).json()
         assert view["in_force"]["channel"] == channel, acct
     active = [
         e.data["billing_account_id"]
         for e in await events(app, "einvoice.channel.changed")
         if e.data["status"] == "active"
     ]
-    assert sorted(active) == sorted([str(fixed_a), str(fixed_b)])
+    assert sorted(active) == fixed
 
     # Cancelling on one fixed account returns every fixed account to paper.
-    resp = await client.delete(f"/v1/billing-accounts/{fixed_b}/delivery", headers=headers)
-    assert resp.status_code == 200
-    view = (await client.get(f"/v1/billing-accounts/{fixed_a}/delivery", headers=headers)).json()
+    assert (await client.delete(branch.delivery, headers=headers)).status_code == 200
+    view = (await client.get(hq.delivery, headers=headers)).json()
     assert view["channel"] == "paper" and view["in_force"]["channel"] == "paper"
 
 
 async def test_unconfirmed_request_expires(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    path = f"/v1/billing-accounts/{account}/delivery"
-    await client.put(f"{path}/email", headers=headers, json={"email": "robot@example.com"})
+    acct = billing_account(world, "mobile")
+    path, headers = acct.delivery, acct.headers
+    await client.put(f"{path}/email", headers=headers, json={"email": email_address("robot")})
     [mail] = await events(app, "notification.requested")
-    ctx: service.Context = app.state.einvoice
+    deps: Deps = app.state.deps
 
     world.now = utcnow() + timedelta(days=6)
     async with app.state.kit.db.transaction() as session:
-        assert await service.expire_due(ctx, session) == 0
+        assert await service.expire_due(session, deps) == 0
     world.now = utcnow() + timedelta(days=7, minutes=1)
     # Past its time the link is gone even before the job ran.
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
-    assert resp.status_code == 410
+    assert (await client.post(CONFIRM, json={"token": token_of(mail)})).status_code == 410
     async with app.state.kit.db.transaction() as session:
-        assert await service.expire_due(ctx, session) == 1
+        assert await service.expire_due(session, deps) == 1
     view = (await client.get(path, headers=headers)).json()
     assert (view["channel"], view["status"]) == ("email", "expired")
     assert view["in_force"]["channel"] == "paper"
     statuses = [e.data["status"] for e in await events(app, "einvoice.channel.changed")]
     assert statuses == ["pending_confirmation", "expired"]
-    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
-    assert resp.status_code == 410
+    assert (await client.post(CONFIRM, json={"token": token_of(mail)})).status_code == 410
 
 
 async def test_bank_app_is_active_once_the_bank_accepts(app_client, world):
     _app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
-    path = f"/v1/billing-accounts/{account}/delivery"
+    acct = billing_account(world, "mobile")
+    path, headers = acct.delivery, acct.headers
     resp = await client.put(
         f"{path}/bank-app", headers=headers, json={"iban": "BE68 5390 0754 7034"}
     )
@@ -314,9 +282,9 @@ async def test_bank_app_is_active_once_the_bank_accepts(app_client, world):
     assert body["status"] == "pending_bank_acceptance"
     assert body["iban"] == "BE68********7034"
     reference = body["reference"]
-    assert world.bank.invitations == [(account, reference)]
+    assert world.bank.invitations == [(acct.id, reference)]
 
-    decision = {"billing_account_id": str(account), "decision": "accepted", "reference": reference}
+    decision = {"billing_account_id": str(acct.id), "decision": "accepted", "reference": reference}
     raw, good = signed(decision)
     _, bad = signed(decision, secret="wrong")
     cb = "/v1/bank-app/callbacks"
@@ -343,15 +311,13 @@ async def test_bank_app_is_active_once_the_bank_accepts(app_client, world):
 
 async def test_bank_refusal_leaves_paper(app_client, world):
     _app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "fixed")
-    headers = world.user(customer)
-    path = f"/v1/billing-accounts/{account}/delivery"
+    acct = billing_account(world, "fixed")
+    path, headers = acct.delivery, acct.headers
     reference = (
         await client.put(f"{path}/bank-app", headers=headers, json={"iban": "BE71096123456769"})
     ).json()["reference"]
     raw, sig = signed(
-        {"billing_account_id": str(account), "decision": "refused", "reference": reference}
+        {"billing_account_id": str(acct.id), "decision": "refused", "reference": reference}
     )
     resp = await client.post("/v1/bank-app/callbacks", content=raw, headers=sig)
     assert resp.status_code == 200 and resp.json()["status"] == "refused"

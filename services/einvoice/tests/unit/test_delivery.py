@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from contracts.envelope import CloudEvent
-from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
+from contracts.events.billing import InvoiceClosedV1
 from einvoice import domain, service
+from einvoice.models import Delivery
 from einvoice.settings import EinvoiceSettings
 from servicekit.db import utcnow
+from servicekit.pagination import encode_cursor
 
+from ..factories import billing_account, closed_invoice, email_address
 from .support import SECRET, events, signed, token_of
 
 
@@ -34,31 +35,23 @@ async def app_client(run_app):
         yield app, client
 
 
-def invoice(customer: uuid.UUID, account: uuid.UUID, kind: str, period: str) -> InvoiceClosedV1:
-    return InvoiceClosedV1(
-        invoice_id=uuid.uuid4(),
-        number=f"F-{uuid.uuid4().hex[:6]}",
-        customer_id=customer,
-        billing_account_id=account,
-        billing_account_kind=kind,  # type: ignore[arg-type]
-        period=period,
-        issued_at=datetime.now(UTC),
-        due_date=date(2026, 12, 20),
-        totals=InvoiceTotalsV1(
-            total_excl_vat=Decimal("100.00"), vat=Decimal("21.00"), total_incl_vat=Decimal("121.00")
-        ),
-    )
-
-
 async def deliver(app, inv: InvoiceClosedV1) -> None:
     async with app.state.kit.db.transaction() as session:
-        await service.deliver_invoice(app.state.einvoice, session, inv)
+        await service.deliver_invoice(session, app.state.deps, inv)
+
+
+async def confirm_email_channel(client, app, acct, **body) -> None:
+    """Choose e-mail delivery on the account and use the confirmation link."""
+    await client.put(f"{acct.delivery}/email", headers=acct.headers, json=body)
+    confirmation = (await events(app, "notification.requested"))[-1]
+    resp = await client.post("/v1/delivery/email/confirm", json={"token": token_of(confirmation)})
+    assert resp.status_code == 200, resp.text
 
 
 async def test_invoice_of_an_account_without_choice_is_queued_for_print(app_client, world):
     app, client = app_client
     customer, account = uuid.uuid4(), uuid.uuid4()  # billing never asked: the event says it all
-    inv = invoice(customer, account, "mobile", "2026-10")
+    inv = closed_invoice(customer, account, "mobile", "2026-10")
     await deliver(app, inv)
     await deliver(app, inv)
     assert world.billing.calls == []
@@ -74,18 +67,12 @@ async def test_invoice_of_an_account_without_choice_is_queued_for_print(app_clie
 
 async def test_invoice_goes_by_mail_with_pdf_and_sms_once(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile", name="Fleet")
-    headers = world.user(customer)
-    await client.put(
-        f"/v1/billing-accounts/{account}/delivery/email",
-        headers=headers,
-        json={"email": "ap@example.com", "mobile": "+32470123456", "alerts": ["email", "sms"]},
+    acct = billing_account(world, "mobile", name="Fleet")
+    await confirm_email_channel(
+        client, app, acct, email=email_address(), mobile="+32470123456", alerts=["email", "sms"]
     )
-    [confirmation] = await events(app, "notification.requested")
-    await client.post("/v1/delivery/email/confirm", json={"token": token_of(confirmation)})
 
-    inv = invoice(customer, account, "mobile", "2026-10")
+    inv = closed_invoice(acct.customer_id, acct.id, "mobile", "2026-10")
     await deliver(app, inv)
     await deliver(app, inv)  # billing announced it twice (a new event id: no inbox help)
     sent: list[CloudEvent] = (await events(app, "notification.requested"))[1:]
@@ -103,7 +90,7 @@ async def test_invoice_goes_by_mail_with_pdf_and_sms_once(app_client, world):
     assert mail.data["request_id"] == str(domain.notification_request_id(inv.invoice_id, "email"))
     assert sms.data["template"] == "invoice_available_sms"
     assert sms.data["to"] == {"mobile": "+32470123456", "user_id": None, "email": None}
-    resp = await client.get(f"/v1/billing-accounts/{account}/deliveries", headers=headers)
+    resp = await client.get(acct.deliveries, headers=acct.headers)
     [item] = resp.json()["items"]
     assert item["channel"] == "email" and item["status"] == "notification_requested"
     assert item["notification_request_ids"] == [mail.data["request_id"], sms.data["request_id"]]
@@ -111,42 +98,36 @@ async def test_invoice_goes_by_mail_with_pdf_and_sms_once(app_client, world):
 
 async def test_bank_app_delivery_starts_with_the_cycle_in_progress(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    account = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    acct = billing_account(world, "mobile")
     reference = (
         await client.put(
-            f"/v1/billing-accounts/{account}/delivery/bank-app",
-            headers=headers,
-            json={"iban": "BE68539007547034"},
+            f"{acct.delivery}/bank-app", headers=acct.headers, json={"iban": "BE68539007547034"}
         )
     ).json()["reference"]
     raw, sig = signed(
-        {"billing_account_id": str(account), "decision": "accepted", "reference": reference}
+        {"billing_account_id": str(acct.id), "decision": "accepted", "reference": reference}
     )
     assert (
         await client.post("/v1/bank-app/callbacks", content=raw, headers=sig)
     ).status_code == 200
 
     current = domain.period_of(utcnow())
-    late = invoice(customer, account, "mobile", "2020-01")  # an old cycle billed late
+    late = closed_invoice(acct.customer_id, acct.id, "mobile", "2020-01")  # old cycle, billed late
     await deliver(app, late)
-    now = invoice(customer, account, "mobile", current)
+    now = closed_invoice(acct.customer_id, acct.id, "mobile", current)
     await deliver(app, now)
-    items = (
-        await client.get(f"/v1/billing-accounts/{account}/deliveries", headers=headers)
-    ).json()["items"]
+    items = (await client.get(acct.deliveries, headers=acct.headers)).json()["items"]
     by_invoice = {i["invoice_id"]: (i["channel"], i["status"]) for i in items}
     assert by_invoice[str(late.invoice_id)] == ("paper", "queued_for_print")
     assert by_invoice[str(now.invoice_id)] == ("bank_app", "handed_to_bank_adapter")
-    assert world.bank.deliveries == [(account, reference, now.invoice_id)]
+    assert world.bank.deliveries == [(acct.id, reference, now.invoice_id)]
 
 
 async def test_delivery_log_pages(app_client, world):
     app, client = app_client
     customer, account = uuid.uuid4(), uuid.uuid4()
     for month in range(1, 6):
-        await deliver(app, invoice(customer, account, "fixed", f"2026-0{month}"))
+        await deliver(app, closed_invoice(customer, account, "fixed", f"2026-0{month}"))
     headers = world.user(customer)
     path = f"/v1/billing-accounts/{account}/deliveries"
     seen: list[str] = []
@@ -159,31 +140,31 @@ async def test_delivery_log_pages(app_client, world):
         if not cursor:
             break
     assert seen == ["2026-05", "2026-04", "2026-03", "2026-02", "2026-01"]
-    assert (await client.get(path, headers=headers, params={"cursor": "bad!"})).status_code == 400
+    # Not a cursor at all, or one of another list (the old hand-written position): 400.
+    old_style = encode_cursor({"at": "2026-05-01T00:00:00+00:00", "id": str(uuid.uuid4())})
+    for bad in ("bad!", old_style):
+        resp = await client.get(path, headers=headers, params={"cursor": bad})
+        assert resp.status_code == 400, bad
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["type"].endswith("invalid-cursor")
     other = world.user(uuid.uuid4())
     assert (await client.get(path, headers=other)).status_code == 404
 
 
 async def test_terminated_customer_goes_back_to_paper(app_client, world):
     app, client = app_client
-    customer = uuid.uuid4()
-    fixed = world.billing.add(customer, "fixed")
-    mobile = world.billing.add(customer, "mobile")
-    headers = world.user(customer)
+    fixed = billing_account(world, "fixed")
+    mobile = billing_account(world, "mobile", customer_id=fixed.customer_id)
+    headers = fixed.headers
+    await client.put(f"{fixed.delivery}/email", headers=headers, json={"email": email_address()})
     await client.put(
-        f"/v1/billing-accounts/{fixed}/delivery/email",
-        headers=headers,
-        json={"email": "a@example.com"},
-    )
-    await client.put(
-        f"/v1/billing-accounts/{mobile}/delivery/bank-app",
-        headers=headers,
-        json={"iban": "BE68539007547034"},
+        f"{mobile.delivery}/bank-app", headers=headers, json={"iban": "BE68539007547034"}
     )
     async with app.state.kit.db.transaction() as session:
-        assert await service.terminate_customer(app.state.einvoice, session, customer) == 2
+        terminated = await service.terminate_customer(session, app.state.deps, fixed.customer_id)
+        assert terminated == 2
     for acct in (fixed, mobile):
-        view = (await client.get(f"/v1/billing-accounts/{acct}/delivery", headers=headers)).json()
+        view = (await client.get(acct.delivery, headers=headers)).json()
         assert view["channel"] == "paper"
     cancelled = [
         e.data["channel"]
@@ -197,26 +178,15 @@ async def test_a_fixed_account_first_seen_on_an_invoice_is_covered_by_the_custom
     app_client, world
 ):
     app, client = app_client
-    customer = uuid.uuid4()
-    known = world.billing.add(customer, "fixed")
-    headers = world.user(customer)
-    await client.put(
-        f"/v1/billing-accounts/{known}/delivery/email",
-        headers=headers,
-        json={"email": "a@example.com"},
-    )
-    [mail] = await events(app, "notification.requested")
-    await client.post("/v1/delivery/email/confirm", json={"token": token_of(mail)})
+    known = billing_account(world, "fixed")
+    await confirm_email_channel(client, app, known, email=email_address())
 
     newcomer = uuid.uuid4()
-    inv = invoice(customer, newcomer, "fixed", "2026-10")
+    inv = closed_invoice(known.customer_id, newcomer, "fixed", "2026-10")
     await deliver(app, inv)
     changed = [e.data for e in await events(app, "einvoice.channel.changed")]
     assert {"billing_account_id": str(newcomer), "status": "active"}.items() <= changed[-1].items()
-    db = app.state.kit.db
-    async with db.sessions() as s:
-        from einvoice.models import Delivery
-
+    async with app.state.kit.db.sessions() as s:
         [row] = (
             await s.scalars(select(Delivery).where(Delivery.invoice_id == inv.invoice_id))
         ).all()

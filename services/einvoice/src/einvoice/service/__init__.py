@@ -1,5 +1,6 @@
 """Use cases of the einvoice service (they flush, never commit)."""
 
+from einvoice.service.accounts import account
 from einvoice.service.channels import (
     bank_decision,
     cancel,
@@ -10,11 +11,9 @@ from einvoice.service.channels import (
     request_email,
     terminate_customer,
 )
-from einvoice.service.context import Context, account
 from einvoice.service.delivery import deliver_invoice, list_deliveries
 
 __all__ = [
-    "Context",
     "account",
     "bank_decision",
     "cancel",

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
+from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
+from einvoice.deps import Deps
 from einvoice.models import BillingAccount, DeliveryChannel
-from einvoice.service.context import Context, account, covered_accounts, publish
-from einvoice.service.views import channel_fields, delivery_view
+from einvoice.schemas import (
+    BankDecisionOut,
+    ChannelRequestOut,
+    DeliveryOut,
+    EmailConfirmedOut,
+)
+from einvoice.service.accounts import account
+from einvoice.service.events import covered_accounts, publish
+from einvoice.service.views import (
+    bank_decision_view,
+    channel_request,
+    delivery_view,
+    email_confirmed,
+)
 from servicekit.problems import Conflict, NotFound, Problem
 
 log = logging.getLogger(__name__)
@@ -46,13 +59,13 @@ async def _flush(session: AsyncSession) -> None:
         ) from exc
 
 
-def _end(ctx: Context, record: DeliveryChannel, status: str) -> None:
+def _end(record: DeliveryChannel, status: str, at: datetime) -> None:
     record.status = domain.transition(record.status, status)
-    record.ended_at = ctx.now()
-    record.updated_at = ctx.now()
+    record.ended_at = at
+    record.updated_at = at
 
 
-async def get_delivery(session: AsyncSession, acct: BillingAccount) -> dict[str, Any]:
+async def get_delivery(session: AsyncSession, acct: BillingAccount) -> DeliveryOut:
     return delivery_view(acct, await repo.channels_for_account(session, acct))
 
 
@@ -60,35 +73,35 @@ async def get_delivery(session: AsyncSession, acct: BillingAccount) -> dict[str,
 
 
 async def request_email(
-    ctx: Context,
     session: AsyncSession,
+    deps: Deps,
     acct: BillingAccount,
     *,
     email: str,
     mobile: str | None,
     alerts: list[str],
-    locale: str,
+    locale: Locale,
     requested_by: str,
-) -> tuple[dict[str, Any], bool]:
-    """Ask for e-mail delivery. Returns the view and whether a confirmation is pending
-    (False when only the alerts or mobile of an already confirmed address changed)."""
+) -> ChannelRequestOut:
+    """Ask for e-mail delivery: pending_confirmation, or active at once when only the
+    alerts or mobile of an already confirmed address changed."""
     scope = domain.email_scope(acct.kind)
     key = _scope_key(scope, acct)
-    now = ctx.now()
+    now = deps.now()
 
     active = await repo.in_scopes(session, [key], statuses=[domain.ACTIVE], channel="email")
     same = next((r for r in active if (r.email or "").casefold() == email.casefold()), None)
     if same is not None:
         # The address was confirmed already: nothing new to prove, apply at once.
         same.mobile, same.alerts, same.locale, same.updated_at = mobile, alerts, locale, now
-        await publish(ctx, session, same)
-        return {"billing_account_id": acct.billing_account_id, **channel_fields(same)}, False
+        await publish(session, deps, same)
+        return channel_request(acct.billing_account_id, same)
 
     pending = await repo.in_scopes(
         session, [key], statuses=[domain.PENDING_CONFIRMATION], channel="email"
     )
     for old in pending:
-        _end(ctx, old, domain.SUPERSEDED)  # its link stops working
+        _end(old, domain.SUPERSEDED, deps.now())  # its link stops working
     await _flush(session)
 
     token = domain.new_confirmation_token()
@@ -108,24 +121,24 @@ async def request_email(
         token_hash=domain.token_digest(token),
         requested_by=requested_by,
         requested_at=now,
-        expires_at=now + timedelta(days=ctx.settings.confirmation_ttl_days),
+        expires_at=now + timedelta(days=deps.settings.confirmation_ttl_days),
         updated_at=now,
     )
     session.add(record)
     await _flush(session)
 
-    named = await account(ctx, session, acct.billing_account_id, want_name=True)
-    confirm_url = f"{ctx.settings.public_url.rstrip('/')}/v1/delivery/email/confirm?" + urlencode(
+    named = await account(session, deps, acct.billing_account_id, want_name=True)
+    confirm_url = f"{deps.settings.public_url.rstrip('/')}/v1/delivery/email/confirm?" + urlencode(
         {"token": token}
     )
-    await ctx.outbox.add(
+    await deps.outbox.add(
         session,
         NotificationRequestedV1(
             request_id=record.id,
             customer_id=acct.customer_id,
             channel="email",
             template=CONFIRMATION_TEMPLATE,
-            locale=locale,  # type: ignore[arg-type]
+            locale=locale,
             to=RecipientV1(email=email),
             params={
                 "confirm_url": confirm_url,
@@ -133,11 +146,11 @@ async def request_email(
             },
         ),
     )
-    await publish(ctx, session, record)
-    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}, True
+    await publish(session, deps, record)
+    return channel_request(acct.billing_account_id, record)
 
 
-async def confirm_email(ctx: Context, session: AsyncSession, token: str) -> dict[str, Any]:
+async def confirm_email(session: AsyncSession, deps: Deps, token: str) -> EmailConfirmedOut:
     record = await repo.by_token_digest(session, domain.token_digest(token))
     if record is None:
         raise NotFound("Unknown confirmation link", slug="unknown-confirmation")
@@ -146,7 +159,7 @@ async def confirm_email(ctx: Context, session: AsyncSession, token: str) -> dict
     expired = record.status == domain.EXPIRED or (
         record.status == domain.PENDING_CONFIRMATION
         and record.expires_at is not None
-        and record.expires_at <= ctx.now()
+        and record.expires_at <= deps.now()
     )
     if expired:
         raise Gone(
@@ -157,19 +170,11 @@ async def confirm_email(ctx: Context, session: AsyncSession, token: str) -> dict
             "This link was replaced by a newer request or cancelled",
             slug="confirmation-withdrawn",
         )
-    await _activate(ctx, session, record)
-    covered = await covered_accounts(session, record)
-    return {
-        "billing_account_id": record.billing_account_id,
-        "channel": "email",
-        "status": record.status,
-        "scope": record.scope,
-        "alerts": list(record.alerts or []),
-        "covered_billing_account_ids": covered,
-    }
+    await _activate(session, deps, record)
+    return email_confirmed(record, await covered_accounts(session, record))
 
 
-async def _activate(ctx: Context, session: AsyncSession, record: DeliveryChannel) -> None:
+async def _activate(session: AsyncSession, deps: Deps, record: DeliveryChannel) -> None:
     """Make a record the account's (or the customer's fixed accounts') channel: what was
     active in the same place is superseded, so exactly one channel delivers."""
     keys = [record.scope_key]
@@ -182,26 +187,26 @@ async def _activate(ctx: Context, session: AsyncSession, record: DeliveryChannel
             for a in await repo.fixed_account_ids(session, record.customer_id)
         ]
     for old in await repo.in_scopes(session, keys, statuses=[domain.ACTIVE]):
-        _end(ctx, old, domain.SUPERSEDED)
+        _end(old, domain.SUPERSEDED, deps.now())
     await _flush(session)
     record.status = domain.transition(record.status, domain.ACTIVE)
-    record.activated_at = record.updated_at = ctx.now()
+    record.activated_at = record.updated_at = deps.now()
     await _flush(session)
-    await publish(ctx, session, record)
+    await publish(session, deps, record)
 
 
 # -- bank app -------------------------------------------------------------------------
 
 
 async def request_bank_app(
-    ctx: Context, session: AsyncSession, acct: BillingAccount, *, iban: str, requested_by: str
-) -> dict[str, Any]:
+    session: AsyncSession, deps: Deps, acct: BillingAccount, *, iban: str, requested_by: str
+) -> ChannelRequestOut:
     key = _scope_key(domain.SCOPE_ACCOUNT, acct)
-    now = ctx.now()
+    now = deps.now()
     for old in await repo.in_scopes(
         session, [key], statuses=[domain.PENDING_BANK_ACCEPTANCE], channel="bank_app"
     ):
-        _end(ctx, old, domain.SUPERSEDED)
+        _end(old, domain.SUPERSEDED, deps.now())
     await _flush(session)
     record = DeliveryChannel(
         id=uuid.uuid4(),
@@ -222,21 +227,21 @@ async def request_bank_app(
     session.add(record)
     await _flush(session)
     assert record.bank_reference is not None
-    await ctx.bank.invite(
+    await deps.bank.invite(
         billing_account_id=acct.billing_account_id, reference=record.bank_reference
     )
-    await publish(ctx, session, record)
-    return {"billing_account_id": acct.billing_account_id, **channel_fields(record)}
+    await publish(session, deps, record)
+    return channel_request(acct.billing_account_id, record)
 
 
 async def bank_decision(
-    ctx: Context,
     session: AsyncSession,
+    deps: Deps,
     *,
     billing_account_id: uuid.UUID,
     reference: str,
     accepted: bool,
-) -> dict[str, Any]:
+) -> BankDecisionOut:
     """The bank's answer to an invitation. Repeating an answer is harmless (banks retry
     callbacks); contradicting one, or answering a withdrawn request, is a conflict."""
     record = await repo.by_bank_reference(session, reference)
@@ -244,60 +249,54 @@ async def bank_decision(
         raise NotFound("No such bank-app request")
     if record.status == domain.PENDING_BANK_ACCEPTANCE:
         if accepted:
-            record.effective_from_period = domain.bank_effective_period(ctx.now())
-            await _activate(ctx, session, record)
+            record.effective_from_period = domain.bank_effective_period(deps.now())
+            await _activate(session, deps, record)
         else:
-            _end(ctx, record, domain.REFUSED)
+            _end(record, domain.REFUSED, deps.now())
             await _flush(session)
-            await publish(ctx, session, record)
+            await publish(session, deps, record)
     else:
         was_accepted = record.activated_at is not None
         repeated = was_accepted if accepted else record.status == domain.REFUSED
         if not repeated:
             raise Conflict(f"This request is already {record.status}", slug="bank-request-decided")
-    return {
-        "billing_account_id": record.billing_account_id,
-        "channel": "bank_app",
-        "status": record.status,
-        "reference": record.bank_reference,
-        "effective_from_period": record.effective_from_period,
-    }
+    return bank_decision_view(record)
 
 
 # -- back to paper --------------------------------------------------------------------
 
 
-async def cancel(ctx: Context, session: AsyncSession, acct: BillingAccount) -> dict[str, Any]:
+async def cancel(session: AsyncSession, deps: Deps, acct: BillingAccount) -> DeliveryOut:
     """Back to paper: the account's own channels end, and for a fixed account the
     customer-wide e-mail channel too (it is what serves the account)."""
     live = await repo.in_scopes(session, repo.scope_keys_of(acct), statuses=domain.LIVE)
-    await _cancel_all(ctx, session, live)
+    await _cancel_all(session, deps, live)
     return await get_delivery(session, acct)
 
 
-async def terminate_customer(ctx: Context, session: AsyncSession, customer_id: uuid.UUID) -> int:
+async def terminate_customer(session: AsyncSession, deps: Deps, customer_id: uuid.UUID) -> int:
     live = await repo.live_of_customer(session, customer_id)
-    await _cancel_all(ctx, session, live)
+    await _cancel_all(session, deps, live)
     return len(live)
 
 
-async def _cancel_all(ctx: Context, session: AsyncSession, records: list[DeliveryChannel]) -> None:
+async def _cancel_all(session: AsyncSession, deps: Deps, records: list[DeliveryChannel]) -> None:
     for record in records:
-        _end(ctx, record, domain.CANCELLED)
+        _end(record, domain.CANCELLED, deps.now())
     await _flush(session)
     for record in records:
-        await publish(ctx, session, record)
+        await publish(session, deps, record)
 
 
-async def expire_due(ctx: Context, session: AsyncSession, *, limit: int = 200) -> int:
+async def expire_due(session: AsyncSession, deps: Deps, *, limit: int = 200) -> int:
     """Unconfirmed e-mail requests past their time become "expired" (a mailbox nobody
     reads never activates); returns how many."""
-    due = await repo.due_for_expiry(session, ctx.now(), limit=limit)
+    due = await repo.due_for_expiry(session, deps.now(), limit=limit)
     for record in due:
-        _end(ctx, record, domain.EXPIRED)
+        _end(record, domain.EXPIRED, deps.now())
     await _flush(session)
     for record in due:
-        await publish(ctx, session, record)
+        await publish(session, deps, record)
     if due:
         log.info("expired unconfirmed e-mail requests", extra={"count": len(due)})
     return len(due)

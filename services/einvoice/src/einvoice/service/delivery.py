@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,24 +13,26 @@ from contracts.events.notification import (
     NotificationRequestedV1,
     RecipientV1,
 )
+from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
+from einvoice.deps import Deps
 from einvoice.models import BillingAccount, Delivery, DeliveryChannel
-from einvoice.service.context import Context, remember_account
+from einvoice.schemas import DeliveryItemOut
+from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
 from servicekit.consumer import PermanentError
-from servicekit.pagination import decode_cursor, page
-from servicekit.problems import BadRequest
+from servicekit.pagination import Page
 
 log = logging.getLogger(__name__)
 
 
-async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceClosedV1) -> None:
+async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClosedV1) -> None:
     """Send one closed invoice on the channel in force for its period; at most once per
     invoice and channel, whatever the number of times the event arrives."""
     acct = await remember_account(
-        ctx,
         session,
+        deps,
         billing_account_id=invoice.billing_account_id,
         customer_id=invoice.customer_id,
         kind=invoice.billing_account_kind,
@@ -48,10 +48,10 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
 
     request_ids: list[str] = []
     if chosen is not None and chosen.channel == "email":
-        request_ids = await _request_invoice_mail(ctx, session, acct, chosen, invoice)
+        request_ids = await _request_invoice_mail(session, deps, acct, chosen, invoice)
     elif chosen is not None and chosen.channel == "bank_app":
         assert chosen.bank_reference is not None
-        await ctx.bank.deliver(
+        await deps.bank.deliver(
             billing_account_id=acct.billing_account_id,
             reference=chosen.bank_reference,
             invoice_id=invoice.invoice_id,
@@ -68,7 +68,7 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
             status=domain.DELIVERY_STATUS[channel],
             channel_id=chosen.id if chosen is not None else None,
             notification_request_ids=request_ids,
-            delivered_at=ctx.now(),
+            delivered_at=deps.now(),
         )
     )
     await session.flush()
@@ -83,15 +83,15 @@ async def deliver_invoice(ctx: Context, session: AsyncSession, invoice: InvoiceC
 
 
 async def _request_invoice_mail(
-    ctx: Context,
     session: AsyncSession,
+    deps: Deps,
     acct: BillingAccount,
     record: DeliveryChannel,
     invoice: InvoiceClosedV1,
 ) -> list[str]:
     total = format(invoice.totals.total_incl_vat, "f")
     due = invoice.due_date.isoformat()
-    locale: Any = record.locale
+    locale: Locale = record.locale  # type: ignore[assignment]  # only what EmailChannelIn took
     requests = [
         NotificationRequestedV1(
             request_id=domain.notification_request_id(invoice.invoice_id, "email"),
@@ -123,27 +123,13 @@ async def _request_invoice_mail(
             )
         )
     for request in requests:
-        await ctx.outbox.add(session, request)
+        await deps.outbox.add(session, request)
     return [str(r.request_id) for r in requests]
 
 
 async def list_deliveries(
     session: AsyncSession, acct: BillingAccount, *, limit: int, cursor: str | None
-) -> dict[str, Any]:
-    position = decode_cursor(cursor)
-    after = None
-    if position is not None:
-        try:
-            after = (datetime.fromisoformat(position["at"]), uuid.UUID(position["id"]))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise BadRequest("The cursor is not valid", slug="invalid-cursor") from exc
-        if after[0].tzinfo is None:  # a cursor's time is UTC, also without an offset
-            after = (after[0].replace(tzinfo=UTC), after[1])
-    rows = await repo.deliveries_page(session, acct.billing_account_id, limit=limit, after=after)
-    result = page(
-        rows,
-        limit,
-        lambda row: {"at": row.delivered_at.isoformat(), "id": str(row.id)},
-    )
-    result["items"] = [delivery_item(row) for row in result["items"]]
-    return result
+) -> Page[DeliveryItemOut]:
+    """The delivery log, newest first."""
+    page = await repo.deliveries_page(session, acct.billing_account_id, cursor=cursor, limit=limit)
+    return Page(items=[delivery_item(row) for row in page.items], next_cursor=page.next_cursor)

@@ -1,0 +1,48 @@
+"""What the use cases need, wired once in ``main.py``: settings, the outbox, the delegation
+client, the clock and this service's own ports (billing, the bank). Never the whole kit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Protocol
+
+from fastapi import Depends
+
+from contracts.actions import Action
+from einvoice.bank import BankAdapter
+from einvoice.billing_client import BillingClient
+from einvoice.settings import EinvoiceSettings
+from servicekit.app import deps_dependency
+from servicekit.auth import Principal
+from servicekit.db import utcnow
+from servicekit.delegation_client import Resource
+from servicekit.outbox import Outbox
+
+
+class Delegation(Protocol):
+    """The part of the delegation client einvoice uses; servicekit's ``DelegationClient``
+    and its test double ``FakeDelegation`` both have it."""
+
+    async def require(
+        self,
+        principal: Principal,
+        resource: Resource,
+        *actions: Action,
+        visible_with: Action | None = None,
+        known: bool = False,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: EinvoiceSettings
+    outbox: Outbox
+    delegation: Delegation
+    billing: BillingClient
+    bank: BankAdapter
+    now: Callable[[], datetime] = utcnow
+
+
+DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]
