@@ -332,15 +332,16 @@ async def test_job_terminates_the_customer_once(make_stack: StackFactory) -> Non
         await stack.client.post(url(withdrawn_customer), json={"by": "operator"}, headers=operator)
     ).status_code == 202
     assert (await stack.client.delete(url(withdrawn_customer), headers=operator)).status_code == 204
-    identity = stack.app.state.identity
+    deps = stack.app.state.deps
 
     # The day before: nothing happens.
-    assert await apply_due_terminations(identity, today=effective_on - timedelta(days=1)) == []
+    day_before, day_after = effective_on - timedelta(days=1), effective_on + timedelta(days=1)
+    assert await apply_due_terminations(stack.db, deps, today=day_before) == []
     assert await events_of(stack, customer_id, "customer.terminated") == []
 
     # On the day (the job ran late: a day past it): exactly this customer.
     outbox_before = await stack.count("outbox")
-    done = await apply_due_terminations(identity, today=effective_on + timedelta(days=1))
+    done = await apply_due_terminations(stack.db, deps, today=day_after)
     assert [str(c) for c in done] == [customer_id]
 
     terminated = await events_of(stack, customer_id, "customer.terminated")
@@ -365,7 +366,9 @@ async def test_job_terminates_the_customer_once(make_stack: StackFactory) -> Non
     assert await stack.count("outbox") == outbox_before + 4  # 1 customer + 3 users
 
     # Run again, or later: nothing more.
-    assert await apply_due_terminations(identity, today=effective_on + timedelta(days=1)) == []
+    assert (
+        await apply_due_terminations(stack.db, deps, today=effective_on + timedelta(days=1)) == []
+    )
     assert await stack.count("outbox") == outbox_before + 4
 
     # The users are out: no login, no refresh, /v1/me refuses their still-valid token.
@@ -427,9 +430,9 @@ async def test_two_instances_terminate_each_customer_once(make_stack: StackFacto
     today = local_date(utcnow()) + timedelta(days=16)
 
     results = await asyncio.gather(
-        apply_due_terminations(first.app.state.identity, today=today),
-        apply_due_terminations(second.app.state.identity, today=today),
-        apply_due_terminations(second.app.state.identity, today=today),
+        apply_due_terminations(first.db, first.app.state.deps, today=today),
+        apply_due_terminations(second.db, second.app.state.deps, today=today),
+        apply_due_terminations(second.db, second.app.state.deps, today=today),
     )
     done = [str(c) for result in results for c in result]
     assert sorted(done) == sorted(customers)  # each once, by one of them

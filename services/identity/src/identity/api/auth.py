@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from identity.api.common import client_ip
-from identity.context import IdentityDep
+from identity.deps import DepsDep
 from identity.schemas import (
     ClientCredentialsGrant,
     KeyRotated,
@@ -116,21 +116,21 @@ def _parse_grant(data: dict[str, Any]) -> BaseModel:
         }
     },
 )
-async def token(request: Request, session: SessionDep, identity: IdentityDep) -> Response:
+async def token(request: Request, session: SessionDep, deps: DepsDep) -> Response:
     """OAuth2 token endpoint: password, refresh_token (rotating) or client_credentials."""
     grant = _parse_grant(await _token_form(request))
     ip = client_ip(request)
     result: Any
     if isinstance(grant, PasswordGrant):
         result = await auth.password_grant(
-            session, identity, grant.username, grant.password.get_secret_value(), ip
+            session, deps, grant.username, grant.password.get_secret_value(), ip
         )
     elif isinstance(grant, RefreshGrant):
-        result = await auth.refresh_grant(session, identity, grant.refresh_token, ip)
+        result = await auth.refresh_grant(session, deps, grant.refresh_token, ip)
     else:
         assert isinstance(grant, ClientCredentialsGrant)
         result = await auth.client_credentials_grant(
-            session, identity, grant.client_id, grant.client_secret.get_secret_value(), ip
+            session, deps, grant.client_id, grant.client_secret.get_secret_value(), ip
         )
     if isinstance(result, Problem):
         # Returned, not raised: the audit entry / revocation above must commit.
@@ -146,22 +146,22 @@ async def token(request: Request, session: SessionDep, identity: IdentityDep) ->
 
 
 @router.post("/v1/auth/logout", status_code=204)
-async def logout(body: LogoutIn, principal: CurrentPrincipal, session: SessionDep) -> Response:
+async def logout(
+    body: LogoutIn, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Response:
     """Revoke the refresh-token family of ``refresh_token`` (the caller's own)."""
-    await auth.logout(session, principal, body.refresh_token)
+    await auth.logout(session, deps, principal, body.refresh_token)
     return Response(status_code=204)
 
 
 @router.get("/.well-known/jwks.json")
-async def jwks(session: SessionDep, identity: IdentityDep) -> JSONResponse:
+async def jwks(session: SessionDep, deps: DepsDep) -> JSONResponse:
     """Public keys that verify access tokens: the active key and recently retired ones."""
-    keys = await identity.keyring.jwks(session)
+    keys = await deps.keyring.jwks(session)
     return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.post("/v1/operator/signing-keys/rotate", response_model=KeyRotated)
-async def rotate_key(
-    operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
-) -> KeyRotated:
+async def rotate_key(operator: OperatorPrincipal, session: SessionDep, deps: DepsDep) -> KeyRotated:
     """Start signing with a new key; the old one stays published for the grace period."""
-    return KeyRotated(kid=await users.rotate_signing_key(session, identity, operator))
+    return KeyRotated(kid=await users.rotate_signing_key(session, deps, operator))

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from identity.context import IdentityDep
+from identity.deps import DepsDep
 from identity.models import Registration
 from identity.schemas import (
     Accepted,
@@ -33,12 +33,10 @@ router = APIRouter(tags=["registrations"])
 
 
 @router.post("/v1/registrations", status_code=201, response_model=RegistrationCreated)
-async def register(
-    body: RegistrationIn, session: SessionDep, identity: IdentityDep
-) -> RegistrationCreated:
+async def register(body: RegistrationIn, session: SessionDep, deps: DepsDep) -> RegistrationCreated:
     """Register a customer (no token needed). The agreement starts when operator staff
     accept; until then nothing is published."""
-    reg = await registrations.submit(session, identity, body)
+    reg = await registrations.submit(session, deps, body)
     return RegistrationCreated(
         registration_id=reg.id, customer_id=reg.customer_id, status=reg.status
     )
@@ -85,14 +83,14 @@ async def list_registrations(
 
 @router.post("/v1/operator/registrations/{registration_id}/accept", response_model=Accepted)
 async def accept(
-    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> Accepted:
-    customer = await registrations.accept(session, identity, registration_id, operator)
+    customer = await registrations.accept(session, deps, registration_id, operator)
     return Accepted(customer_id=customer.id, status=customer.status)
 
 
 @router.post("/v1/operator/registrations/{registration_id}/reject", response_model=RegistrationOut)
 async def reject(
-    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> RegistrationOut:
-    return _out(await registrations.reject(session, identity, registration_id, operator))
+    return _out(await registrations.reject(session, deps, registration_id, operator))

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from identity.context import IdentityDep
+from identity.deps import DepsDep
 from identity.models import Termination
 from identity.schemas import TerminationIn, TerminationOut
 from identity.service import terminations
@@ -36,7 +36,7 @@ async def give_notice(
     body: TerminationIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
 ) -> TerminationOut:
     """Give notice of termination. ``by: customer``: an access owner of the customer (or
     operator staff acting for it), effective 15 calendar days later; ``by: operator``:
@@ -44,24 +44,24 @@ async def give_notice(
     last day). Dates are Brussels calendar days. On ``effective_on`` the customer's
     accounts are deactivated and ``customer.terminated`` is published. 409 when notice was
     already given or the agreement has ended."""
-    termination = await terminations.give_notice(session, identity, principal, customer_id, body.by)
+    termination = await terminations.give_notice(session, deps, principal, customer_id, body.by)
     return _out(termination)
 
 
 @router.get("/v1/customers/{customer_id}/termination", response_model=TerminationOut)
 async def current(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, identity: IdentityDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> TerminationOut:
     """The pending notice (``terminating``) or, for operator staff, the termination that
     took effect (``terminated``); 404 when there is none."""
-    return _out(await terminations.current(session, identity, principal, customer_id))
+    return _out(await terminations.current(session, deps, principal, customer_id))
 
 
 @router.delete("/v1/customers/{customer_id}/termination", status_code=204)
 async def withdraw(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, identity: IdentityDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Response:
     """Withdraw a pending notice before its effective day: operator staff any, an access
     owner the customer's own. 404 when none is pending; 409 once it has taken effect."""
-    await terminations.withdraw(session, identity, principal, customer_id)
+    await terminations.withdraw(session, deps, principal, customer_id)
     return Response(status_code=204)

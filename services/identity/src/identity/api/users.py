@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from identity.context import IdentityDep
+from identity.deps import DepsDep
 from identity.models import User
 from identity.schemas import (
     Confirmed,
@@ -36,21 +36,21 @@ router = APIRouter(tags=["users"])
 
 
 @router.post("/v1/users/confirm", response_model=Confirmed)
-async def confirm(body: ConfirmIn, session: SessionDep, identity: IdentityDep) -> Confirmed:
+async def confirm(body: ConfirmIn, session: SessionDep, deps: DepsDep) -> Confirmed:
     """Confirm an account with the token of the mailed link. ``password`` is required for
     invited users and ignored for a registrant. Unknown token: 400; used or expired: 410."""
     password = body.password.get_secret_value() if body.password else None
-    user = await auth.confirm_user(session, identity, body.token, password)
+    user = await auth.confirm_user(session, deps, body.token, password)
     return Confirmed(user_id=user.id, status=user.status)
 
 
 @router.get("/v1/users/confirm", response_model=LinkStatus)
 async def check_link(
-    session: SessionDep, token: str = Query(min_length=1, max_length=200)
+    session: SessionDep, deps: DepsDep, token: str = Query(min_length=1, max_length=200)
 ) -> LinkStatus:
     """What the mailed link opens: whether it is still valid and needs a password. It
     does not confirm anything (mail scanners follow links); POST does."""
-    password_required, expires_at = await auth.check_link(session, token)
+    password_required, expires_at = await auth.check_link(session, deps, token)
     return LinkStatus(status="valid", password_required=password_required, expires_at=expires_at)
 
 
@@ -94,10 +94,10 @@ async def invite(
     body: InviteIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
 ) -> Invited:
     """Invite a user (access owners and managers); the invitee gets a confirmation mail."""
-    user = await users.invite(session, identity, principal, customer_id, body)
+    user = await users.invite(session, deps, principal, customer_id, body)
     return Invited(user_id=user.id, status=user.status)
 
 
@@ -106,14 +106,14 @@ async def list_users(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
     status: Literal["invited", "pending_confirmation", "active", "deactivated"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> UserPage:
     rows = await users.list_users(
         session,
-        identity,
+        deps,
         principal,
         customer_id,
         status=status,
@@ -130,8 +130,8 @@ async def deactivate(
     user_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
 ) -> Response:
     """Deactivate a user: they can no longer log in and all their rights go."""
-    await users.deactivate(session, identity, principal, customer_id, user_id)
+    await users.deactivate(session, deps, principal, customer_id, user_id)
     return Response(status_code=204)

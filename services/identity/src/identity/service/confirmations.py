@@ -9,16 +9,15 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events.notification import NotificationRequestedV1, RecipientV1
-from identity.context import Identity
+from identity.deps import Deps
 from identity.domain import new_secret, secret_hash
 from identity.models import ConfirmationToken, User
-from servicekit.db import utcnow
 
 USER_CONFIRMATION = "user_confirmation"
 
 
 async def request_user_confirmation(
-    session: AsyncSession, ctx: Identity, user: User, *, company_name: str
+    session: AsyncSession, deps: Deps, user: User, *, company_name: str
 ) -> None:
     """Store a new link (its hash only) and ask the notifier to mail it.
 
@@ -26,18 +25,18 @@ async def request_user_confirmation(
     """
     assert user.customer_id is not None
     token = new_secret()
-    now = utcnow()
+    now = deps.now()
     session.add(
         ConfirmationToken(
             token_hash=secret_hash(token),
             user_id=user.id,
             purpose=USER_CONFIRMATION,
             created_at=now,
-            expires_at=now + timedelta(seconds=ctx.settings.confirmation_ttl_s),
+            expires_at=now + timedelta(seconds=deps.settings.confirmation_ttl_s),
         )
     )
-    confirm_url = f"{ctx.settings.public_url}/v1/users/confirm?{urlencode({'token': token})}"
-    await ctx.kit.outbox.add(
+    confirm_url = f"{deps.settings.public_url}/v1/users/confirm?{urlencode({'token': token})}"
+    await deps.outbox.add(
         session,
         NotificationRequestedV1(
             request_id=uuid.uuid4(),

@@ -10,14 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
-from identity.context import Identity
+from identity.deps import Deps
 from identity.domain import contract_ended, may_administer_profile
 from identity.models import Customer, User
 from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.delegation_client import Resource
 from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
@@ -30,10 +29,10 @@ async def me(session: AsyncSession, principal: Principal) -> User:
 
 
 async def _administered_customer(
-    session: AsyncSession, ctx: Identity, principal: Principal, customer_id: uuid.UUID
+    session: AsyncSession, deps: Deps, principal: Principal, customer_id: uuid.UUID
 ) -> Customer:
     # Ask delegation first: an outsider gets the same 404 whether the customer exists.
-    await ctx.kit.delegation.require(
+    await deps.delegation.require(
         principal, Resource("customer", customer_id, customer_id), Action.USER_MANAGE
     )
     customer = await repo.get_customer(session, customer_id)
@@ -59,14 +58,14 @@ def _check_profile_power(principal: Principal, actor_profile: str | None, target
 
 async def invite(
     session: AsyncSession,
-    ctx: Identity,
+    deps: Deps,
     principal: Principal,
     customer_id: uuid.UUID,
     form: InviteIn,
 ) -> User:
-    customer = await _administered_customer(session, ctx, principal, customer_id)
+    customer = await _administered_customer(session, deps, principal, customer_id)
     _check_profile_power(principal, await _actor_profile(session, principal), form.profile)
-    now = utcnow()
+    now = deps.now()
     if contract_ended(form.contract.ends_on, now.date()):
         raise ValidationFailed(
             "The contract has already ended",
@@ -94,8 +93,8 @@ async def invite(
     )
     session.add(user)
     await repo.flush_or_conflict(session, "This e-mail address already has an account")
-    await ctx.kit.outbox.add(session, user_created(user, now))
-    await request_user_confirmation(session, ctx, user, company_name=customer.company_name)
+    await deps.outbox.add(session, user_created(user, now))
+    await request_user_confirmation(session, deps, user, company_name=customer.company_name)
     await audit.record(
         session,
         "user.invited",
@@ -110,7 +109,7 @@ async def invite(
 
 async def list_users(
     session: AsyncSession,
-    ctx: Identity,
+    deps: Deps,
     principal: Principal,
     customer_id: uuid.UUID,
     *,
@@ -118,13 +117,13 @@ async def list_users(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[User]:
-    await _administered_customer(session, ctx, principal, customer_id)
+    await _administered_customer(session, deps, principal, customer_id)
     return await repo.list_users(session, customer_id, status=status, after=after, limit=limit)
 
 
 async def deactivate(
     session: AsyncSession,
-    ctx: Identity,
+    deps: Deps,
     principal: Principal,
     customer_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -133,7 +132,7 @@ async def deactivate(
 ) -> User:
     """Deactivate a user: no more logins, refresh families revoked, open links expired,
     and ``user.deactivated`` tells delegation to drop every right. Idempotent."""
-    await _administered_customer(session, ctx, principal, customer_id)
+    await _administered_customer(session, deps, principal, customer_id)
     user = await repo.get_user(session, user_id, for_update=True)
     if user is None or user.customer_id != customer_id:
         raise NotFound("No such user")
@@ -142,13 +141,13 @@ async def deactivate(
     if not (principal.is_operator or principal.is_service) and principal.subject == str(user.id):
         raise Conflict("You cannot remove yourself; ask another administrator")
     _check_profile_power(principal, await _actor_profile(session, principal), user.profile or "")
-    now = utcnow()
+    now = deps.now()
     user.status = "deactivated"
     user.deactivated_at = now
     user.deactivation_reason = reason
     await repo.revoke_families_of_user(session, user.id, now, "user_deactivated")
     await repo.expire_confirmations_of_user(session, user.id, now)
-    await ctx.kit.outbox.add(session, user_deactivated(user, reason, now))
+    await deps.outbox.add(session, user_deactivated(user, reason, now))
     await audit.record(
         session,
         "user.deactivated",
@@ -161,7 +160,7 @@ async def deactivate(
     return user
 
 
-async def rotate_signing_key(session: AsyncSession, ctx: Identity, operator: Principal) -> str:
-    kid = await ctx.keyring.rotate(session)
+async def rotate_signing_key(session: AsyncSession, deps: Deps, operator: Principal) -> str:
+    kid = await deps.keyring.rotate(session)
     await audit.record(session, "signing_key.rotated", actor=operator.subject, subject=kid)
     return kid
