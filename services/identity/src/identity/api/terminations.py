@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Response
 
+from identity.api.auth import NoticeCustomer, ReadableTermination, WithdrawableTermination
 from identity.deps import DepsDep
 from identity.models import Termination
 from identity.schemas import TerminationIn, TerminationOut
@@ -32,8 +31,8 @@ def _out(termination: Termination) -> TerminationOut:
     "/v1/customers/{customer_id}/termination", status_code=202, response_model=TerminationOut
 )
 async def give_notice(
-    customer_id: UUID,
     body: TerminationIn,
+    customer: NoticeCustomer,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
@@ -44,24 +43,25 @@ async def give_notice(
     last day). Dates are Brussels calendar days. On ``effective_on`` the customer's
     accounts are deactivated and ``customer.terminated`` is published. 409 when notice was
     already given or the agreement has ended."""
-    termination = await terminations.give_notice(session, deps, principal, customer_id, body.by)
+    termination = await terminations.give_notice(session, deps, principal, customer, body.by)
     return _out(termination)
 
 
 @router.get("/v1/customers/{customer_id}/termination", response_model=TerminationOut)
-async def current(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> TerminationOut:
+async def current(termination: ReadableTermination) -> TerminationOut:
     """The pending notice (``terminating``) or, for operator staff, the termination that
     took effect (``terminated``); 404 when there is none."""
-    return _out(await terminations.current(session, deps, principal, customer_id))
+    return _out(termination)
 
 
 @router.delete("/v1/customers/{customer_id}/termination", status_code=204)
 async def withdraw(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+    termination: WithdrawableTermination,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
 ) -> Response:
     """Withdraw a pending notice before its effective day: operator staff any, an access
     owner the customer's own. 404 when none is pending; 409 once it has taken effect."""
-    await terminations.withdraw(session, deps, principal, customer_id)
+    await terminations.withdraw(session, deps, principal, termination)
     return Response(status_code=204)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from identity.api.auth import AdministeredCustomer, ManagedUser
 from identity.deps import DepsDep
 from identity.models import User
 from identity.schemas import (
@@ -20,7 +20,7 @@ from identity.schemas import (
     UserOut,
     UserPage,
 )
-from identity.service import auth, users
+from identity.service import confirmations, users
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import (
@@ -40,7 +40,7 @@ async def confirm(body: ConfirmIn, session: SessionDep, deps: DepsDep) -> Confir
     """Confirm an account with the token of the mailed link. ``password`` is required for
     invited users and ignored for a registrant. Unknown token: 400; used or expired: 410."""
     password = body.password.get_secret_value() if body.password else None
-    user = await auth.confirm_user(session, deps, body.token, password)
+    user = await confirmations.confirm_user(session, deps, body.token, password)
     return Confirmed(user_id=user.id, status=user.status)
 
 
@@ -50,7 +50,7 @@ async def check_link(
 ) -> LinkStatus:
     """What the mailed link opens: whether it is still valid and needs a password. It
     does not confirm anything (mail scanners follow links); POST does."""
-    password_required, expires_at = await auth.check_link(session, deps, token)
+    password_required, expires_at = await confirmations.check_link(session, deps, token)
     return LinkStatus(status="valid", password_required=password_required, expires_at=expires_at)
 
 
@@ -90,32 +90,28 @@ def _out(user: User) -> UserOut:
 
 @router.post("/v1/customers/{customer_id}/users", status_code=201, response_model=Invited)
 async def invite(
-    customer_id: UUID,
+    customer: AdministeredCustomer,
     body: InviteIn,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> Invited:
     """Invite a user (access owners and managers); the invitee gets a confirmation mail."""
-    user = await users.invite(session, deps, principal, customer_id, body)
+    user = await users.invite(session, deps, principal, customer, body)
     return Invited(user_id=user.id, status=user.status)
 
 
 @router.get("/v1/customers/{customer_id}/users", response_model=UserPage)
 async def list_users(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
+    customer: AdministeredCustomer,
     session: SessionDep,
-    deps: DepsDep,
     status: Literal["invited", "pending_confirmation", "active", "deactivated"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> UserPage:
     rows = await users.list_users(
         session,
-        deps,
-        principal,
-        customer_id,
+        customer,
         status=status,
         after=decode_time_id_cursor(cursor),
         limit=limit + 1,
@@ -126,12 +122,13 @@ async def list_users(
 
 @router.delete("/v1/customers/{customer_id}/users/{user_id}", status_code=204)
 async def deactivate(
-    customer_id: UUID,
-    user_id: UUID,
+    # Named here too, though ManagedUser checks it: the path parameters stay in order.
+    customer: AdministeredCustomer,
+    user: ManagedUser,
     principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
 ) -> Response:
     """Deactivate a user: they can no longer log in and all their rights go."""
-    await users.deactivate(session, deps, principal, customer_id, user_id)
+    await users.deactivate(session, deps, principal, user)
     return Response(status_code=204)

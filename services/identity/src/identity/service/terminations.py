@@ -17,26 +17,21 @@ from datetime import date
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
 from identity.deps import Deps
 from identity.domain import (
     NoticeBy,
-    NoticeRefusal,
     local_date,
-    notice_refusal,
     termination_due,
     termination_effective_on,
-    withdrawal_refusal,
 )
 from identity.models import Customer, Termination
 from identity.service.events import customer_terminated, user_deactivated
 from servicekit.app import ServiceKit
 from servicekit.auth import Principal
 from servicekit.db import Database
-from servicekit.delegation_client import Resource
-from servicekit.problems import Conflict, Forbidden, NotFound
+from servicekit.problems import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -46,77 +41,21 @@ TERMINATIONS = Counter(
     ["step"],
 )
 
-# The right delegation answers for "administers this customer" (as for the users routes).
 # Who the audit log names for what the job does.
 SYSTEM_ACTOR = "identity"
 USER_REASON = "customer_terminated"
-NO_SUCH_CUSTOMER = "No such customer"
-NO_TERMINATION = "The customer has no pending or effective termination"
-
-
-async def _customer_and_profile(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    *,
-    lock: bool = False,
-) -> tuple[Customer, str | None]:
-    """The customer the caller may see, and the caller's profile in it.
-
-    Operator staff see every customer, terminated ones too. A user must administer the
-    customer (delegation's ``user.manage``); anyone else gets the same 404 whether the
-    customer exists or not. The customer's own users know it exists: they get a 403.
-    Services neither give nor withdraw notice.
-    """
-    if principal.is_service:
-        raise Forbidden(NoticeRefusal.NOT_FOR_SERVICES.value)
-    if not principal.is_operator:
-        await deps.delegation.require(
-            principal,
-            Resource("customer", customer_id, customer_id),
-            Action.USER_MANAGE,
-            known=principal.customer_id == customer_id,
-        )
-    customer = await repo.get_customer(session, customer_id, for_update=lock)
-    if customer is None or (customer.status != "active" and not principal.is_operator):
-        raise NotFound(NO_SUCH_CUSTOMER)
-    if principal.is_operator:
-        return customer, None
-    # Identity's own record of the actor, not the token's word: the profile in *this*
-    # customer, and only while the account is active.
-    actor = await repo.get_user(session, principal.user_id)
-    if actor is None or actor.customer_id != customer_id or actor.status != "active":
-        return customer, None
-    return customer, actor.profile
-
-
-def _refuse(refusal: NoticeRefusal | None) -> None:
-    if refusal is not None:
-        raise Forbidden(refusal.value)
 
 
 async def give_notice(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    by: NoticeBy,
+    session: AsyncSession, deps: Deps, principal: Principal, customer: Customer, by: NoticeBy
 ) -> Termination:
     """Record notice of termination; effective 15 days (customer) or 3 months (operator)
-    after today's Brussels date. One pending notice per customer."""
-    if by == "operator" and not principal.is_operator:
-        # Nothing about the customer is looked at: the answer reveals nothing.
-        _refuse(notice_refusal(by, actor_kind=principal.kind, actor_profile=None))
-    # The customer row is locked so the check below and the job's "terminated" do not
-    # interleave.
-    customer, profile = await _customer_and_profile(
-        session, deps, principal, customer_id, lock=True
-    )
-    _refuse(notice_refusal(by, actor_kind=principal.kind, actor_profile=profile))
+    after today's Brussels date. One pending notice per customer. ``customer`` is locked
+    (``api.auth.NoticeCustomer``) so this check and the job's "terminated" do not
+    interleave."""
     if customer.status != "active":
         raise Conflict("The customer's agreement has already ended", slug="customer-terminated")
-    pending = await repo.pending_termination(session, customer_id)
+    pending = await repo.pending_termination(session, customer.id)
     if pending is not None:
         raise Conflict(
             f"Notice of termination was already given; it takes effect on "
@@ -127,7 +66,7 @@ async def give_notice(
     now = deps.now()
     termination = Termination(
         id=uuid.uuid4(),
-        customer_id=customer_id,
+        customer_id=customer.id,
         by=by,
         status="terminating",
         requested_at=now,
@@ -142,7 +81,7 @@ async def give_notice(
         "termination.requested",
         actor=principal.subject,
         subject=termination.id,
-        customer_id=customer_id,
+        customer_id=customer.id,
         details={"by": by, "effective_on": termination.effective_on.isoformat()},
         now=now,
     )
@@ -150,38 +89,15 @@ async def give_notice(
     return termination
 
 
-async def current(
-    session: AsyncSession, deps: Deps, principal: Principal, customer_id: uuid.UUID
-) -> Termination:
-    """The pending notice, or (operator staff) the termination that took effect."""
-    await _customer_and_profile(session, deps, principal, customer_id)
-    termination = await repo.current_termination(session, customer_id)
-    if termination is None:
-        raise NotFound(NO_TERMINATION)
-    return termination
-
-
 async def withdraw(
     session: AsyncSession,
     deps: Deps,
     principal: Principal,
-    customer_id: uuid.UUID,
+    termination: Termination,
     *,
     today: date | None = None,
 ) -> Termination:
-    """Call off a pending notice before its effective day. Operator staff withdraw any;
-    an access owner only the customer's own notice."""
-    _, profile = await _customer_and_profile(session, deps, principal, customer_id)
-    termination = await repo.current_termination(session, customer_id)
-    if termination is None:
-        raise NotFound(NO_TERMINATION)
-    _refuse(
-        withdrawal_refusal(
-            termination.by,  # type: ignore[arg-type]
-            actor_kind=principal.kind,
-            actor_profile=profile,
-        )
-    )
+    """Call off a pending notice before its effective day."""
     now = deps.now()
     today = today or local_date(now)
     if termination.status == "terminated" or termination_due(termination.effective_on, today):
@@ -194,7 +110,7 @@ async def withdraw(
         "termination.withdrawn",
         actor=principal.subject,
         subject=termination.id,
-        customer_id=customer_id,
+        customer_id=termination.customer_id,
         details={"by": termination.by, "effective_on": termination.effective_on.isoformat()},
         now=now,
     )

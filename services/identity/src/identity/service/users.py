@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
 from identity.deps import Deps
@@ -17,8 +16,7 @@ from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
 from servicekit.auth import Principal
-from servicekit.delegation_client import Resource
-from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from servicekit.problems import Conflict, Forbidden, Unauthorized, ValidationFailed
 
 
 async def me(session: AsyncSession, principal: Principal) -> User:
@@ -26,19 +24,6 @@ async def me(session: AsyncSession, principal: Principal) -> User:
     if user is None or user.status == "deactivated":
         raise Unauthorized("This account is no longer active")
     return user
-
-
-async def _administered_customer(
-    session: AsyncSession, deps: Deps, principal: Principal, customer_id: uuid.UUID
-) -> Customer:
-    # Ask delegation first: an outsider gets the same 404 whether the customer exists.
-    await deps.delegation.require(
-        principal, Resource("customer", customer_id, customer_id), Action.USER_MANAGE
-    )
-    customer = await repo.get_customer(session, customer_id)
-    if customer is None or customer.status != "active":
-        raise NotFound("No such customer")
-    return customer
 
 
 async def _actor_profile(session: AsyncSession, principal: Principal) -> str | None:
@@ -60,10 +45,10 @@ async def invite(
     session: AsyncSession,
     deps: Deps,
     principal: Principal,
-    customer_id: uuid.UUID,
+    customer: Customer,
     form: InviteIn,
 ) -> User:
-    customer = await _administered_customer(session, deps, principal, customer_id)
+    """Invite a user into ``customer`` (one the caller administers, ``api.auth``)."""
     _check_profile_power(principal, await _actor_profile(session, principal), form.profile)
     now = deps.now()
     if contract_ended(form.contract.ends_on, now.date()):
@@ -109,33 +94,26 @@ async def invite(
 
 async def list_users(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    customer_id: uuid.UUID,
+    customer: Customer,
     *,
     status: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[User]:
-    await _administered_customer(session, deps, principal, customer_id)
-    return await repo.list_users(session, customer_id, status=status, after=after, limit=limit)
+    return await repo.list_users(session, customer.id, status=status, after=after, limit=limit)
 
 
 async def deactivate(
     session: AsyncSession,
     deps: Deps,
     principal: Principal,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user: User,
     *,
     reason: str = "removed",
 ) -> User:
-    """Deactivate a user: no more logins, refresh families revoked, open links expired,
-    and ``user.deactivated`` tells delegation to drop every right. Idempotent."""
-    await _administered_customer(session, deps, principal, customer_id)
-    user = await repo.get_user(session, user_id, for_update=True)
-    if user is None or user.customer_id != customer_id:
-        raise NotFound("No such user")
+    """Deactivate a user (one of a customer the caller administers, locked: ``api.auth``):
+    no more logins, refresh families revoked, open links expired, and
+    ``user.deactivated`` tells delegation to drop every right. Idempotent."""
     if user.status == "deactivated":
         return user
     if not (principal.is_operator or principal.is_service) and principal.subject == str(user.id):
@@ -153,7 +131,7 @@ async def deactivate(
         "user.deactivated",
         actor=principal.subject,
         subject=user.id,
-        customer_id=customer_id,
+        customer_id=user.customer_id,
         details={"reason": reason},
         now=now,
     )
