@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Collection
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, or_, select, text, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +22,16 @@ from identity.models import (
     Termination,
     User,
 )
+from servicekit.pagination import Keyset, Page
 from servicekit.problems import Conflict
 
 # Postgres advisory lock serialising appends to the audit chain.
 AUDIT_CHAIN_LOCK = 0x1D_A0D17
+
+# Lists page oldest first, as they always have: a client walking the pages sees the
+# ones registered or invited meanwhile at the end.
+REGISTRATIONS_OLDEST_FIRST = Keyset(Registration.created_at, Registration.id, descending=False)
+USERS_OLDEST_FIRST = Keyset(User.created_at, User.id, descending=False)
 
 
 async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
@@ -42,15 +48,6 @@ async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
 
 def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _after(stmt: Select, created_col, id_col, after: tuple[datetime, uuid.UUID] | None) -> Select:  # type: ignore[no-untyped-def,type-arg]
-    if after is None:
-        return stmt
-    created_at, last_id = after
-    return stmt.where(
-        or_(created_col > created_at, and_(created_col == created_at, id_col > last_id))
-    )
 
 
 # -- registrations ---------------------------------------------------------------------
@@ -80,18 +77,13 @@ async def pending_registration_for_email(session: AsyncSession, email: str) -> b
 
 
 async def list_registrations(
-    session: AsyncSession,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[Registration]:
+    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
+) -> Page[Registration]:
     stmt = select(Registration)
     if status:
         stmt = stmt.where(Registration.status == status)
-    stmt = _after(stmt, Registration.created_at, Registration.id, after)
-    stmt = stmt.order_by(Registration.created_at, Registration.id).limit(limit)
-    return list((await session.execute(stmt)).scalars())
+    stmt = REGISTRATIONS_OLDEST_FIRST.apply(stmt, cursor, limit)
+    return REGISTRATIONS_OLDEST_FIRST.page(list(await session.scalars(stmt)), limit)
 
 
 # -- customers -------------------------------------------------------------------------
@@ -135,15 +127,14 @@ async def list_users(
     customer_id: uuid.UUID,
     *,
     status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    cursor: str | None,
     limit: int,
-) -> list[User]:
+) -> Page[User]:
     stmt = select(User).where(User.customer_id == customer_id)
     if status:
         stmt = stmt.where(User.status == status)
-    stmt = _after(stmt, User.created_at, User.id, after)
-    stmt = stmt.order_by(User.created_at, User.id).limit(limit)
-    return list((await session.execute(stmt)).scalars())
+    stmt = USERS_OLDEST_FIRST.apply(stmt, cursor, limit)
+    return USERS_OLDEST_FIRST.page(list(await session.scalars(stmt)), limit)
 
 
 async def users_of_customer_to_deactivate(

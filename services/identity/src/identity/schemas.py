@@ -145,11 +145,6 @@ class RegistrationOut(BaseModel):
     decided_at: datetime | None
 
 
-class RegistrationPage(BaseModel):
-    items: list[RegistrationOut]
-    next_cursor: str | None
-
-
 class Accepted(BaseModel):
     customer_id: UUID
     status: str
@@ -265,11 +260,6 @@ class UserOut(BaseModel):
     subprofiles: list[str]
     contract: ContractOut | None
     created_at: datetime
-
-
-class UserPage(BaseModel):
-    items: list[UserOut]
-    next_cursor: str | None
 
 
 class Me(BaseModel):

@@ -9,6 +9,7 @@ import pytest
 from contracts.envelope import parse_data
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1
+from servicekit.pagination import encode_cursor
 
 from .conftest import GOOD_PASSWORD, Stack
 from .test_registration_journey import confirm_token
@@ -150,6 +151,18 @@ async def test_other_customers_are_invisible(stack: Stack) -> None:
     # Same answer for a customer that does not exist at all.
     nowhere = await stack.client.get(f"/v1/customers/{uuid.uuid4()}/users", headers=admin)
     assert nowhere.status_code == 404
+
+
+async def test_a_cursor_the_list_did_not_make_is_a_400(stack: Stack) -> None:
+    owners: dict[str, str] = {}
+    stack.delegation.rule = allow_own_customer(owners)
+    admin, customer_id, _ = await admin_of_new_customer(stack, owners)
+    url = f"/v1/customers/{customer_id}/users"
+    for cursor in ("%%%not-a-cursor", encode_cursor({"t": "2026-11-01T09:00:00", "id": "x"})):
+        resp = await stack.client.get(url, params={"cursor": cursor}, headers=admin)
+        assert resp.status_code == 400, cursor
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["type"].endswith("invalid-cursor")
 
 
 async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> None:

@@ -15,19 +15,11 @@ from identity.schemas import (
     RegistrationCreated,
     RegistrationIn,
     RegistrationOut,
-    RegistrationPage,
 )
 from identity.service import registrations
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
-    decode_time_id_cursor,
-    page,
-    time_id_position,
-)
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["registrations"])
 
@@ -64,21 +56,19 @@ def _out(reg: Registration) -> RegistrationOut:
     )
 
 
-@router.get("/v1/operator/registrations", response_model=RegistrationPage)
+@router.get("/v1/operator/registrations", response_model=Page[RegistrationOut])
 async def list_registrations(
     operator: OperatorPrincipal,
     session: SessionDep,
     status: Literal["pending", "accepted", "rejected"] | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> RegistrationPage:
-    rows = await registrations.list_registrations(
-        session, status=status, after=decode_time_id_cursor(cursor), limit=limit + 1
+) -> Page[RegistrationOut]:
+    """Registrations, oldest first."""
+    page = await registrations.list_registrations(
+        session, status=status, cursor=cursor, limit=limit
     )
-    result = page(rows, limit, lambda r: time_id_position(r.created_at, r.id))
-    return RegistrationPage(
-        items=[_out(r) for r in result["items"]], next_cursor=result["next_cursor"]
-    )
+    return Page(items=[_out(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/v1/operator/registrations/{registration_id}/accept", response_model=Accepted)

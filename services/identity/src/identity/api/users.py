@@ -18,19 +18,11 @@ from identity.schemas import (
     LinkStatus,
     Me,
     UserOut,
-    UserPage,
 )
 from identity.service import confirmations, users
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
-    decode_time_id_cursor,
-    page,
-    time_id_position,
-)
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["users"])
 
@@ -101,23 +93,17 @@ async def invite(
     return Invited(user_id=user.id, status=user.status)
 
 
-@router.get("/v1/customers/{customer_id}/users", response_model=UserPage)
+@router.get("/v1/customers/{customer_id}/users", response_model=Page[UserOut])
 async def list_users(
     customer: AdministeredCustomer,
     session: SessionDep,
     status: Literal["invited", "pending_confirmation", "active", "deactivated"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> UserPage:
-    rows = await users.list_users(
-        session,
-        customer,
-        status=status,
-        after=decode_time_id_cursor(cursor),
-        limit=limit + 1,
-    )
-    result = page(rows, limit, lambda u: time_id_position(u.created_at, u.id))
-    return UserPage(items=[_out(u) for u in result["items"]], next_cursor=result["next_cursor"])
+) -> Page[UserOut]:
+    """The customer's users, oldest first."""
+    page = await users.list_users(session, customer, status=status, cursor=cursor, limit=limit)
+    return Page(items=[_out(u) for u in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/v1/customers/{customer_id}/users/{user_id}", status_code=204)

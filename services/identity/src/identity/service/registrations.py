@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +15,7 @@ from identity.schemas import RegistrationIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import customer_registered, user_created
 from servicekit.auth import Principal
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
 
 ENTERPRISE_TAKEN = "A registration for this enterprise number is already pending or accepted"
@@ -159,10 +159,6 @@ async def reject(
 
 
 async def list_registrations(
-    session: AsyncSession,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[Registration]:
-    return await repo.list_registrations(session, status=status, after=after, limit=limit)
+    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
+) -> Page[Registration]:
+    return await repo.list_registrations(session, status=status, cursor=cursor, limit=limit)

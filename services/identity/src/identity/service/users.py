@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +15,7 @@ from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
 from servicekit.auth import Principal
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, Forbidden, Unauthorized, ValidationFailed
 
 
@@ -93,14 +93,9 @@ async def invite(
 
 
 async def list_users(
-    session: AsyncSession,
-    customer: Customer,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[User]:
-    return await repo.list_users(session, customer.id, status=status, after=after, limit=limit)
+    session: AsyncSession, customer: Customer, *, status: str | None, cursor: str | None, limit: int
+) -> Page[User]:
+    return await repo.list_users(session, customer.id, status=status, cursor=cursor, limit=limit)
 
 
 async def deactivate(
