@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Collection
 from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +46,11 @@ async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(detail) from exc
+
+
+def _changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE changed a row (its result is a CursorResult, which counts)."""
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -175,7 +182,7 @@ async def use_confirmation(session: AsyncSession, token_hash: str, now: datetime
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _changed(result)
 
 
 async def expire_confirmations_of_user(
@@ -212,7 +219,7 @@ async def use_refresh_token(session: AsyncSession, token_hash: str, now: datetim
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _changed(result)
 
 
 async def revoke_family(
@@ -317,7 +324,7 @@ async def claim_due_termination(
         .values(status="terminated", terminated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _changed(result)
 
 
 async def withdraw_termination(
@@ -335,7 +342,7 @@ async def withdraw_termination(
         .values(status="withdrawn", withdrawn_at=now, withdrawn_by=by)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _changed(result)
 
 
 async def get_termination(session: AsyncSession, termination_id: uuid.UUID) -> Termination | None:

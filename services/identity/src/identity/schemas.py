@@ -130,13 +130,21 @@ class RegistrantOut(BaseModel):
     locale: str
 
 
+class AddressOut(BaseModel):
+    country: str
+    street: str
+    number: str | None
+    postal_code: str
+    city: str
+
+
 class RegistrationOut(BaseModel):
     registration_id: UUID
     customer_id: UUID
     status: str
     enterprise_number: str
     company_name: str
-    address: dict[str, Any]
+    address: AddressOut
     contact_email: str
     wants_access_owner: bool
     affiliates: list[str]
@@ -273,6 +281,23 @@ class Me(BaseModel):
     status: str
     profile: str | None
     subprofiles: list[str]
+
+
+class Jwk(BaseModel):
+    """A public signing key (RFC 7517): EC P-256, for ES256 signatures."""
+
+    model_config = ConfigDict(extra="allow")
+    kty: str = Field(examples=["EC"])
+    crv: str = Field(examples=["P-256"])
+    x: str
+    y: str
+    kid: str
+    use: str = Field(examples=["sig"])
+    alg: str = Field(examples=["ES256"])
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
 
 
 class KeyRotated(BaseModel):

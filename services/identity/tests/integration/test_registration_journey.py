@@ -112,7 +112,9 @@ async def test_full_journey(stack: Stack) -> None:
     tokens = login.json()
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
     header = jwt.get_unverified_header(tokens["access_token"])
-    jwks = (await stack.client.get("/.well-known/jwks.json")).json()
+    published = await stack.client.get("/.well-known/jwks.json")
+    assert published.headers["cache-control"] == "public, max-age=60"
+    jwks = published.json()
     assert header["alg"] == "ES256" and header["kid"] in [k["kid"] for k in jwks["keys"]]
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert claims["iss"] == "portal-identity" and claims["aud"] == "portal"

@@ -151,7 +151,7 @@ async def withdrawable_termination(
         raise NotFound(NO_TERMINATION)
     _refuse(
         withdrawal_refusal(
-            termination.by,  # type: ignore[arg-type]  # the column holds only NoticeBy values
+            termination.by,
             actor_kind=principal.kind,
             actor_profile=profile,
         )

@@ -11,6 +11,7 @@ from identity.deps import DepsDep
 from identity.models import Registration
 from identity.schemas import (
     Accepted,
+    AddressOut,
     RegistrantOut,
     RegistrationCreated,
     RegistrationIn,
@@ -41,7 +42,7 @@ def _out(reg: Registration) -> RegistrationOut:
         status=reg.status,
         enterprise_number=reg.enterprise_number,
         company_name=reg.company_name,
-        address=reg.address,
+        address=AddressOut.model_validate(reg.address),
         contact_email=reg.contact_email,
         wants_access_owner=reg.wants_access_owner,
         affiliates=reg.affiliates,

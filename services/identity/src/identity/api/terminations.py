@@ -19,8 +19,9 @@ def _out(termination: Termination) -> TerminationOut:
     return TerminationOut(
         termination_id=termination.id,
         customer_id=termination.customer_id,
-        by=termination.by,  # type: ignore[arg-type]
-        status=termination.status,  # type: ignore[arg-type]
+        by=termination.by,
+        # Only a pending or effective notice is shown; withdrawn ones are history.
+        status=termination.status,  # type: ignore[arg-type]  # not "withdrawn", see above
         requested_at=termination.requested_at,
         effective_on=termination.effective_on,
         terminated_at=termination.terminated_at,

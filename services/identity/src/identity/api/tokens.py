@@ -16,6 +16,7 @@ from identity.api.common import client_ip
 from identity.deps import DepsDep
 from identity.schemas import (
     ClientCredentialsGrant,
+    Jwks,
     KeyRotated,
     LogoutIn,
     PasswordGrant,
@@ -23,6 +24,7 @@ from identity.schemas import (
     TokenOut,
 )
 from identity.service import tokens, users
+from identity.tokens import TokenPair
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
 from servicekit.problems import BadRequest, Problem, ValidationFailed, problem_response
@@ -120,7 +122,7 @@ async def token(request: Request, session: SessionDep, deps: DepsDep) -> Respons
     """OAuth2 token endpoint: password, refresh_token (rotating) or client_credentials."""
     grant = _parse_grant(await _token_form(request))
     ip = client_ip(request)
-    result: Any
+    result: TokenPair | Problem
     if isinstance(grant, PasswordGrant):
         result = await tokens.password_grant(
             session, deps, grant.username, grant.password.get_secret_value(), ip
@@ -154,11 +156,11 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/.well-known/jwks.json")
-async def jwks(session: SessionDep, deps: DepsDep) -> JSONResponse:
+@router.get("/.well-known/jwks.json", response_model=Jwks)
+async def jwks(response: Response, session: SessionDep, deps: DepsDep) -> Jwks:
     """Public keys that verify access tokens: the active key and recently retired ones."""
-    keys = await deps.keyring.jwks(session)
-    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return Jwks.model_validate(await deps.keyring.jwks(session))
 
 
 @router.post("/v1/operator/signing-keys/rotate", response_model=KeyRotated)

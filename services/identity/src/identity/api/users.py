@@ -42,8 +42,7 @@ async def check_link(
 ) -> LinkStatus:
     """What the mailed link opens: whether it is still valid and needs a password. It
     does not confirm anything (mail scanners follow links); POST does."""
-    password_required, expires_at = await confirmations.check_link(session, deps, token)
-    return LinkStatus(status="valid", password_required=password_required, expires_at=expires_at)
+    return await confirmations.check_link(session, deps, token)
 
 
 @router.get("/v1/me", response_model=Me)

@@ -4,7 +4,7 @@ look at one, confirm with one."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from identity.domain import (
     secret_hash,
 )
 from identity.models import ConfirmationToken, Credential, User
+from identity.schemas import LinkStatus
 from servicekit.problems import BadRequest, Gone, Problem, ValidationFailed
 
 USER_CONFIRMATION = "user_confirmation"
@@ -53,7 +54,7 @@ async def request_user_confirmation(
             customer_id=user.customer_id,
             channel="email",
             template=USER_CONFIRMATION,
-            locale=user.locale,  # type: ignore[arg-type]
+            locale=user.locale,  # type: ignore[arg-type]  # a Locale, validated on input
             to=RecipientV1(user_id=user.id, email=user.email),
             params={
                 "first_name": user.first_name,
@@ -71,7 +72,7 @@ def _link_problem(state: LinkState) -> Problem:
     return Gone(f"The confirmation link has {word}", slug=f"confirmation-token-{state.value}")
 
 
-async def check_link(session: AsyncSession, deps: Deps, token: str) -> tuple[bool, datetime]:
+async def check_link(session: AsyncSession, deps: Deps, token: str) -> LinkStatus:
     """Whether a link is still good, and whether confirming it needs a password.
 
     Reading a link must not consume it: mail scanners and link previews follow links.
@@ -89,7 +90,9 @@ async def check_link(session: AsyncSession, deps: Deps, token: str) -> tuple[boo
     if user is None or user.status not in ("invited", "pending_confirmation"):
         raise _link_problem(LinkState.USED)
     credential = await repo.get_credential(session, user.id)
-    return credential is None, link.expires_at
+    return LinkStatus(
+        status="valid", password_required=credential is None, expires_at=link.expires_at
+    )
 
 
 async def confirm_user(session: AsyncSession, deps: Deps, token: str, password: str | None) -> User:
