@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
-
 import jwt
 import pytest
 
@@ -13,27 +11,10 @@ from contracts.events.notification import NotificationRequestedV1
 from identity import audit
 from identity.domain import secret_hash
 
-from .conftest import GOOD_PASSWORD, Stack, registration_form
+from .conftest import GOOD_PASSWORD, Stack
+from .factories import confirm_token, register_and_accept, registration_form
 
 pytestmark = pytest.mark.integration
-
-
-async def register_and_accept(stack: Stack, **over):  # type: ignore[no-untyped-def]
-    form = registration_form(**over)
-    resp = await stack.client.post("/v1/registrations", json=form)
-    assert resp.status_code == 201, resp.text
-    created = resp.json()
-    accepted = await stack.client.post(
-        f"/v1/operator/registrations/{created['registration_id']}/accept",
-        headers=await stack.operator(),
-    )
-    assert accepted.status_code == 200, accepted.text
-    return form, created
-
-
-def confirm_token(event) -> str:  # type: ignore[no-untyped-def]
-    url = parse_data(event, NotificationRequestedV1).params["confirm_url"]
-    return parse_qs(urlparse(url).query)["token"][0]
 
 
 async def test_full_journey(stack: Stack) -> None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from contracts.envelope import CloudEvent, parse_data
+from contracts.envelope import parse_data
 from contracts.events.identity import CustomerTerminatedV1, UserDeactivatedV1
-from contracts.events.notification import NotificationRequestedV1
 from identity import audit
 from identity.domain import add_months, local_date
 from identity.models import AuditEntry, Termination
@@ -21,13 +19,20 @@ from identity.service.terminations import apply_due_terminations
 from servicekit.db import utcnow
 
 from .conftest import GOOD_PASSWORD, Stack, StackFactory
-from .test_registration_journey import confirm_token
-from .test_users import admin_of_new_customer, allow_own_customer, invite_body
+from .factories import (
+    INVITEE_PASSWORD,
+    admin_of_new_customer,
+    confirm_token,
+    confirmed_invitee,
+    events_of,
+    invite_body,
+    owners_rule,
+    service_token,
+)
 
 pytestmark = pytest.mark.integration
 
 WRITES = ("terminations", "customers", "users", "outbox", "audit_log")
-INVITEE_PASSWORD = "invitees own pass 77"
 
 
 def url(customer_id: str) -> str:
@@ -46,49 +51,6 @@ async def audit_actions(stack: Stack, customer_id: str) -> list[str]:
             .order_by(AuditEntry.seq)
         )
         return list(rows.scalars())
-
-
-async def events_of(stack: Stack, customer_id: str, type_: str) -> list[CloudEvent]:
-    return [e for e in await stack.outbox_events(customer_id) if e.type == type_]
-
-
-async def confirmed_invitee(
-    stack: Stack, admin: dict[str, str], customer_id: str, **over: Any
-) -> tuple[str, str]:
-    """Invite a user and confirm them: (email, user_id)."""
-    body = invite_body(**over)
-    resp = await stack.client.post(f"/v1/customers/{customer_id}/users", json=body, headers=admin)
-    assert resp.status_code == 201, resp.text
-    user_id = resp.json()["user_id"]
-    note = [
-        e
-        for e in await events_of(stack, customer_id, "notification.requested")
-        if str(parse_data(e, NotificationRequestedV1).to.user_id) == user_id
-    ][-1]
-    confirmed = await stack.client.post(
-        "/v1/users/confirm", json={"token": confirm_token(note), "password": INVITEE_PASSWORD}
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return body["email"], user_id
-
-
-async def service_token(stack: Stack) -> dict[str, str]:
-    resp = await stack.client.post(
-        "/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "billing",
-            "client_secret": "dev-secret",
-        },
-    )
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
-
-
-def owners_rule(stack: Stack) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
-    return owners
 
 
 # -- notice --------------------------------------------------------------------------

@@ -12,48 +12,20 @@ from contracts.events.notification import NotificationRequestedV1
 from servicekit.pagination import encode_cursor
 
 from .conftest import GOOD_PASSWORD, Stack
-from .test_registration_journey import confirm_token
-from .test_tokens import active_user
+from .factories import (
+    active_user,
+    admin_of_new_customer,
+    confirm_token,
+    invite_body,
+    owners_rule,
+    register_and_accept,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def allow_own_customer(owners: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Delegation double: a registrant manages users of their own customer only."""
-
-    def rule(subject: str, action: str, resource) -> bool:  # type: ignore[no-untyped-def]
-        return action == "user.manage" and owners.get(subject) == str(resource.customer_id)
-
-    return rule
-
-
-async def admin_of_new_customer(stack: Stack, owners: dict[str, str]) -> tuple[dict, str, str]:
-    email, customer_id = await active_user(stack)
-    tokens = (await stack.login(email, GOOD_PASSWORD)).json()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    me = (await stack.client.get("/v1/me", headers=headers)).json()
-    owners[me["user_id"]] = customer_id
-    return headers, customer_id, me["user_id"]
-
-
-def invite_body(**over):  # type: ignore[no-untyped-def]
-    body = {
-        "email": f"bob-{uuid.uuid4().hex[:8]}@acme.example",
-        "first_name": "Bob",
-        "last_name": "Janssens",
-        "locale": "fr",
-        "mobile": "+32470123456",
-        "contract": {"kind": "employee", "ends_on": None},
-        "profile": "portal_user",
-        "subprofiles": ["purchaser"],
-    }
-    body.update(over)
-    return body
-
-
 async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, admin_id = await admin_of_new_customer(stack, owners)
     users_url = f"/v1/customers/{customer_id}/users"
 
@@ -137,8 +109,7 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
 
 
 async def test_other_customers_are_invisible(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, _, _ = await admin_of_new_customer(stack, owners)
     _, other_customer, other_admin = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{other_customer}/users"
@@ -154,8 +125,7 @@ async def test_other_customers_are_invisible(stack: Stack) -> None:
 
 
 async def test_a_cursor_the_list_did_not_make_is_a_400(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, _ = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{customer_id}/users"
     for cursor in ("%%%not-a-cursor", encode_cursor({"t": "2026-11-01T09:00:00", "id": "x"})):
@@ -166,15 +136,13 @@ async def test_a_cursor_the_list_did_not_make_is_a_400(stack: Stack) -> None:
 
 
 async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, _ = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{customer_id}/users"
     manager_body = invite_body(profile="access_manager", contract={"kind": "management"})
     assert (await stack.client.post(url, json=manager_body, headers=admin)).status_code == 201
 
     # A customer registered without an access owner: its registrant is access manager.
-    from .test_registration_journey import register_and_accept
 
     form, created = await register_and_accept(stack, wants_access_owner=False)
     events = await stack.outbox_events(created["customer_id"])
@@ -190,8 +158,7 @@ async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> No
 
 
 async def test_invite_input_rules(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, _ = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{customer_id}/users"
     before = await stack.count("users"), await stack.count("outbox")
