@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from servicekit.pagination import encode_cursor
 
 from .conftest import GOOD_PASSWORD, Stack
 from .factories import (
+    Headers,
     active_user,
     admin_of_new_customer,
     confirm_token,
@@ -64,11 +66,21 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
     bob = (await stack.login(body["email"], "bobs own pass 99")).json()
     assert "access_token" in bob
 
+    await listed_in_pages(stack, admin, users_url, {admin_id, user_id})
+    await deactivated_once(stack, admin, customer_id, user_id, body["email"], bob)
+
+    # Nobody removes themselves.
+    self_remove = await stack.client.delete(f"{users_url}/{admin_id}", headers=admin)
+    assert self_remove.status_code == 409
+
+
+async def listed_in_pages(stack: Stack, admin: Headers, users_url: str, ids: set[str]) -> None:
     listed = await stack.client.get(users_url, headers=admin)
     assert listed.status_code == 200
     items = {i["user_id"]: i for i in listed.json()["items"]}
-    assert set(items) == {admin_id, user_id}
-    assert items[user_id]["status"] == "active" and items[user_id]["profile"] == "portal_user"
+    assert set(items) == ids
+    invitee = next(i for i in items.values() if i["profile"] == "portal_user")
+    assert invitee["status"] == "active"
     page1 = await stack.client.get(users_url, params={"limit": 1}, headers=admin)
     assert len(page1.json()["items"]) == 1 and page1.json()["next_cursor"]
     page2 = await stack.client.get(
@@ -77,7 +89,17 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
     assert {page1.json()["items"][0]["user_id"], page2.json()["items"][0]["user_id"]} == set(items)
     assert page2.json()["next_cursor"] is None
 
-    # Deactivate: user.deactivated, no more login, refresh tokens dead. Idempotent.
+
+async def deactivated_once(
+    stack: Stack,
+    admin: Headers,
+    customer_id: str,
+    user_id: str,
+    email: str,
+    bob: dict[str, Any],
+) -> None:
+    """user.deactivated, no more login, refresh tokens dead. Idempotent."""
+    users_url = f"/v1/customers/{customer_id}/users"
     removed = await stack.client.delete(f"{users_url}/{user_id}", headers=admin)
     assert removed.status_code == 204
     deactivated = [
@@ -86,7 +108,7 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
         if e.type == "user.deactivated"
     ]
     assert [(str(d.user_id), d.reason) for d in deactivated] == [(user_id, "removed")]
-    assert (await stack.login(body["email"], "bobs own pass 99")).status_code == 401
+    assert (await stack.login(email, "bobs own pass 99")).status_code == 401
     refresh = await stack.client.post(
         "/v1/auth/token",
         data={"grant_type": "refresh_token", "refresh_token": bob["refresh_token"]},
@@ -102,10 +124,6 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
         "/v1/me", headers={"Authorization": f"Bearer {bob['access_token']}"}
     )
     assert bob_me.status_code == 401
-
-    # Nobody removes themselves.
-    self_remove = await stack.client.delete(f"{users_url}/{admin_id}", headers=admin)
-    assert self_remove.status_code == 409
 
 
 async def test_other_customers_are_invisible(stack: Stack) -> None:
