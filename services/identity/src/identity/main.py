@@ -7,11 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from identity.api import router
-from identity.context import Identity
+from identity.deps import Deps
+from identity.keys import Keyring
 from identity.models import Base
+from identity.passwords import Passwords
 from identity.service import terminations
 from identity.service.operators import ensure_operator_account
 from identity.settings import IdentitySettings
+from identity.throttle import Throttle
 from identity.tokens import local_service_token
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
@@ -36,11 +39,14 @@ def create_app(
     kit = ServiceKit(
         settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR, uses_redis=True
     )
-    identity = Identity.build(settings, kit)
+    assert kit.redis is not None, "identity's kit is built with uses_redis=True"
+    keyring = Keyring(
+        kit.db, passphrase=settings.key_passphrase, retired_grace_s=settings.retired_key_grace_s
+    )
 
     # Identity verifies its own tokens against its own database: no HTTP to itself.
     kit.verifier = verifier or TokenVerifier(
-        identity.keyring.local_jwks,
+        keyring.local_jwks,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         min_refresh_interval_s=1.0,
@@ -51,20 +57,35 @@ def create_app(
         settings.client_id,
         settings.client_secret,
         fetch=local_service_token(
-            kit.db,
-            identity.keyring,
-            client_id=settings.client_id,
-            ttl_s=settings.access_token_ttl_s,
+            kit.db, keyring, client_id=settings.client_id, ttl_s=settings.access_token_ttl_s
         ),
     )
     if isinstance(kit.delegation, DelegationClient):
         kit.delegation.tokens = kit.tokens
     if delegation is not None:
-        kit.delegation = delegation  # type: ignore[assignment]
+        # A test double with the client's methods (servicekit.testing.FakeDelegation).
+        kit.delegation = delegation  # type: ignore[assignment]  # duck-typed, no Protocol
 
-    async def start_identity(_: ServiceKit) -> None:
-        await identity.keyring.ensure_active()
-        await ensure_operator_account(identity)
+    deps = Deps(
+        settings=settings,
+        outbox=kit.outbox,
+        delegation=kit.delegation,
+        passwords=Passwords(
+            time_cost=settings.password_time_cost,
+            memory_kib=settings.password_memory_kib,
+            parallelism=settings.password_parallelism,
+        ),
+        keyring=keyring,
+        throttle=Throttle(
+            kit.redis,
+            prefix=settings.throttle_key_prefix,
+            window_s=settings.login_failure_window_s,
+        ),
+    )
+
+    async def start_identity(kit: ServiceKit) -> None:
+        await keyring.ensure_active()
+        await ensure_operator_account(kit.db, deps)
 
     # Runs after migrations (ServiceKit.start runs on_startup hooks last).
     kit.on_startup.insert(0, start_identity)
@@ -72,9 +93,9 @@ def create_app(
         kit.run_periodically(
             "identity-terminations",
             settings.termination_job_interval_s,
-            terminations.job(identity),
+            terminations.job(deps),
         )
 
     app = create_service_app(kit, routers=[router], title="identity", description=DESCRIPTION)
-    app.state.identity = identity
+    app.state.deps = deps
     return app

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from identity.domain import NoticeBy
 from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
 
 metadata = new_metadata()
@@ -122,7 +123,7 @@ class Termination(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
-    by: Mapped[str] = mapped_column(String(10))  # customer | operator
+    by: Mapped[NoticeBy] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20))  # terminating | terminated | withdrawn
     requested_at: Mapped[datetime] = mapped_column(Timestamp)
     requested_by: Mapped[str] = mapped_column(String(64))  # user id of the actor

@@ -130,24 +130,27 @@ class RegistrantOut(BaseModel):
     locale: str
 
 
+class AddressOut(BaseModel):
+    country: str
+    street: str
+    number: str | None
+    postal_code: str
+    city: str
+
+
 class RegistrationOut(BaseModel):
     registration_id: UUID
     customer_id: UUID
     status: str
     enterprise_number: str
     company_name: str
-    address: dict[str, Any]
+    address: AddressOut
     contact_email: str
     wants_access_owner: bool
     affiliates: list[str]
     registrant: RegistrantOut
     created_at: datetime
     decided_at: datetime | None
-
-
-class RegistrationPage(BaseModel):
-    items: list[RegistrationOut]
-    next_cursor: str | None
 
 
 class Accepted(BaseModel):
@@ -267,11 +270,6 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class UserPage(BaseModel):
-    items: list[UserOut]
-    next_cursor: str | None
-
-
 class Me(BaseModel):
     user_id: UUID
     kind: str
@@ -283,6 +281,23 @@ class Me(BaseModel):
     status: str
     profile: str | None
     subprofiles: list[str]
+
+
+class Jwk(BaseModel):
+    """A public signing key (RFC 7517): EC P-256, for ES256 signatures."""
+
+    model_config = ConfigDict(extra="allow")
+    kty: str = Field(examples=["EC"])
+    crv: str = Field(examples=["P-256"])
+    x: str
+    y: str
+    kid: str
+    use: str = Field(examples=["sig"])
+    alg: str = Field(examples=["ES256"])
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
 
 
 class KeyRotated(BaseModel):

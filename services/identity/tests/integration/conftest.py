@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,37 +22,6 @@ from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
 OPERATOR_EMAIL = "operator@portal.local"
 OPERATOR_PASSWORD = "operator-test-password-1"
 GOOD_PASSWORD = "correct horse 42 battery"
-
-
-def enterprise_number() -> str:
-    """A random valid KBO number: 8 digits (starting 0 or 1) + 97 - (them mod 97)."""
-    base = random.randint(2_000_000, 19_999_999)
-    return f"{base:08d}{97 - base % 97:02d}"
-
-
-def registration_form(**over: Any) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:8]
-    body: dict[str, Any] = {
-        "enterprise_number": enterprise_number(),
-        "company_name": f"Acme {suffix} NV",
-        "address": {
-            "street": "Koning Albert II-laan",
-            "number": "27",
-            "postal_code": "1030",
-            "city": "Brussel",
-        },
-        "contact_email": f"contact-{suffix}@acme.example",
-        "affiliates": [],
-        "registrant": {
-            "email": f"ann-{suffix}@acme.example",
-            "first_name": "Ann",
-            "last_name": "Peeters",
-            "locale": "nl",
-            "password": GOOD_PASSWORD,
-        },
-    }
-    body.update(over)
-    return body
 
 
 @dataclass

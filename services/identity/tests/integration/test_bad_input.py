@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Stack, registration_form
+from .conftest import Stack
+from .factories import registration_form
 
 pytestmark = pytest.mark.integration
 

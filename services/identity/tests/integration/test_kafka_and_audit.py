@@ -14,7 +14,7 @@ from contracts.envelope import CloudEvent
 from identity import audit
 
 from .conftest import StackFactory
-from .test_registration_journey import register_and_accept
+from .factories import register_and_accept
 
 pytestmark = pytest.mark.integration
 

@@ -2,58 +2,60 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+import uuid
+from typing import Any
 
 import jwt
 import pytest
 
-from contracts.envelope import parse_data
+from contracts.envelope import CloudEvent, parse_data
 from contracts.events.identity import CustomerRegisteredV1, UserCreatedV1
 from contracts.events.notification import NotificationRequestedV1
 from identity import audit
 from identity.domain import secret_hash
+from identity.models import ConfirmationToken, Registration
+from identity.repository import audit_entries
 
-from .conftest import GOOD_PASSWORD, Stack, registration_form
+from .conftest import GOOD_PASSWORD, Stack
+from .factories import confirm_token, register_and_accept, registration_form
 
 pytestmark = pytest.mark.integration
 
 
-async def register_and_accept(stack: Stack, **over):  # type: ignore[no-untyped-def]
-    form = registration_form(**over)
-    resp = await stack.client.post("/v1/registrations", json=form)
-    assert resp.status_code == 201, resp.text
-    created = resp.json()
-    accepted = await stack.client.post(
-        f"/v1/operator/registrations/{created['registration_id']}/accept",
-        headers=await stack.operator(),
-    )
-    assert accepted.status_code == 200, accepted.text
-    return form, created
-
-
-def confirm_token(event) -> str:  # type: ignore[no-untyped-def]
-    url = parse_data(event, NotificationRequestedV1).params["confirm_url"]
-    return parse_qs(urlparse(url).query)["token"][0]
-
-
 async def test_full_journey(stack: Stack) -> None:
     form = registration_form(affiliates=["0202.239.951"])
-    email = form["registrant"]["email"]
+    created = await submitted_and_listed(stack, form)
+    events = await accepted_with_three_events(stack, form, created)
+    user_id = str(parse_data(events[1], UserCreatedV1).user_id)
+    token = confirm_token(events[2])
+    await confirmed_once(stack, form["registrant"]["email"], token, user_id)
+    tokens = await logged_in(stack, form["registrant"]["email"], created["customer_id"], user_id)
+    await refresh_rotates_and_reuse_revokes(stack, tokens["refresh_token"])
+    await audited_without_secrets(stack, created["registration_id"], token)
+
+
+async def submitted_and_listed(stack: Stack, form: dict[str, Any]) -> dict[str, Any]:
     resp = await stack.client.post("/v1/registrations", json=form)
     assert resp.status_code == 201, resp.text
-    created = resp.json()
+    created: dict[str, Any] = resp.json()
     assert created["status"] == "pending"
-    customer_id = created["customer_id"]
-    assert await stack.outbox_events(customer_id) == []  # nothing before acceptance
+    assert await stack.outbox_events(created["customer_id"]) == []  # nothing before acceptance
 
     # The operator tooling sees it in the pending list.
     op = await stack.operator()
     pending = await stack.client.get("/v1/operator/registrations?status=pending", headers=op)
     assert pending.status_code == 200
     assert created["registration_id"] in [i["registration_id"] for i in pending.json()["items"]]
+    return created
 
+
+async def accepted_with_three_events(
+    stack: Stack, form: dict[str, Any], created: dict[str, Any]
+) -> list[CloudEvent]:
+    customer_id, email = created["customer_id"], form["registrant"]["email"]
     accepted = await stack.client.post(
-        f"/v1/operator/registrations/{created['registration_id']}/accept", headers=op
+        f"/v1/operator/registrations/{created['registration_id']}/accept",
+        headers=await stack.operator(),
     )
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"customer_id": customer_id, "status": "active"}
@@ -85,7 +87,10 @@ async def test_full_journey(stack: Stack) -> None:
     # Public events carry no secrets; only the hash of the link token is stored.
     for e in events[:2]:
         assert token not in e.model_dump_json() and GOOD_PASSWORD not in e.model_dump_json()
+    return events
 
+
+async def confirmed_once(stack: Stack, email: str, token: str, user_id: str) -> None:
     # Not confirmed yet: same 401 as a wrong password.
     early = await stack.login(email, GOOD_PASSWORD)
     wrong = await stack.login(email, "not the password 1")
@@ -96,27 +101,31 @@ async def test_full_journey(stack: Stack) -> None:
     assert link.status_code == 200 and link.json()["password_required"] is False
     confirmed = await stack.client.post("/v1/users/confirm", json={"token": token})
     assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json() == {"user_id": str(user_created.user_id), "status": "active"}
+    assert confirmed.json() == {"user_id": user_id, "status": "active"}
     again = await stack.client.post("/v1/users/confirm", json={"token": token})
     assert again.status_code == 410
     unknown = await stack.client.post("/v1/users/confirm", json={"token": "nope"})
     assert unknown.status_code == 400
 
-    # Login: ES256 JWT with the claims every service expects.
+
+async def logged_in(stack: Stack, email: str, customer_id: str, user_id: str) -> dict[str, Any]:
+    """Login: an ES256 JWT with the claims every service expects; /v1/me answers."""
     login = await stack.client.post(
         "/v1/auth/token",
         json={"grant_type": "password", "username": email.upper(), "password": GOOD_PASSWORD},
     )
     assert login.status_code == 200, login.text
     assert login.headers["cache-control"] == "no-store"
-    tokens = login.json()
+    tokens: dict[str, Any] = login.json()
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
     header = jwt.get_unverified_header(tokens["access_token"])
-    jwks = (await stack.client.get("/.well-known/jwks.json")).json()
+    published = await stack.client.get("/.well-known/jwks.json")
+    assert published.headers["cache-control"] == "public, max-age=60"
+    jwks = published.json()
     assert header["alg"] == "ES256" and header["kid"] in [k["kid"] for k in jwks["keys"]]
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert claims["iss"] == "portal-identity" and claims["aud"] == "portal"
-    assert claims["sub"] == str(user_created.user_id) and claims["kind"] == "user"
+    assert claims["sub"] == user_id and claims["kind"] == "user"
     assert claims["cid"] == customer_id and claims["typ"] == "access"
     assert claims["exp"] - claims["iat"] == 900 and claims["jti"]
 
@@ -125,13 +134,15 @@ async def test_full_journey(stack: Stack) -> None:
     )
     assert me.status_code == 200, me.text
     body = me.json()
-    assert body["user_id"] == str(user_created.user_id) and body["customer_id"] == customer_id
+    assert body["user_id"] == user_id and body["customer_id"] == customer_id
     assert body["email"] == email and body["status"] == "active"
     assert body["profile"] == "access_owner" and body["locale"] == "nl"
     assert (body["first_name"], body["last_name"]) == ("Ann", "Peeters")
+    return tokens
 
-    # Refresh rotation: each refresh token works once...
-    first = tokens["refresh_token"]
+
+async def refresh_rotates_and_reuse_revokes(stack: Stack, first: str) -> None:
+    # Each refresh token works once...
     rotated = await stack.client.post(
         "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": first}
     )
@@ -149,12 +160,12 @@ async def test_full_journey(stack: Stack) -> None:
     assert after.status_code == 401
     assert reused.json() == after.json()
 
-    # Everything above is in the audit chain, and the chain holds.
+
+async def audited_without_secrets(stack: Stack, registration_id: str, token: str) -> None:
+    # Everything in the journey is in the audit chain, and the chain holds.
     async with stack.db.sessions() as session:
         check = await audit.verify(session)
         assert check.ok, check
-        from identity.repository import audit_entries
-
         actions = [e.action async for e in audit_entries(session)]
     for action in (
         "registration.accepted",
@@ -166,9 +177,7 @@ async def test_full_journey(stack: Stack) -> None:
         assert action in actions
     # The stored registration no longer holds the password hash; the link only its hash.
     async with stack.db.sessions() as session:
-        from identity.models import ConfirmationToken, Registration
-
-        reg = await session.get(Registration, __import__("uuid").UUID(created["registration_id"]))
+        reg = await session.get(Registration, uuid.UUID(registration_id))
         assert reg is not None and reg.registrant_password_hash is None
         assert await session.get(ConfirmationToken, secret_hash(token)) is not None
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from contracts.envelope import CloudEvent, parse_data
+from contracts.envelope import parse_data
 from contracts.events.identity import CustomerTerminatedV1, UserDeactivatedV1
-from contracts.events.notification import NotificationRequestedV1
 from identity import audit
 from identity.domain import add_months, local_date
 from identity.models import AuditEntry, Termination
@@ -21,13 +21,21 @@ from identity.service.terminations import apply_due_terminations
 from servicekit.db import utcnow
 
 from .conftest import GOOD_PASSWORD, Stack, StackFactory
-from .test_registration_journey import confirm_token
-from .test_users import admin_of_new_customer, allow_own_customer, invite_body
+from .factories import (
+    INVITEE_PASSWORD,
+    Headers,
+    admin_of_new_customer,
+    confirm_token,
+    confirmed_invitee,
+    events_of,
+    invite_body,
+    owners_rule,
+    service_token,
+)
 
 pytestmark = pytest.mark.integration
 
 WRITES = ("terminations", "customers", "users", "outbox", "audit_log")
-INVITEE_PASSWORD = "invitees own pass 77"
 
 
 def url(customer_id: str) -> str:
@@ -46,49 +54,6 @@ async def audit_actions(stack: Stack, customer_id: str) -> list[str]:
             .order_by(AuditEntry.seq)
         )
         return list(rows.scalars())
-
-
-async def events_of(stack: Stack, customer_id: str, type_: str) -> list[CloudEvent]:
-    return [e for e in await stack.outbox_events(customer_id) if e.type == type_]
-
-
-async def confirmed_invitee(
-    stack: Stack, admin: dict[str, str], customer_id: str, **over: Any
-) -> tuple[str, str]:
-    """Invite a user and confirm them: (email, user_id)."""
-    body = invite_body(**over)
-    resp = await stack.client.post(f"/v1/customers/{customer_id}/users", json=body, headers=admin)
-    assert resp.status_code == 201, resp.text
-    user_id = resp.json()["user_id"]
-    note = [
-        e
-        for e in await events_of(stack, customer_id, "notification.requested")
-        if str(parse_data(e, NotificationRequestedV1).to.user_id) == user_id
-    ][-1]
-    confirmed = await stack.client.post(
-        "/v1/users/confirm", json={"token": confirm_token(note), "password": INVITEE_PASSWORD}
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return body["email"], user_id
-
-
-async def service_token(stack: Stack) -> dict[str, str]:
-    resp = await stack.client.post(
-        "/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "billing",
-            "client_secret": "dev-secret",
-        },
-    )
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
-
-
-def owners_rule(stack: Stack) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
-    return owners
 
 
 # -- notice --------------------------------------------------------------------------
@@ -300,18 +265,35 @@ async def test_bad_input_writes_nothing(stack: Stack) -> None:
 # -- the job ---------------------------------------------------------------------------
 
 
-async def test_job_terminates_the_customer_once(make_stack: StackFactory) -> None:
-    stack = await make_stack()  # its own database: the job looks at every customer
+@dataclass
+class DueNotice:
+    """A customer with users in every state, its notice given, and two bystanders."""
+
+    stack: Stack
+    operator: Headers
+    owner: Headers
+    customer_id: str
+    owner_id: str
+    bob_email: str
+    bob_id: str
+    bob_tokens: dict[str, Any]
+    carol_id: str
+    carol_link: str
+    dave_id: str
+    withdrawn_customer: str
+    later_customer: str
+    effective_on: date = field(default=date.min)
+
+
+async def customer_with_users(stack: Stack) -> DueNotice:
     owners = owners_rule(stack)
     owner, customer_id, owner_id = await admin_of_new_customer(stack, owners)
     bob_email, bob_id = await confirmed_invitee(stack, owner, customer_id)
     bob_tokens = (await stack.login(bob_email, INVITEE_PASSWORD)).json()
-    bob = {"Authorization": f"Bearer {bob_tokens['access_token']}"}
     # Invited, never confirmed: deactivated too, and the link dies.
     carol = await stack.client.post(
         f"/v1/customers/{customer_id}/users", json=invite_body(), headers=owner
     )
-    carol_id = carol.json()["user_id"]
     carol_link = confirm_token((await events_of(stack, customer_id, "notification.requested"))[-1])
     # Removed earlier: no second user.deactivated.
     _, dave_id = await confirmed_invitee(stack, owner, customer_id)
@@ -321,95 +303,131 @@ async def test_job_terminates_the_customer_once(make_stack: StackFactory) -> Non
     # Two bystanders: a notice that is withdrawn, one that is not due yet.
     _, withdrawn_customer, _ = await admin_of_new_customer(stack, owners)
     _, later_customer, _ = await admin_of_new_customer(stack, owners)
-    operator = await stack.operator()
+    return DueNotice(
+        stack=stack,
+        operator=await stack.operator(),
+        owner=owner,
+        customer_id=customer_id,
+        owner_id=owner_id,
+        bob_email=bob_email,
+        bob_id=bob_id,
+        bob_tokens=bob_tokens,
+        carol_id=carol.json()["user_id"],
+        carol_link=carol_link,
+        dave_id=dave_id,
+        withdrawn_customer=withdrawn_customer,
+        later_customer=later_customer,
+    )
 
-    given = await stack.client.post(url(customer_id), json={"by": "customer"}, headers=owner)
+
+async def notices_given(n: DueNotice) -> None:
+    client, operator = n.stack.client, n.operator
+    given = await client.post(url(n.customer_id), json={"by": "customer"}, headers=n.owner)
     assert given.status_code == 202
-    effective_on = date.fromisoformat(given.json()["effective_on"])
-    later = await stack.client.post(url(later_customer), json={"by": "operator"}, headers=operator)
-    assert date.fromisoformat(later.json()["effective_on"]) > effective_on
+    n.effective_on = date.fromisoformat(given.json()["effective_on"])
+    later = await client.post(url(n.later_customer), json={"by": "operator"}, headers=operator)
+    assert date.fromisoformat(later.json()["effective_on"]) > n.effective_on
     assert (
-        await stack.client.post(url(withdrawn_customer), json={"by": "operator"}, headers=operator)
+        await client.post(url(n.withdrawn_customer), json={"by": "operator"}, headers=operator)
     ).status_code == 202
-    assert (await stack.client.delete(url(withdrawn_customer), headers=operator)).status_code == 204
-    identity = stack.app.state.identity
+    assert (await client.delete(url(n.withdrawn_customer), headers=operator)).status_code == 204
 
+
+async def job_takes_effect_once(n: DueNotice) -> None:
+    stack, deps = n.stack, n.stack.app.state.deps
     # The day before: nothing happens.
-    assert await apply_due_terminations(identity, today=effective_on - timedelta(days=1)) == []
-    assert await events_of(stack, customer_id, "customer.terminated") == []
+    day_before, day_after = n.effective_on - timedelta(days=1), n.effective_on + timedelta(days=1)
+    assert await apply_due_terminations(stack.db, deps, today=day_before) == []
+    assert await events_of(stack, n.customer_id, "customer.terminated") == []
 
     # On the day (the job ran late: a day past it): exactly this customer.
     outbox_before = await stack.count("outbox")
-    done = await apply_due_terminations(identity, today=effective_on + timedelta(days=1))
-    assert [str(c) for c in done] == [customer_id]
+    done = await apply_due_terminations(stack.db, deps, today=day_after)
+    assert [str(c) for c in done] == [n.customer_id]
 
-    terminated = await events_of(stack, customer_id, "customer.terminated")
+    terminated = await events_of(stack, n.customer_id, "customer.terminated")
     assert len(terminated) == 1
     payload = parse_data(terminated[0], CustomerTerminatedV1)
-    assert str(payload.customer_id) == customer_id and payload.by == "customer"
-    assert payload.effective_on == effective_on and payload.reason == "requested"
+    assert str(payload.customer_id) == n.customer_id and payload.by == "customer"
+    assert payload.effective_on == n.effective_on and payload.reason == "requested"
     assert payload.requested_at is not None and payload.terminated_at.tzinfo is not None
-    assert terminated[0].subject == customer_id
+    assert terminated[0].subject == n.customer_id
     deactivated = [
         parse_data(e, UserDeactivatedV1)
-        for e in await events_of(stack, customer_id, "user.deactivated")
+        for e in await events_of(stack, n.customer_id, "user.deactivated")
     ]
     by_reason = {(str(d.user_id), d.reason) for d in deactivated}
     assert by_reason == {
-        (dave_id, "removed"),
-        (owner_id, "customer_terminated"),
-        (bob_id, "customer_terminated"),
-        (carol_id, "customer_terminated"),
+        (n.dave_id, "removed"),
+        (n.owner_id, "customer_terminated"),
+        (n.bob_id, "customer_terminated"),
+        (n.carol_id, "customer_terminated"),
     }
     assert len(deactivated) == 4  # one each
     assert await stack.count("outbox") == outbox_before + 4  # 1 customer + 3 users
 
     # Run again, or later: nothing more.
-    assert await apply_due_terminations(identity, today=effective_on + timedelta(days=1)) == []
+    assert await apply_due_terminations(stack.db, deps, today=day_after) == []
     assert await stack.count("outbox") == outbox_before + 4
 
-    # The users are out: no login, no refresh, /v1/me refuses their still-valid token.
-    assert (await stack.client.get("/v1/me", headers=operator)).status_code == 200
-    assert (await stack.login(bob_email, INVITEE_PASSWORD)).status_code == 401
-    refresh = await stack.client.post(
+
+async def users_are_out(n: DueNotice) -> None:
+    """No login, no refresh, /v1/me refuses their still-valid tokens, links are dead."""
+    client = n.stack.client
+    bob = {"Authorization": f"Bearer {n.bob_tokens['access_token']}"}
+    assert (await client.get("/v1/me", headers=n.operator)).status_code == 200
+    assert (await n.stack.login(n.bob_email, INVITEE_PASSWORD)).status_code == 401
+    refresh = await client.post(
         "/v1/auth/token",
-        data={"grant_type": "refresh_token", "refresh_token": bob_tokens["refresh_token"]},
+        data={"grant_type": "refresh_token", "refresh_token": n.bob_tokens["refresh_token"]},
     )
     assert refresh.status_code == 401
-    assert (await stack.client.get("/v1/me", headers=bob)).status_code == 401
-    assert (await stack.client.get("/v1/me", headers=owner)).status_code == 401
-    link = await stack.client.post(
-        "/v1/users/confirm", json={"token": carol_link, "password": INVITEE_PASSWORD}
+    assert (await client.get("/v1/me", headers=bob)).status_code == 401
+    assert (await client.get("/v1/me", headers=n.owner)).status_code == 401
+    link = await client.post(
+        "/v1/users/confirm", json={"token": n.carol_link, "password": INVITEE_PASSWORD}
     )
     assert link.status_code in (400, 410)
 
+
+async def customer_gone_bystanders_unchanged(n: DueNotice) -> None:
+    client, operator, customer_id = n.stack.client, n.operator, n.customer_id
     # The customer is gone for its users; operator staff see what happened.
-    assert (await stack.client.get(url(customer_id), headers=owner)).status_code == 404
-    shown = await stack.client.get(url(customer_id), headers=operator)
+    assert (await client.get(url(customer_id), headers=n.owner)).status_code == 404
+    shown = await client.get(url(customer_id), headers=operator)
     assert shown.status_code == 200
     assert shown.json()["status"] == "terminated" and shown.json()["terminated_at"]
-    assert (await stack.client.delete(url(customer_id), headers=operator)).status_code == 409
-    again = await stack.client.post(url(customer_id), json={"by": "operator"}, headers=operator)
+    assert (await client.delete(url(customer_id), headers=operator)).status_code == 409
+    again = await client.post(url(customer_id), json={"by": "operator"}, headers=operator)
     assert again.status_code == 409
     assert (
-        await stack.client.post(url(customer_id), json={"by": "customer"}, headers=owner)
+        await client.post(url(customer_id), json={"by": "customer"}, headers=n.owner)
     ).status_code == 404
-    invite = await stack.client.post(
+    invite = await client.post(
         f"/v1/customers/{customer_id}/users", json=invite_body(), headers=operator
     )
     assert invite.status_code == 404
 
     # The bystanders are as they were.
-    assert (await stack.client.get(url(withdrawn_customer), headers=operator)).status_code == 404
-    pending = await stack.client.get(url(later_customer), headers=operator)
+    assert (await client.get(url(n.withdrawn_customer), headers=operator)).status_code == 404
+    pending = await client.get(url(n.later_customer), headers=operator)
     assert pending.json()["status"] == "terminating"
-    assert await events_of(stack, later_customer, "customer.terminated") == []
+    assert await events_of(n.stack, n.later_customer, "customer.terminated") == []
 
-    actions = await audit_actions(stack, customer_id)
+    actions = await audit_actions(n.stack, customer_id)
     assert actions.count("customer.terminated") == 1
     assert actions.count("user.deactivated") == 4  # dave's removal + three by the job
-    async with stack.db.sessions() as s:
+    async with n.stack.db.sessions() as s:
         assert (await audit.verify(s)).ok
+
+
+async def test_job_terminates_the_customer_once(make_stack: StackFactory) -> None:
+    stack = await make_stack()  # its own database: the job looks at every customer
+    due = await customer_with_users(stack)
+    await notices_given(due)
+    await job_takes_effect_once(due)
+    await users_are_out(due)
+    await customer_gone_bystanders_unchanged(due)
 
 
 async def test_two_instances_terminate_each_customer_once(make_stack: StackFactory) -> None:
@@ -427,9 +445,9 @@ async def test_two_instances_terminate_each_customer_once(make_stack: StackFacto
     today = local_date(utcnow()) + timedelta(days=16)
 
     results = await asyncio.gather(
-        apply_due_terminations(first.app.state.identity, today=today),
-        apply_due_terminations(second.app.state.identity, today=today),
-        apply_due_terminations(second.app.state.identity, today=today),
+        apply_due_terminations(first.db, first.app.state.deps, today=today),
+        apply_due_terminations(second.db, second.app.state.deps, today=today),
+        apply_due_terminations(second.db, second.app.state.deps, today=today),
     )
     done = [str(c) for result in results for c in result]
     assert sorted(done) == sorted(customers)  # each once, by one of them

@@ -6,18 +6,9 @@ import jwt
 import pytest
 
 from .conftest import GOOD_PASSWORD, OPERATOR_EMAIL, OPERATOR_PASSWORD, Stack, StackFactory
-from .test_registration_journey import confirm_token, register_and_accept
+from .factories import active_user
 
 pytestmark = pytest.mark.integration
-
-
-async def active_user(stack: Stack) -> tuple[str, str]:
-    """A confirmed registrant: (email, customer_id)."""
-    form, created = await register_and_accept(stack)
-    events = await stack.outbox_events(created["customer_id"])
-    resp = await stack.client.post("/v1/users/confirm", json={"token": confirm_token(events[2])})
-    assert resp.status_code == 200
-    return form["registrant"]["email"], created["customer_id"]
 
 
 async def test_wrong_password_and_unknown_user_look_the_same(stack: Stack) -> None:

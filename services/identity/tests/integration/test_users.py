@@ -3,56 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from contracts.envelope import parse_data
 from contracts.events.identity import UserCreatedV1, UserDeactivatedV1
 from contracts.events.notification import NotificationRequestedV1
+from servicekit.pagination import encode_cursor
 
 from .conftest import GOOD_PASSWORD, Stack
-from .test_registration_journey import confirm_token
-from .test_tokens import active_user
+from .factories import (
+    Headers,
+    active_user,
+    admin_of_new_customer,
+    confirm_token,
+    invite_body,
+    owners_rule,
+    register_and_accept,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def allow_own_customer(owners: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Delegation double: a registrant manages users of their own customer only."""
-
-    def rule(subject: str, action: str, resource) -> bool:  # type: ignore[no-untyped-def]
-        return action == "user.manage" and owners.get(subject) == str(resource.customer_id)
-
-    return rule
-
-
-async def admin_of_new_customer(stack: Stack, owners: dict[str, str]) -> tuple[dict, str, str]:
-    email, customer_id = await active_user(stack)
-    tokens = (await stack.login(email, GOOD_PASSWORD)).json()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    me = (await stack.client.get("/v1/me", headers=headers)).json()
-    owners[me["user_id"]] = customer_id
-    return headers, customer_id, me["user_id"]
-
-
-def invite_body(**over):  # type: ignore[no-untyped-def]
-    body = {
-        "email": f"bob-{uuid.uuid4().hex[:8]}@acme.example",
-        "first_name": "Bob",
-        "last_name": "Janssens",
-        "locale": "fr",
-        "mobile": "+32470123456",
-        "contract": {"kind": "employee", "ends_on": None},
-        "profile": "portal_user",
-        "subprofiles": ["purchaser"],
-    }
-    body.update(over)
-    return body
-
-
 async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, admin_id = await admin_of_new_customer(stack, owners)
     users_url = f"/v1/customers/{customer_id}/users"
 
@@ -91,11 +66,21 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
     bob = (await stack.login(body["email"], "bobs own pass 99")).json()
     assert "access_token" in bob
 
+    await listed_in_pages(stack, admin, users_url, {admin_id, user_id})
+    await deactivated_once(stack, admin, customer_id, user_id, body["email"], bob)
+
+    # Nobody removes themselves.
+    self_remove = await stack.client.delete(f"{users_url}/{admin_id}", headers=admin)
+    assert self_remove.status_code == 409
+
+
+async def listed_in_pages(stack: Stack, admin: Headers, users_url: str, ids: set[str]) -> None:
     listed = await stack.client.get(users_url, headers=admin)
     assert listed.status_code == 200
     items = {i["user_id"]: i for i in listed.json()["items"]}
-    assert set(items) == {admin_id, user_id}
-    assert items[user_id]["status"] == "active" and items[user_id]["profile"] == "portal_user"
+    assert set(items) == ids
+    invitee = next(i for i in items.values() if i["profile"] == "portal_user")
+    assert invitee["status"] == "active"
     page1 = await stack.client.get(users_url, params={"limit": 1}, headers=admin)
     assert len(page1.json()["items"]) == 1 and page1.json()["next_cursor"]
     page2 = await stack.client.get(
@@ -104,7 +89,17 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
     assert {page1.json()["items"][0]["user_id"], page2.json()["items"][0]["user_id"]} == set(items)
     assert page2.json()["next_cursor"] is None
 
-    # Deactivate: user.deactivated, no more login, refresh tokens dead. Idempotent.
+
+async def deactivated_once(
+    stack: Stack,
+    admin: Headers,
+    customer_id: str,
+    user_id: str,
+    email: str,
+    bob: dict[str, Any],
+) -> None:
+    """user.deactivated, no more login, refresh tokens dead. Idempotent."""
+    users_url = f"/v1/customers/{customer_id}/users"
     removed = await stack.client.delete(f"{users_url}/{user_id}", headers=admin)
     assert removed.status_code == 204
     deactivated = [
@@ -113,7 +108,7 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
         if e.type == "user.deactivated"
     ]
     assert [(str(d.user_id), d.reason) for d in deactivated] == [(user_id, "removed")]
-    assert (await stack.login(body["email"], "bobs own pass 99")).status_code == 401
+    assert (await stack.login(email, "bobs own pass 99")).status_code == 401
     refresh = await stack.client.post(
         "/v1/auth/token",
         data={"grant_type": "refresh_token", "refresh_token": bob["refresh_token"]},
@@ -130,14 +125,9 @@ async def test_invite_confirm_list_deactivate(stack: Stack) -> None:
     )
     assert bob_me.status_code == 401
 
-    # Nobody removes themselves.
-    self_remove = await stack.client.delete(f"{users_url}/{admin_id}", headers=admin)
-    assert self_remove.status_code == 409
-
 
 async def test_other_customers_are_invisible(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, _, _ = await admin_of_new_customer(stack, owners)
     _, other_customer, other_admin = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{other_customer}/users"
@@ -152,16 +142,25 @@ async def test_other_customers_are_invisible(stack: Stack) -> None:
     assert nowhere.status_code == 404
 
 
+async def test_a_cursor_the_list_did_not_make_is_a_400(stack: Stack) -> None:
+    owners = owners_rule(stack)
+    admin, customer_id, _ = await admin_of_new_customer(stack, owners)
+    url = f"/v1/customers/{customer_id}/users"
+    for cursor in ("%%%not-a-cursor", encode_cursor({"t": "2026-11-01T09:00:00", "id": "x"})):
+        resp = await stack.client.get(url, params={"cursor": cursor}, headers=admin)
+        assert resp.status_code == 400, cursor
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["type"].endswith("invalid-cursor")
+
+
 async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, _ = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{customer_id}/users"
     manager_body = invite_body(profile="access_manager", contract={"kind": "management"})
     assert (await stack.client.post(url, json=manager_body, headers=admin)).status_code == 201
 
     # A customer registered without an access owner: its registrant is access manager.
-    from .test_registration_journey import register_and_accept
 
     form, created = await register_and_accept(stack, wants_access_owner=False)
     events = await stack.outbox_events(created["customer_id"])
@@ -177,8 +176,7 @@ async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> No
 
 
 async def test_invite_input_rules(stack: Stack) -> None:
-    owners: dict[str, str] = {}
-    stack.delegation.rule = allow_own_customer(owners)
+    owners = owners_rule(stack)
     admin, customer_id, _ = await admin_of_new_customer(stack, owners)
     url = f"/v1/customers/{customer_id}/users"
     before = await stack.count("users"), await stack.count("outbox")

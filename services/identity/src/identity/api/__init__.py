@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from identity.api import auth, registrations, terminations, users
+from identity.api import registrations, terminations, tokens, users
 
 router = APIRouter()
 router.include_router(registrations.router)
-router.include_router(auth.router)
+router.include_router(tokens.router)
 router.include_router(users.router)
 router.include_router(terminations.router)
 

@@ -1,167 +1,162 @@
-"""Tokens (OAuth2 style), logout and the public keys."""
+"""Who may act on what, declared once: dependencies that load the object a route acts on
+and refuse the caller who may not (the portal's 404/403 rule, ``delegation.require``).
+
+Routes state what they need (``customer: AdministeredCustomer``) and hand the loaded,
+authorized object to the use case; use cases do not authorize.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from typing import Any
-from urllib.parse import unquote
+from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from identity.api.common import client_ip
-from identity.context import IdentityDep
-from identity.schemas import (
-    ClientCredentialsGrant,
-    KeyRotated,
-    LogoutIn,
-    PasswordGrant,
-    RefreshGrant,
-    TokenOut,
-)
-from identity.service import auth, users
+from contracts.actions import Action
+from identity import repository as repo
+from identity.deps import Deps, DepsDep
+from identity.domain import NoticeRefusal, notice_refusal, withdrawal_refusal
+from identity.models import Customer, Termination, User
+from identity.schemas import TerminationIn
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.problems import BadRequest, Problem, ValidationFailed, problem_response
+from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.delegation_client import Resource
+from servicekit.problems import Forbidden, NotFound
 
-router = APIRouter(tags=["auth"])
-
-GRANTS: dict[str, type[BaseModel]] = {
-    "password": PasswordGrant,
-    "refresh_token": RefreshGrant,
-    "client_credentials": ClientCredentialsGrant,
-}
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-_TOKEN_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["grant_type"],
-    "properties": {
-        "grant_type": {"type": "string", "enum": list(GRANTS)},
-        "username": {"type": "string", "description": "grant_type=password: login e-mail"},
-        "password": {"type": "string", "format": "password"},
-        "refresh_token": {"type": "string"},
-        "client_id": {"type": "string", "description": "grant_type=client_credentials"},
-        "client_secret": {"type": "string", "format": "password"},
-    },
-}
+NO_SUCH_CUSTOMER = "No such customer"
+NO_TERMINATION = "The customer has no pending or effective termination"
 
 
-async def _token_form(request: Request) -> dict[str, Any]:
-    """The token request as a dict, from a form (OAuth2's encoding) or JSON."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        try:
-            data = json.loads(await request.body())
-        except ValueError as exc:
-            raise BadRequest("The request body is not valid JSON", slug="malformed-json") from exc
-        if not isinstance(data, dict):
-            raise ValidationFailed(
-                "The body must be an object", errors=[{"field": "body", "message": "not an object"}]
-            )
-    elif media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        data = {k: v for k, v in form.items() if isinstance(v, str)}
-    else:
-        raise Problem(
-            "Send the token request as application/x-www-form-urlencoded or application/json",
-            status=415,
-            slug="unsupported-media-type",
+def _customer(customer_id: UUID) -> Resource:
+    return Resource("customer", customer_id, customer_id)
+
+
+# -- the users of a customer -----------------------------------------------------------
+
+
+async def administered_customer(
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Customer:
+    """An active customer whose users the caller administers (``user.manage``)."""
+    # Ask delegation first: an outsider gets the same 404 whether the customer exists.
+    await deps.delegation.require(principal, _customer(customer_id), Action.USER_MANAGE)
+    customer = await repo.get_customer(session, customer_id)
+    if customer is None or customer.status != "active":
+        raise NotFound(NO_SUCH_CUSTOMER)
+    return customer
+
+
+AdministeredCustomer = Annotated[Customer, Depends(administered_customer)]
+
+
+async def managed_user(user_id: UUID, customer: AdministeredCustomer, session: SessionDep) -> User:
+    """A user of an administered customer, locked: it is about to change."""
+    user = await repo.get_user(session, user_id, for_update=True)
+    if user is None or user.customer_id != customer.id:
+        raise NotFound("No such user")
+    return user
+
+
+ManagedUser = Annotated[User, Depends(managed_user)]
+
+
+# -- the termination of a customer's agreement -----------------------------------------
+
+
+async def _terminable_customer(
+    session: AsyncSession,
+    deps: Deps,
+    principal: Principal,
+    customer_id: UUID,
+    *,
+    lock: bool = False,
+) -> tuple[Customer, str | None]:
+    """The customer whose termination the caller may see, and the caller's profile in it.
+
+    Operator staff see every customer, terminated ones too. A user must administer the
+    customer (delegation's ``user.manage``); anyone else gets the same 404 whether the
+    customer exists or not. The customer's own users know it exists: they get a 403.
+    Services neither give nor withdraw notice.
+    """
+    if principal.is_service:
+        raise Forbidden(NoticeRefusal.NOT_FOR_SERVICES.value)
+    if not principal.is_operator:
+        await deps.delegation.require(
+            principal,
+            _customer(customer_id),
+            Action.USER_MANAGE,
+            known=principal.customer_id == customer_id,
         )
-    # RFC 6749 2.3.1: clients may authenticate with HTTP Basic instead of body fields.
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and encoded and "client_id" not in data:
-        try:
-            raw_id, _, raw_secret = base64.b64decode(encoded).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise BadRequest("Malformed Basic credentials", slug="invalid-request") from exc
-        data["client_id"], data["client_secret"] = unquote(raw_id), unquote(raw_secret)
-    return data
+    customer = await repo.get_customer(session, customer_id, for_update=lock)
+    if customer is None or (customer.status != "active" and not principal.is_operator):
+        raise NotFound(NO_SUCH_CUSTOMER)
+    if principal.is_operator:
+        return customer, None
+    # Identity's own record of the actor, not the token's word: the profile in *this*
+    # customer, and only while the account is active.
+    actor = await repo.get_user(session, principal.user_id)
+    if actor is None or actor.customer_id != customer_id or actor.status != "active":
+        return customer, None
+    return customer, actor.profile
 
 
-def _parse_grant(data: dict[str, Any]) -> BaseModel:
-    grant_type = data.get("grant_type")
-    model = GRANTS.get(grant_type) if isinstance(grant_type, str) else None
-    if model is None:
-        raise BadRequest(
-            "grant_type must be password, refresh_token or client_credentials",
-            slug="unsupported-grant-type",
-            error="unsupported_grant_type",
+def _refuse(refusal: NoticeRefusal | None) -> None:
+    if refusal is not None:
+        raise Forbidden(refusal.value)
+
+
+async def customer_to_give_notice(
+    customer_id: UUID,
+    body: TerminationIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+) -> Customer:
+    """The customer the caller may give notice ``body.by`` for, locked so the use case's
+    checks and the job's "terminated" do not interleave."""
+    if body.by == "operator" and not principal.is_operator:
+        # Nothing about the customer is looked at: the answer reveals nothing.
+        _refuse(notice_refusal(body.by, actor_kind=principal.kind, actor_profile=None))
+    customer, profile = await _terminable_customer(session, deps, principal, customer_id, lock=True)
+    _refuse(notice_refusal(body.by, actor_kind=principal.kind, actor_profile=profile))
+    return customer
+
+
+NoticeCustomer = Annotated[Customer, Depends(customer_to_give_notice)]
+
+
+async def readable_termination(
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Termination:
+    """The pending notice, or (operator staff) the termination that took effect."""
+    await _terminable_customer(session, deps, principal, customer_id)
+    termination = await repo.current_termination(session, customer_id)
+    if termination is None:
+        raise NotFound(NO_TERMINATION)
+    return termination
+
+
+ReadableTermination = Annotated[Termination, Depends(readable_termination)]
+
+
+async def withdrawable_termination(
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Termination:
+    """A notice the caller may withdraw: operator staff any; an access owner only the
+    customer's own notice."""
+    _, profile = await _terminable_customer(session, deps, principal, customer_id)
+    termination = await repo.current_termination(session, customer_id)
+    if termination is None:
+        raise NotFound(NO_TERMINATION)
+    _refuse(
+        withdrawal_refusal(
+            termination.by,
+            actor_kind=principal.kind,
+            actor_profile=profile,
         )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ValidationFailed(detail, errors=errors, error="invalid_request") from exc
-
-
-@router.post(
-    "/v1/auth/token",
-    response_model=TokenOut,
-    response_model_exclude_none=True,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {"schema": _TOKEN_BODY_SCHEMA},
-                "application/json": {"schema": _TOKEN_BODY_SCHEMA},
-            },
-        }
-    },
-)
-async def token(request: Request, session: SessionDep, identity: IdentityDep) -> Response:
-    """OAuth2 token endpoint: password, refresh_token (rotating) or client_credentials."""
-    grant = _parse_grant(await _token_form(request))
-    ip = client_ip(request)
-    result: Any
-    if isinstance(grant, PasswordGrant):
-        result = await auth.password_grant(
-            session, identity, grant.username, grant.password.get_secret_value(), ip
-        )
-    elif isinstance(grant, RefreshGrant):
-        result = await auth.refresh_grant(session, identity, grant.refresh_token, ip)
-    else:
-        assert isinstance(grant, ClientCredentialsGrant)
-        result = await auth.client_credentials_grant(
-            session, identity, grant.client_id, grant.client_secret.get_secret_value(), ip
-        )
-    if isinstance(result, Problem):
-        # Returned, not raised: the audit entry / revocation above must commit.
-        response = problem_response(result, request)
-        response.headers.update(NO_STORE)
-        return response
-    body = TokenOut(
-        access_token=result.access_token,
-        refresh_token=result.refresh_token,
-        expires_in=result.expires_in,
     )
-    return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+    return termination
 
 
-@router.post("/v1/auth/logout", status_code=204)
-async def logout(body: LogoutIn, principal: CurrentPrincipal, session: SessionDep) -> Response:
-    """Revoke the refresh-token family of ``refresh_token`` (the caller's own)."""
-    await auth.logout(session, principal, body.refresh_token)
-    return Response(status_code=204)
-
-
-@router.get("/.well-known/jwks.json")
-async def jwks(session: SessionDep, identity: IdentityDep) -> JSONResponse:
-    """Public keys that verify access tokens: the active key and recently retired ones."""
-    keys = await identity.keyring.jwks(session)
-    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=60"})
-
-
-@router.post("/v1/operator/signing-keys/rotate", response_model=KeyRotated)
-async def rotate_key(
-    operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
-) -> KeyRotated:
-    """Start signing with a new key; the old one stays published for the grace period."""
-    return KeyRotated(kid=await users.rotate_signing_key(session, identity, operator))
+WithdrawableTermination = Annotated[Termination, Depends(withdrawable_termination)]

@@ -7,38 +7,29 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from identity.context import IdentityDep
+from identity.deps import DepsDep
 from identity.models import Registration
 from identity.schemas import (
     Accepted,
+    AddressOut,
     RegistrantOut,
     RegistrationCreated,
     RegistrationIn,
     RegistrationOut,
-    RegistrationPage,
 )
 from identity.service import registrations
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
-    decode_time_id_cursor,
-    page,
-    time_id_position,
-)
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["registrations"])
 
 
 @router.post("/v1/registrations", status_code=201, response_model=RegistrationCreated)
-async def register(
-    body: RegistrationIn, session: SessionDep, identity: IdentityDep
-) -> RegistrationCreated:
+async def register(body: RegistrationIn, session: SessionDep, deps: DepsDep) -> RegistrationCreated:
     """Register a customer (no token needed). The agreement starts when operator staff
     accept; until then nothing is published."""
-    reg = await registrations.submit(session, identity, body)
+    reg = await registrations.submit(session, deps, body)
     return RegistrationCreated(
         registration_id=reg.id, customer_id=reg.customer_id, status=reg.status
     )
@@ -51,7 +42,7 @@ def _out(reg: Registration) -> RegistrationOut:
         status=reg.status,
         enterprise_number=reg.enterprise_number,
         company_name=reg.company_name,
-        address=reg.address,
+        address=AddressOut.model_validate(reg.address),
         contact_email=reg.contact_email,
         wants_access_owner=reg.wants_access_owner,
         affiliates=reg.affiliates,
@@ -66,33 +57,31 @@ def _out(reg: Registration) -> RegistrationOut:
     )
 
 
-@router.get("/v1/operator/registrations", response_model=RegistrationPage)
+@router.get("/v1/operator/registrations", response_model=Page[RegistrationOut])
 async def list_registrations(
     operator: OperatorPrincipal,
     session: SessionDep,
     status: Literal["pending", "accepted", "rejected"] | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> RegistrationPage:
-    rows = await registrations.list_registrations(
-        session, status=status, after=decode_time_id_cursor(cursor), limit=limit + 1
+) -> Page[RegistrationOut]:
+    """Registrations, oldest first."""
+    page = await registrations.list_registrations(
+        session, status=status, cursor=cursor, limit=limit
     )
-    result = page(rows, limit, lambda r: time_id_position(r.created_at, r.id))
-    return RegistrationPage(
-        items=[_out(r) for r in result["items"]], next_cursor=result["next_cursor"]
-    )
+    return Page(items=[_out(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/v1/operator/registrations/{registration_id}/accept", response_model=Accepted)
 async def accept(
-    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> Accepted:
-    customer = await registrations.accept(session, identity, registration_id, operator)
+    customer = await registrations.accept(session, deps, registration_id, operator)
     return Accepted(customer_id=customer.id, status=customer.status)
 
 
 @router.post("/v1/operator/registrations/{registration_id}/reject", response_model=RegistrationOut)
 async def reject(
-    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, identity: IdentityDep
+    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> RegistrationOut:
-    return _out(await registrations.reject(session, identity, registration_id, operator))
+    return _out(await registrations.reject(session, deps, registration_id, operator))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from identity.context import IdentityDep
+from identity.api.auth import AdministeredCustomer, ManagedUser
+from identity.deps import DepsDep
 from identity.models import User
 from identity.schemas import (
     Confirmed,
@@ -18,40 +18,31 @@ from identity.schemas import (
     LinkStatus,
     Me,
     UserOut,
-    UserPage,
 )
-from identity.service import auth, users
+from identity.service import confirmations, users
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
-    decode_time_id_cursor,
-    page,
-    time_id_position,
-)
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["users"])
 
 
 @router.post("/v1/users/confirm", response_model=Confirmed)
-async def confirm(body: ConfirmIn, session: SessionDep, identity: IdentityDep) -> Confirmed:
+async def confirm(body: ConfirmIn, session: SessionDep, deps: DepsDep) -> Confirmed:
     """Confirm an account with the token of the mailed link. ``password`` is required for
     invited users and ignored for a registrant. Unknown token: 400; used or expired: 410."""
     password = body.password.get_secret_value() if body.password else None
-    user = await auth.confirm_user(session, identity, body.token, password)
+    user = await confirmations.confirm_user(session, deps, body.token, password)
     return Confirmed(user_id=user.id, status=user.status)
 
 
 @router.get("/v1/users/confirm", response_model=LinkStatus)
 async def check_link(
-    session: SessionDep, token: str = Query(min_length=1, max_length=200)
+    session: SessionDep, deps: DepsDep, token: str = Query(min_length=1, max_length=200)
 ) -> LinkStatus:
     """What the mailed link opens: whether it is still valid and needs a password. It
     does not confirm anything (mail scanners follow links); POST does."""
-    password_required, expires_at = await auth.check_link(session, token)
-    return LinkStatus(status="valid", password_required=password_required, expires_at=expires_at)
+    return await confirmations.check_link(session, deps, token)
 
 
 @router.get("/v1/me", response_model=Me)
@@ -90,48 +81,39 @@ def _out(user: User) -> UserOut:
 
 @router.post("/v1/customers/{customer_id}/users", status_code=201, response_model=Invited)
 async def invite(
-    customer_id: UUID,
+    customer: AdministeredCustomer,
     body: InviteIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
 ) -> Invited:
     """Invite a user (access owners and managers); the invitee gets a confirmation mail."""
-    user = await users.invite(session, identity, principal, customer_id, body)
+    user = await users.invite(session, deps, principal, customer, body)
     return Invited(user_id=user.id, status=user.status)
 
 
-@router.get("/v1/customers/{customer_id}/users", response_model=UserPage)
+@router.get("/v1/customers/{customer_id}/users", response_model=Page[UserOut])
 async def list_users(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
+    customer: AdministeredCustomer,
     session: SessionDep,
-    identity: IdentityDep,
     status: Literal["invited", "pending_confirmation", "active", "deactivated"] | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> UserPage:
-    rows = await users.list_users(
-        session,
-        identity,
-        principal,
-        customer_id,
-        status=status,
-        after=decode_time_id_cursor(cursor),
-        limit=limit + 1,
-    )
-    result = page(rows, limit, lambda u: time_id_position(u.created_at, u.id))
-    return UserPage(items=[_out(u) for u in result["items"]], next_cursor=result["next_cursor"])
+) -> Page[UserOut]:
+    """The customer's users, oldest first."""
+    page = await users.list_users(session, customer, status=status, cursor=cursor, limit=limit)
+    return Page(items=[_out(u) for u in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/v1/customers/{customer_id}/users/{user_id}", status_code=204)
 async def deactivate(
-    customer_id: UUID,
-    user_id: UUID,
+    # Named here too, though ManagedUser checks it: the path parameters stay in order.
+    customer: AdministeredCustomer,
+    user: ManagedUser,
     principal: CurrentPrincipal,
     session: SessionDep,
-    identity: IdentityDep,
+    deps: DepsDep,
 ) -> Response:
     """Deactivate a user: they can no longer log in and all their rights go."""
-    await users.deactivate(session, identity, principal, customer_id, user_id)
+    await users.deactivate(session, deps, principal, user)
     return Response(status_code=204)

@@ -37,12 +37,13 @@ def user_created(user: User, now: datetime) -> UserCreatedV1:
         email=user.email,
         first_name=user.first_name,
         last_name=user.last_name,
-        locale=user.locale,  # type: ignore[arg-type]
+        locale=user.locale,  # type: ignore[arg-type]  # a Locale, validated on input
         mobile=user.mobile,
-        profile=user.profile,  # type: ignore[arg-type]
+        profile=user.profile,  # type: ignore[arg-type]  # a Profile, validated on input
         subprofiles=list(user.subprofiles or []),
         contract=ContractV1(
-            kind=user.contract_kind or "management",  # type: ignore[arg-type]
+            # Only operator staff have no contract kind, and they are not customers' users.
+            kind=user.contract_kind or "management",  # type: ignore[arg-type]  # a ContractKind
             ends_on=user.contract_ends_on,
         ),
         registrant=user.registrant,
@@ -61,7 +62,7 @@ def user_deactivated(user: User, reason: str, now: datetime) -> UserDeactivatedV
 def customer_terminated(termination: Termination, now: datetime) -> CustomerTerminatedV1:
     return CustomerTerminatedV1(
         customer_id=termination.customer_id,
-        by=termination.by,  # type: ignore[arg-type]
+        by=termination.by,
         reason=TERMINATION_REASONS.get(termination.by),
         requested_at=termination.requested_at,
         effective_on=termination.effective_on,

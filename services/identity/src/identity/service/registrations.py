@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
 from identity import repository as repo
-from identity.context import Identity
+from identity.deps import Deps
 from identity.domain import registrant_profile
 from identity.models import Credential, Customer, Registration, User
 from identity.schemas import RegistrationIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import customer_registered, user_created
 from servicekit.auth import Principal
-from servicekit.db import utcnow
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
 
 ENTERPRISE_TAKEN = "A registration for this enterprise number is already pending or accepted"
 EMAIL_TAKEN = "This e-mail address already has an account or a pending registration"
 
 
-async def submit(session: AsyncSession, ctx: Identity, form: RegistrationIn) -> Registration:
+async def submit(session: AsyncSession, deps: Deps, form: RegistrationIn) -> Registration:
     """Record a registration; nothing is published before operator staff accept it."""
     number = form.enterprise_number
     if await repo.pending_registration_for_enterprise(
@@ -35,7 +34,7 @@ async def submit(session: AsyncSession, ctx: Identity, form: RegistrationIn) -> 
         session, email
     ):
         raise Conflict(EMAIL_TAKEN, slug="email-taken")
-    password_hash = await ctx.passwords.hash(form.registrant.password.get_secret_value())
+    password_hash = await deps.passwords.hash(form.registrant.password.get_secret_value())
     registration = Registration(
         id=uuid.uuid4(),
         customer_id=uuid.uuid4(),
@@ -51,7 +50,7 @@ async def submit(session: AsyncSession, ctx: Identity, form: RegistrationIn) -> 
         registrant_last_name=form.registrant.last_name,
         registrant_locale=form.registrant.locale,
         registrant_password_hash=password_hash,
-        created_at=utcnow(),
+        created_at=deps.now(),
     )
     session.add(registration)
     await repo.flush_or_conflict(session, ENTERPRISE_TAKEN)
@@ -59,7 +58,7 @@ async def submit(session: AsyncSession, ctx: Identity, form: RegistrationIn) -> 
 
 
 async def accept(
-    session: AsyncSession, ctx: Identity, registration_id: uuid.UUID, operator: Principal
+    session: AsyncSession, deps: Deps, registration_id: uuid.UUID, operator: Principal
 ) -> Customer:
     """The agreement starts: the customer and the registrant's account exist from now on,
     and ``customer.registered``, ``user.created`` and the confirmation mail request are
@@ -76,7 +75,7 @@ async def accept(
     if registration.registrant_password_hash is None:  # pragma: no cover - pending implies it
         raise Conflict("The registration has no credential to carry over")
 
-    now = utcnow()
+    now = deps.now()
     customer = Customer(
         id=registration.customer_id,
         registration_id=registration.id,
@@ -119,9 +118,9 @@ async def accept(
     registration.decided_by = operator.subject
     registration.registrant_password_hash = None  # it lives in credentials from now on
 
-    await ctx.kit.outbox.add(session, customer_registered(customer, user, now))
-    await ctx.kit.outbox.add(session, user_created(user, now))
-    await request_user_confirmation(session, ctx, user, company_name=customer.company_name)
+    await deps.outbox.add(session, customer_registered(customer, user, now))
+    await deps.outbox.add(session, user_created(user, now))
+    await request_user_confirmation(session, deps, user, company_name=customer.company_name)
     await audit.record(
         session,
         "registration.accepted",
@@ -136,14 +135,14 @@ async def accept(
 
 
 async def reject(
-    session: AsyncSession, ctx: Identity, registration_id: uuid.UUID, operator: Principal
+    session: AsyncSession, deps: Deps, registration_id: uuid.UUID, operator: Principal
 ) -> Registration:
     registration = await repo.get_registration(session, registration_id, for_update=True)
     if registration is None:
         raise NotFound("No such registration")
     if registration.status != "pending":
         raise Conflict(f"The registration is already {registration.status}")
-    now = utcnow()
+    now = deps.now()
     registration.status = "rejected"
     registration.decided_at = now
     registration.decided_by = operator.subject
@@ -160,10 +159,6 @@ async def reject(
 
 
 async def list_registrations(
-    session: AsyncSession,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[Registration]:
-    return await repo.list_registrations(session, status=status, after=after, limit=limit)
+    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
+) -> Page[Registration]:
+    return await repo.list_registrations(session, status=status, cursor=cursor, limit=limit)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.actions import Action
 from identity import audit
 from identity import repository as repo
-from identity.context import Identity
+from identity.deps import Deps
 from identity.domain import contract_ended, may_administer_profile
 from identity.models import Customer, User
 from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
 from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.delegation_client import Resource
-from servicekit.problems import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from servicekit.pagination import Page
+from servicekit.problems import Conflict, Forbidden, Unauthorized, ValidationFailed
 
 
 async def me(session: AsyncSession, principal: Principal) -> User:
@@ -27,19 +24,6 @@ async def me(session: AsyncSession, principal: Principal) -> User:
     if user is None or user.status == "deactivated":
         raise Unauthorized("This account is no longer active")
     return user
-
-
-async def _administered_customer(
-    session: AsyncSession, ctx: Identity, principal: Principal, customer_id: uuid.UUID
-) -> Customer:
-    # Ask delegation first: an outsider gets the same 404 whether the customer exists.
-    await ctx.kit.delegation.require(
-        principal, Resource("customer", customer_id, customer_id), Action.USER_MANAGE
-    )
-    customer = await repo.get_customer(session, customer_id)
-    if customer is None or customer.status != "active":
-        raise NotFound("No such customer")
-    return customer
 
 
 async def _actor_profile(session: AsyncSession, principal: Principal) -> str | None:
@@ -59,14 +43,14 @@ def _check_profile_power(principal: Principal, actor_profile: str | None, target
 
 async def invite(
     session: AsyncSession,
-    ctx: Identity,
+    deps: Deps,
     principal: Principal,
-    customer_id: uuid.UUID,
+    customer: Customer,
     form: InviteIn,
 ) -> User:
-    customer = await _administered_customer(session, ctx, principal, customer_id)
+    """Invite a user into ``customer`` (one the caller administers, ``api.auth``)."""
     _check_profile_power(principal, await _actor_profile(session, principal), form.profile)
-    now = utcnow()
+    now = deps.now()
     if contract_ended(form.contract.ends_on, now.date()):
         raise ValidationFailed(
             "The contract has already ended",
@@ -94,8 +78,8 @@ async def invite(
     )
     session.add(user)
     await repo.flush_or_conflict(session, "This e-mail address already has an account")
-    await ctx.kit.outbox.add(session, user_created(user, now))
-    await request_user_confirmation(session, ctx, user, company_name=customer.company_name)
+    await deps.outbox.add(session, user_created(user, now))
+    await request_user_confirmation(session, deps, user, company_name=customer.company_name)
     await audit.record(
         session,
         "user.invited",
@@ -109,59 +93,47 @@ async def invite(
 
 
 async def list_users(
-    session: AsyncSession,
-    ctx: Identity,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[User]:
-    await _administered_customer(session, ctx, principal, customer_id)
-    return await repo.list_users(session, customer_id, status=status, after=after, limit=limit)
+    session: AsyncSession, customer: Customer, *, status: str | None, cursor: str | None, limit: int
+) -> Page[User]:
+    return await repo.list_users(session, customer.id, status=status, cursor=cursor, limit=limit)
 
 
 async def deactivate(
     session: AsyncSession,
-    ctx: Identity,
+    deps: Deps,
     principal: Principal,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user: User,
     *,
     reason: str = "removed",
 ) -> User:
-    """Deactivate a user: no more logins, refresh families revoked, open links expired,
-    and ``user.deactivated`` tells delegation to drop every right. Idempotent."""
-    await _administered_customer(session, ctx, principal, customer_id)
-    user = await repo.get_user(session, user_id, for_update=True)
-    if user is None or user.customer_id != customer_id:
-        raise NotFound("No such user")
+    """Deactivate a user (one of a customer the caller administers, locked: ``api.auth``):
+    no more logins, refresh families revoked, open links expired, and
+    ``user.deactivated`` tells delegation to drop every right. Idempotent."""
     if user.status == "deactivated":
         return user
     if not (principal.is_operator or principal.is_service) and principal.subject == str(user.id):
         raise Conflict("You cannot remove yourself; ask another administrator")
     _check_profile_power(principal, await _actor_profile(session, principal), user.profile or "")
-    now = utcnow()
+    now = deps.now()
     user.status = "deactivated"
     user.deactivated_at = now
     user.deactivation_reason = reason
     await repo.revoke_families_of_user(session, user.id, now, "user_deactivated")
     await repo.expire_confirmations_of_user(session, user.id, now)
-    await ctx.kit.outbox.add(session, user_deactivated(user, reason, now))
+    await deps.outbox.add(session, user_deactivated(user, reason, now))
     await audit.record(
         session,
         "user.deactivated",
         actor=principal.subject,
         subject=user.id,
-        customer_id=customer_id,
+        customer_id=user.customer_id,
         details={"reason": reason},
         now=now,
     )
     return user
 
 
-async def rotate_signing_key(session: AsyncSession, ctx: Identity, operator: Principal) -> str:
-    kid = await ctx.keyring.rotate(session)
+async def rotate_signing_key(session: AsyncSession, deps: Deps, operator: Principal) -> str:
+    kid = await deps.keyring.rotate(session)
     await audit.record(session, "signing_key.rotated", actor=operator.subject, subject=kid)
     return kid

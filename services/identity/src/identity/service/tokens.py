@@ -1,4 +1,4 @@
-"""Token issuance (password, refresh rotation, client credentials), logout, confirmation.
+"""Token issuance (password, refresh rotation, client credentials) and logout.
 
 Failures that must leave a trace (the audit entry, a revoked family) are *returned* as
 a ``Problem`` instead of raised: raising would roll back the request's transaction and
@@ -10,35 +10,27 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from datetime import datetime
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import audit
 from identity import repository as repo
-from identity.context import Identity
+from identity.deps import Deps
 from identity.domain import (
-    LinkState,
     RefreshOutcome,
     RefreshTokenState,
-    confirmation_state,
-    password_problems,
     refresh_outcome,
     secret_hash,
 )
-from identity.models import Credential, User
+from identity.models import User
 from identity.throttle import Bucket
 from identity.tokens import TokenPair, issue_refresh_token, mint_access_token
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.problems import (
-    BadRequest,
-    Gone,
     Problem,
     TooManyRequests,
     Unauthorized,
-    ValidationFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -69,40 +61,40 @@ def _throttled(seconds: int) -> TooManyRequests:
     )
 
 
-async def _refuse_if_throttled(ctx: Identity, buckets: list[Bucket], grant: str) -> None:
-    wait = await ctx.throttle.retry_after(buckets)
+async def _refuse_if_throttled(deps: Deps, buckets: list[Bucket], grant: str) -> None:
+    wait = await deps.throttle.retry_after(buckets)
     if wait is not None:
         LOGINS.labels(grant, "throttled").inc()
         raise _throttled(wait)
 
 
 async def password_grant(
-    session: AsyncSession, ctx: Identity, username: str, password: str, client_ip: str
+    session: AsyncSession, deps: Deps, username: str, password: str, client_ip: str
 ) -> TokenPair | Problem:
-    s = ctx.settings
+    s = deps.settings
     login = username.strip().lower()
     buckets = [
-        ctx.throttle.bucket("account", login, s.login_max_failures_per_account),
-        ctx.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
+        deps.throttle.bucket("account", login, s.login_max_failures_per_account),
+        deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
     ]
-    await _refuse_if_throttled(ctx, buckets, "password")
+    await _refuse_if_throttled(deps, buckets, "password")
 
     user = await repo.user_by_email(session, login)
     credential = await repo.get_credential(session, user.id) if user else None
     if user is not None and credential is not None:
-        password_ok = await ctx.passwords.verify(credential.password_hash, password)
+        password_ok = await deps.passwords.verify(credential.password_hash, password)
     else:
-        await ctx.passwords.burn(password)  # same cost as a real check: no timing oracle
+        await deps.passwords.burn(password)  # same cost as a real check: no timing oracle
         password_ok = False
 
-    now = utcnow()
+    now = deps.now()
     if user is None or not password_ok or user.status != "active":
         reason = (
             "unknown_account"
             if user is None
             else ("bad_password" if not password_ok else f"account_{user.status}")
         )
-        await ctx.throttle.record_failure(buckets)
+        await deps.throttle.record_failure(buckets)
         LOGINS.labels("password", "failed").inc()
         await audit.record(
             session,
@@ -121,12 +113,12 @@ async def password_grant(
         return _invalid_grant(BAD_CREDENTIALS)
 
     assert credential is not None
-    if ctx.passwords.needs_rehash(credential.password_hash):
-        credential.password_hash = await ctx.passwords.hash(password)
+    if deps.passwords.needs_rehash(credential.password_hash):
+        credential.password_hash = await deps.passwords.hash(password)
         credential.updated_at = now
     user.last_login_at = now
-    await ctx.throttle.reset(buckets[0])
-    pair = await _issue_user_tokens(session, ctx, user, family_id=None)
+    await deps.throttle.reset(buckets[0])
+    pair = await _issue_user_tokens(session, deps, user, family_id=None)
     LOGINS.labels("password", "ok").inc()
     await audit.record(
         session,
@@ -140,10 +132,10 @@ async def password_grant(
 
 
 async def refresh_grant(
-    session: AsyncSession, ctx: Identity, refresh_token: str, client_ip: str
+    session: AsyncSession, deps: Deps, refresh_token: str, client_ip: str
 ) -> TokenPair | Problem:
     token_hash = secret_hash(refresh_token)
-    now = utcnow()
+    now = deps.now()
     found = await repo.refresh_token_with_family(session, token_hash)
     if found is None:
         LOGINS.labels("refresh_token", "failed").inc()
@@ -168,7 +160,7 @@ async def refresh_grant(
     if outcome is RefreshOutcome.ROTATE:
         assert user is not None
         LOGINS.labels("refresh_token", "ok").inc()
-        return await _issue_user_tokens(session, ctx, user, family_id=family.id)
+        return await _issue_user_tokens(session, deps, user, family_id=family.id)
 
     LOGINS.labels("refresh_token", "failed").inc()
     if outcome is RefreshOutcome.REVOKE_FAMILY:
@@ -189,14 +181,14 @@ async def refresh_grant(
 
 
 async def client_credentials_grant(
-    session: AsyncSession, ctx: Identity, client_id: str, client_secret: str, client_ip: str
+    session: AsyncSession, deps: Deps, client_id: str, client_secret: str, client_ip: str
 ) -> TokenPair | Problem:
-    s = ctx.settings
+    s = deps.settings
     buckets = [
-        ctx.throttle.bucket("client", client_id, s.login_max_failures_per_account),
-        ctx.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
+        deps.throttle.bucket("client", client_id, s.login_max_failures_per_account),
+        deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
     ]
-    await _refuse_if_throttled(ctx, buckets, "client_credentials")
+    await _refuse_if_throttled(deps, buckets, "client_credentials")
     expected = s.service_clients.get(client_id)
     # compare_digest on a stand-in too, so an unknown client costs the same.
     ok = (
@@ -204,7 +196,7 @@ async def client_credentials_grant(
         and expected is not None
     )
     if not ok:
-        await ctx.throttle.record_failure(buckets)
+        await deps.throttle.record_failure(buckets)
         LOGINS.labels("client_credentials", "failed").inc()
         await audit.record(
             session,
@@ -219,7 +211,7 @@ async def client_credentials_grant(
     LOGINS.labels("client_credentials", "ok").inc()
     access = await mint_access_token(
         session,
-        ctx.keyring,
+        deps.keyring,
         subject=client_id,
         kind="service",
         customer_id=None,
@@ -231,12 +223,12 @@ async def client_credentials_grant(
 
 
 async def _issue_user_tokens(
-    session: AsyncSession, ctx: Identity, user: User, *, family_id: uuid.UUID | None
+    session: AsyncSession, deps: Deps, user: User, *, family_id: uuid.UUID | None
 ) -> TokenPair:
-    s = ctx.settings
+    s = deps.settings
     access = await mint_access_token(
         session,
-        ctx.keyring,
+        deps.keyring,
         subject=str(user.id),
         kind="operator" if user.kind == "operator" else "user",
         customer_id=user.customer_id,
@@ -251,7 +243,9 @@ async def _issue_user_tokens(
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=s.access_token_ttl_s)
 
 
-async def logout(session: AsyncSession, principal: Principal, refresh_token: str) -> None:
+async def logout(
+    session: AsyncSession, deps: Deps, principal: Principal, refresh_token: str
+) -> None:
     """Revoke the family of ``refresh_token`` if it is the caller's; silent otherwise, so
     the answer never confirms someone else's token."""
     found = await repo.refresh_token_with_family(session, secret_hash(refresh_token))
@@ -260,7 +254,7 @@ async def logout(session: AsyncSession, principal: Principal, refresh_token: str
     _, family = found
     if str(family.user_id) != principal.subject or family.revoked_at is not None:
         return
-    now = utcnow()
+    now = deps.now()
     await repo.revoke_family(session, family.id, now, "logout")
     await audit.record(
         session,
@@ -270,77 +264,3 @@ async def logout(session: AsyncSession, principal: Principal, refresh_token: str
         customer_id=principal.customer_id,
         now=now,
     )
-
-
-# -- confirmation ----------------------------------------------------------------------
-
-
-def _link_problem(state: LinkState) -> Problem:
-    if state is LinkState.UNKNOWN:
-        return BadRequest("The confirmation link is not valid", slug="invalid-confirmation-token")
-    word = "already used" if state is LinkState.USED else "expired"
-    return Gone(f"The confirmation link has {word}", slug=f"confirmation-token-{state.value}")
-
-
-async def check_link(session: AsyncSession, token: str) -> tuple[bool, datetime]:
-    """Whether a link is still good, and whether confirming it needs a password.
-
-    Reading a link must not consume it: mail scanners and link previews follow links.
-    """
-    link = await repo.get_confirmation(session, secret_hash(token))
-    state = confirmation_state(
-        found=link is not None,
-        used_at=link.used_at if link else None,
-        expires_at=link.expires_at if link else None,
-        now=utcnow(),
-    )
-    if state is not LinkState.VALID or link is None:
-        raise _link_problem(state)
-    user = await repo.get_user(session, link.user_id)
-    if user is None or user.status not in ("invited", "pending_confirmation"):
-        raise _link_problem(LinkState.USED)
-    credential = await repo.get_credential(session, user.id)
-    return credential is None, link.expires_at
-
-
-async def confirm_user(
-    session: AsyncSession, ctx: Identity, token: str, password: str | None
-) -> User:
-    token_hash = secret_hash(token)
-    now = utcnow()
-    link = await repo.get_confirmation(session, token_hash, for_update=True)
-    state = confirmation_state(
-        found=link is not None,
-        used_at=link.used_at if link else None,
-        expires_at=link.expires_at if link else None,
-        now=now,
-    )
-    if state is not LinkState.VALID or link is None:
-        raise _link_problem(state)
-    user = await repo.get_user(session, link.user_id, for_update=True)
-    if user is None or user.status not in ("invited", "pending_confirmation"):
-        raise _link_problem(LinkState.USED)
-    credential = await repo.get_credential(session, user.id)
-    if credential is None:
-        if not password:
-            raise ValidationFailed(
-                "A password is required to confirm an invited account",
-                errors=[{"field": "password", "message": "required for invited users"}],
-            )
-        problems = password_problems(password, user.email)
-        if problems:
-            message = "password " + "; ".join(problems)
-            raise ValidationFailed(message, errors=[{"field": "password", "message": message}])
-        session.add(
-            Credential(
-                user_id=user.id, password_hash=await ctx.passwords.hash(password), updated_at=now
-            )
-        )
-    if not await repo.use_confirmation(session, token_hash, now):
-        raise _link_problem(LinkState.USED)
-    user.status = "active"
-    user.confirmed_at = now
-    await audit.record(
-        session, "user.confirmed", actor=str(user.id), customer_id=user.customer_id, now=now
-    )
-    return user
