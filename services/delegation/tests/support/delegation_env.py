@@ -24,6 +24,7 @@ from contracts.events import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
+from delegation.deps import Deps
 from delegation.main import create_app
 from delegation.service import events
 from delegation.settings import DelegationSettings
@@ -52,6 +53,7 @@ class Customer:
 class Env:
     client: AsyncClient
     kit: ServiceKit
+    deps: Deps
     tokens: TokenFactory = field(default_factory=TokenFactory)
 
     # -- tokens -------------------------------------------------------------------------
@@ -72,7 +74,12 @@ class Env:
             if use_case is events.sim_changed:
                 await use_case(session, payload)
             else:
-                await use_case(self.kit, session, payload)
+                await use_case(session, self.deps, payload)
+
+    async def sweep(self) -> int:
+        """One run of the contract-end sweep, in its own transaction like the job's."""
+        async with self.kit.db.transaction() as session:
+            return await events.sweep_ended_contracts(session, self.deps)
 
     async def register(
         self,
@@ -249,4 +256,4 @@ async def delegation_env(database_url: str, **settings: Any) -> AsyncIterator[En
     verifier = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE)
     app = create_app(settings_for(database_url, **settings), verifier=verifier)
     async with running(app) as client:
-        yield Env(client=client, kit=app.state.kit, tokens=tokens)
+        yield Env(client=client, kit=app.state.kit, deps=app.state.deps, tokens=tokens)

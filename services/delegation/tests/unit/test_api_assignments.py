@@ -10,7 +10,6 @@ from uuid import UUID
 from delegation_env import Env, customer_resource
 
 from delegation.models import User
-from delegation.service.events import sweep_ended_contracts
 
 
 def _path(customer_id: UUID) -> str:
@@ -299,9 +298,9 @@ async def test_ended_contracts_are_revoked_by_the_sweep(env: Env) -> None:
         user.contract_ends_on = date.today() - timedelta(days=2)
     d = await env.check(pu, "invoice.read", customer_resource(c.customer_id))
     assert d == {"allowed": False, "reason": "contract_ended"}
-    assert await sweep_ended_contracts(env.kit) >= 1
+    assert await env.sweep() >= 1
     assert await _changes(env, pu) == [("granted", "portal_user"), ("revoked", "portal_user")]
-    await sweep_ended_contracts(env.kit)  # a second sweep announces nothing new
+    await env.sweep()  # a second sweep announces nothing new
     assert len(await _changes(env, pu)) == 2
 
 

@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
+from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
@@ -22,15 +23,15 @@ async def list_assignments(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     user_id: UUID | None = Query(default=None),
     include_revoked: bool = Query(default=False),
 ) -> dict[str, Any]:
     rows = await assignments.list_page(
-        kit,
         session,
+        deps,
         principal,
         customer_id,
         limit=limit,
@@ -51,7 +52,7 @@ async def grant(
     body: AssignmentIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> AssignmentOut:
     request = GrantRequest(
         customer_id=customer_id,
@@ -61,7 +62,7 @@ async def grant(
         scope=body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
         permissions=frozenset(body.permissions),
     )
-    row = await assignments.grant(kit, session, principal, request)
+    row = await assignments.grant(session, deps, principal, request)
     return AssignmentOut.of(row)
 
 
@@ -71,9 +72,9 @@ async def get_assignment(
     assignment_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> AssignmentOut:
-    row = await assignments.get_one(kit, session, principal, customer_id, assignment_id)
+    row = await assignments.get_one(session, deps, principal, customer_id, assignment_id)
     return AssignmentOut.of(row)
 
 
@@ -83,7 +84,7 @@ async def revoke(
     assignment_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> Response:
-    await assignments.revoke_one(kit, session, principal, customer_id, assignment_id)
+    await assignments.revoke_one(session, deps, principal, customer_id, assignment_id)
     return Response(status_code=204)

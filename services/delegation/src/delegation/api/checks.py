@@ -15,8 +15,9 @@ from delegation.api.schemas import (
     ResourcesOut,
     ResourceType,
 )
+from delegation.deps import DepsDep
 from delegation.service import checks
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 
 router = APIRouter(tags=["checks"])
@@ -39,19 +40,19 @@ def _check(body: CheckIn) -> checks.Check:
 
 @router.post("/v1/check", response_model=DecisionOut)
 async def check(
-    body: CheckIn, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    body: CheckIn, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> DecisionOut:
     """May ``subject`` do ``action`` on ``resource``? Always 200 with the reason."""
-    [decision] = await checks.ask(kit, session, principal, [_check(body)])
+    [decision] = await checks.ask(session, deps, principal, [_check(body)])
     return DecisionOut(allowed=decision.allowed, reason=decision.reason)
 
 
 @router.post("/v1/check/batch", response_model=BatchOut)
 async def check_batch(
-    body: BatchIn, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
+    body: BatchIn, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> BatchOut:
     """Up to 500 checks; results in the same order."""
-    decisions = await checks.ask(kit, session, principal, [_check(c) for c in body.checks])
+    decisions = await checks.ask(session, deps, principal, [_check(c) for c in body.checks])
     return BatchOut(results=[DecisionOut(allowed=d.allowed, reason=d.reason) for d in decisions])
 
 
@@ -60,12 +61,12 @@ async def resources(
     user_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     type: ResourceType = Query(),
     action: Action = Query(),
 ) -> ResourcesOut:
     """What the user may act on: whole customers, plus single resources besides."""
-    seen = await checks.ask_resources(kit, session, principal, user_id, type, action)
+    seen = await checks.ask_resources(session, deps, principal, user_id, type, action)
     return ResourcesOut(
         customer_ids=sorted(seen.customer_ids, key=str),
         ids=sorted(seen.ids, key=str),

@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Query
 
 from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
+from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
 from delegation.service import assignments, third_party
-from servicekit.app import KitDep, SessionDep
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
@@ -35,12 +36,12 @@ async def request_delegation(
     body: ThirdPartyIn,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> ThirdPartyOut:
     """The access owner asks; pending (and without effect) until operator staff approve."""
     row = await third_party.request(
-        kit,
         session,
+        deps,
         principal,
         customer_id,
         body.grantee_user_id,
@@ -55,14 +56,14 @@ async def list_for_customer(
     customer_id: UUID,
     principal: CurrentPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     rows = await third_party.list_page(
-        kit,
         session,
+        deps,
         principal,
         customer_id=customer_id,
         status=status,
@@ -76,13 +77,13 @@ async def list_for_customer(
 async def list_for_operator(
     principal: OperatorPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     rows = await third_party.list_page(
-        kit, session, principal, customer_id=None, status=status, limit=limit, cursor=cursor
+        session, deps, principal, customer_id=None, status=status, limit=limit, cursor=cursor
     )
     return _page(rows, limit)
 
@@ -91,9 +92,9 @@ async def list_for_operator(
     "/v1/operator/third-party-delegations/{delegation_id}/approve", response_model=ThirdPartyOut
 )
 async def approve(
-    delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> ThirdPartyOut:
-    return ThirdPartyOut.of(await third_party.approve(kit, session, principal, delegation_id))
+    return ThirdPartyOut.of(await third_party.approve(session, deps, principal, delegation_id))
 
 
 @router.post(
@@ -103,9 +104,9 @@ async def refuse(
     delegation_id: UUID,
     principal: OperatorPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     body: DecisionReasonIn | None = Body(default=None),
 ) -> ThirdPartyOut:
     reason = body.reason if body is not None else None
-    row = await third_party.refuse(kit, session, principal, delegation_id, reason)
+    row = await third_party.refuse(session, deps, principal, delegation_id, reason)
     return ThirdPartyOut.of(row)

@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import (
     ACCESS_OWNER,
     GrantRequest,
@@ -18,9 +19,7 @@ from delegation.domain import (
 )
 from delegation.models import Assignment
 from delegation.service.common import announce, load_actor, raise_for, revoke, today
-from servicekit.app import ServiceKit
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.pagination import decode_time_id_cursor, time_id_position
 from servicekit.problems import NotFound
 
@@ -30,11 +29,11 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 
 
 async def grant(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, request: GrantRequest
+    session: AsyncSession, deps: Deps, principal: Principal, request: GrantRequest
 ) -> Assignment:
     customer_id = request.customer_id
     actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
+    raise_for(administration_refusal(actor, customer_id, today(deps)))
     grantee = await repo.person(session, request.user_id)
     customer = await repo.get_customer(session, customer_id)
     in_group = False
@@ -47,7 +46,7 @@ async def grant(
             actor,
             grantee,
             request,
-            today=today(kit),
+            today=today(deps),
             customer_terminated=customer is not None and customer.status == "terminated",
             grantee_in_group=in_group,
         )
@@ -69,23 +68,23 @@ async def grant(
         status=repo.ACTIVE,
         source="api",
         granted_by=by,
-        granted_at=utcnow(),
+        granted_at=deps.now(),
     )
     session.add(row)
     await session.flush()
-    await announce(kit, session, row, "granted", by)
+    await announce(session, deps, row, "granted", by)
     return row
 
 
 async def revoke_one(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     customer_id: UUID,
     assignment_id: UUID,
 ) -> Assignment:
     actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
+    raise_for(administration_refusal(actor, customer_id, today(deps)))
     row = await repo.get_assignment(session, assignment_id)
     if row is None or row.customer_id != customer_id:
         raise NotFound("No such assignment")
@@ -95,28 +94,28 @@ async def revoke_one(
     if row.profile == ACCESS_OWNER:
         others = await repo.count_active_owners(session, customer_id, besides=row.assignment_id)
     held = HeldAssignment(row.customer_id, row.user_id, row.profile, row.third_party)
-    raise_for(check_revoke(actor, held, today=today(kit), other_owners=others))
-    await revoke(kit, session, row, reason="revoked", by=principal.subject)
+    raise_for(check_revoke(actor, held, today=today(deps), other_owners=others))
+    await revoke(session, deps, row, reason="revoked", by=principal.subject)
     return row
 
 
 async def _may_read(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, customer_id: UUID
+    session: AsyncSession, deps: Deps, principal: Principal, customer_id: UUID
 ) -> None:
     if principal.is_service:
         return  # services read who holds what (e.g. identity's own views)
     actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
+    raise_for(administration_refusal(actor, customer_id, today(deps)))
 
 
 async def get_one(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     customer_id: UUID,
     assignment_id: UUID,
 ) -> Assignment:
-    await _may_read(kit, session, principal, customer_id)
+    await _may_read(session, deps, principal, customer_id)
     row = await repo.get_assignment(session, assignment_id)
     if row is None or row.customer_id != customer_id:
         raise NotFound("No such assignment")
@@ -124,8 +123,8 @@ async def get_one(
 
 
 async def list_page(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     customer_id: UUID,
     *,
@@ -135,7 +134,7 @@ async def list_page(
     include_revoked: bool,
 ) -> list[Assignment]:
     """Up to ``limit + 1`` rows (the extra one tells the caller there is more)."""
-    await _may_read(kit, session, principal, customer_id)
+    await _may_read(session, deps, principal, customer_id)
     return await repo.page_assignments(
         session,
         customer_id,

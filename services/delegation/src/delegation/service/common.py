@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -11,18 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import DelegationChangedV1, ScopeV1
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import ACCESS_OWNER, Operator, Person, Refusal
 from delegation.domain.granting import Actor
 from delegation.models import Assignment
-from servicekit.app import ServiceKit
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
-def today(kit: ServiceKit) -> date:
-    tz = getattr(kit.settings, "timezone", "Europe/Brussels")
-    return datetime.now(ZoneInfo(tz)).date()
+def today(deps: Deps) -> date:
+    """[9.2] Contracts end on a calendar day where the customer is: today is taken there."""
+    return deps.now().astimezone(ZoneInfo(deps.settings.timezone)).date()
 
 
 def as_uuid(value: str | UUID | None) -> UUID | None:
@@ -35,8 +34,8 @@ def as_uuid(value: str | UUID | None) -> UUID | None:
 
 
 async def announce(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     row: Assignment,
     change: str,
     changed_by: str | UUID | None,
@@ -59,14 +58,14 @@ async def announce(
         third_party=row.third_party,
         changed_by=as_uuid(changed_by),
         reason=reason,
-        changed_at=utcnow(),
+        changed_at=deps.now(),
     )
-    await kit.outbox.add(session, payload)
+    await deps.outbox.add(session, payload)
 
 
 async def revoke(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     row: Assignment,
     *,
     reason: str,
@@ -75,9 +74,9 @@ async def revoke(
     """Revoke one assignment and announce it; False when it was no longer active."""
     if row.status != repo.ACTIVE:
         return False
-    if not await repo.mark_revoked(session, row, by=by, reason=reason, at=utcnow()):
+    if not await repo.mark_revoked(session, row, by=by, reason=reason, at=deps.now()):
         return False
-    await announce(kit, session, row, "revoked", by, reason)
+    await announce(session, deps, row, "revoked", by, reason)
     return True
 
 

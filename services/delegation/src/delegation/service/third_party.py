@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import (
     PORTAL_USER,
     Scope,
@@ -18,9 +19,7 @@ from delegation.domain import (
 )
 from delegation.models import Assignment, ThirdPartyDelegation
 from delegation.service.common import announce, load_actor, raise_for, today
-from servicekit.app import ServiceKit
 from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.pagination import decode_time_id_cursor
 from servicekit.problems import Conflict, NotFound
 
@@ -30,8 +29,8 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 
 
 async def request(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     customer_id: UUID,
     grantee_user_id: UUID,
@@ -48,7 +47,7 @@ async def request(
             customer_id,
             scope,
             permissions,
-            today=today(kit),
+            today=today(deps),
             customer_terminated=customer is not None and customer.status == "terminated",
         )
     )
@@ -62,7 +61,7 @@ async def request(
         permissions=sorted(permissions),
         status="pending",
         requested_by=principal.subject,
-        requested_at=utcnow(),
+        requested_at=deps.now(),
     )
     session.add(row)
     await session.flush()
@@ -79,7 +78,7 @@ async def _pending(session: AsyncSession, delegation_id: UUID) -> ThirdPartyDele
 
 
 async def approve(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, delegation_id: UUID
+    session: AsyncSession, deps: Deps, principal: Principal, delegation_id: UUID
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     customer = await repo.get_customer(session, row.customer_id)
@@ -88,7 +87,7 @@ async def approve(
     grantee = await repo.person(session, row.grantee_user_id)
     if grantee is None:
         raise Conflict("The grantee is no longer known", reason="unknown_user")
-    raise_for(third_party_grantee_refusal(grantee, today(kit)))
+    raise_for(third_party_grantee_refusal(grantee, today(deps)))
     assignment = Assignment(
         assignment_id=repo.new_id(),
         customer_id=row.customer_id,
@@ -103,41 +102,41 @@ async def approve(
         status=repo.ACTIVE,
         source="third_party_delegation",
         granted_by=row.requested_by,
-        granted_at=utcnow(),
+        granted_at=deps.now(),
     )
     if not await repo.decide_third_party(
         session,
         row,
         status="approved",
         by=principal.subject,
-        at=utcnow(),
+        at=deps.now(),
         assignment_id=assignment.assignment_id,
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     session.add(assignment)
     await session.flush()
-    await announce(kit, session, assignment, "granted", row.requested_by)
+    await announce(session, deps, assignment, "granted", row.requested_by)
     return row
 
 
 async def refuse(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     delegation_id: UUID,
     reason: str | None,
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     if not await repo.decide_third_party(
-        session, row, status="refused", by=principal.subject, at=utcnow(), reason=reason
+        session, row, status="refused", by=principal.subject, at=deps.now(), reason=reason
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     return row
 
 
 async def list_page(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     principal: Principal,
     *,
     customer_id: UUID | None,
@@ -147,7 +146,7 @@ async def list_page(
 ) -> list[ThirdPartyDelegation]:
     if customer_id is not None and not (principal.is_operator or principal.is_service):
         actor = await load_actor(session, principal, customer_id)
-        raise_for(administration_refusal(actor, customer_id, today(kit)))
+        raise_for(administration_refusal(actor, customer_id, today(deps)))
     return await repo.page_third_party(
         session,
         limit=limit,
