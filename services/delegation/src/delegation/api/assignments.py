@@ -7,12 +7,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from delegation.api.auth import (
+    AdministeredAssignment,
+    CustomerAdministrator,
+    ReadableAssignment,
+    ReadableCustomer,
+)
 from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["assignments"])
@@ -20,10 +25,8 @@ router = APIRouter(tags=["assignments"])
 
 @router.get("/v1/customers/{customer_id}/assignments", response_model=Page)
 async def list_assignments(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
+    customer_id: ReadableCustomer,
     session: SessionDep,
-    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     user_id: UUID | None = Query(default=None),
@@ -31,8 +34,6 @@ async def list_assignments(
 ) -> dict[str, Any]:
     rows = await assignments.list_page(
         session,
-        deps,
-        principal,
         customer_id,
         limit=limit,
         cursor=cursor,
@@ -50,7 +51,7 @@ async def list_assignments(
 async def grant(
     customer_id: UUID,
     body: AssignmentIn,
-    principal: CurrentPrincipal,
+    admin: CustomerAdministrator,
     session: SessionDep,
     deps: DepsDep,
 ) -> AssignmentOut:
@@ -62,29 +63,21 @@ async def grant(
         scope=body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
         permissions=frozenset(body.permissions),
     )
-    row = await assignments.grant(session, deps, principal, request)
+    row = await assignments.grant(session, deps, admin, request)
     return AssignmentOut.of(row)
 
 
 @router.get("/v1/customers/{customer_id}/assignments/{assignment_id}", response_model=AssignmentOut)
-async def get_assignment(
-    customer_id: UUID,
-    assignment_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    deps: DepsDep,
-) -> AssignmentOut:
-    row = await assignments.get_one(session, deps, principal, customer_id, assignment_id)
+async def get_assignment(row: ReadableAssignment) -> AssignmentOut:
     return AssignmentOut.of(row)
 
 
 @router.delete("/v1/customers/{customer_id}/assignments/{assignment_id}", status_code=204)
 async def revoke(
-    customer_id: UUID,
-    assignment_id: UUID,
-    principal: CurrentPrincipal,
+    admin: CustomerAdministrator,
+    row: AdministeredAssignment,
     session: SessionDep,
     deps: DepsDep,
 ) -> Response:
-    await assignments.revoke_one(session, deps, principal, customer_id, assignment_id)
+    await assignments.revoke_one(session, deps, admin, row)
     return Response(status_code=204)

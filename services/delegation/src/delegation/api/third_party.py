@@ -7,12 +7,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
+from delegation.api.auth import CustomerOwner, ReadableCustomer
 from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
 from delegation.service import assignments, third_party
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
+from servicekit.auth import OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(tags=["third-party delegations"])
@@ -34,7 +35,7 @@ def _page(rows: list[Any], limit: int) -> dict[str, Any]:
 async def request_delegation(
     customer_id: UUID,
     body: ThirdPartyIn,
-    principal: CurrentPrincipal,
+    owner: CustomerOwner,
     session: SessionDep,
     deps: DepsDep,
 ) -> ThirdPartyOut:
@@ -42,7 +43,7 @@ async def request_delegation(
     row = await third_party.request(
         session,
         deps,
-        principal,
+        owner,
         customer_id,
         body.grantee_user_id,
         body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
@@ -53,18 +54,14 @@ async def request_delegation(
 
 @router.get("/v1/customers/{customer_id}/third-party-delegations", response_model=Page)
 async def list_for_customer(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
+    customer_id: ReadableCustomer,
     session: SessionDep,
-    deps: DepsDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     rows = await third_party.list_page(
         session,
-        deps,
-        principal,
         customer_id=customer_id,
         status=status,
         limit=limit,
@@ -77,13 +74,12 @@ async def list_for_customer(
 async def list_for_operator(
     principal: OperatorPrincipal,
     session: SessionDep,
-    deps: DepsDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     rows = await third_party.list_page(
-        session, deps, principal, customer_id=None, status=status, limit=limit, cursor=cursor
+        session, customer_id=None, status=status, limit=limit, cursor=cursor
     )
     return _page(rows, limit)
 
@@ -94,7 +90,8 @@ async def list_for_operator(
 async def approve(
     delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> ThirdPartyOut:
-    return ThirdPartyOut.of(await third_party.approve(session, deps, principal, delegation_id))
+    row = await third_party.approve(session, deps, delegation_id, by=principal.subject)
+    return ThirdPartyOut.of(row)
 
 
 @router.post(
@@ -108,5 +105,5 @@ async def refuse(
     body: DecisionReasonIn | None = Body(default=None),
 ) -> ThirdPartyOut:
     reason = body.reason if body is not None else None
-    row = await third_party.refuse(session, deps, principal, delegation_id, reason)
+    row = await third_party.refuse(session, deps, delegation_id, reason, by=principal.subject)
     return ThirdPartyOut.of(row)

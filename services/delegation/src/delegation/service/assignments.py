@@ -13,15 +13,12 @@ from delegation.domain import (
     ACCESS_OWNER,
     GrantRequest,
     HeldAssignment,
-    administration_refusal,
     check_grant,
     check_revoke,
 )
 from delegation.models import Assignment
-from delegation.service.common import announce, load_actor, raise_for, revoke, today
-from servicekit.auth import Principal
+from delegation.service.common import Administrator, announce, raise_for, revoke, today
 from servicekit.pagination import decode_time_id_cursor, time_id_position
-from servicekit.problems import NotFound
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
@@ -29,11 +26,9 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 
 
 async def grant(
-    session: AsyncSession, deps: Deps, principal: Principal, request: GrantRequest
+    session: AsyncSession, deps: Deps, admin: Administrator, request: GrantRequest
 ) -> Assignment:
     customer_id = request.customer_id
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(deps)))
     grantee = await repo.person(session, request.user_id)
     customer = await repo.get_customer(session, customer_id)
     in_group = False
@@ -43,7 +38,7 @@ async def grant(
         in_group = bool(await repo.group_links(session, [grantee.customer_id], [customer_id]))
     raise_for(
         check_grant(
-            actor,
+            admin.actor,
             grantee,
             request,
             today=today(deps),
@@ -51,7 +46,7 @@ async def grant(
             grantee_in_group=in_group,
         )
     )
-    by = principal.subject
+    by = admin.by
     row = Assignment(
         assignment_id=repo.new_id(),
         customer_id=customer_id,
@@ -77,55 +72,21 @@ async def grant(
 
 
 async def revoke_one(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    customer_id: UUID,
-    assignment_id: UUID,
+    session: AsyncSession, deps: Deps, admin: Administrator, row: Assignment
 ) -> Assignment:
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(deps)))
-    row = await repo.get_assignment(session, assignment_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("No such assignment")
     if row.status != repo.ACTIVE:
         return row  # revoking twice changes nothing
     others = 0
     if row.profile == ACCESS_OWNER:
-        others = await repo.count_active_owners(session, customer_id, besides=row.assignment_id)
+        others = await repo.count_active_owners(session, row.customer_id, besides=row.assignment_id)
     held = HeldAssignment(row.customer_id, row.user_id, row.profile, row.third_party)
-    raise_for(check_revoke(actor, held, today=today(deps), other_owners=others))
-    await revoke(session, deps, row, reason="revoked", by=principal.subject)
-    return row
-
-
-async def _may_read(
-    session: AsyncSession, deps: Deps, principal: Principal, customer_id: UUID
-) -> None:
-    if principal.is_service:
-        return  # services read who holds what (e.g. identity's own views)
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(deps)))
-
-
-async def get_one(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    customer_id: UUID,
-    assignment_id: UUID,
-) -> Assignment:
-    await _may_read(session, deps, principal, customer_id)
-    row = await repo.get_assignment(session, assignment_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("No such assignment")
+    raise_for(check_revoke(admin.actor, held, today=today(deps), other_owners=others))
+    await revoke(session, deps, row, reason="revoked", by=admin.by)
     return row
 
 
 async def list_page(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
     customer_id: UUID,
     *,
     limit: int,
@@ -134,7 +95,6 @@ async def list_page(
     include_revoked: bool,
 ) -> list[Assignment]:
     """Up to ``limit + 1`` rows (the extra one tells the caller there is more)."""
-    await _may_read(session, deps, principal, customer_id)
     return await repo.page_assignments(
         session,
         customer_id,

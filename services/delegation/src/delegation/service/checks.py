@@ -28,8 +28,6 @@ from delegation.domain import (
     visible,
 )
 from delegation.service.common import today, with_group
-from servicekit.auth import Principal
-from servicekit.problems import Forbidden
 
 
 @dataclass(frozen=True)
@@ -50,36 +48,6 @@ class Check:
     subject: UUID
     action: str
     resource: ResourceRef
-
-
-async def authorize_asker(
-    session: AsyncSession, deps: Deps, principal: Principal, subjects: set[UUID]
-) -> None:
-    """A user may ask about themselves, access owners and managers about the users of
-    the customers they administer; operator staff and services about anyone."""
-    if principal.is_operator or principal.is_service:
-        return
-    caller_id = principal.user_id
-    others = subjects - {caller_id}
-    if not others:
-        return
-    found = await repo.people(session, others | {caller_id})
-    caller = found.get(caller_id)
-    if caller is None or not caller.can_hold_rights(today(deps)):
-        raise Forbidden("You may only ask about yourself")
-
-    def customers_of(person: Person) -> set[UUID]:
-        # Their own customer, and those where they hold rights (a third party's).
-        return {person.customer_id} | {g.customer_id for g in person.grants}
-
-    subjects_found = [found.get(s) for s in others]
-    wanted = set().union(*(customers_of(p) for p in subjects_found if p is not None))
-    caller = await with_group(session, caller, wanted)
-    for person in subjects_found:
-        if person is None or not any(
-            caller.administers(c) is not None for c in customers_of(person)
-        ):
-            raise Forbidden("You may only ask about yourself or users of customers you administer")
 
 
 async def decide_many(session: AsyncSession, deps: Deps, checks: list[Check]) -> list[Decision]:
@@ -167,23 +135,3 @@ async def resources_of(
         sims_by_account=sims_by_account,
         own_sims=own_sims,
     )
-
-
-async def ask(
-    session: AsyncSession, deps: Deps, principal: Principal, checks: list[Check]
-) -> list[Decision]:
-    """``POST /v1/check`` and ``/v1/check/batch``: authorize the asker, then decide."""
-    await authorize_asker(session, deps, principal, {c.subject for c in checks})
-    return await decide_many(session, deps, checks)
-
-
-async def ask_resources(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    user_id: UUID,
-    type_: str,
-    action: str,
-) -> Visible:
-    await authorize_asker(session, deps, principal, {user_id})
-    return await resources_of(session, deps, user_id, type_, action)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -12,11 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events import DelegationChangedV1, ScopeV1
 from delegation import repository as repo
 from delegation.deps import Deps
-from delegation.domain import ACCESS_OWNER, Operator, Person, Refusal
+from delegation.domain import ACCESS_OWNER, Person, Refusal
 from delegation.domain.granting import Actor
 from delegation.models import Assignment
-from servicekit.auth import Principal
 from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+@dataclass(frozen=True)
+class Administrator:
+    """Who administers a customer's rights in this request, already allowed to
+    (``api/auth.py``); ``by`` is recorded as granted_by, revoked_by, requested_by."""
+
+    actor: Actor
+    by: str
 
 
 def today(deps: Deps) -> date:
@@ -97,20 +105,6 @@ async def with_group(
     if not links:
         return person
     return replace(person, group_owner_of=frozenset(child for _, child in links))
-
-
-async def load_actor(
-    session: AsyncSession, principal: Principal, customer_id: UUID | None
-) -> Actor | None:
-    """Who is acting: operator staff, or the calling user as delegation knows them."""
-    if principal.is_operator:
-        return Operator(principal.subject)
-    if principal.is_service:
-        raise Forbidden("Services do not administer rights")
-    found = await repo.person(session, principal.user_id)
-    if found is None:
-        return None
-    return await with_group(session, found, None if customer_id is None else {customer_id})
 
 
 def raise_for(refusal: Refusal | None, *, field: str = "body") -> None:

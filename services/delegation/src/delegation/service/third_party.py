@@ -13,13 +13,11 @@ from delegation.deps import Deps
 from delegation.domain import (
     PORTAL_USER,
     Scope,
-    administration_refusal,
     check_third_party_request,
     third_party_grantee_refusal,
 )
 from delegation.models import Assignment, ThirdPartyDelegation
-from delegation.service.common import announce, load_actor, raise_for, today
-from servicekit.auth import Principal
+from delegation.service.common import Administrator, announce, raise_for, today
 from servicekit.pagination import decode_time_id_cursor
 from servicekit.problems import Conflict, NotFound
 
@@ -31,18 +29,17 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 async def request(
     session: AsyncSession,
     deps: Deps,
-    principal: Principal,
+    owner: Administrator,
     customer_id: UUID,
     grantee_user_id: UUID,
     scope: Scope,
     permissions: frozenset[str],
 ) -> ThirdPartyDelegation:
-    actor = await load_actor(session, principal, customer_id)
     grantee = await repo.person(session, grantee_user_id)
     customer = await repo.get_customer(session, customer_id)
     raise_for(
         check_third_party_request(
-            actor,
+            owner.actor,
             grantee,
             customer_id,
             scope,
@@ -60,7 +57,7 @@ async def request(
         scope_sims=_ids(scope.sims),
         permissions=sorted(permissions),
         status="pending",
-        requested_by=principal.subject,
+        requested_by=owner.by,
         requested_at=deps.now(),
     )
     session.add(row)
@@ -78,7 +75,7 @@ async def _pending(session: AsyncSession, delegation_id: UUID) -> ThirdPartyDele
 
 
 async def approve(
-    session: AsyncSession, deps: Deps, principal: Principal, delegation_id: UUID
+    session: AsyncSession, deps: Deps, delegation_id: UUID, *, by: str
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     customer = await repo.get_customer(session, row.customer_id)
@@ -108,7 +105,7 @@ async def approve(
         session,
         row,
         status="approved",
-        by=principal.subject,
+        by=by,
         at=deps.now(),
         assignment_id=assignment.assignment_id,
     ):
@@ -120,15 +117,11 @@ async def approve(
 
 
 async def refuse(
-    session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
-    delegation_id: UUID,
-    reason: str | None,
+    session: AsyncSession, deps: Deps, delegation_id: UUID, reason: str | None, *, by: str
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     if not await repo.decide_third_party(
-        session, row, status="refused", by=principal.subject, at=deps.now(), reason=reason
+        session, row, status="refused", by=by, at=deps.now(), reason=reason
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     return row
@@ -136,17 +129,12 @@ async def refuse(
 
 async def list_page(
     session: AsyncSession,
-    deps: Deps,
-    principal: Principal,
     *,
     customer_id: UUID | None,
     status: str | None,
     limit: int,
     cursor: str | None,
 ) -> list[ThirdPartyDelegation]:
-    if customer_id is not None and not (principal.is_operator or principal.is_service):
-        actor = await load_actor(session, principal, customer_id)
-        raise_for(administration_refusal(actor, customer_id, today(deps)))
     return await repo.page_third_party(
         session,
         limit=limit,
