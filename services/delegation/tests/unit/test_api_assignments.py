@@ -7,9 +7,11 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
 from delegation_env import Env, customer_resource
 
 from delegation.models import User
+from servicekit.pagination import encode_cursor
 
 
 def _path(customer_id: UUID) -> str:
@@ -211,10 +213,28 @@ async def test_list_assignments_pages_with_a_cursor(env: Env) -> None:
         )
     ).json()
     assert len(second["items"]) == 2 and second["next_cursor"] is None
-    ids = {i["assignment_id"] for i in first["items"] + second["items"]}
-    assert len(ids) == 4
-    bad = await env.client.get(_path(c.customer_id), headers=owner, params={"cursor": "zz"})
+    items = first["items"] + second["items"]
+    assert len({i["assignment_id"] for i in items}) == 4
+    granted = [i["granted_at"] for i in items]
+    assert granted == sorted(granted)  # oldest first
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "zz",
+        # The (time, id) cursors this list handed out before it paged with Keyset.
+        encode_cursor({"t": "2026-11-01T09:00:00+00:00", "id": str(uuid.uuid4())}),
+        encode_cursor({"k": ["yesterday", str(uuid.uuid4())]}),
+    ],
+)
+async def test_a_cursor_this_list_did_not_make_is_a_400_problem(env: Env, cursor: str) -> None:
+    c = await env.register()
+    bad = await env.client.get(
+        _path(c.customer_id), headers=env.user(c.registrant), params={"cursor": cursor}
+    )
     assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_last_access_owner_cannot_be_revoked(env: Env) -> None:

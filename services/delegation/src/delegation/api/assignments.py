@@ -18,7 +18,7 @@ from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
 from servicekit.app import SessionDep
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(tags=["assignments"])
 
@@ -40,9 +40,10 @@ async def list_assignments(
         user_id=user_id,
         include_revoked=include_revoked,
     )
-    result = page(rows, limit, assignments.position)
-    result["items"] = [AssignmentOut.of(r).model_dump(mode="json") for r in result["items"]]
-    return result
+    return {
+        "items": [AssignmentOut.of(r).model_dump(mode="json") for r in rows.items],
+        "next_cursor": rows.next_cursor,
+    }
 
 
 @router.post(

@@ -11,20 +11,23 @@ from delegation.api.auth import CustomerOwner, ReadableCustomer
 from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
-from delegation.service import assignments, third_party
+from delegation.models import ThirdPartyDelegation
+from delegation.service import third_party
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.pagination import Page as ServicePage
 
 router = APIRouter(tags=["third-party delegations"])
 
 Status = Literal["pending", "approved", "refused", "cancelled"]
 
 
-def _page(rows: list[Any], limit: int) -> dict[str, Any]:
-    result = page(rows, limit, assignments.position)
-    result["items"] = [ThirdPartyOut.of(r).model_dump(mode="json") for r in result["items"]]
-    return result
+def _page(rows: ServicePage[ThirdPartyDelegation]) -> dict[str, Any]:
+    return {
+        "items": [ThirdPartyOut.of(r).model_dump(mode="json") for r in rows.items],
+        "next_cursor": rows.next_cursor,
+    }
 
 
 @router.post(
@@ -67,7 +70,7 @@ async def list_for_customer(
         limit=limit,
         cursor=cursor,
     )
-    return _page(rows, limit)
+    return _page(rows)
 
 
 @router.get("/v1/operator/third-party-delegations", response_model=Page)
@@ -81,7 +84,7 @@ async def list_for_operator(
     rows = await third_party.list_page(
         session, customer_id=None, status=status, limit=limit, cursor=cursor
     )
-    return _page(rows, limit)
+    return _page(rows)
 
 
 @router.post(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from delegation.domain import (
 )
 from delegation.models import Assignment
 from delegation.service.common import Administrator, announce, raise_for, revoke, today
-from servicekit.pagination import decode_time_id_cursor, time_id_position
+from servicekit.pagination import Page
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
@@ -93,19 +92,12 @@ async def list_page(
     cursor: str | None,
     user_id: UUID | None,
     include_revoked: bool,
-) -> list[Assignment]:
-    """Up to ``limit + 1`` rows (the extra one tells the caller there is more)."""
+) -> Page[Assignment]:
     return await repo.page_assignments(
         session,
         customer_id,
         limit=limit,
-        after=decode_time_id_cursor(cursor),
+        cursor=cursor,
         user_id=user_id,
         include_revoked=include_revoked,
     )
-
-
-def position(row: Any) -> dict[str, str]:
-    at = row.granted_at if isinstance(row, Assignment) else row.requested_at
-    key = row.assignment_id if isinstance(row, Assignment) else row.id
-    return time_id_position(at, key)

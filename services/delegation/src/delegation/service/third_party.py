@@ -18,7 +18,7 @@ from delegation.domain import (
 )
 from delegation.models import Assignment, ThirdPartyDelegation
 from delegation.service.common import Administrator, announce, raise_for, today
-from servicekit.pagination import decode_time_id_cursor
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
 
 
@@ -134,11 +134,11 @@ async def list_page(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> list[ThirdPartyDelegation]:
+) -> Page[ThirdPartyDelegation]:
     return await repo.page_third_party(
         session,
         limit=limit,
-        after=decode_time_id_cursor(cursor),
+        cursor=cursor,
         customer_id=customer_id,
         status=status,
     )
