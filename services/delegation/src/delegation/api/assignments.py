@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -13,17 +12,17 @@ from delegation.api.auth import (
     ReadableAssignment,
     ReadableCustomer,
 )
-from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
+from delegation.api.schemas import AssignmentIn, AssignmentOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
 from servicekit.app import SessionDep
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["assignments"])
 
 
-@router.get("/v1/customers/{customer_id}/assignments", response_model=Page)
+@router.get("/v1/customers/{customer_id}/assignments", response_model=Page[AssignmentOut])
 async def list_assignments(
     customer_id: ReadableCustomer,
     session: SessionDep,
@@ -31,7 +30,7 @@ async def list_assignments(
     cursor: Cursor = None,
     user_id: UUID | None = Query(default=None),
     include_revoked: bool = Query(default=False),
-) -> dict[str, Any]:
+) -> Page[AssignmentOut]:
     rows = await assignments.list_page(
         session,
         customer_id,
@@ -40,10 +39,7 @@ async def list_assignments(
         user_id=user_id,
         include_revoked=include_revoked,
     )
-    return {
-        "items": [AssignmentOut.of(r).model_dump(mode="json") for r in rows.items],
-        "next_cursor": rows.next_cursor,
-    }
+    return Page(items=[AssignmentOut.of(r) for r in rows.items], next_cursor=rows.next_cursor)
 
 
 @router.post(

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
 from delegation.api.auth import CustomerOwner, ReadableCustomer
-from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
+from delegation.api.schemas import DecisionReasonIn, ThirdPartyIn, ThirdPartyOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
 from delegation.models import ThirdPartyDelegation
 from delegation.service import third_party
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
-from servicekit.pagination import Page as ServicePage
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["third-party delegations"])
 
 Status = Literal["pending", "approved", "refused", "cancelled"]
 
 
-def _page(rows: ServicePage[ThirdPartyDelegation]) -> dict[str, Any]:
-    return {
-        "items": [ThirdPartyOut.of(r).model_dump(mode="json") for r in rows.items],
-        "next_cursor": rows.next_cursor,
-    }
+def _page(rows: Page[ThirdPartyDelegation]) -> Page[ThirdPartyOut]:
+    return Page(items=[ThirdPartyOut.of(r) for r in rows.items], next_cursor=rows.next_cursor)
 
 
 @router.post(
@@ -55,14 +51,16 @@ async def request_delegation(
     return ThirdPartyOut.of(row)
 
 
-@router.get("/v1/customers/{customer_id}/third-party-delegations", response_model=Page)
+@router.get(
+    "/v1/customers/{customer_id}/third-party-delegations", response_model=Page[ThirdPartyOut]
+)
 async def list_for_customer(
     customer_id: ReadableCustomer,
     session: SessionDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[ThirdPartyOut]:
     rows = await third_party.list_page(
         session,
         customer_id=customer_id,
@@ -73,14 +71,14 @@ async def list_for_customer(
     return _page(rows)
 
 
-@router.get("/v1/operator/third-party-delegations", response_model=Page)
+@router.get("/v1/operator/third-party-delegations", response_model=Page[ThirdPartyOut])
 async def list_for_operator(
     principal: OperatorPrincipal,
     session: SessionDep,
     status: Status | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[ThirdPartyOut]:
     rows = await third_party.list_page(
         session, customer_id=None, status=status, limit=limit, cursor=cursor
     )

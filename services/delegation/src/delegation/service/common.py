@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -41,11 +42,16 @@ def as_uuid(value: str | UUID | None) -> UUID | None:
         return None
 
 
+def _uuids(values: list[str] | None) -> list[UUID] | None:
+    # Scope ids are kept as JSON strings in the row; the event carries them as UUIDs.
+    return None if values is None else [UUID(v) for v in values]
+
+
 async def announce(
     session: AsyncSession,
     deps: Deps,
     row: Assignment,
-    change: str,
+    change: Literal["granted", "revoked"],
     changed_by: str | UUID | None,
     reason: str | None = None,
 ) -> None:
@@ -54,13 +60,13 @@ async def announce(
         customer_id=row.customer_id,
         user_id=row.user_id,
         assignment_id=row.assignment_id,
-        change=change,  # type: ignore[arg-type]
-        profile=row.profile,  # type: ignore[arg-type]
+        change=change,
+        profile=row.profile,  # type: ignore[arg-type]  # a str column of PROFILES
         subprofiles=list(row.subprofiles or []),
         scope=ScopeV1(
             applications=row.scope_applications,
-            billing_accounts=row.scope_billing_accounts,  # type: ignore[arg-type]
-            sims=row.scope_sims,  # type: ignore[arg-type]
+            billing_accounts=_uuids(row.scope_billing_accounts),
+            sims=_uuids(row.scope_sims),
         ),
         permissions=list(row.permissions or []),
         third_party=row.third_party,
