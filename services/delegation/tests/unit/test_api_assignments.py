@@ -9,8 +9,10 @@ from uuid import UUID
 
 import pytest
 from delegation_env import Env, customer_resource
+from delegation_factories import enterprise_number, user_created
 
 from delegation.models import User
+from delegation.service import events
 from servicekit.pagination import encode_cursor
 
 
@@ -274,10 +276,6 @@ async def test_terminated_customer_denies_all_and_revokes(env: Env) -> None:
 
 
 async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     c = await env.register()
     payload = user_created(uuid.uuid4(), c.customer_id, "portal_user")
     await env.apply(events.user_created, payload)
@@ -286,10 +284,6 @@ async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> N
 
 
 async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     c = await env.register()
     user_id = uuid.uuid4()
     await env.deactivate(user_id, c.customer_id)
@@ -299,10 +293,6 @@ async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) 
 
 
 async def test_user_before_its_customer_registration_still_gets_its_profile(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     customer_id, owner = uuid.uuid4(), uuid.uuid4()
     await env.apply(events.user_created, user_created(owner, customer_id, "access_owner"))
     d = await env.check(owner, "invoice.read", customer_resource(customer_id))
@@ -325,8 +315,6 @@ async def test_ended_contracts_are_revoked_by_the_sweep(env: Env) -> None:
 
 
 async def test_affiliate_registered_later_falls_under_the_parents_access_owner(env: Env) -> None:
-    from delegation_env import enterprise_number
-
     number = enterprise_number()
     parent = await env.register(affiliates=[number])
     child = await env.register(number=number)
