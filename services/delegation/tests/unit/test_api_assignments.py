@@ -161,6 +161,19 @@ async def test_another_customers_owner_gets_404_and_cannot_reach_its_users(env: 
     assert listing.status_code == 404
 
 
+async def test_a_malformed_grant_is_422_before_an_outsider_hears_404(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    outsider = env.user(other.registrant)
+    malformed = await env.client.post(
+        _path(c.customer_id), headers=outsider, json={"profile": "nope"}
+    )
+    assert malformed.status_code == 422
+    wellformed = await env.client.post(
+        _path(c.customer_id), headers=outsider, json=_invoice_read(uuid.uuid4(), uuid.uuid4())
+    )
+    assert wellformed.status_code == 404
+
+
 async def test_third_party_contract_gets_no_assignment(env: Env) -> None:
     c = await env.register()
     contractor = await env.invite(c.customer_id, kind="third_party")

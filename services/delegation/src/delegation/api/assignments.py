@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from delegation.api.auth import (
     AdministeredAssignment,
     CustomerAdministrator,
+    GrantingAdministrator,
     ReadableAssignment,
     ReadableCustomer,
 )
@@ -48,7 +49,7 @@ async def list_assignments(
 async def grant(
     customer_id: UUID,
     body: AssignmentIn,
-    admin: CustomerAdministrator,
+    admin: GrantingAdministrator,
     session: SessionDep,
     deps: DepsDep,
 ) -> AssignmentOut:

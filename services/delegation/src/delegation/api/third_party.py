@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
-from delegation.api.auth import CustomerOwner, ReadableCustomer
+from delegation.api.auth import ReadableCustomer, RequestingOwner
 from delegation.api.schemas import DecisionReasonIn, ThirdPartyIn, ThirdPartyOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
@@ -34,7 +34,7 @@ def _page(rows: Page[ThirdPartyDelegation]) -> Page[ThirdPartyOut]:
 async def request_delegation(
     customer_id: UUID,
     body: ThirdPartyIn,
-    owner: CustomerOwner,
+    owner: RequestingOwner,
     session: SessionDep,
     deps: DepsDep,
 ) -> ThirdPartyOut:
