@@ -174,6 +174,14 @@ async def test_a_malformed_grant_is_422_before_an_outsider_hears_404(env: Env) -
     assert wellformed.status_code == 404
 
 
+async def test_a_malformed_list_query_is_422_before_an_outsider_hears_404(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    outsider = env.user(other.registrant)
+    path = _path(c.customer_id)
+    assert (await env.client.get(path, headers=outsider, params={"limit": 0})).status_code == 422
+    assert (await env.client.get(path, headers=outsider)).status_code == 404
+
+
 async def test_third_party_contract_gets_no_assignment(env: Env) -> None:
     c = await env.register()
     contractor = await env.invite(c.customer_id, kind="third_party")

@@ -4,41 +4,36 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from delegation.api.auth import (
     AdministeredAssignment,
     CustomerAdministrator,
     GrantingAdministrator,
     ReadableAssignment,
-    ReadableCustomer,
+    ReadableAssignments,
 )
 from delegation.api.schemas import AssignmentIn, AssignmentOut
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
 from servicekit.app import SessionDep
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from servicekit.pagination import Page
 
 router = APIRouter(tags=["assignments"])
 
 
 @router.get("/v1/customers/{customer_id}/assignments", response_model=Page[AssignmentOut])
 async def list_assignments(
-    customer_id: ReadableCustomer,
-    session: SessionDep,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    user_id: UUID | None = Query(default=None),
-    include_revoked: bool = Query(default=False),
+    listing: ReadableAssignments, session: SessionDep
 ) -> Page[AssignmentOut]:
     rows = await assignments.list_page(
         session,
-        customer_id,
-        limit=limit,
-        cursor=cursor,
-        user_id=user_id,
-        include_revoked=include_revoked,
+        listing.customer_id,
+        limit=listing.limit,
+        cursor=listing.cursor,
+        user_id=listing.user_id,
+        include_revoked=listing.include_revoked,
     )
     return Page(items=[AssignmentOut.of(r) for r in rows.items], next_cursor=rows.next_cursor)
 

@@ -25,6 +25,7 @@ from delegation.api.schemas import (
     CheckIn,
     ResourceType,
     ThirdPartyIn,
+    ThirdPartyStatus,
 )
 from delegation.deps import Deps, DepsDep
 from delegation.domain import Operator, Person, administration_refusal, requester_refusal
@@ -34,6 +35,7 @@ from delegation.service.checks import Check, ResourceRef
 from delegation.service.common import Administrator, raise_for, today, with_group
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, Principal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 from servicekit.problems import Forbidden, NotFound
 
 # -- administering a customer's rights -------------------------------------------------
@@ -115,6 +117,60 @@ async def readable_customer(
 
 
 ReadableCustomer = Annotated[UUID, Depends(readable_customer)]
+
+
+# As with bodies above: a list's query is read in the dependency that authorizes, so a
+# malformed one (``limit=0``) is a 422 before an outsider hears 404.
+
+
+@dataclass(frozen=True)
+class AssignmentListing:
+    customer_id: UUID
+    limit: int
+    cursor: str | None
+    user_id: UUID | None
+    include_revoked: bool
+
+
+async def readable_assignments(
+    customer_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    user_id: UUID | None = Query(default=None),
+    include_revoked: bool = Query(default=False),
+) -> AssignmentListing:
+    await readable_customer(customer_id, principal, session, deps)
+    return AssignmentListing(customer_id, limit, cursor, user_id, include_revoked)
+
+
+ReadableAssignments = Annotated[AssignmentListing, Depends(readable_assignments)]
+
+
+@dataclass(frozen=True)
+class DelegationListing:
+    customer_id: UUID
+    status: str | None
+    limit: int
+    cursor: str | None
+
+
+async def readable_delegations(
+    customer_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+    status: ThirdPartyStatus | None = Query(default=None),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> DelegationListing:
+    await readable_customer(customer_id, principal, session, deps)
+    return DelegationListing(customer_id, status, limit, cursor)
+
+
+ReadableDelegations = Annotated[DelegationListing, Depends(readable_delegations)]
 
 
 async def readable_assignment(

@@ -30,6 +30,7 @@ Application = Literal[
     "user-management", "my-invoice-online", "invoice-insights", "fleet-manager", "mobile-numbers"
 ]
 Permission = Literal["read", "manage", "order"]
+ThirdPartyStatus = Literal["pending", "approved", "refused", "cancelled"]
 Profile = Literal["access_owner", "access_manager", "portal_user", "service_user"]
 Subprofile = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,49}$")]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
-from delegation.api.auth import ReadableCustomer, RequestingOwner
-from delegation.api.schemas import DecisionReasonIn, ThirdPartyIn, ThirdPartyOut
+from delegation.api.auth import ReadableDelegations, RequestingOwner
+from delegation.api.schemas import DecisionReasonIn, ThirdPartyIn, ThirdPartyOut, ThirdPartyStatus
 from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
 from delegation.models import ThirdPartyDelegation
@@ -18,8 +17,6 @@ from servicekit.auth import OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["third-party delegations"])
-
-Status = Literal["pending", "approved", "refused", "cancelled"]
 
 
 def _page(rows: Page[ThirdPartyDelegation]) -> Page[ThirdPartyOut]:
@@ -55,18 +52,14 @@ async def request_delegation(
     "/v1/customers/{customer_id}/third-party-delegations", response_model=Page[ThirdPartyOut]
 )
 async def list_for_customer(
-    customer_id: ReadableCustomer,
-    session: SessionDep,
-    status: Status | None = Query(default=None),
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    listing: ReadableDelegations, session: SessionDep
 ) -> Page[ThirdPartyOut]:
     rows = await third_party.list_page(
         session,
-        customer_id=customer_id,
-        status=status,
-        limit=limit,
-        cursor=cursor,
+        customer_id=listing.customer_id,
+        status=listing.status,
+        limit=listing.limit,
+        cursor=listing.cursor,
     )
     return _page(rows)
 
@@ -75,7 +68,7 @@ async def list_for_customer(
 async def list_for_operator(
     principal: OperatorPrincipal,
     session: SessionDep,
-    status: Status | None = Query(default=None),
+    status: ThirdPartyStatus | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ThirdPartyOut]:
