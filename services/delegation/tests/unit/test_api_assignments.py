@@ -174,12 +174,17 @@ async def test_a_malformed_grant_is_422_before_an_outsider_hears_404(env: Env) -
     assert wellformed.status_code == 404
 
 
-async def test_a_malformed_list_query_is_422_before_an_outsider_hears_404(env: Env) -> None:
+async def test_a_malformed_query_or_id_is_422_before_an_outsider_hears_404(env: Env) -> None:
     c, other = await env.register(), await env.register()
     outsider = env.user(other.registrant)
     path = _path(c.customer_id)
     assert (await env.client.get(path, headers=outsider, params={"limit": 0})).status_code == 422
     assert (await env.client.get(path, headers=outsider)).status_code == 404
+    for method in ("GET", "DELETE"):
+        malformed = await env.client.request(method, f"{path}/not-an-id", headers=outsider)
+        assert malformed.status_code == 422
+        unknown = await env.client.request(method, f"{path}/{uuid.uuid4()}", headers=outsider)
+        assert unknown.status_code == 404
 
 
 async def test_third_party_contract_gets_no_assignment(env: Env) -> None:

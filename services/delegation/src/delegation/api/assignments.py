@@ -7,11 +7,10 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from delegation.api.auth import (
-    AdministeredAssignment,
-    CustomerAdministrator,
     GrantingAdministrator,
     ReadableAssignment,
     ReadableAssignments,
+    RevocableAssignment,
 )
 from delegation.api.schemas import AssignmentIn, AssignmentOut
 from delegation.deps import DepsDep
@@ -66,11 +65,6 @@ async def get_assignment(row: ReadableAssignment) -> AssignmentOut:
 
 
 @router.delete("/v1/customers/{customer_id}/assignments/{assignment_id}", status_code=204)
-async def revoke(
-    admin: CustomerAdministrator,
-    row: AdministeredAssignment,
-    session: SessionDep,
-    deps: DepsDep,
-) -> Response:
-    await assignments.revoke_one(session, deps, admin, row)
+async def revoke(target: RevocableAssignment, session: SessionDep, deps: DepsDep) -> Response:
+    await assignments.revoke_one(session, deps, target.admin, target.row)
     return Response(status_code=204)

@@ -1,11 +1,17 @@
 """Who may call what, declared once as FastAPI dependencies: a route states in its
-signature what it needs (``CustomerAdministrator``, ``ReadableAssignment``...) and the
+signature what it needs (``GrantingAdministrator``, ``ReadableAssignment``...) and the
 use case receives the caller already allowed, or the object already loaded.
 
 Delegation is the portal's authority on rights, so it applies its own rules
 (``delegation.domain``) here instead of asking a delegation client: the refusals keep
 their ``reason`` (``other_customer``, ``not_administrator``...), 404 when the customer
 is none of the caller's business, 403 when the caller is in it but not allowed.
+
+Each dependency declares every path, query and body parameter of its route and depends
+on no other authorizing dependency: FastAPI runs a dependency's sub-dependencies before
+it validates that dependency's (and the route's) own parameters, and a malformed request
+has always been a 422, even from an outsider who would otherwise hear 404. FastAPI reads
+one request body for a route and its dependency, and the OpenAPI document is the same.
 """
 
 from __future__ import annotations
@@ -53,8 +59,8 @@ async def _actor(session: AsyncSession, principal: Principal, customer_id: UUID)
     return await with_group(session, found, {customer_id})
 
 
-async def administrator(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+async def _administrator(
+    session: AsyncSession, deps: Deps, principal: Principal, customer_id: UUID
 ) -> Administrator:
     """Operator staff, or an access owner or manager of the customer (directly or
     through its group [9.1]) whose rights have not ended."""
@@ -65,15 +71,6 @@ async def administrator(
     return Administrator(actor=actor, by=principal.subject)
 
 
-CustomerAdministrator = Annotated[Administrator, Depends(administrator)]
-
-
-# FastAPI runs dependencies before it validates the route's own body, so a route with a
-# body would tell an outsider 404/403 where the body alone already earns a 422 (as it
-# always has). The body is declared again on these two so a malformed one is refused
-# first; FastAPI reads one request body for both and the OpenAPI document is unchanged.
-
-
 async def granting_administrator(
     customer_id: UUID,
     body: AssignmentIn,
@@ -81,7 +78,7 @@ async def granting_administrator(
     session: SessionDep,
     deps: DepsDep,
 ) -> Administrator:
-    return await administrator(customer_id, principal, session, deps)
+    return await _administrator(session, deps, principal, customer_id)
 
 
 GrantingAdministrator = Annotated[Administrator, Depends(granting_administrator)]
@@ -95,7 +92,7 @@ async def requesting_owner(
     deps: DepsDep,
 ) -> Administrator:
     """[9.2] Operator staff or the customer's access owner: who asks for third-party
-    delegations (the body is declared for the reason above ``GrantingAdministrator``)."""
+    delegations."""
     actor = await _actor(session, principal, customer_id)
     raise_for(requester_refusal(actor, customer_id, today(deps)))
     if actor is None:  # requester_refusal refuses None already; this is for mypy
@@ -106,21 +103,13 @@ async def requesting_owner(
 RequestingOwner = Annotated[Administrator, Depends(requesting_owner)]
 
 
-async def readable_customer(
-    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
-) -> UUID:
+async def _may_read(
+    session: AsyncSession, deps: Deps, principal: Principal, customer_id: UUID
+) -> None:
     """Who holds what in a customer: its administrators, operator staff, and services
     (e.g. identity's own views)."""
     if not principal.is_service:
-        await administrator(customer_id, principal, session, deps)
-    return customer_id
-
-
-ReadableCustomer = Annotated[UUID, Depends(readable_customer)]
-
-
-# As with bodies above: a list's query is read in the dependency that authorizes, so a
-# malformed one (``limit=0``) is a 422 before an outsider hears 404.
+        await _administrator(session, deps, principal, customer_id)
 
 
 @dataclass(frozen=True)
@@ -142,7 +131,7 @@ async def readable_assignments(
     user_id: UUID | None = Query(default=None),
     include_revoked: bool = Query(default=False),
 ) -> AssignmentListing:
-    await readable_customer(customer_id, principal, session, deps)
+    await _may_read(session, deps, principal, customer_id)
     return AssignmentListing(customer_id, limit, cursor, user_id, include_revoked)
 
 
@@ -166,7 +155,7 @@ async def readable_delegations(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> DelegationListing:
-    await readable_customer(customer_id, principal, session, deps)
+    await _may_read(session, deps, principal, customer_id)
     return DelegationListing(customer_id, status, limit, cursor)
 
 
@@ -174,29 +163,49 @@ ReadableDelegations = Annotated[DelegationListing, Depends(readable_delegations)
 
 
 async def readable_assignment(
-    customer_id: UUID, assignment_id: UUID, readable: ReadableCustomer, session: SessionDep
+    customer_id: UUID,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
 ) -> Assignment:
-    row = await repo.get_assignment(session, assignment_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("No such assignment")
-    return row
+    await _may_read(session, deps, principal, customer_id)
+    return await _assignment_of(session, customer_id, assignment_id)
 
 
 ReadableAssignment = Annotated[Assignment, Depends(readable_assignment)]
 
 
-async def administered_assignment(
-    admin: CustomerAdministrator, customer_id: UUID, assignment_id: UUID, session: SessionDep
+@dataclass(frozen=True)
+class AdministeredAssignment:
+    """An assignment of a customer the caller administers; what they may revoke in it
+    is the domain's rule (``check_revoke``), applied by the use case."""
+
+    admin: Administrator
+    row: Assignment
+
+
+async def revocable_assignment(
+    customer_id: UUID,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+) -> AdministeredAssignment:
+    admin = await _administrator(session, deps, principal, customer_id)
+    return AdministeredAssignment(admin, await _assignment_of(session, customer_id, assignment_id))
+
+
+RevocableAssignment = Annotated[AdministeredAssignment, Depends(revocable_assignment)]
+
+
+async def _assignment_of(
+    session: AsyncSession, customer_id: UUID, assignment_id: UUID
 ) -> Assignment:
-    """An assignment of a customer the caller administers; what they may revoke in it is
-    the domain's rule (``check_revoke``), applied by the use case."""
     row = await repo.get_assignment(session, assignment_id)
     if row is None or row.customer_id != customer_id:
         raise NotFound("No such assignment")
     return row
-
-
-AdministeredAssignment = Annotated[Assignment, Depends(administered_assignment)]
 
 
 # -- asking the check API ----------------------------------------------------------------
