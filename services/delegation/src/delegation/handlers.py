@@ -14,31 +14,31 @@ from contracts.events import (
     UserCreatedV1,
     UserDeactivatedV1,
 )
+from delegation.deps import Deps
 from delegation.service import events
-from servicekit.app import ServiceKit
 from servicekit.consumer import Handler
 
 
-def event_handlers(kit: ServiceKit) -> dict[type[EventPayload], Handler]:
+def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     async def on_customer_registered(
         session: AsyncSession, event: CloudEvent, payload: CustomerRegisteredV1
     ) -> None:
-        await events.customer_registered(kit, session, payload)
+        await events.customer_registered(session, deps, payload)
 
     async def on_user_created(
         session: AsyncSession, event: CloudEvent, payload: UserCreatedV1
     ) -> None:
-        await events.user_created(kit, session, payload)
+        await events.user_created(session, deps, payload)
 
     async def on_user_deactivated(
         session: AsyncSession, event: CloudEvent, payload: UserDeactivatedV1
     ) -> None:
-        await events.user_deactivated(kit, session, payload)
+        await events.user_deactivated(session, deps, payload)
 
     async def on_customer_terminated(
         session: AsyncSession, event: CloudEvent, payload: CustomerTerminatedV1
     ) -> None:
-        await events.customer_terminated(kit, session, payload)
+        await events.customer_terminated(session, deps, payload)
 
     async def on_sim_changed(
         session: AsyncSession, event: CloudEvent, payload: SimChangedV1

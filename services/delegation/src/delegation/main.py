@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from delegation import api, handlers
+from delegation.deps import Deps
 from delegation.models import Base
 from delegation.service.events import sweep_ended_contracts
 from delegation.settings import DelegationSettings
@@ -15,10 +16,6 @@ from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-async def _sweep(kit: ServiceKit) -> None:
-    await sweep_ended_contracts(kit)
 
 
 def create_app(
@@ -33,13 +30,21 @@ def create_app(
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    kit.subscribe(handlers.event_handlers(kit))
+    deps = Deps(settings=settings, outbox=kit.outbox)
+    kit.subscribe(handlers.event_handlers(deps))
+
+    async def sweep(kit: ServiceKit) -> None:
+        async with kit.db.transaction() as session:
+            await sweep_ended_contracts(session, deps)
+
     if settings.contract_sweep_enabled:
-        kit.run_periodically("contract-sweep", settings.contract_sweep_interval_s, _sweep)
-    return create_service_app(
+        kit.run_periodically("contract-sweep", settings.contract_sweep_interval_s, sweep)
+    app = create_service_app(
         kit,
         routers=[api.router],
         title="delegation",
         description="Who may do what: profiles, assignments, third-party delegations and "
         "the check API every service asks on every request.",
     )
+    app.state.deps = deps
+    return app

@@ -9,11 +9,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation.domain import Grant, Person, Scope, SimFacts
 from delegation.models import Affiliate, Assignment, Customer, Sim, ThirdPartyDelegation, User
+from servicekit.pagination import Keyset, Page
 
 ACTIVE = "active"
 
@@ -226,30 +227,26 @@ async def count_active_owners(
     return int((await session.execute(query)).scalar_one())
 
 
+# Oldest first, as the lists have always been: a grant's history reads in order.
+ASSIGNMENTS_OLDEST_FIRST = Keyset(Assignment.granted_at, Assignment.assignment_id, descending=False)
+
+
 async def page_assignments(
     session: AsyncSession,
     customer_id: UUID,
     *,
     limit: int,
-    after: tuple[datetime, UUID] | None,
+    cursor: str | None,
     user_id: UUID | None,
     include_revoked: bool,
-) -> list[Assignment]:
+) -> Page[Assignment]:
     query = select(Assignment).where(Assignment.customer_id == customer_id)
     if not include_revoked:
         query = query.where(Assignment.status == ACTIVE)
     if user_id is not None:
         query = query.where(Assignment.user_id == user_id)
-    if after is not None:
-        at, last_id = after
-        query = query.where(
-            or_(
-                Assignment.granted_at > at,
-                and_(Assignment.granted_at == at, Assignment.assignment_id > last_id),
-            )
-        )
-    query = query.order_by(Assignment.granted_at, Assignment.assignment_id).limit(limit + 1)
-    return list((await session.execute(query)).scalars())
+    rows = await session.scalars(ASSIGNMENTS_OLDEST_FIRST.apply(query, cursor, limit))
+    return ASSIGNMENTS_OLDEST_FIRST.page(list(rows), limit)
 
 
 # -- SIMs --------------------------------------------------------------------------------
@@ -296,25 +293,28 @@ async def get_third_party(session: AsyncSession, id_: UUID) -> ThirdPartyDelegat
     return await session.get(ThirdPartyDelegation, id_)
 
 
+# Oldest first: operator staff decide pending requests in the order they were asked.
+THIRD_PARTY_OLDEST_FIRST = Keyset(
+    ThirdPartyDelegation.requested_at, ThirdPartyDelegation.id, descending=False
+)
+
+
 async def page_third_party(
     session: AsyncSession,
     *,
     limit: int,
-    after: tuple[datetime, UUID] | None,
+    cursor: str | None,
     customer_id: UUID | None = None,
     status: str | None = None,
-) -> list[ThirdPartyDelegation]:
+) -> Page[ThirdPartyDelegation]:
     t = ThirdPartyDelegation
     query = select(t)
     if customer_id is not None:
         query = query.where(t.customer_id == customer_id)
     if status is not None:
         query = query.where(t.status == status)
-    if after is not None:
-        at, last_id = after
-        query = query.where(or_(t.requested_at > at, and_(t.requested_at == at, t.id > last_id)))
-    query = query.order_by(t.requested_at, t.id).limit(limit + 1)
-    return list((await session.execute(query)).scalars())
+    rows = await session.scalars(THIRD_PARTY_OLDEST_FIRST.apply(query, cursor, limit))
+    return THIRD_PARTY_OLDEST_FIRST.page(list(rows), limit)
 
 
 async def pending_third_party(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from delegation_env import delegation_env, enterprise_number, now, user_created
+from delegation_env import delegation_env
+from delegation_factories import customer_registered, user_created, user_deactivated
 from delegation_kafka import Tail, eventually, publish, start_group_at_end
 
-from contracts.events import CustomerRegisteredV1, UserDeactivatedV1
 from contracts.topics import CATALOGUE
 from servicekit.testing import fresh_database_url
 
@@ -20,14 +20,7 @@ CONSUMED = [name for name, spec in CATALOGUE.items() if "delegation" in spec.con
 
 def _registration(customer_id: uuid.UUID, registrant: uuid.UUID, *, owner: bool):
     return [
-        CustomerRegisteredV1(
-            customer_id=customer_id,
-            enterprise_number=enterprise_number(),
-            company_name="Brouwerij Kafka",
-            registrant_user_id=registrant,
-            wants_access_owner=owner,
-            accepted_at=now(),
-        ),
+        customer_registered(customer_id, registrant, wants_access_owner=owner),
         user_created(
             registrant,
             customer_id,
@@ -83,16 +76,7 @@ async def test_registration_events_make_the_registrant_owner_or_manager() -> Non
         assert all(e.source == "/services/delegation" for e in granted)
 
         # Deactivation travels the same way and takes every right away.
-        await publish(
-            [
-                UserDeactivatedV1(
-                    user_id=owner,
-                    customer_id=owner_customer,
-                    reason="removed",
-                    deactivated_at=now(),
-                )
-            ]
-        )
+        await publish([user_deactivated(owner, owner_customer)])
 
         async def owner_denied() -> bool:
             d = await env.check(owner, "invoice.read", res(owner_customer))

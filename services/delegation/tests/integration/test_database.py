@@ -118,7 +118,7 @@ async def test_concurrent_revocations_announce_once() -> None:
                 mine = await repo.get_assignment(session, assignment_id)
                 assert mine is not None and mine.status == "active"
                 await asyncio.sleep(0.2)  # both have read "active" before either writes
-                return await revoke(env.kit, session, mine, reason="test", by=None)
+                return await revoke(session, env.deps, mine, reason="test", by=None)
 
         results = await asyncio.gather(revoke_in_own_transaction(), revoke_in_own_transaction())
         assert sorted(results) == [False, True]

@@ -4,41 +4,25 @@ through the same use cases the Kafka handlers call."""
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import delegation_factories as factories
 from httpx import AsyncClient
 from sqlalchemy import select
 
-from contracts.events import (
-    ContractV1,
-    CustomerRegisteredV1,
-    CustomerTerminatedV1,
-    SimChangedV1,
-    UserCreatedV1,
-    UserDeactivatedV1,
-)
+from delegation.deps import Deps
 from delegation.main import create_app
 from delegation.service import events
 from delegation.settings import DelegationSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
 from servicekit.testing import AUDIENCE, ISSUER, TokenFactory, running
-
-
-def enterprise_number() -> str:
-    base = random.randint(2_000_000, 19_999_999)
-    return f"{base:08d}{97 - base % 97:02d}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -52,6 +36,7 @@ class Customer:
 class Env:
     client: AsyncClient
     kit: ServiceKit
+    deps: Deps
     tokens: TokenFactory = field(default_factory=TokenFactory)
 
     # -- tokens -------------------------------------------------------------------------
@@ -72,7 +57,12 @@ class Env:
             if use_case is events.sim_changed:
                 await use_case(session, payload)
             else:
-                await use_case(self.kit, session, payload)
+                await use_case(session, self.deps, payload)
+
+    async def sweep(self) -> int:
+        """One run of the contract-end sweep, in its own transaction like the job's."""
+        async with self.kit.db.transaction() as session:
+            return await events.sweep_ended_contracts(session, self.deps)
 
     async def register(
         self,
@@ -81,23 +71,15 @@ class Env:
         affiliates: list[str] | None = None,
         number: str | None = None,
     ) -> Customer:
-        customer_id, registrant = uuid.uuid4(), uuid.uuid4()
-        number = number or enterprise_number()
-        await self.apply(
-            events.customer_registered,
-            CustomerRegisteredV1(
-                customer_id=customer_id,
-                enterprise_number=number,
-                company_name="Brouwerij Test",
-                affiliates=affiliates or [],
-                registrant_user_id=registrant,
-                wants_access_owner=wants_access_owner,
-                accepted_at=now(),
-            ),
+        registered = factories.customer_registered(
+            wants_access_owner=wants_access_owner, affiliates=affiliates, number=number
         )
+        customer_id, registrant = registered.customer_id, registered.registrant_user_id
+        number = registered.enterprise_number
+        await self.apply(events.customer_registered, registered)
         await self.apply(
             events.user_created,
-            user_created(
+            factories.user_created(
                 registrant,
                 customer_id,
                 "access_owner" if wants_access_owner else "access_manager",
@@ -118,30 +100,17 @@ class Env:
         user_id = uuid.uuid4()
         await self.apply(
             events.user_created,
-            user_created(
+            factories.user_created(
                 user_id, customer_id, profile, kind=kind, ends_on=ends_on, subprofiles=subprofiles
             ),
         )
         return user_id
 
     async def deactivate(self, user_id: UUID, customer_id: UUID) -> None:
-        await self.apply(
-            events.user_deactivated,
-            UserDeactivatedV1(
-                user_id=user_id, customer_id=customer_id, reason="removed", deactivated_at=now()
-            ),
-        )
+        await self.apply(events.user_deactivated, factories.user_deactivated(user_id, customer_id))
 
     async def terminate(self, customer_id: UUID) -> None:
-        await self.apply(
-            events.customer_terminated,
-            CustomerTerminatedV1(
-                customer_id=customer_id,
-                by="customer",
-                effective_on=date.today(),
-                terminated_at=now(),
-            ),
-        )
+        await self.apply(events.customer_terminated, factories.customer_terminated(customer_id))
 
     async def sim(
         self,
@@ -153,21 +122,11 @@ class Env:
         change: str = "provisioned",
         at: datetime | None = None,
     ) -> UUID:
-        sim_id = sim_id or uuid.uuid4()
-        await self.apply(
-            events.sim_changed,
-            SimChangedV1(
-                sim_id=sim_id,
-                customer_id=customer_id,
-                billing_account_id=billing_account_id,
-                msisdn="+32470123456",
-                change=change,  # type: ignore[arg-type]
-                tariff_plan="MOBILE_M",
-                end_user_id=end_user,
-                changed_at=at or now(),
-            ),
+        changed = factories.sim_changed(
+            customer_id, billing_account_id, end_user, sim_id=sim_id, change=change, at=at
         )
-        return sim_id
+        await self.apply(events.sim_changed, changed)
+        return changed.sim_id
 
     # -- asking -------------------------------------------------------------------------
 
@@ -206,32 +165,6 @@ def _json(value: Any) -> Any:
     return value
 
 
-def user_created(
-    user_id: UUID,
-    customer_id: UUID,
-    profile: str,
-    *,
-    registrant: bool = False,
-    kind: str = "employee",
-    ends_on: date | None = None,
-    subprofiles: list[str] | None = None,
-) -> UserCreatedV1:
-    return UserCreatedV1(
-        user_id=user_id,
-        customer_id=customer_id,
-        email=f"u-{user_id.hex[:8]}@example.be",
-        first_name="An",
-        last_name="Peeters",
-        locale="nl",
-        profile=profile,  # type: ignore[arg-type]
-        subprofiles=subprofiles or [],
-        contract=ContractV1(kind=kind, ends_on=ends_on),  # type: ignore[arg-type]
-        registrant=registrant,
-        invited_by=None if registrant else uuid.uuid4(),
-        created_at=now(),
-    )
-
-
 def settings_for(database_url: str, **kw: Any) -> DelegationSettings:
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -249,4 +182,4 @@ async def delegation_env(database_url: str, **settings: Any) -> AsyncIterator[En
     verifier = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE)
     app = create_app(settings_for(database_url, **settings), verifier=verifier)
     async with running(app) as client:
-        yield Env(client=client, kit=app.state.kit, tokens=tokens)
+        yield Env(client=client, kit=app.state.kit, deps=app.state.deps, tokens=tokens)

@@ -7,10 +7,13 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
 from delegation_env import Env, customer_resource
+from delegation_factories import enterprise_number, user_created
 
 from delegation.models import User
-from delegation.service.events import sweep_ended_contracts
+from delegation.service import events
+from servicekit.pagination import encode_cursor
 
 
 def _path(customer_id: UUID) -> str:
@@ -158,6 +161,32 @@ async def test_another_customers_owner_gets_404_and_cannot_reach_its_users(env: 
     assert listing.status_code == 404
 
 
+async def test_a_malformed_grant_is_422_before_an_outsider_hears_404(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    outsider = env.user(other.registrant)
+    malformed = await env.client.post(
+        _path(c.customer_id), headers=outsider, json={"profile": "nope"}
+    )
+    assert malformed.status_code == 422
+    wellformed = await env.client.post(
+        _path(c.customer_id), headers=outsider, json=_invoice_read(uuid.uuid4(), uuid.uuid4())
+    )
+    assert wellformed.status_code == 404
+
+
+async def test_a_malformed_query_or_id_is_422_before_an_outsider_hears_404(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    outsider = env.user(other.registrant)
+    path = _path(c.customer_id)
+    assert (await env.client.get(path, headers=outsider, params={"limit": 0})).status_code == 422
+    assert (await env.client.get(path, headers=outsider)).status_code == 404
+    for method in ("GET", "DELETE"):
+        malformed = await env.client.request(method, f"{path}/not-an-id", headers=outsider)
+        assert malformed.status_code == 422
+        unknown = await env.client.request(method, f"{path}/{uuid.uuid4()}", headers=outsider)
+        assert unknown.status_code == 404
+
+
 async def test_third_party_contract_gets_no_assignment(env: Env) -> None:
     c = await env.register()
     contractor = await env.invite(c.customer_id, kind="third_party")
@@ -212,10 +241,28 @@ async def test_list_assignments_pages_with_a_cursor(env: Env) -> None:
         )
     ).json()
     assert len(second["items"]) == 2 and second["next_cursor"] is None
-    ids = {i["assignment_id"] for i in first["items"] + second["items"]}
-    assert len(ids) == 4
-    bad = await env.client.get(_path(c.customer_id), headers=owner, params={"cursor": "zz"})
+    items = first["items"] + second["items"]
+    assert len({i["assignment_id"] for i in items}) == 4
+    granted = [i["granted_at"] for i in items]
+    assert granted == sorted(granted)  # oldest first
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "zz",
+        # The (time, id) cursors this list handed out before it paged with Keyset.
+        encode_cursor({"t": "2026-11-01T09:00:00+00:00", "id": str(uuid.uuid4())}),
+        encode_cursor({"k": ["yesterday", str(uuid.uuid4())]}),
+    ],
+)
+async def test_a_cursor_this_list_did_not_make_is_a_400_problem(env: Env, cursor: str) -> None:
+    c = await env.register()
+    bad = await env.client.get(
+        _path(c.customer_id), headers=env.user(c.registrant), params={"cursor": cursor}
+    )
     assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_last_access_owner_cannot_be_revoked(env: Env) -> None:
@@ -255,10 +302,6 @@ async def test_terminated_customer_denies_all_and_revokes(env: Env) -> None:
 
 
 async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     c = await env.register()
     payload = user_created(uuid.uuid4(), c.customer_id, "portal_user")
     await env.apply(events.user_created, payload)
@@ -267,10 +310,6 @@ async def test_replayed_user_created_creates_no_second_assignment(env: Env) -> N
 
 
 async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     c = await env.register()
     user_id = uuid.uuid4()
     await env.deactivate(user_id, c.customer_id)
@@ -280,10 +319,6 @@ async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) 
 
 
 async def test_user_before_its_customer_registration_still_gets_its_profile(env: Env) -> None:
-    from delegation_env import user_created
-
-    from delegation.service import events
-
     customer_id, owner = uuid.uuid4(), uuid.uuid4()
     await env.apply(events.user_created, user_created(owner, customer_id, "access_owner"))
     d = await env.check(owner, "invoice.read", customer_resource(customer_id))
@@ -299,15 +334,13 @@ async def test_ended_contracts_are_revoked_by_the_sweep(env: Env) -> None:
         user.contract_ends_on = date.today() - timedelta(days=2)
     d = await env.check(pu, "invoice.read", customer_resource(c.customer_id))
     assert d == {"allowed": False, "reason": "contract_ended"}
-    assert await sweep_ended_contracts(env.kit) >= 1
+    assert await env.sweep() >= 1
     assert await _changes(env, pu) == [("granted", "portal_user"), ("revoked", "portal_user")]
-    await sweep_ended_contracts(env.kit)  # a second sweep announces nothing new
+    await env.sweep()  # a second sweep announces nothing new
     assert len(await _changes(env, pu)) == 2
 
 
 async def test_affiliate_registered_later_falls_under_the_parents_access_owner(env: Env) -> None:
-    from delegation_env import enterprise_number
-
     number = enterprise_number()
     parent = await env.register(affiliates=[number])
     child = await env.register(number=number)

@@ -132,3 +132,14 @@ async def test_third_party_cannot_re_delegate(env: Env) -> None:
     )
     assert resp.status_code == 403
     assert resp.json()["reason"] == "third_party_cannot_delegate"
+
+
+async def test_a_malformed_request_is_422_before_an_outsider_hears_404(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    outsider = env.user(other.registrant)
+    malformed = await env.client.post(_path(c.customer_id), headers=outsider, json={})
+    assert malformed.status_code == 422
+    wellformed = await env.client.post(
+        _path(c.customer_id), headers=outsider, json=_ask(uuid.uuid4())
+    )
+    assert wellformed.status_code == 404

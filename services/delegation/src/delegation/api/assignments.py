@@ -2,45 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from delegation.api.schemas import AssignmentIn, AssignmentOut, Page
+from delegation.api.auth import (
+    GrantingAdministrator,
+    ReadableAssignment,
+    ReadableAssignments,
+    RevocableAssignment,
+)
+from delegation.api.schemas import AssignmentIn, AssignmentOut
+from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER, GrantRequest
 from delegation.service import assignments
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from servicekit.app import SessionDep
+from servicekit.pagination import Page
 
 router = APIRouter(tags=["assignments"])
 
 
-@router.get("/v1/customers/{customer_id}/assignments", response_model=Page)
+@router.get("/v1/customers/{customer_id}/assignments", response_model=Page[AssignmentOut])
 async def list_assignments(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    kit: KitDep,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    user_id: UUID | None = Query(default=None),
-    include_revoked: bool = Query(default=False),
-) -> dict[str, Any]:
+    listing: ReadableAssignments, session: SessionDep
+) -> Page[AssignmentOut]:
     rows = await assignments.list_page(
-        kit,
         session,
-        principal,
-        customer_id,
-        limit=limit,
-        cursor=cursor,
-        user_id=user_id,
-        include_revoked=include_revoked,
+        listing.customer_id,
+        limit=listing.limit,
+        cursor=listing.cursor,
+        user_id=listing.user_id,
+        include_revoked=listing.include_revoked,
     )
-    result = page(rows, limit, assignments.position)
-    result["items"] = [AssignmentOut.of(r).model_dump(mode="json") for r in result["items"]]
-    return result
+    return Page(items=[AssignmentOut.of(r) for r in rows.items], next_cursor=rows.next_cursor)
 
 
 @router.post(
@@ -49,9 +43,9 @@ async def list_assignments(
 async def grant(
     customer_id: UUID,
     body: AssignmentIn,
-    principal: CurrentPrincipal,
+    admin: GrantingAdministrator,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> AssignmentOut:
     request = GrantRequest(
         customer_id=customer_id,
@@ -61,29 +55,16 @@ async def grant(
         scope=body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
         permissions=frozenset(body.permissions),
     )
-    row = await assignments.grant(kit, session, principal, request)
+    row = await assignments.grant(session, deps, admin, request)
     return AssignmentOut.of(row)
 
 
 @router.get("/v1/customers/{customer_id}/assignments/{assignment_id}", response_model=AssignmentOut)
-async def get_assignment(
-    customer_id: UUID,
-    assignment_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    kit: KitDep,
-) -> AssignmentOut:
-    row = await assignments.get_one(kit, session, principal, customer_id, assignment_id)
+async def get_assignment(row: ReadableAssignment) -> AssignmentOut:
     return AssignmentOut.of(row)
 
 
 @router.delete("/v1/customers/{customer_id}/assignments/{assignment_id}", status_code=204)
-async def revoke(
-    customer_id: UUID,
-    assignment_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    kit: KitDep,
-) -> Response:
-    await assignments.revoke_one(kit, session, principal, customer_id, assignment_id)
+async def revoke(target: RevocableAssignment, session: SessionDep, deps: DepsDep) -> Response:
+    await assignments.revoke_one(session, deps, target.admin, target.row)
     return Response(status_code=204)

@@ -2,70 +2,35 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from delegation.api.schemas import (
-    Action,
-    BatchIn,
-    BatchOut,
-    CheckIn,
-    DecisionOut,
-    ResourcesOut,
-    ResourceType,
-)
+from delegation.api.auth import AskedBatch, AskedCheck, AskedResources
+from delegation.api.schemas import BatchOut, DecisionOut, ResourcesOut
+from delegation.deps import DepsDep
 from delegation.service import checks
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal
+from servicekit.app import SessionDep
 
 router = APIRouter(tags=["checks"])
 
 
-def _check(body: CheckIn) -> checks.Check:
-    r = body.resource
-    return checks.Check(
-        subject=body.subject,
-        action=body.action,
-        resource=checks.ResourceRef(
-            type=r.type,
-            id=r.id,
-            customer_id=r.customer_id,
-            billing_account_id=r.billing_account_id,
-            sim_id=r.sim_id,
-        ),
-    )
-
-
 @router.post("/v1/check", response_model=DecisionOut)
-async def check(
-    body: CheckIn, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
-) -> DecisionOut:
+async def check(asked: AskedCheck, session: SessionDep, deps: DepsDep) -> DecisionOut:
     """May ``subject`` do ``action`` on ``resource``? Always 200 with the reason."""
-    [decision] = await checks.ask(kit, session, principal, [_check(body)])
+    [decision] = await checks.decide_many(session, deps, [asked])
     return DecisionOut(allowed=decision.allowed, reason=decision.reason)
 
 
 @router.post("/v1/check/batch", response_model=BatchOut)
-async def check_batch(
-    body: BatchIn, principal: CurrentPrincipal, session: SessionDep, kit: KitDep
-) -> BatchOut:
+async def check_batch(asked: AskedBatch, session: SessionDep, deps: DepsDep) -> BatchOut:
     """Up to 500 checks; results in the same order."""
-    decisions = await checks.ask(kit, session, principal, [_check(c) for c in body.checks])
+    decisions = await checks.decide_many(session, deps, asked)
     return BatchOut(results=[DecisionOut(allowed=d.allowed, reason=d.reason) for d in decisions])
 
 
 @router.get("/v1/subjects/{user_id}/resources", response_model=ResourcesOut)
-async def resources(
-    user_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    kit: KitDep,
-    type: ResourceType = Query(),
-    action: Action = Query(),
-) -> ResourcesOut:
+async def resources(asked: AskedResources, session: SessionDep, deps: DepsDep) -> ResourcesOut:
     """What the user may act on: whole customers, plus single resources besides."""
-    seen = await checks.ask_resources(kit, session, principal, user_id, type, action)
+    seen = await checks.resources_of(session, deps, asked.user_id, asked.type, asked.action)
     return ResourcesOut(
         customer_ids=sorted(seen.customer_ids, key=str),
         ids=sorted(seen.ids, key=str),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -30,14 +30,15 @@ Application = Literal[
     "user-management", "my-invoice-online", "invoice-insights", "fleet-manager", "mobile-numbers"
 ]
 Permission = Literal["read", "manage", "order"]
+ThirdPartyStatus = Literal["pending", "approved", "refused", "cancelled"]
 Profile = Literal["access_owner", "access_manager", "portal_user", "service_user"]
 Subprofile = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,49}$")]
 
 # The Literals above are what the OpenAPI document shows; keep them the domain's.
-assert set(Action.__args__) == set(ACTIONS)  # type: ignore[attr-defined]
-assert set(ResourceType.__args__) == set(RESOURCE_TYPES)  # type: ignore[attr-defined]
-assert set(Application.__args__) == set(APPLICATIONS)  # type: ignore[attr-defined]
-assert set(Permission.__args__) == set(PERMISSIONS)  # type: ignore[attr-defined]
+assert set(get_args(Action)) == set(ACTIONS)
+assert set(get_args(ResourceType)) == set(RESOURCE_TYPES)
+assert set(get_args(Application)) == set(APPLICATIONS)
+assert set(get_args(Permission)) == set(PERMISSIONS)
 
 MAX_IDS = 500
 
@@ -210,8 +211,3 @@ def _scope_out(row: Any) -> ScopeOut:
         billing_accounts=row.scope_billing_accounts,
         sims=row.scope_sims,
     )
-
-
-class Page(BaseModel):
-    items: list[Any]
-    next_cursor: str | None

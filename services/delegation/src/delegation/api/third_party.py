@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 
-from delegation.api.schemas import DecisionReasonIn, Page, ThirdPartyIn, ThirdPartyOut
+from delegation.api.auth import ReadableDelegations, RequestingOwner
+from delegation.api.schemas import DecisionReasonIn, ThirdPartyIn, ThirdPartyOut, ThirdPartyStatus
+from delegation.deps import DepsDep
 from delegation.domain import WHOLE_CUSTOMER
-from delegation.service import assignments, third_party
-from servicekit.app import KitDep, SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal
-from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from delegation.models import ThirdPartyDelegation
+from delegation.service import third_party
+from servicekit.app import SessionDep
+from servicekit.auth import OperatorPrincipal
+from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 
 router = APIRouter(tags=["third-party delegations"])
 
-Status = Literal["pending", "approved", "refused", "cancelled"]
 
-
-def _page(rows: list[Any], limit: int) -> dict[str, Any]:
-    result = page(rows, limit, assignments.position)
-    result["items"] = [ThirdPartyOut.of(r).model_dump(mode="json") for r in result["items"]]
-    return result
+def _page(rows: Page[ThirdPartyDelegation]) -> Page[ThirdPartyOut]:
+    return Page(items=[ThirdPartyOut.of(r) for r in rows.items], next_cursor=rows.next_cursor)
 
 
 @router.post(
@@ -33,15 +31,15 @@ def _page(rows: list[Any], limit: int) -> dict[str, Any]:
 async def request_delegation(
     customer_id: UUID,
     body: ThirdPartyIn,
-    principal: CurrentPrincipal,
+    owner: RequestingOwner,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
 ) -> ThirdPartyOut:
     """The access owner asks; pending (and without effect) until operator staff approve."""
     row = await third_party.request(
-        kit,
         session,
-        principal,
+        deps,
+        owner,
         customer_id,
         body.grantee_user_id,
         body.scope.to_domain() if body.scope is not None else WHOLE_CUSTOMER,
@@ -50,50 +48,44 @@ async def request_delegation(
     return ThirdPartyOut.of(row)
 
 
-@router.get("/v1/customers/{customer_id}/third-party-delegations", response_model=Page)
+@router.get(
+    "/v1/customers/{customer_id}/third-party-delegations", response_model=Page[ThirdPartyOut]
+)
 async def list_for_customer(
-    customer_id: UUID,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    kit: KitDep,
-    status: Status | None = Query(default=None),
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> dict[str, Any]:
+    listing: ReadableDelegations, session: SessionDep
+) -> Page[ThirdPartyOut]:
     rows = await third_party.list_page(
-        kit,
         session,
-        principal,
-        customer_id=customer_id,
-        status=status,
-        limit=limit,
-        cursor=cursor,
+        customer_id=listing.customer_id,
+        status=listing.status,
+        limit=listing.limit,
+        cursor=listing.cursor,
     )
-    return _page(rows, limit)
+    return _page(rows)
 
 
-@router.get("/v1/operator/third-party-delegations", response_model=Page)
+@router.get("/v1/operator/third-party-delegations", response_model=Page[ThirdPartyOut])
 async def list_for_operator(
     principal: OperatorPrincipal,
     session: SessionDep,
-    kit: KitDep,
-    status: Status | None = Query(default=None),
+    status: ThirdPartyStatus | None = Query(default=None),
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> dict[str, Any]:
+) -> Page[ThirdPartyOut]:
     rows = await third_party.list_page(
-        kit, session, principal, customer_id=None, status=status, limit=limit, cursor=cursor
+        session, customer_id=None, status=status, limit=limit, cursor=cursor
     )
-    return _page(rows, limit)
+    return _page(rows)
 
 
 @router.post(
     "/v1/operator/third-party-delegations/{delegation_id}/approve", response_model=ThirdPartyOut
 )
 async def approve(
-    delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, kit: KitDep
+    delegation_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> ThirdPartyOut:
-    return ThirdPartyOut.of(await third_party.approve(kit, session, principal, delegation_id))
+    row = await third_party.approve(session, deps, delegation_id, by=principal.subject)
+    return ThirdPartyOut.of(row)
 
 
 @router.post(
@@ -103,9 +95,9 @@ async def refuse(
     delegation_id: UUID,
     principal: OperatorPrincipal,
     session: SessionDep,
-    kit: KitDep,
+    deps: DepsDep,
     body: DecisionReasonIn | None = Body(default=None),
 ) -> ThirdPartyOut:
     reason = body.reason if body is not None else None
-    row = await third_party.refuse(kit, session, principal, delegation_id, reason)
+    row = await third_party.refuse(session, deps, delegation_id, reason, by=principal.subject)
     return ThirdPartyOut.of(row)

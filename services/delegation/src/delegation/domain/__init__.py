@@ -12,6 +12,7 @@ from delegation.domain.granting import (
     check_revoke,
     check_third_party_request,
     grantee_refusal,
+    requester_refusal,
     third_party_grantee_refusal,
 )
 from delegation.domain.model import (
@@ -68,6 +69,7 @@ __all__ = [
     "decide",
     "grantee_refusal",
     "holds",
+    "requester_refusal",
     "third_party_grantee_refusal",
     "visible",
 ]

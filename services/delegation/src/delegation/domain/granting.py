@@ -223,6 +223,19 @@ def check_revoke(
     return None
 
 
+def requester_refusal(requester: Actor | None, customer_id: UUID, today: date) -> Refusal | None:
+    """[9.2] Whether ``requester`` may ask for a third-party delegation at all: operator
+    staff, or the customer's access owner."""
+    refusal = administration_refusal(requester, customer_id, today)
+    if refusal is not None or not isinstance(requester, Person):
+        return refusal
+    if requester.administers(customer_id) != ACCESS_OWNER:
+        return _refuse(
+            "forbidden", "requires_access_owner", "Only the access owner delegates to a third party"
+        )
+    return None
+
+
 def check_third_party_request(
     requester: Actor | None,
     grantee: Person | None,
@@ -235,18 +248,9 @@ def check_third_party_request(
 ) -> Refusal | None:
     """[9.2] Only the access owner asks; the grantee is someone outside the customer's
     organization (another company's user, or one with a third-party contract)."""
-    if isinstance(requester, Person):
-        refusal = administration_refusal(requester, customer_id, today)
-        if refusal is not None:
-            return refusal
-        if requester.administers(customer_id) != ACCESS_OWNER:
-            return _refuse(
-                "forbidden",
-                "requires_access_owner",
-                "Only the access owner delegates to a third party",
-            )
-    elif requester is None:
-        return _refuse("not_found", "other_customer", "No such customer")
+    refusal = requester_refusal(requester, customer_id, today)
+    if refusal is not None:
+        return refusal
     if customer_terminated:
         return _refuse("conflict", "customer_terminated", "The customer's agreement has ended")
     if not permissions:

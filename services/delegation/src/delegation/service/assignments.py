@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import (
     ACCESS_OWNER,
     GrantRequest,
     HeldAssignment,
-    administration_refusal,
     check_grant,
     check_revoke,
 )
 from delegation.models import Assignment
-from delegation.service.common import announce, load_actor, raise_for, revoke, today
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.pagination import decode_time_id_cursor, time_id_position
-from servicekit.problems import NotFound
+from delegation.service.common import Administrator, announce, raise_for, revoke, today
+from servicekit.pagination import Page
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
@@ -30,11 +25,9 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 
 
 async def grant(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, request: GrantRequest
+    session: AsyncSession, deps: Deps, admin: Administrator, request: GrantRequest
 ) -> Assignment:
     customer_id = request.customer_id
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
     grantee = await repo.person(session, request.user_id)
     customer = await repo.get_customer(session, customer_id)
     in_group = False
@@ -44,15 +37,15 @@ async def grant(
         in_group = bool(await repo.group_links(session, [grantee.customer_id], [customer_id]))
     raise_for(
         check_grant(
-            actor,
+            admin.actor,
             grantee,
             request,
-            today=today(kit),
+            today=today(deps),
             customer_terminated=customer is not None and customer.status == "terminated",
             grantee_in_group=in_group,
         )
     )
-    by = principal.subject
+    by = admin.by
     row = Assignment(
         assignment_id=repo.new_id(),
         customer_id=customer_id,
@@ -69,84 +62,42 @@ async def grant(
         status=repo.ACTIVE,
         source="api",
         granted_by=by,
-        granted_at=utcnow(),
+        granted_at=deps.now(),
     )
     session.add(row)
     await session.flush()
-    await announce(kit, session, row, "granted", by)
+    await announce(session, deps, row, "granted", by)
     return row
 
 
 async def revoke_one(
-    kit: ServiceKit,
-    session: AsyncSession,
-    principal: Principal,
-    customer_id: UUID,
-    assignment_id: UUID,
+    session: AsyncSession, deps: Deps, admin: Administrator, row: Assignment
 ) -> Assignment:
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
-    row = await repo.get_assignment(session, assignment_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("No such assignment")
     if row.status != repo.ACTIVE:
         return row  # revoking twice changes nothing
     others = 0
     if row.profile == ACCESS_OWNER:
-        others = await repo.count_active_owners(session, customer_id, besides=row.assignment_id)
+        others = await repo.count_active_owners(session, row.customer_id, besides=row.assignment_id)
     held = HeldAssignment(row.customer_id, row.user_id, row.profile, row.third_party)
-    raise_for(check_revoke(actor, held, today=today(kit), other_owners=others))
-    await revoke(kit, session, row, reason="revoked", by=principal.subject)
-    return row
-
-
-async def _may_read(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, customer_id: UUID
-) -> None:
-    if principal.is_service:
-        return  # services read who holds what (e.g. identity's own views)
-    actor = await load_actor(session, principal, customer_id)
-    raise_for(administration_refusal(actor, customer_id, today(kit)))
-
-
-async def get_one(
-    kit: ServiceKit,
-    session: AsyncSession,
-    principal: Principal,
-    customer_id: UUID,
-    assignment_id: UUID,
-) -> Assignment:
-    await _may_read(kit, session, principal, customer_id)
-    row = await repo.get_assignment(session, assignment_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("No such assignment")
+    raise_for(check_revoke(admin.actor, held, today=today(deps), other_owners=others))
+    await revoke(session, deps, row, reason="revoked", by=admin.by)
     return row
 
 
 async def list_page(
-    kit: ServiceKit,
     session: AsyncSession,
-    principal: Principal,
     customer_id: UUID,
     *,
     limit: int,
     cursor: str | None,
     user_id: UUID | None,
     include_revoked: bool,
-) -> list[Assignment]:
-    """Up to ``limit + 1`` rows (the extra one tells the caller there is more)."""
-    await _may_read(kit, session, principal, customer_id)
+) -> Page[Assignment]:
     return await repo.page_assignments(
         session,
         customer_id,
         limit=limit,
-        after=decode_time_id_cursor(cursor),
+        cursor=cursor,
         user_id=user_id,
         include_revoked=include_revoked,
     )
-
-
-def position(row: Any) -> dict[str, str]:
-    at = row.granted_at if isinstance(row, Assignment) else row.requested_at
-    key = row.assignment_id if isinstance(row, Assignment) else row.id
-    return time_id_position(at, key)

@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import (
     ACCESS_OWNER,
     DATA_RIGHTS,
@@ -27,9 +28,6 @@ from delegation.domain import (
     visible,
 )
 from delegation.service.common import today, with_group
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.problems import Forbidden
 
 
 @dataclass(frozen=True)
@@ -52,42 +50,10 @@ class Check:
     resource: ResourceRef
 
 
-async def authorize_asker(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, subjects: set[UUID]
-) -> None:
-    """A user may ask about themselves, access owners and managers about the users of
-    the customers they administer; operator staff and services about anyone."""
-    if principal.is_operator or principal.is_service:
-        return
-    caller_id = principal.user_id
-    others = subjects - {caller_id}
-    if not others:
-        return
-    found = await repo.people(session, others | {caller_id})
-    caller = found.get(caller_id)
-    if caller is None or not caller.can_hold_rights(today(kit)):
-        raise Forbidden("You may only ask about yourself")
-
-    def customers_of(person: Person) -> set[UUID]:
-        # Their own customer, and those where they hold rights (a third party's).
-        return {person.customer_id} | {g.customer_id for g in person.grants}
-
-    subjects_found = [found.get(s) for s in others]
-    wanted = set().union(*(customers_of(p) for p in subjects_found if p is not None))
-    caller = await with_group(session, caller, wanted)
-    for person in subjects_found:
-        if person is None or not any(
-            caller.administers(c) is not None for c in customers_of(person)
-        ):
-            raise Forbidden("You may only ask about yourself or users of customers you administer")
-
-
-async def decide_many(
-    kit: ServiceKit, session: AsyncSession, checks: list[Check]
-) -> list[Decision]:
+async def decide_many(session: AsyncSession, deps: Deps, checks: list[Check]) -> list[Decision]:
     if not checks:
         return []
-    day = today(kit)
+    day = today(deps)
     subjects = {c.subject for c in checks}
     target_users = {c.resource.id for c in checks if c.resource.type == "user" and c.resource.id}
     sim_ids = {s for c in checks if (s := c.resource.sim_ref) is not None}
@@ -140,7 +106,7 @@ async def decide_many(
 
 
 async def resources_of(
-    kit: ServiceKit, session: AsyncSession, user_id: UUID, type_: str, action: str
+    session: AsyncSession, deps: Deps, user_id: UUID, type_: str, action: str
 ) -> Visible:
     found = await repo.person(session, user_id)
     if found is None:
@@ -164,28 +130,8 @@ async def resources_of(
         person,
         type_,
         action,
-        today(kit),
+        today(deps),
         terminated=terminated,
         sims_by_account=sims_by_account,
         own_sims=own_sims,
     )
-
-
-async def ask(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, checks: list[Check]
-) -> list[Decision]:
-    """``POST /v1/check`` and ``/v1/check/batch``: authorize the asker, then decide."""
-    await authorize_asker(kit, session, principal, {c.subject for c in checks})
-    return await decide_many(kit, session, checks)
-
-
-async def ask_resources(
-    kit: ServiceKit,
-    session: AsyncSession,
-    principal: Principal,
-    user_id: UUID,
-    type_: str,
-    action: str,
-) -> Visible:
-    await authorize_asker(kit, session, principal, {user_id})
-    return await resources_of(kit, session, user_id, type_, action)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -11,18 +12,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import DelegationChangedV1, ScopeV1
 from delegation import repository as repo
-from delegation.domain import ACCESS_OWNER, Operator, Person, Refusal
+from delegation.deps import Deps
+from delegation.domain import ACCESS_OWNER, Person, Refusal
 from delegation.domain.granting import Actor
 from delegation.models import Assignment
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
 from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
-def today(kit: ServiceKit) -> date:
-    tz = getattr(kit.settings, "timezone", "Europe/Brussels")
-    return datetime.now(ZoneInfo(tz)).date()
+@dataclass(frozen=True)
+class Administrator:
+    """Who administers a customer's rights in this request, already allowed to
+    (``api/auth.py``); ``by`` is recorded as granted_by, revoked_by, requested_by."""
+
+    actor: Actor
+    by: str
+
+
+def today(deps: Deps) -> date:
+    """[9.2] Contracts end on a calendar day where the customer is: today is taken there."""
+    return deps.now().astimezone(ZoneInfo(deps.settings.timezone)).date()
 
 
 def as_uuid(value: str | UUID | None) -> UUID | None:
@@ -34,11 +42,16 @@ def as_uuid(value: str | UUID | None) -> UUID | None:
         return None
 
 
+def _uuids(values: list[str] | None) -> list[UUID] | None:
+    # Scope ids are kept as JSON strings in the row; the event carries them as UUIDs.
+    return None if values is None else [UUID(v) for v in values]
+
+
 async def announce(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     row: Assignment,
-    change: str,
+    change: Literal["granted", "revoked"],
     changed_by: str | UUID | None,
     reason: str | None = None,
 ) -> None:
@@ -47,26 +60,26 @@ async def announce(
         customer_id=row.customer_id,
         user_id=row.user_id,
         assignment_id=row.assignment_id,
-        change=change,  # type: ignore[arg-type]
-        profile=row.profile,  # type: ignore[arg-type]
+        change=change,
+        profile=row.profile,  # type: ignore[arg-type]  # a str column of PROFILES
         subprofiles=list(row.subprofiles or []),
         scope=ScopeV1(
             applications=row.scope_applications,
-            billing_accounts=row.scope_billing_accounts,  # type: ignore[arg-type]
-            sims=row.scope_sims,  # type: ignore[arg-type]
+            billing_accounts=_uuids(row.scope_billing_accounts),
+            sims=_uuids(row.scope_sims),
         ),
         permissions=list(row.permissions or []),
         third_party=row.third_party,
         changed_by=as_uuid(changed_by),
         reason=reason,
-        changed_at=utcnow(),
+        changed_at=deps.now(),
     )
-    await kit.outbox.add(session, payload)
+    await deps.outbox.add(session, payload)
 
 
 async def revoke(
-    kit: ServiceKit,
     session: AsyncSession,
+    deps: Deps,
     row: Assignment,
     *,
     reason: str,
@@ -75,9 +88,9 @@ async def revoke(
     """Revoke one assignment and announce it; False when it was no longer active."""
     if row.status != repo.ACTIVE:
         return False
-    if not await repo.mark_revoked(session, row, by=by, reason=reason, at=utcnow()):
+    if not await repo.mark_revoked(session, row, by=by, reason=reason, at=deps.now()):
         return False
-    await announce(kit, session, row, "revoked", by, reason)
+    await announce(session, deps, row, "revoked", by, reason)
     return True
 
 
@@ -98,20 +111,6 @@ async def with_group(
     if not links:
         return person
     return replace(person, group_owner_of=frozenset(child for _, child in links))
-
-
-async def load_actor(
-    session: AsyncSession, principal: Principal, customer_id: UUID | None
-) -> Actor | None:
-    """Who is acting: operator staff, or the calling user as delegation knows them."""
-    if principal.is_operator:
-        return Operator(principal.subject)
-    if principal.is_service:
-        raise Forbidden("Services do not administer rights")
-    found = await repo.person(session, principal.user_id)
-    if found is None:
-        return None
-    return await with_group(session, found, None if customer_id is None else {customer_id})
 
 
 def raise_for(refusal: Refusal | None, *, field: str = "body") -> None:

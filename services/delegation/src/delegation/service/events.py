@@ -22,11 +22,10 @@ from contracts.events import (
     UserDeactivatedV1,
 )
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import INTERNAL_CONTRACTS
 from delegation.models import Assignment, Sim, User
 from delegation.service.common import announce, revoke, today
-from servicekit.app import ServiceKit
-from servicekit.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +39,20 @@ def profile_assignment_id(user_id: UUID) -> UUID:
 
 
 async def customer_registered(
-    kit: ServiceKit, session: AsyncSession, payload: CustomerRegisteredV1
+    session: AsyncSession, deps: Deps, payload: CustomerRegisteredV1
 ) -> None:
     customer = await repo.ensure_customer(session, payload.customer_id)
     customer.enterprise_number = payload.enterprise_number
     customer.company_name = payload.company_name
     customer.wants_access_owner = payload.wants_access_owner
     customer.registered_at = payload.accepted_at
-    customer.updated_at = utcnow()
+    customer.updated_at = deps.now()
     # [9.1] Affiliates are known by enterprise number only; a customer registered with
     # one of them later falls under this customer's access owner from then on.
     await repo.replace_affiliates(session, payload.customer_id, payload.affiliates)
 
 
-async def user_created(kit: ServiceKit, session: AsyncSession, payload: UserCreatedV1) -> None:
+async def user_created(session: AsyncSession, deps: Deps, payload: UserCreatedV1) -> None:
     user = await repo.get_user(session, payload.user_id)
     if user is None:
         user = User(user_id=payload.user_id, customer_id=payload.customer_id, status="active")
@@ -63,7 +62,7 @@ async def user_created(kit: ServiceKit, session: AsyncSession, payload: UserCrea
     user.contract_kind = payload.contract.kind
     user.contract_ends_on = payload.contract.ends_on
     user.created_at = payload.created_at
-    user.updated_at = utcnow()
+    user.updated_at = deps.now()
     customer = await repo.ensure_customer(session, payload.customer_id)
     await session.flush()
 
@@ -75,7 +74,7 @@ async def user_created(kit: ServiceKit, session: AsyncSession, payload: UserCrea
         user.status != "active"
         or customer.status == "terminated"
         or payload.contract.kind not in INTERNAL_CONTRACTS
-        or (ends_on is not None and ends_on < today(kit))
+        or (ends_on is not None and ends_on < today(deps))
     ):
         # [9.2] Recorded, but no profile rights: someone outside the organization gets
         # rights only through an approved third-party delegation.
@@ -98,39 +97,37 @@ async def user_created(kit: ServiceKit, session: AsyncSession, payload: UserCrea
         status="active",
         source="user.created",
         granted_by=changed_by,
-        granted_at=utcnow(),
+        granted_at=deps.now(),
     )
     session.add(row)
     await session.flush()
-    await announce(kit, session, row, "granted", changed_by)
+    await announce(session, deps, row, "granted", changed_by)
 
 
-async def user_deactivated(
-    kit: ServiceKit, session: AsyncSession, payload: UserDeactivatedV1
-) -> None:
+async def user_deactivated(session: AsyncSession, deps: Deps, payload: UserDeactivatedV1) -> None:
     user = await repo.get_user(session, payload.user_id)
     if user is None:
         user = User(user_id=payload.user_id, customer_id=payload.customer_id)
         session.add(user)
     user.status = "deactivated"
     user.deactivated_at = payload.deactivated_at
-    user.updated_at = utcnow()
+    user.updated_at = deps.now()
     await session.flush()
     for row in await repo.active_assignments(session, user_id=payload.user_id):
-        await revoke(kit, session, row, reason="user_deactivated", by=None)
+        await revoke(session, deps, row, reason="user_deactivated", by=None)
     for pending in await repo.pending_third_party(session, grantee=payload.user_id):
         pending.status = "cancelled"
-        pending.decided_at = utcnow()
+        pending.decided_at = deps.now()
         pending.decision_reason = "user_deactivated"
 
 
 async def customer_terminated(
-    kit: ServiceKit, session: AsyncSession, payload: CustomerTerminatedV1
+    session: AsyncSession, deps: Deps, payload: CustomerTerminatedV1
 ) -> None:
     customer = await repo.ensure_customer(session, payload.customer_id)
     customer.status = "terminated"
     customer.terminated_at = payload.terminated_at
-    customer.updated_at = utcnow()
+    customer.updated_at = deps.now()
     await session.flush()
     rows = {
         row.assignment_id: row
@@ -141,10 +138,10 @@ async def customer_terminated(
         ]
     }
     for row in rows.values():
-        await revoke(kit, session, row, reason="customer_terminated", by=None)
+        await revoke(session, deps, row, reason="customer_terminated", by=None)
     for pending in await repo.pending_third_party(session, customer_id=payload.customer_id):
         pending.status = "cancelled"
-        pending.decided_at = utcnow()
+        pending.decided_at = deps.now()
         pending.decision_reason = "customer_terminated"
 
 
@@ -163,14 +160,13 @@ async def sim_changed(session: AsyncSession, payload: SimChangedV1) -> None:
     await session.flush()
 
 
-async def sweep_ended_contracts(kit: ServiceKit) -> int:
+async def sweep_ended_contracts(session: AsyncSession, deps: Deps) -> int:
     """[9.2] Revoke the assignments of people whose contract ended (decisions already
     deny them; this makes it visible and tells other services)."""
     revoked = 0
-    async with kit.db.transaction() as session:
-        for user_id in await repo.users_with_ended_contracts(session, today(kit)):
-            for row in await repo.active_assignments(session, user_id=user_id):
-                revoked += await revoke(kit, session, row, reason="contract_ended", by=None)
+    for user_id in await repo.users_with_ended_contracts(session, today(deps)):
+        for row in await repo.active_assignments(session, user_id=user_id):
+            revoked += await revoke(session, deps, row, reason="contract_ended", by=None)
     if revoked:
         log.info("revoked assignments of ended contracts", extra={"count": revoked})
     return revoked

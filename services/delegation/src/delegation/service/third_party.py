@@ -9,19 +9,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation import repository as repo
+from delegation.deps import Deps
 from delegation.domain import (
     PORTAL_USER,
     Scope,
-    administration_refusal,
     check_third_party_request,
     third_party_grantee_refusal,
 )
 from delegation.models import Assignment, ThirdPartyDelegation
-from delegation.service.common import announce, load_actor, raise_for, today
-from servicekit.app import ServiceKit
-from servicekit.auth import Principal
-from servicekit.db import utcnow
-from servicekit.pagination import decode_time_id_cursor
+from delegation.service.common import Administrator, announce, raise_for, today
+from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
 
 
@@ -30,25 +27,24 @@ def _ids(values: frozenset[UUID] | None) -> list[str] | None:
 
 
 async def request(
-    kit: ServiceKit,
     session: AsyncSession,
-    principal: Principal,
+    deps: Deps,
+    owner: Administrator,
     customer_id: UUID,
     grantee_user_id: UUID,
     scope: Scope,
     permissions: frozenset[str],
 ) -> ThirdPartyDelegation:
-    actor = await load_actor(session, principal, customer_id)
     grantee = await repo.person(session, grantee_user_id)
     customer = await repo.get_customer(session, customer_id)
     raise_for(
         check_third_party_request(
-            actor,
+            owner.actor,
             grantee,
             customer_id,
             scope,
             permissions,
-            today=today(kit),
+            today=today(deps),
             customer_terminated=customer is not None and customer.status == "terminated",
         )
     )
@@ -61,8 +57,8 @@ async def request(
         scope_sims=_ids(scope.sims),
         permissions=sorted(permissions),
         status="pending",
-        requested_by=principal.subject,
-        requested_at=utcnow(),
+        requested_by=owner.by,
+        requested_at=deps.now(),
     )
     session.add(row)
     await session.flush()
@@ -79,7 +75,7 @@ async def _pending(session: AsyncSession, delegation_id: UUID) -> ThirdPartyDele
 
 
 async def approve(
-    kit: ServiceKit, session: AsyncSession, principal: Principal, delegation_id: UUID
+    session: AsyncSession, deps: Deps, delegation_id: UUID, *, by: str
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     customer = await repo.get_customer(session, row.customer_id)
@@ -88,7 +84,7 @@ async def approve(
     grantee = await repo.person(session, row.grantee_user_id)
     if grantee is None:
         raise Conflict("The grantee is no longer known", reason="unknown_user")
-    raise_for(third_party_grantee_refusal(grantee, today(kit)))
+    raise_for(third_party_grantee_refusal(grantee, today(deps)))
     assignment = Assignment(
         assignment_id=repo.new_id(),
         customer_id=row.customer_id,
@@ -103,55 +99,46 @@ async def approve(
         status=repo.ACTIVE,
         source="third_party_delegation",
         granted_by=row.requested_by,
-        granted_at=utcnow(),
+        granted_at=deps.now(),
     )
     if not await repo.decide_third_party(
         session,
         row,
         status="approved",
-        by=principal.subject,
-        at=utcnow(),
+        by=by,
+        at=deps.now(),
         assignment_id=assignment.assignment_id,
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     session.add(assignment)
     await session.flush()
-    await announce(kit, session, assignment, "granted", row.requested_by)
+    await announce(session, deps, assignment, "granted", row.requested_by)
     return row
 
 
 async def refuse(
-    kit: ServiceKit,
-    session: AsyncSession,
-    principal: Principal,
-    delegation_id: UUID,
-    reason: str | None,
+    session: AsyncSession, deps: Deps, delegation_id: UUID, reason: str | None, *, by: str
 ) -> ThirdPartyDelegation:
     row = await _pending(session, delegation_id)
     if not await repo.decide_third_party(
-        session, row, status="refused", by=principal.subject, at=utcnow(), reason=reason
+        session, row, status="refused", by=by, at=deps.now(), reason=reason
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
     return row
 
 
 async def list_page(
-    kit: ServiceKit,
     session: AsyncSession,
-    principal: Principal,
     *,
     customer_id: UUID | None,
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> list[ThirdPartyDelegation]:
-    if customer_id is not None and not (principal.is_operator or principal.is_service):
-        actor = await load_actor(session, principal, customer_id)
-        raise_for(administration_refusal(actor, customer_id, today(kit)))
+) -> Page[ThirdPartyDelegation]:
     return await repo.page_third_party(
         session,
         limit=limit,
-        after=decode_time_id_cursor(cursor),
+        cursor=cursor,
         customer_id=customer_id,
         status=status,
     )

@@ -1,0 +1,29 @@
+"""What delegation's use cases need, built once in ``main.py``: never the whole kit.
+
+Delegation decides rights itself from its own tables, so unlike the other services it
+holds no delegation client: asking itself over HTTP would be a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends
+
+from delegation.settings import DelegationSettings
+from servicekit.app import deps_dependency
+from servicekit.db import utcnow
+from servicekit.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: DelegationSettings
+    outbox: Outbox
+    now: Callable[[], datetime] = utcnow
+
+
+DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]
