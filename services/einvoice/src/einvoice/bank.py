@@ -19,13 +19,19 @@ class BankAdapter(Protocol):
 
     async def deliver(
         self, *, billing_account_id: uuid.UUID, reference: str, invoice_id: uuid.UUID
-    ) -> None: ...
+    ) -> None:
+        """Hand one invoice to the bank network. May be called more than once for one
+        invoice (a crash before the outcome was recorded); ``invoice_id`` is the key by
+        which the bank de-duplicates."""
+        ...
 
 
 class FakeBankAdapter:
     def __init__(self) -> None:
         self.invitations: list[tuple[uuid.UUID, str]] = []
         self.deliveries: list[tuple[uuid.UUID, str, uuid.UUID]] = []
+        # Tests make the next deliveries fail, as a bank network that is down would.
+        self.failures = 0
 
     async def invite(self, *, billing_account_id: uuid.UUID, reference: str) -> None:
         self.invitations.append((billing_account_id, reference))
@@ -37,6 +43,9 @@ class FakeBankAdapter:
     async def deliver(
         self, *, billing_account_id: uuid.UUID, reference: str, invoice_id: uuid.UUID
     ) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("the bank network is unavailable")
         self.deliveries.append((billing_account_id, reference, invoice_id))
         log.info(
             "invoice handed to the bank adapter",

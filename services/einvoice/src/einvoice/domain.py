@@ -51,6 +51,8 @@ SCOPE_CUSTOMER_FIXED = "customer_fixed"
 SCOPE_ACCOUNT = "billing_account"
 
 # What the delivery log says happened, per channel.
+# A bank-app delivery until the bank-delivery job has handed it to the bank adapter.
+QUEUED_FOR_BANK = "queued_for_bank"
 DELIVERY_STATUS: dict[str, str] = {
     "email": "notification_requested",
     "bank_app": "handed_to_bank_adapter",

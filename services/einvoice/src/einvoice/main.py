@@ -62,6 +62,14 @@ def create_app(
         "einvoice-expire-confirmations", settings.expiry_job_interval_s, expire_confirmations
     )
 
+    async def hand_to_bank(kit: ServiceKit) -> bool:
+        """One batch of due bank deliveries; True when a full batch was due (go again)."""
+        async with kit.db.transaction() as session:
+            due = await service.hand_due_to_bank(session, deps)
+        return due >= settings.bank_batch_size
+
+    kit.run_periodically("einvoice-bank-deliveries", settings.bank_poll_interval_s, hand_to_bank)
+
     async def close_billing(kit: ServiceKit) -> None:
         await billing_client.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, UniqueConstraint, Uuid, text
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.db import UTCDateTime, add_kit_tables, new_metadata, utcnow
@@ -107,6 +107,23 @@ class Delivery(Base):
     # Ids of the notification.requested written (e-mail, then the SMS alert if chosen).
     notification_request_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankDelivery(Base):
+    """An invoice waiting to be handed to the bank adapter. Written in the consumer's
+    transaction; the bank is called later by the bank-delivery job, never from inside the
+    consumer (whose batch may roll back or be re-read after a rebalance)."""
+
+    __tablename__ = "bank_deliveries"
+    __table_args__ = (Index("ix_bank_deliveries_due", "next_attempt_at"),)
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    reference: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 add_kit_tables(metadata)

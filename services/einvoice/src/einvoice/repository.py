@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from einvoice import domain
-from einvoice.models import BillingAccount, Delivery, DeliveryChannel
+from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel
 from servicekit.pagination import Keyset, Page
 
 # -- billing accounts ---------------------------------------------------------------
@@ -161,6 +161,20 @@ async def delivery_of(
 ) -> Delivery | None:
     stmt = select(Delivery).where(Delivery.invoice_id == invoice_id, Delivery.channel == channel)
     return (await session.scalars(stmt)).first()
+
+
+async def due_bank_deliveries(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[BankDelivery]:
+    """Bank deliveries whose time has come, locked; other instances skip them."""
+    stmt = (
+        select(BankDelivery)
+        .where(BankDelivery.next_attempt_at <= now)
+        .order_by(BankDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt)).all()
 
 
 DELIVERIES_NEWEST_FIRST = Keyset(Delivery.delivered_at, Delivery.id)

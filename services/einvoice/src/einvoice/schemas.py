@@ -90,7 +90,9 @@ RecordStatus = Literal[
     "superseded",
 ]
 Scope = Literal["customer_fixed", "billing_account"]
-DeliveryStatus = Literal["notification_requested", "handed_to_bank_adapter", "queued_for_print"]
+DeliveryStatus = Literal[
+    "notification_requested", "queued_for_bank", "handed_to_bank_adapter", "queued_for_print"
+]
 
 
 class ChannelOut(BaseModel):

@@ -26,6 +26,12 @@ class EinvoiceSettings(ServiceSettings):
     confirmation_ttl_days: int = Field(default=7, ge=1)
     # How often the job marks unconfirmed e-mail requests as expired.
     expiry_job_interval_s: float = Field(default=60.0, gt=0)
+    # The bank-delivery job: how often it looks for due deliveries, how many per pass,
+    # and the retry schedule when the bank adapter fails.
+    bank_poll_interval_s: float = Field(default=2.0, gt=0)
+    bank_batch_size: int = Field(default=20, ge=1)
+    bank_retry_initial_s: float = Field(default=10.0, ge=0)
+    bank_retry_max_s: float = Field(default=900.0, ge=0)
     # Shared with the bank adapter: it signs its callbacks with HMAC-SHA256.
     bank_callback_secret: str = "dev-secret"
 

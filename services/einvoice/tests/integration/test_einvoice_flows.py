@@ -56,7 +56,8 @@ class Stack:
             resp = await self.client.get(path, headers=headers)
             # 404 until the invoice taught einvoice the account (billing's fake doesn't know it)
             for item in resp.json()["items"] if resp.status_code == 200 else []:
-                if item["invoice_id"] == str(invoice_id):
+                # A bank-app delivery is queued first, then handed over by the bank job.
+                if item["invoice_id"] == str(invoice_id) and item["status"] != "queued_for_bank":
                     return item
             await asyncio.sleep(0.1)
         raise AssertionError(f"invoice {invoice_id} was not delivered")

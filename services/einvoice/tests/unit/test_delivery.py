@@ -30,6 +30,8 @@ async def app_client(run_app):
         consumer_enabled=False,
         bank_callback_secret=SECRET,
         expiry_job_interval_s=3600,
+        bank_poll_interval_s=3600,  # the tests run the bank-delivery job themselves
+        bank_retry_initial_s=0,
     )
     async with run_app(settings) as (app, client):
         yield app, client
@@ -116,11 +118,52 @@ async def test_bank_app_delivery_starts_with_the_cycle_in_progress(app_client, w
     await deliver(app, late)
     now = closed_invoice(acct.customer_id, acct.id, "mobile", current)
     await deliver(app, now)
-    items = (await client.get(acct.deliveries, headers=acct.headers)).json()["items"]
-    by_invoice = {i["invoice_id"]: (i["channel"], i["status"]) for i in items}
-    assert by_invoice[str(late.invoice_id)] == ("paper", "queued_for_print")
-    assert by_invoice[str(now.invoice_id)] == ("bank_app", "handed_to_bank_adapter")
+    await deliver(app, now)  # billing announced it twice: still one bank delivery
+    assert world.bank.deliveries == []  # never called from the consumer's transaction
+    assert await statuses(client, acct) == {
+        str(late.invoice_id): ("paper", "queued_for_print"),
+        str(now.invoice_id): ("bank_app", "queued_for_bank"),
+    }
+    assert await hand_to_bank(app) == 1
+    assert await hand_to_bank(app) == 0
+    assert (await statuses(client, acct))[str(now.invoice_id)] == (
+        "bank_app",
+        "handed_to_bank_adapter",
+    )
     assert world.bank.deliveries == [(acct.id, reference, now.invoice_id)]
+
+
+async def statuses(client, acct) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    items = (await client.get(acct.deliveries, headers=acct.headers)).json()["items"]
+    return {i["invoice_id"]: (i["channel"], i["status"]) for i in items}
+
+
+async def hand_to_bank(app) -> int:  # type: ignore[no-untyped-def]
+    async with app.state.kit.db.transaction() as session:
+        return await service.hand_due_to_bank(session, app.state.deps)
+
+
+async def test_a_failing_bank_is_retried_until_the_invoice_is_handed_over(app_client, world):
+    app, client = app_client
+    acct = billing_account(world, "mobile")
+    reference = (
+        await client.put(
+            f"{acct.delivery}/bank-app", headers=acct.headers, json={"iban": "BE68539007547034"}
+        )
+    ).json()["reference"]
+    raw, sig = signed(
+        {"billing_account_id": str(acct.id), "decision": "accepted", "reference": reference}
+    )
+    await client.post("/v1/bank-app/callbacks", content=raw, headers=sig)
+    invoice = closed_invoice(acct.customer_id, acct.id, "mobile", domain.period_of(utcnow()))
+    await deliver(app, invoice)
+    world.bank.failures = 2
+    assert await hand_to_bank(app) == 1  # refused
+    assert await hand_to_bank(app) == 1  # refused again (retry_initial 0: due at once)
+    assert world.bank.deliveries == []
+    assert await hand_to_bank(app) == 1
+    assert world.bank.deliveries == [(acct.id, reference, invoice.invoice_id)]
+    assert (await statuses(client, acct))[str(invoice.invoice_id)][1] == "handed_to_bank_adapter"
 
 
 async def test_delivery_log_pages(app_client, world):

@@ -11,7 +11,7 @@ from einvoice.service.channels import (
     request_email,
     terminate_customer,
 )
-from einvoice.service.delivery import deliver_invoice, list_deliveries
+from einvoice.service.delivery import deliver_invoice, hand_due_to_bank, list_deliveries
 
 __all__ = [
     "account",
@@ -21,6 +21,7 @@ __all__ = [
     "deliver_invoice",
     "expire_due",
     "get_delivery",
+    "hand_due_to_bank",
     "list_deliveries",
     "request_bank_app",
     "request_email",

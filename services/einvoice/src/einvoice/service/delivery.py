@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,11 +18,12 @@ from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.deps import Deps
-from einvoice.models import BillingAccount, Delivery, DeliveryChannel
+from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel
 from einvoice.schemas import DeliveryItemOut
 from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
 from servicekit.consumer import PermanentError
+from servicekit.db import database_now
 from servicekit.pagination import Page
 
 log = logging.getLogger(__name__)
@@ -47,15 +49,24 @@ async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClo
         return  # delivered already, e.g. billing announced the invoice twice
 
     request_ids: list[str] = []
+    status = domain.DELIVERY_STATUS[channel]
     if chosen is not None and chosen.channel == "email":
         request_ids = await _request_invoice_mail(session, deps, acct, chosen, invoice)
     elif chosen is not None and chosen.channel == "bank_app":
         assert chosen.bank_reference is not None
-        await deps.bank.deliver(
-            billing_account_id=acct.billing_account_id,
-            reference=chosen.bank_reference,
-            invoice_id=invoice.invoice_id,
+        # Recorded here, handed to the bank by the bank-delivery job: the bank is never
+        # called from the consumer's transaction (a rolled-back batch or a rebalance
+        # would call it again).
+        session.add(
+            BankDelivery(
+                invoice_id=invoice.invoice_id,
+                billing_account_id=acct.billing_account_id,
+                reference=chosen.bank_reference,
+                attempts=0,
+                next_attempt_at=deps.now(),
+            )
         )
+        status = domain.QUEUED_FOR_BANK
     session.add(
         Delivery(
             id=uuid.uuid4(),
@@ -65,7 +76,7 @@ async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClo
             customer_id=acct.customer_id,
             period=invoice.period,
             channel=channel,
-            status=domain.DELIVERY_STATUS[channel],
+            status=status,
             channel_id=chosen.id if chosen is not None else None,
             notification_request_ids=request_ids,
             delivered_at=deps.now(),
@@ -80,6 +91,43 @@ async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClo
             "channel": channel,
         },
     )
+
+
+async def hand_due_to_bank(session: AsyncSession, deps: Deps) -> int:
+    """Hand the due bank deliveries to the bank adapter; returns how many were due.
+
+    The rows stay locked (``SKIP LOCKED``: other instances take others) while the bank is
+    called, and the outcome is committed with them. A crash before that commit leaves the
+    row due, so the bank may be asked twice for one invoice: the adapter passes the
+    invoice id, by which the bank network de-duplicates.
+    """
+    now = await database_now(session)
+    s = deps.settings
+    due = await repo.due_bank_deliveries(session, now, s.bank_batch_size)
+    for queued in due:
+        try:
+            await deps.bank.deliver(
+                billing_account_id=queued.billing_account_id,
+                reference=queued.reference,
+                invoice_id=queued.invoice_id,
+            )
+        except Exception as exc:  # the bank is at the edge: any failure is retried
+            queued.attempts += 1
+            delay = min(s.bank_retry_initial_s * 2 ** (queued.attempts - 1), s.bank_retry_max_s)
+            queued.next_attempt_at = now + timedelta(seconds=delay)
+            queued.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning(
+                "bank delivery failed; retrying",
+                extra={"invoice_id": str(queued.invoice_id), "attempts": queued.attempts},
+            )
+            continue
+        delivery = await repo.delivery_of(session, queued.invoice_id, "bank_app")
+        if delivery is not None:
+            delivery.status = domain.DELIVERY_STATUS["bank_app"]
+        await session.delete(queued)
+        log.info("invoice handed to the bank", extra={"invoice_id": str(queued.invoice_id)})
+    await session.flush()
+    return len(due)
 
 
 async def _request_invoice_mail(
