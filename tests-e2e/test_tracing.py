@@ -56,3 +56,29 @@ def test_trace_of_the_accepting_request_travels_with_its_events(portal: Portal) 
         # traceparent = version-traceid-spanid-flags (W3C)
         assert headers["traceparent"].decode().split("-")[1] == trace_id, topic
         assert event.source == "/services/identity"
+
+
+def test_trace_of_the_billing_run_request_travels_with_its_invoices(portal: Portal) -> None:
+    from portal_client import last_month
+
+    op = portal.operator()
+    customer_id = str(uuid.uuid4())
+    resp = portal.billing.post(
+        "/v1/operator/billing-accounts",
+        headers=op,
+        json={"customer_id": customer_id, "kind": "mobile", "name": "Traced"},
+    )
+    assert resp.status_code == 201, resp.text
+    account_id = resp.json()["billing_account_id"]
+    resp = portal.billing.post(
+        "/v1/operator/billing-runs",
+        headers=op,
+        json={"period": last_month(), "billing_account_ids": [account_id]},
+    )
+    assert resp.status_code == 202, resp.text
+    trace_id = resp.headers["X-Trace-Id"]
+    # The run is worked later by a background job; its invoice.closed continues the trace
+    # of the request that asked for it.
+    event, headers = asyncio.run(_find_event("invoice.closed", customer_id, timeout_s=60))
+    assert headers["traceparent"].decode().split("-")[1] == trace_id
+    assert event.data["billing_account_id"] == account_id

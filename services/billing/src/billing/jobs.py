@@ -19,6 +19,7 @@ from billing.service import retention as retention_service
 from billing.service import runs
 from servicekit.app import ServiceKit
 from servicekit.db import Database
+from servicekit.telemetry import context_from_mapping, tracer
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,17 @@ def billing_worker(deps: Deps) -> Job:
 async def work_next_run(db: Database, deps: Deps) -> bool:
     async with db.transaction() as session:
         run_id = await runs.claim_next_run(session, deps)
+        parent = await runs.trace_of_run(session, run_id) if run_id is not None else {}
     if run_id is None:
         return False
-    await work_run(db, deps, run_id)
+    # Continue the trace of the request that asked for the run: the invoices' events
+    # (their outbox rows store the current trace context) then join that request's trace.
+    with tracer("billing").start_as_current_span(
+        "billing run",
+        context=context_from_mapping(parent),
+        attributes={"billing.run_id": str(run_id)},
+    ):
+        await work_run(db, deps, run_id)
     return True
 
 

@@ -120,6 +120,9 @@ class BillingRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The trace of the request that asked for the run: the worker continues it, so the
+    # invoices' events (invoice.closed) belong to that request's trace.
+    trace_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class BillingRunAccount(Base):

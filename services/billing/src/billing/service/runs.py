@@ -21,6 +21,7 @@ from billing.repository import runs as repo
 from billing.schemas import RunOut
 from billing.service.invoicing import close_period
 from servicekit.problems import Conflict, NotFound, ValidationFailed
+from servicekit.telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,16 @@ async def request_run(
         status="pending",
         requested_by=requested_by,
         created_at=deps.now(),
+        trace_headers=current_trace_headers() or None,
     )
     await repo.add_run(session, run)
     return run
+
+
+async def trace_of_run(session: AsyncSession, run_id: uuid.UUID) -> dict[str, str]:
+    """The trace context of the request that asked for the run (empty if none)."""
+    run = await repo.get_run(session, run_id)
+    return dict(run.trace_headers or {}) if run is not None else {}
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> RunOut:
