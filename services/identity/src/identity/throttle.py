@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -30,11 +32,64 @@ class Bucket:
     limit: int
 
 
+class LocalWindows:
+    """The same fixed windows in this process's memory: the fallback while Redis is down.
+
+    Each identity instance then counts on its own, so a guesser spreading attempts over
+    N instances gets up to N times the limit — still bounded, unlike no throttling. The
+    table is bounded too: expired windows are dropped, and past ``max_keys`` the oldest.
+    """
+
+    def __init__(self, window_s: int, *, max_keys: int = 100_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (failures, ends at)
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        hit = self._windows.get(key)
+        if hit is not None and hit[1] <= now:
+            del self._windows[key]
+            return None
+        return hit
+
+    def retry_after(self, buckets: list[Bucket], now: float) -> int | None:
+        wait: int | None = None
+        for b in buckets:
+            hit = self._live(b.key, now)
+            if hit is not None and hit[0] >= b.limit:
+                THROTTLED.labels(b.scope).inc()
+                wait = max(wait or 0, max(1, math.ceil(hit[1] - now)))
+        return wait
+
+    def record_failure(self, buckets: list[Bucket], now: float) -> None:
+        for b in buckets:
+            hit = self._live(b.key, now)
+            count, ends = hit if hit is not None else (0, now + self.window_s)
+            self._windows[b.key] = (count + 1, ends)
+        if len(self._windows) > self.max_keys:
+            for key in [k for k, (_, ends) in self._windows.items() if ends <= now]:
+                del self._windows[key]
+            while len(self._windows) > self.max_keys:
+                del self._windows[next(iter(self._windows))]  # oldest first (insertion order)
+
+    def reset(self, bucket: Bucket) -> None:
+        self._windows.pop(bucket.key, None)
+
+
 class Throttle:
-    def __init__(self, redis: Redis, *, prefix: str, window_s: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        window_s: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.window_s = window_s
+        self.clock = clock
+        self.local = LocalWindows(window_s)
 
     def bucket(self, scope: str, value: str, limit: int) -> Bucket:
         digest = hashlib.sha256(value.encode()).hexdigest()[:32]
@@ -43,9 +98,8 @@ class Throttle:
     async def retry_after(self, buckets: list[Bucket]) -> int | None:
         """Seconds until the caller may try again, or None when not throttled.
 
-        Redis being down fails open (logged and counted): argon2's cost still slows a
-        guesser, and refusing every login during a Redis outage would take the whole
-        portal down with it, service tokens included.
+        Redis being down must not take logins down with it (service tokens included):
+        the check then falls back to this instance's own windows (logged and counted).
         """
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -55,8 +109,8 @@ class Throttle:
                 results = await pipe.execute()
         except (RedisError, OSError):
             THROTTLE_ERRORS.inc()
-            log.warning("throttle check skipped: Redis unavailable")
-            return None
+            log.warning("throttle check on this instance only: Redis unavailable")
+            return self.local.retry_after(buckets, self.clock())
         wait: int | None = None
         for i, b in enumerate(buckets):
             count, pttl = results[2 * i], results[2 * i + 1]
@@ -76,9 +130,11 @@ class Throttle:
                 await pipe.execute()
         except (RedisError, OSError):
             THROTTLE_ERRORS.inc()
-            log.warning("throttle failure not recorded: Redis unavailable")
+            log.warning("throttle failure counted on this instance only: Redis unavailable")
+            self.local.record_failure(buckets, self.clock())
 
     async def reset(self, bucket: Bucket) -> None:
+        self.local.reset(bucket)
         try:
             await self.redis.delete(bucket.key)
         except (RedisError, OSError):
