@@ -35,7 +35,7 @@ from contracts.base import EventPayload
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
 from servicekit.consumer import EventConsumer, EventHandlers, Handler, probe_group_lag
 from servicekit.db import Database, utcnow
-from servicekit.delegation_client import DelegationClient
+from servicekit.delegation_client import Delegation, DelegationClient
 from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
 from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
@@ -102,7 +102,7 @@ class ServiceKit:
             settings.client_secret,
             timeout_s=settings.http_timeout_s,
         )
-        self.delegation = DelegationClient(
+        self.delegation: Delegation = DelegationClient(
             settings.delegation_url,
             self.tokens,
             ttl_s=settings.delegation_cache_ttl_s,

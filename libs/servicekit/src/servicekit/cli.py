@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import FastAPI
 
@@ -13,10 +14,12 @@ from servicekit.app import serve
 from servicekit.migrations import upgrade_to_head
 from servicekit.settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def run_cli(
-    settings_factory: Callable[[], ServiceSettings],
-    app_factory: Callable[[ServiceSettings], FastAPI],
+    settings_factory: Callable[[], S],
+    app_factory: Callable[[S], FastAPI],
     migrations_dir: Path,
     argv: list[str] | None = None,
 ) -> int:
@@ -33,8 +36,8 @@ def run_cli(
 
 
 def main_for(
-    settings_factory: Callable[[], ServiceSettings],
-    app_factory: Callable[[ServiceSettings], FastAPI],
+    settings_factory: Callable[[], S],
+    app_factory: Callable[[S], FastAPI],
     migrations_dir: Path,
 ) -> None:
     sys.exit(run_cli(settings_factory, app_factory, migrations_dir))

@@ -16,16 +16,19 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.topics import dead_letter_topic
 from servicekit.outbox import kafka_producer
 
+Record: TypeAlias = "ConsumerRecord[Any, Any]"
+
 
 async def _read(
     service: str, bootstrap: str, *, group: str | None, max_records: int, idle_s: float = 3.0
-) -> tuple[AIOKafkaConsumer, list]:  # type: ignore[type-arg]
+) -> tuple[AIOKafkaConsumer, list[Record]]:
     consumer = AIOKafkaConsumer(
         dead_letter_topic(service),
         bootstrap_servers=bootstrap,
@@ -34,7 +37,7 @@ async def _read(
         auto_offset_reset="earliest",
     )
     await consumer.start()
-    records: list = []  # type: ignore[type-arg]
+    records: list[Record] = []
     while len(records) < max_records:
         batch = await consumer.getmany(
             timeout_ms=int(idle_s * 1000), max_records=max_records - len(records)
@@ -46,7 +49,7 @@ async def _read(
     return consumer, records
 
 
-def _describe(record) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _describe(record: Record) -> dict[str, object]:
     headers = {k: v.decode(errors="replace") for k, v in record.headers or []}
     return {
         "partition": record.partition,
@@ -59,7 +62,9 @@ def _describe(record) -> dict[str, object]:  # type: ignore[no-untyped-def]
     }
 
 
-async def list_dead_letters(service: str, bootstrap: str, max_records: int = 1000) -> list[dict]:  # type: ignore[type-arg]
+async def list_dead_letters(
+    service: str, bootstrap: str, max_records: int = 1000
+) -> list[dict[str, object]]:
     consumer, records = await _read(service, bootstrap, group=None, max_records=max_records)
     await consumer.stop()
     return [_describe(r) for r in records]
@@ -86,10 +91,8 @@ async def replay(
                 headers=[*headers, ("dlq.replayed", b"1")],
             )
         if records:
-            offsets: dict = {}  # type: ignore[type-arg]
+            offsets: dict[TopicPartition, int] = {}
             for r in records:
-                from aiokafka import TopicPartition
-
                 tp = TopicPartition(r.topic, r.partition)
                 offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
             await consumer.commit(offsets)

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
@@ -59,6 +59,30 @@ class Visible:
 
 def _s(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class Delegation(Protocol):
+    """What a service asks delegation: the real ``DelegationClient``, or the test double
+    ``servicekit.testing.FakeDelegation``. Services type their ``Deps`` with this."""
+
+    async def check(self, subject: UUID | str, act: Action, resource: Resource) -> Decision: ...
+
+    async def check_many(
+        self, subject: UUID | str, act: Action, resources: list[Resource]
+    ) -> list[Decision]: ...
+
+    async def visible(self, subject: UUID | str, type_: str, act: Action) -> Visible: ...
+
+    async def require(
+        self,
+        principal: Principal,
+        resource: Resource,
+        *actions: Action,
+        visible_with: Action | None = None,
+        known: bool = False,
+    ) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class DelegationClient:
@@ -125,7 +149,8 @@ class DelegationClient:
             data = await self._call("POST", "/v1/check", json=body)
             hit = Decision(bool(data["allowed"]), str(data.get("reason", "")))
             self._store(key, hit)
-        return hit  # type: ignore[no-any-return]
+        assert isinstance(hit, Decision)
+        return hit
 
     async def check_many(
         self, subject: UUID | str, act: Action, resources: list[Resource]
@@ -154,7 +179,8 @@ class DelegationClient:
                 ids=frozenset(str(i) for i in data.get("ids", [])),
             )
             self._store(key, hit)
-        return hit  # type: ignore[no-any-return]
+        assert isinstance(hit, Visible)
+        return hit
 
     async def require(
         self,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, or_
 
 from servicekit.problems import BadRequest
@@ -75,6 +75,9 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
 
 class Page(BaseModel, Generic[T]):
     """One page of a list: ``next_cursor`` is None on the last page."""
+
+    # Always in the reply (null on the last page), so the schema says it is required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     items: list[T]
     next_cursor: str | None = None

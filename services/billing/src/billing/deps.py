@@ -14,7 +14,7 @@ from billing.domain.rating import ExclusionRules
 from billing.settings import BillingSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
-from servicekit.delegation_client import DelegationClient
+from servicekit.delegation_client import Delegation
 from servicekit.outbox import Outbox
 
 
@@ -22,7 +22,7 @@ from servicekit.outbox import Outbox
 class Deps:
     settings: BillingSettings
     outbox: Outbox
-    delegation: DelegationClient
+    delegation: Delegation
     rules: ExclusionRules
     # Names this process as the holder of billing-run leases.
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

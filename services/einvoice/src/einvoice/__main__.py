@@ -2,4 +2,4 @@ from einvoice.main import MIGRATIONS_DIR, create_app
 from einvoice.settings import EinvoiceSettings
 from servicekit.cli import main_for
 
-main_for(EinvoiceSettings, create_app, MIGRATIONS_DIR)  # type: ignore[arg-type]  # main_for is typed for the base ServiceSettings
+main_for(EinvoiceSettings, create_app, MIGRATIONS_DIR)

@@ -6,33 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends
 
-from contracts.actions import Action
 from einvoice.bank import BankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.settings import EinvoiceSettings
 from servicekit.app import deps_dependency
-from servicekit.auth import Principal
 from servicekit.db import utcnow
-from servicekit.delegation_client import Resource
+from servicekit.delegation_client import Delegation
 from servicekit.outbox import Outbox
-
-
-class Delegation(Protocol):
-    """The part of the delegation client einvoice uses; servicekit's ``DelegationClient``
-    and its test double ``FakeDelegation`` both have it."""
-
-    async def require(
-        self,
-        principal: Principal,
-        resource: Resource,
-        *actions: Action,
-        visible_with: Action | None = None,
-        known: bool = False,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from identity.settings import IdentitySettings
 from identity.throttle import Throttle
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
-from servicekit.delegation_client import DelegationClient
+from servicekit.delegation_client import Delegation
 from servicekit.outbox import Outbox
 
 
@@ -24,7 +24,7 @@ class Deps:
     settings: IdentitySettings
     outbox: Outbox
     # Tests pass servicekit.testing.FakeDelegation: the same check/visible/require.
-    delegation: DelegationClient
+    delegation: Delegation
     passwords: Passwords
     keyring: Keyring
     throttle: Throttle

@@ -19,7 +19,7 @@ from identity.tokens import local_service_token
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
 from servicekit.auth import ServiceTokenProvider, TokenVerifier
-from servicekit.delegation_client import DelegationClient
+from servicekit.delegation_client import Delegation, DelegationClient
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -33,7 +33,7 @@ def create_app(
     settings: IdentitySettings | None = None,
     *,
     verifier: TokenVerifier | None = None,
-    delegation: object | None = None,
+    delegation: Delegation | None = None,
 ) -> FastAPI:
     settings = settings or IdentitySettings()
     kit = ServiceKit(
@@ -64,7 +64,7 @@ def create_app(
         kit.delegation.tokens = kit.tokens
     if delegation is not None:
         # A test double with the client's methods (servicekit.testing.FakeDelegation).
-        kit.delegation = delegation  # type: ignore[assignment]  # duck-typed, no Protocol
+        kit.delegation = delegation
 
     deps = Deps(
         settings=settings,

@@ -2,4 +2,4 @@ from notifier.main import MIGRATIONS_DIR, create_app
 from notifier.settings import NotifierSettings
 from servicekit.cli import main_for
 
-main_for(NotifierSettings, create_app, MIGRATIONS_DIR)  # type: ignore[arg-type]  # main_for passes the NotifierSettings it built
+main_for(NotifierSettings, create_app, MIGRATIONS_DIR)

@@ -14,7 +14,7 @@ from notifier.settings import NotifierSettings
 from notifier.templates import Templates
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
-from servicekit.delegation_client import DelegationClient
+from servicekit.delegation_client import Delegation
 from servicekit.outbox import Outbox
 
 
@@ -23,7 +23,7 @@ class Deps:
     settings: NotifierSettings
     outbox: Outbox
     # Unused by the operator-only routes today; kept so every service's Deps reads alike.
-    delegation: DelegationClient
+    delegation: Delegation
     templates: Templates
     mailer: Mailer
     sms: SmsGateway
