@@ -147,6 +147,25 @@ async def _dead_letters(service: str, marker: bytes, timeout_s: float = 20.0) ->
     return found
 
 
+async def _assigned(consumer: EventConsumer) -> None:
+    for _ in range(100):
+        if consumer.assigned:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def _effects_of(db: Database, effects: Table, customer: str, *, at_least: int) -> list[str]:
+    """The event ids applied for ``customer``, once there are ``at_least`` (or after 20 s)."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        async with db.sessions() as s:
+            query = select(effects.c.event_id).where(effects.c.customer_id == customer)
+            rows = list((await s.execute(query)).scalars())
+        if len(rows) >= at_least or asyncio.get_running_loop().time() > deadline:
+            return rows
+        await asyncio.sleep(0.2)
+
+
 async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_blocking():
     db, effects = await _database()
     service = "billing"  # any catalogued service name: its dlq topic exists
@@ -175,10 +194,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
     await relay.start()
     await consumer.start()
     try:
-        for _ in range(100):
-            if consumer.assigned:
-                break
-            await asyncio.sleep(0.2)
+        await _assigned(consumer)
         good = new_event(_payload(uuid.UUID(customer)), source="/services/test")
         refused = new_event(
             CustomerTerminatedV1(
@@ -206,21 +222,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
                 (key, after.to_bytes()),
             ]
         )
-        deadline = asyncio.get_running_loop().time() + 20
-        while asyncio.get_running_loop().time() < deadline:
-            async with db.sessions() as s:
-                rows = (
-                    (
-                        await s.execute(
-                            select(effects.c.event_id).where(effects.c.customer_id == customer)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            if len(rows) >= 2:
-                break
-            await asyncio.sleep(0.2)
+        rows = await _effects_of(db, effects, customer, at_least=2)
         # The duplicate of `good` had no second effect, and the partition kept flowing
         # past the poison message to `after`.
         assert sorted(rows) == sorted([good.id, after.id])
