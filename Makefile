@@ -7,7 +7,7 @@ PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("sc
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
-        infra-status topics lint format typecheck check check-alerts schemas bench clean
+        infra-status topics lint format typecheck check check-alerts chaos schemas bench clean
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -15,6 +15,7 @@ help:
 	@echo "make demo   - drive the access and invoice journeys against a running system"
 	@echo "make check  - ruff, mypy and the tests"
 	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
+	@echo "make chaos  - kill -9, database and broker outages during billing runs, effects counted"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)" \
@@ -78,6 +79,13 @@ check: lint typecheck check-alerts test
 schemas: install
 	uv run python -m contracts.export
 	uv run python tools/export_docs.py
+
+# Faults at random points of billing runs, every effect counted (minutes; not in `make test`).
+chaos: install
+	deploy/local/infra.sh up
+	uv run portal-topics ensure
+	SINK_URL=http://127.0.0.1:8025 TEST_POSTGRES_URL=postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres \
+		uv run python tests-e2e/chaos.py $(CHAOS_ARGS)
 
 bench: install
 	deploy/local/infra.sh up
