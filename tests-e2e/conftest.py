@@ -3,9 +3,15 @@ six services and the mail/SMS sinks."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# The tests' helpers: this folder and deploy/local (the process launcher, the client).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from e2e_stack import OPERATOR_EMAIL, OPERATOR_PASSWORD, SINK_URL, running_stack
 from portal_client import Portal, Sinks
 from stack import SERVICES, Stack
