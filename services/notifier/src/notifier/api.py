@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from notifier import backoffice
 from notifier.auth import ManagedNotification
 from notifier.deps import DepsDep
-from notifier.schemas import NotificationOut, StatusName
+from notifier.schemas import BulkResendIn, BulkResendOut, NotificationOut, StatusName
 from servicekit.app import SessionDep
 from servicekit.auth import OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -43,6 +43,15 @@ async def list_notifications(
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.post("/resend-failed", status_code=202)
+async def resend_failed_notifications(
+    body: BulkResendIn, _operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
+) -> BulkResendOut:
+    """Send again the notifications that failed in a time range (say, during an outage of
+    the mail server), each as a new notification linked to its original."""
+    return await backoffice.resend_failed(session, deps, body)
 
 
 @router.post("/{notification_id}/resend", status_code=202)

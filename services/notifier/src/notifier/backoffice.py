@@ -13,7 +13,7 @@ from notifier import repository as repo
 from notifier.deps import Deps
 from notifier.domain import IN_PROGRESS, Channel, Status
 from notifier.models import Notification
-from notifier.schemas import NotificationOut
+from notifier.schemas import BulkResendIn, BulkResendOut, NotificationOut
 from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
 from servicekit.pagination import Page
@@ -111,6 +111,33 @@ async def resend(session: AsyncSession, deps: Deps, original: Notification) -> N
     await session.flush()
     log_notification(n, "notification resent", resend_of=str(original.id))
     return NotificationOut.of(n)
+
+
+async def resend_failed(session: AsyncSession, deps: Deps, ask: BulkResendIn) -> BulkResendOut:
+    """Send again, each as a new linked notification, the notifications that failed in a
+    time range (e.g. during a provider outage). One already resent, or whose one-time link
+    was removed by retention, is skipped and counted: resend those one by one."""
+    failed = await repo.failed_between(
+        session,
+        ask.failed_since,
+        ask.failed_until,
+        channel=ask.channel,
+        template=ask.template,
+        limit=ask.limit,
+    )
+    done = await repo.resent_already(session, [n.id for n in failed])
+    resent: list[uuid.UUID] = []
+    skipped = 0
+    for original in failed:
+        if original.id in done:
+            skipped += 1
+            continue
+        try:
+            resent.append((await resend(session, deps, original)).notification_id)
+        except Conflict:
+            skipped += 1
+    log.info("failed notifications resent", extra={"resent": len(resent), "skipped": skipped})
+    return BulkResendOut(resent=resent, skipped=skipped)
 
 
 # -- retention -----------------------------------------------------------------------------

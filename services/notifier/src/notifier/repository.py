@@ -157,3 +157,33 @@ async def delete_finished_before(session: AsyncSession, created_before: datetime
         .execution_options(synchronize_session=False)
     )
     return rowcount(result)
+
+
+async def failed_between(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime | None,
+    *,
+    channel: str | None,
+    template: str | None,
+    limit: int,
+) -> Sequence[Notification]:
+    """Failed notifications (oldest failure first), locked so two bulk resends cannot
+    both take one."""
+    stmt = select(Notification).where(
+        Notification.status == Status.FAILED, Notification.failed_at >= since
+    )
+    if until is not None:
+        stmt = stmt.where(Notification.failed_at < until)
+    if channel is not None:
+        stmt = stmt.where(Notification.channel == channel)
+    if template is not None:
+        stmt = stmt.where(Notification.template == template)
+    stmt = stmt.order_by(Notification.failed_at).limit(limit).with_for_update(skip_locked=True)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def resent_already(session: AsyncSession, original_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``original_ids`` that have a resend (in progress or done)."""
+    stmt = select(Notification.resend_of).where(Notification.resend_of.in_(original_ids))
+    return {i for i in (await session.execute(stmt)).scalars() if i is not None}

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.events.notification import TEMPLATE_NAME_PATTERN
 from notifier.domain import IN_PROGRESS, mask_address
 from notifier.models import Notification
 
@@ -57,3 +58,20 @@ class NotificationOut(BaseModel):
                 "failed_at": n.failed_at,
             }
         )
+
+
+class BulkResendIn(BaseModel):
+    """Which failed notifications to send again, e.g. those a provider outage failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failed_since: AwareDatetime
+    failed_until: AwareDatetime | None = None
+    channel: Literal["email", "sms"] | None = None
+    template: str | None = Field(default=None, pattern=TEMPLATE_NAME_PATTERN, max_length=64)
+    limit: int = Field(default=500, ge=1, le=1000)
+
+
+class BulkResendOut(BaseModel):
+    resent: list[UUID]  # the new notifications, each linked to its original (resend_of)
+    skipped: int  # already resent, or their one-time link is gone: resend those one by one

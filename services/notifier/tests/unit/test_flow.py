@@ -432,3 +432,32 @@ def test_our_own_smtp_configuration_errors_are_outages_not_the_recipients_fault(
         )
     )
     assert not unknown_mailbox.outage and not unknown_mailbox.transient
+
+
+async def test_operators_resend_what_failed_in_a_time_range_once(env: Env) -> None:
+    operator = env.tokens.headers(uuid.uuid4(), kind="operator")
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    for _ in range(3):
+        await submit(env, confirmation_request())
+    env.mailer.failures = [permanent("550 mailbox unavailable")] * 2
+    assert await env.sender.run_once() == 3
+    assert sorted(n.status for n in await rows(env)) == ["failed", "failed", "sent"]
+    ask = {"failed_since": before.isoformat(), "channel": "email"}
+
+    resp = await env.client.post(
+        "/v1/operator/notifications/resend-failed", json=ask, headers=operator
+    )
+    assert resp.status_code == 202, resp.text
+    assert len(resp.json()["resent"]) == 2 and resp.json()["skipped"] == 0
+    assert await env.sender.run_once() == 2
+    assert len(env.mailer.sent) == 3  # the one sent at first, and the two resent
+
+    again = await env.client.post(
+        "/v1/operator/notifications/resend-failed", json=ask, headers=operator
+    )
+    assert again.json() == {"resent": [], "skipped": 2}  # each original is resent once
+    user = env.tokens.headers(uuid.uuid4(), kind="user", customer_id=uuid.uuid4())
+    refused = await env.client.post(
+        "/v1/operator/notifications/resend-failed", json=ask, headers=user
+    )
+    assert refused.status_code == 403
