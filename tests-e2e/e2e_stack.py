@@ -74,7 +74,15 @@ def running_stack(*, sending_lease_s: int = 20, billing_run_lease_s: int = 60) -
         }
         for s in SERVICES
     }
-    service_env["notifier"]["NOTIFIER_SENDING_LEASE_S"] = str(sending_lease_s)
+    service_env["notifier"].update(
+        {
+            "NOTIFIER_SENDING_LEASE_S": str(sending_lease_s),
+            # Short waits after a provider outage, so the fault tests take seconds.
+            "NOTIFIER_OUTAGE_RETRY_S": "2",
+            "NOTIFIER_BREAKER_OPEN_S": "2",
+            "NOTIFIER_BREAKER_OPEN_MAX_S": "5",
+        }
+    )
     service_env["billing"]["BILLING_BILLING_RUN_LEASE_S"] = str(billing_run_lease_s)
     stack = Stack(
         ports=dict(E2E_PORTS),

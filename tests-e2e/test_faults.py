@@ -179,3 +179,31 @@ def test_redis_stopped_logins_keep_working_and_other_services_are_unaffected(
         assert all(stack.ready(s) for s in SERVICES)
     finally:
         infra("redis-start")
+
+
+def test_mail_server_refusing_for_a_while_delivers_every_mail_once_afterwards(
+    portal: Portal, sinks: Sinks
+) -> None:
+    op = portal.operator()
+    refusing = sinks.http.post("/api/mails/refuse", json={"seconds": 40, "code": 421})
+    assert refusing.status_code == 200, refusing.text
+    accepted = []
+    for _ in range(3):
+        reg = portal.register()
+        portal.accept(reg["registration_id"])  # asks for a confirmation mail
+        accepted.append(reg)
+    time.sleep(5)
+    assert all(sinks.mails(r["email"]) == [] for r in accepted), "a mail got through"
+    # The refusal ends by itself after 40 s; the mails must then go out, once each.
+    for reg in accepted:
+        sinks.wait_mail(reg["email"], timeout_s=120)
+    time.sleep(3)
+    assert {r["email"]: len(sinks.mails(r["email"])) for r in accepted} == {
+        r["email"]: 1 for r in accepted
+    }
+    # The outage used up none of the messages' attempts: each went out on its first.
+    for reg in accepted:
+        log = portal.notifier.get(
+            "/v1/operator/notifications", headers=op, params={"recipient": reg["email"]}
+        ).json()
+        assert [(n["status"], n["attempts"]) for n in log["items"]] == [("sent", 1)]

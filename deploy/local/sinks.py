@@ -18,6 +18,8 @@ One asyncio program, started by ``deploy/local/infra.sh up``:
   ``DELETE /api/sms``           forget all SMS
   ``POST /api/sms/fail-next``   JSON ``{"count": N, "status": 503}``: the next N
                                 ``POST /api/sms`` fail with that status (fault injection)
+  ``POST /api/mails/refuse``    JSON ``{"seconds": 60, "code": 421}``: every mail is refused
+                                with that code for that long (fault injection)
   ``GET /healthz``              ``{"status": "ok"}``
 
 Every mail / SMS is one JSON file under ``var/sinks/mail/`` / ``var/sinks/sms/``
@@ -42,6 +44,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -168,11 +171,46 @@ def mail_summary(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k != "raw"}
 
 
+class Refusal:
+    """Fault injection for the SMTP side: refuse every mail for a while, as a mail server
+    that is down or overloaded would (``421``), to test what the senders do meanwhile."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+        self.code = 421
+
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+    def set(self, body: Any) -> tuple[int, Any]:
+        body = body if isinstance(body, dict) else {}
+        try:
+            seconds = float(body.get("seconds", 60))
+            code = int(body.get("code", 421))
+        except (TypeError, ValueError):
+            return 400, {"error": "seconds and code must be numbers"}
+        if seconds < 0 or not 400 <= code <= 599:
+            return 400, {"error": "seconds >= 0 and 400 <= code <= 599 required"}
+        self.until, self.code = time.monotonic() + seconds, code
+        LOG.info("smtp: refusing every mail with %d for %.0fs", code, seconds)
+        return 200, self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "refusing": self.active(),
+            "code": self.code,
+            "seconds_left": max(0.0, self.until - time.monotonic()),
+        }
+
+
 class MailHandler:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, refusal: Refusal | None = None) -> None:
         self.store = store
+        self.refusal = refusal or Refusal()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refusal.active():
+            return f"{self.refusal.code} Service not available (refusal injected by the sink)"
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape")
@@ -317,9 +355,10 @@ def matches_to(rec: dict[str, Any], to: str | None) -> bool:
 
 
 class App:
-    def __init__(self, mails: Store, sms: SmsGateway) -> None:
+    def __init__(self, mails: Store, sms: SmsGateway, refusal: Refusal | None = None) -> None:
         self.mails = mails
         self.sms = sms
+        self.refusal = refusal or Refusal()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         status, ctype, payload = 500, "application/json", b""
@@ -370,6 +409,12 @@ class App:
                 return js(200, items)
             if method == "DELETE":
                 return js(200, {"deleted": self.mails.clear()})
+            raise HttpError(405, "method not allowed")
+        if path == "/api/mails/refuse":
+            if method == "POST":
+                return js(*self.refusal.set(json_body(body)))
+            if method == "GET":
+                return js(200, self.refusal.state())
             raise HttpError(405, "method not allowed")
         if path.startswith("/api/mails/") and method in ("GET", "HEAD"):
             parts = path.split("/")  # ['', 'api', 'mails', id, ('raw')]
@@ -451,11 +496,12 @@ def remove_pidfile(path: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     data = args.data_dir
     mails, sms = Store(Path(data, "mail")), SmsGateway(Store(Path(data, "sms")))
+    refusal = Refusal()
     loop = asyncio.get_running_loop()
 
     def smtp_factory() -> SMTP:
         return SMTP(
-            MailHandler(mails),
+            MailHandler(mails, refusal),
             hostname="localhost",  # avoids socket.getfqdn(), slow without DNS
             data_size_limit=MAX_MAIL_BYTES,
             enable_SMTPUTF8=True,
@@ -465,7 +511,7 @@ async def main(args: argparse.Namespace) -> None:
 
     smtp_server = await loop.create_server(smtp_factory, args.host, args.smtp_port)
     http_server = await asyncio.start_server(
-        App(mails, sms).handle, args.host, args.http_port, limit=MAX_HEADER_BYTES
+        App(mails, sms, refusal).handle, args.host, args.http_port, limit=MAX_HEADER_BYTES
     )
     LOG.info(
         "SMTP on %s:%d, HTTP on http://%s:%d/, data in %s (%d mails, %d sms)",

@@ -81,6 +81,9 @@ def classify_smtp_error(exc: BaseException) -> DeliveryError:
         return outage(f"smtp unreachable: {type(exc).__name__}")
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return outage("smtp server disconnected")
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421:
+        # "Service not available": the server itself, not this message.
+        return outage(f"smtp {exc.code} {exc.message}")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         reason = f"smtp {exc.code} {exc.message}"
         return transient(reason) if classify_smtp_code(exc.code) else permanent(reason)
