@@ -23,7 +23,8 @@ from stack import SERVICES, Stack  # noqa: E402
 
 OPERATOR_EMAIL = "operator-e2e@portal.local"
 OPERATOR_PASSWORD = "Operator-e2e-Passw0rd!"
-E2E_PORTS = {s: 18001 + i for i, s in enumerate(SERVICES)}
+# E2E_PORT_BASE lets a second run (another checkout) use other ports on the same machine.
+E2E_PORTS = {s: int(os.environ.get("E2E_PORT_BASE", "18001")) + i for i, s in enumerate(SERVICES)}
 SINK_URL = os.environ.get("SINK_URL", "http://127.0.0.1:8025")
 
 
@@ -61,6 +62,7 @@ def running_stack(*, sending_lease_s: int = 20, billing_run_lease_s: int = 60) -
         "IDENTITY_URL": f"http://127.0.0.1:{E2E_PORTS['identity']}",
         "DELEGATION_URL": f"http://127.0.0.1:{E2E_PORTS['delegation']}",
         "BILLING_URL": f"http://127.0.0.1:{E2E_PORTS['billing']}",
+        "FLEET_URL": f"http://127.0.0.1:{E2E_PORTS['fleet']}",
         "IDENTITY_PUBLIC_URL": f"http://127.0.0.1:{E2E_PORTS['identity']}",
         "EINVOICE_PUBLIC_URL": f"http://127.0.0.1:{E2E_PORTS['einvoice']}",
     }

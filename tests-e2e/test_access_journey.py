@@ -1,9 +1,10 @@
 """Access: registration → acceptance → confirmation mail → login → delegated rights."""
 
 import uuid
+from typing import Any
 
 import pytest
-from portal_client import Portal, Sinks, eventually
+from portal_client import Portal, Sinks, eventually, unique_email
 
 pytestmark = pytest.mark.e2e
 
@@ -141,3 +142,59 @@ def test_bad_registrations_are_refused_with_problem_json_and_change_nothing(
     assert resp.status_code == 201, resp.text
     no_token = portal.identity.get("/v1/me")
     assert no_token.status_code == 401
+
+
+def test_a_grant_cannot_scope_another_customers_billing_account(
+    portal: Portal, sinks: Sinks
+) -> None:
+    """The attack: an access owner names another customer's billing account in a grant,
+    so that lists filtered by its own customer in the URL would show that account."""
+    ours, theirs = portal.onboard(sinks), portal.onboard(sinks)
+    op = portal.operator()
+
+    def account_of(customer: dict) -> str:  # type: ignore[type-arg]
+        resp = portal.billing.post(
+            "/v1/operator/billing-accounts",
+            headers=op,
+            json={"customer_id": customer["customer_id"], "kind": "mobile", "name": "Team"},
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["billing_account_id"])
+
+    own_account, their_account = account_of(ours), account_of(theirs)
+    invited = portal.identity.post(
+        f"/v1/customers/{ours['customer_id']}/users",
+        headers=ours["headers"],
+        json={
+            "email": unique_email("scoped"),
+            "first_name": "Sam",
+            "last_name": "Peeters",
+            "locale": "en",
+            "contract": {"kind": "employee"},
+            "profile": "portal_user",
+        },
+    )
+    assert invited.status_code == 201, invited.text
+    user_id = invited.json()["user_id"]
+    path = f"/v1/customers/{ours['customer_id']}/assignments"
+
+    def grant(account: str) -> Any:
+        body = {
+            "user_id": user_id,
+            "profile": "portal_user",
+            "scope": {"applications": ["my-invoice-online"], "billing_accounts": [account]},
+            "permissions": ["read"],
+        }
+
+        # The invitee reaches delegation through Kafka: 404 until it has.
+        def attempt() -> Any:
+            resp = portal.delegation.post(path, headers=ours["headers"], json=body)
+            return None if resp.status_code == 404 else resp
+
+        return eventually(attempt, what="the invitee known to delegation")
+
+    refused = grant(their_account)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "scope.billing_accounts.0"
+    granted = grant(own_account)
+    assert granted.status_code == 201, granted.text

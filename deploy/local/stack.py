@@ -48,6 +48,7 @@ class Stack:
                 "IDENTITY_URL": env.get("IDENTITY_URL", self.url("identity")),
                 "DELEGATION_URL": env.get("DELEGATION_URL", self.url("delegation")),
                 "BILLING_URL": env.get("BILLING_URL", self.url("billing")),
+                "FLEET_URL": env.get("FLEET_URL", self.url("fleet")),
                 "IDENTITY_PUBLIC_URL": env.get("IDENTITY_PUBLIC_URL", self.url("identity")),
                 "EINVOICE_PUBLIC_URL": env.get("EINVOICE_PUBLIC_URL", self.url("einvoice")),
                 f"{service.upper()}_PORT": str(self.ports[service]),

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from delegation.owners import ScopeOwners
 from delegation.settings import DelegationSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -23,6 +24,7 @@ from servicekit.outbox import Outbox
 class Deps:
     settings: DelegationSettings
     outbox: Outbox
+    owners: ScopeOwners  # who owns the billing accounts and SIMs a scope names
     now: Callable[[], datetime] = utcnow
 
 

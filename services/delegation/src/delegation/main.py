@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from delegation import api, handlers
 from delegation.deps import Deps
 from delegation.models import Base
+from delegation.owners import HttpScopeOwners, ScopeOwners
 from delegation.service.events import sweep_ended_contracts
 from delegation.settings import DelegationSettings
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
+from servicekit.http import ServiceClient
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -23,14 +25,27 @@ def create_app(
     *,
     verifier: Any = None,
     delegation: Any = None,
+    scope_owners: ScopeOwners | None = None,
 ) -> FastAPI:
+    """Tests replace the edges: token keys, and who owns billing accounts and SIMs."""
     settings = settings or DelegationSettings()
     kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
     if verifier is not None:
         kit.verifier = verifier
     if delegation is not None:
         kit.delegation = delegation
-    deps = Deps(settings=settings, outbox=kit.outbox)
+    if scope_owners is None:
+        timeout = settings.http_timeout_s
+        scope_owners = HttpScopeOwners(
+            ServiceClient("billing", settings.billing_url, kit.tokens, timeout_s=timeout),
+            ServiceClient("fleet", settings.fleet_url, kit.tokens, timeout_s=timeout),
+        )
+    deps = Deps(settings=settings, outbox=kit.outbox, owners=scope_owners)
+
+    async def close_owners(_kit: ServiceKit) -> None:
+        await deps.owners.close()
+
+    kit.on_shutdown.append(close_owners)
     kit.subscribe(handlers.event_handlers(deps))
 
     async def sweep(kit: ServiceKit) -> None:

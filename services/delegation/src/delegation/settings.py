@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -20,3 +21,13 @@ class DelegationSettings(ServiceSettings):
     # Decisions deny them at once anyway; the sweep makes the revocation visible.
     contract_sweep_interval_s: float = 900.0
     contract_sweep_enabled: bool = True
+    # Billing and fleet answer who owns a billing account or SIM named in a grant's scope.
+    # Shared with the other services that call them, so read unprefixed.
+    billing_url: str = Field(
+        default="http://127.0.0.1:8003",
+        validation_alias=AliasChoices("DELEGATION_BILLING_URL", "BILLING_URL", "billing_url"),
+    )
+    fleet_url: str = Field(
+        default="http://127.0.0.1:8004",
+        validation_alias=AliasChoices("DELEGATION_FLEET_URL", "FLEET_URL", "fleet_url"),
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -54,7 +53,7 @@ async def test_grant_check_and_revoke_on_postgresql() -> None:
 
         c = await env.register()
         pu = await env.invite(c.customer_id)
-        ba = uuid.uuid4()
+        ba = env.billing_account(c.customer_id)
         path = f"/v1/customers/{c.customer_id}/assignments"
         owner = env.user(c.registrant, c.customer_id)
         body = {

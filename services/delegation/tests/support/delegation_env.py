@@ -33,11 +33,35 @@ class Customer:
 
 
 @dataclass
+class FakeScopeOwners:
+    """Billing and fleet as delegation asks them: who owns a billing account or a SIM."""
+
+    accounts: dict[UUID, UUID] = field(default_factory=dict)
+    sims: dict[UUID, UUID] = field(default_factory=dict)
+
+    async def customer_of_billing_account(self, billing_account_id: UUID) -> UUID | None:
+        return self.accounts.get(billing_account_id)
+
+    async def customer_of_sim(self, sim_id: UUID) -> UUID | None:
+        return self.sims.get(sim_id)
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
 class Env:
     client: AsyncClient
     kit: ServiceKit
     deps: Deps
     tokens: TokenFactory = field(default_factory=TokenFactory)
+    owners: FakeScopeOwners = field(default_factory=FakeScopeOwners)
+
+    def billing_account(self, customer_id: UUID) -> UUID:
+        """A billing account of ``customer_id``, as billing would answer for it."""
+        account = uuid.uuid4()
+        self.owners.accounts[account] = customer_id
+        return account
 
     # -- tokens -------------------------------------------------------------------------
 
@@ -180,6 +204,9 @@ def settings_for(database_url: str, **kw: Any) -> DelegationSettings:
 async def delegation_env(database_url: str, **settings: Any) -> AsyncIterator[Env]:
     tokens = TokenFactory()
     verifier = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE)
-    app = create_app(settings_for(database_url, **settings), verifier=verifier)
+    owners = FakeScopeOwners()
+    app = create_app(settings_for(database_url, **settings), verifier=verifier, scope_owners=owners)
     async with running(app) as client:
-        yield Env(client=client, kit=app.state.kit, deps=app.state.deps, tokens=tokens)
+        yield Env(
+            client=client, kit=app.state.kit, deps=app.state.deps, tokens=tokens, owners=owners
+        )

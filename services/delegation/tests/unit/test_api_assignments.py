@@ -47,7 +47,7 @@ async def test_user_created_grants_its_profile_and_announces_it(env: Env) -> Non
 async def test_access_owner_grants_scoped_invoice_rights_then_revokes_them(env: Env) -> None:
     c = await env.register()
     pu = await env.invite(c.customer_id)
-    ba, other_ba = uuid.uuid4(), uuid.uuid4()
+    ba, other_ba = env.billing_account(c.customer_id), env.billing_account(c.customer_id)
     owner = env.user(c.registrant, c.customer_id)
 
     resp = await env.client.post(_path(c.customer_id), headers=owner, json=_invoice_read(pu, ba))
@@ -90,7 +90,7 @@ async def test_access_owner_grants_scoped_invoice_rights_then_revokes_them(env: 
 async def test_access_manager_grants_rights_it_cannot_use_itself(env: Env) -> None:
     c = await env.register(wants_access_owner=False)
     pu = await env.invite(c.customer_id)
-    ba = uuid.uuid4()
+    ba = env.billing_account(c.customer_id)
     resp = await env.client.post(
         _path(c.customer_id), headers=env.user(c.registrant), json=_invoice_read(pu, ba)
     )
@@ -380,3 +380,45 @@ async def test_service_user_reads_own_sim_only_and_ignores_stale_sim_events(env:
     assert (await env.check(su, "sim.read", res))["allowed"] is True
     await env.sim(c.customer_id, ba, None, sim_id=sim, change="end_user_changed")
     assert (await env.check(su, "sim.read", res))["reason"] == "not_own_sim"
+
+
+async def test_a_scope_naming_another_customers_billing_account_is_refused(env: Env) -> None:
+    """The attack: a grant listing another customer's account, which lists filtered by the
+    customer in the URL would then show to the grantee."""
+    c, other = await env.register(), await env.register()
+    pu = await env.invite(c.customer_id)
+    owner = env.user(c.registrant, c.customer_id)
+    theirs, unknown = env.billing_account(other.customer_id), uuid.uuid4()
+    before = await env.outbox()
+    granted_before = (await env.client.get(_path(c.customer_id), headers=owner)).json()
+    for ba in (theirs, unknown):
+        resp = await env.client.post(
+            _path(c.customer_id), headers=owner, json=_invoice_read(pu, ba)
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "scope.billing_accounts.0"
+        assert resp.headers["content-type"] == "application/problem+json"
+    assert await env.outbox() == before  # nothing granted, nothing announced
+    assert (await env.client.get(_path(c.customer_id), headers=owner)).json() == granted_before
+
+
+async def test_a_scope_naming_another_customers_sim_is_refused(env: Env) -> None:
+    c, other = await env.register(), await env.register()
+    pu = await env.invite(c.customer_id)
+    owner = env.user(c.registrant, c.customer_id)
+    ours = await env.sim(c.customer_id, env.billing_account(c.customer_id))
+    theirs = await env.sim(other.customer_id, env.billing_account(other.customer_id))
+    body = {
+        "user_id": str(pu),
+        "profile": "portal_user",
+        "scope": {"applications": ["fleet-manager"], "sims": [str(ours), str(theirs)]},
+        "permissions": ["read"],
+    }
+    resp = await env.client.post(_path(c.customer_id), headers=owner, json=body)
+    assert resp.status_code == 422, resp.text
+    [error] = resp.json()["errors"]
+    assert error["field"].startswith("scope.sims.") and str(theirs) in error["message"]
+    body["scope"]["sims"] = [str(ours)]
+    assert (
+        await env.client.post(_path(c.customer_id), headers=owner, json=body)
+    ).status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +19,43 @@ from delegation.domain import (
 from delegation.models import Assignment
 from delegation.service.common import Administrator, announce, raise_for, revoke, today
 from servicekit.pagination import Page
+from servicekit.problems import ValidationFailed
 
 
 def _ids(values: frozenset[UUID] | None) -> list[str] | None:
     return None if values is None else sorted(str(v) for v in values)
+
+
+async def _scope_of_this_customer(
+    session: AsyncSession, deps: Deps, customer_id: UUID, request: GrantRequest
+) -> None:
+    """Every billing account and SIM a scope names must be the grant's customer's: 422
+    otherwise, naming each id that is not (unknown and another customer's alike, so the
+    answer reveals nothing about other customers)."""
+    errors: list[dict[str, str]] = []
+    accounts = sorted(request.scope.billing_accounts or ())
+    for i, owner in enumerate(
+        await asyncio.gather(*(deps.owners.customer_of_billing_account(a) for a in accounts))
+    ):
+        if owner != customer_id:
+            errors.append(
+                {
+                    "field": f"scope.billing_accounts.{i}",
+                    "message": f"{accounts[i]} is not a billing account of this customer",
+                }
+            )
+    sims = sorted(request.scope.sims or ())
+    for i, sim_id in enumerate(sims):
+        known = await repo.get_sim(session, sim_id)  # fleet's sim.changed, projected here
+        owner = (
+            known.customer_id if known is not None else await deps.owners.customer_of_sim(sim_id)
+        )
+        if owner != customer_id:
+            errors.append(
+                {"field": f"scope.sims.{i}", "message": f"{sim_id} is not a SIM of this customer"}
+            )
+    if errors:
+        raise ValidationFailed("The scope names ids of another customer", errors=errors)
 
 
 async def grant(
@@ -45,6 +79,7 @@ async def grant(
             grantee_in_group=in_group,
         )
     )
+    await _scope_of_this_customer(session, deps, customer_id, request)
     by = admin.by
     row = Assignment(
         assignment_id=repo.new_id(),
