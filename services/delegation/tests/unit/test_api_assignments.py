@@ -422,3 +422,29 @@ async def test_a_scope_naming_another_customers_sim_is_refused(env: Env) -> None
     assert (
         await env.client.post(_path(c.customer_id), headers=owner, json=body)
     ).status_code == 201
+
+
+async def test_an_access_manager_holds_no_data_rights_whatever_the_order_of_grants(
+    env: Env,
+) -> None:
+    """Data rights granted first, promotion to access manager after: the promotion wins."""
+    c = await env.register()
+    pu = await env.invite(c.customer_id)
+    owner = env.user(c.registrant, c.customer_id)
+    whole_customer_read = {
+        "user_id": str(pu),
+        "profile": "portal_user",
+        "scope": {"applications": ["my-invoice-online"]},
+        "permissions": ["read"],
+    }
+    resp = await env.client.post(_path(c.customer_id), headers=owner, json=whole_customer_read)
+    assert resp.status_code == 201, resp.text
+    res = customer_resource(c.customer_id)
+    assert (await env.check(pu, "invoice.read", res))["allowed"] is True
+
+    promote = {"user_id": str(pu), "profile": "access_manager", "permissions": []}
+    resp = await env.client.post(_path(c.customer_id), headers=owner, json=promote)
+    assert resp.status_code == 201, resp.text
+    assert (await env.check(pu, "user.manage", res))["allowed"] is True
+    read = await env.check(pu, "invoice.read", res)
+    assert read == {"allowed": False, "reason": "profile_access_manager_cannot_read_data"}

@@ -11,8 +11,10 @@ from delegation_factories import (
     OTHER_BA,
     OTHER_CUSTOMER,
     TODAY,
+    grant,
     manager,
     owner,
+    person,
     portal_user,
     rights,
     service_user,
@@ -70,3 +72,10 @@ def test_service_user_sees_only_own_sims() -> None:
 def test_nothing_is_visible_after_the_contract_ended() -> None:
     o = with_(owner(), contract_ends_on=TODAY - timedelta(days=1))
     assert not visible(o, "invoice", "invoice.read", TODAY).customer_ids
+
+
+def test_an_access_manager_sees_no_data_even_with_data_grants_from_before() -> None:
+    promoted = person(rights("read", apps=("my-invoice-online",)), grant("access_manager"))
+    assert visible(promoted, "invoice", "invoice.read", TODAY) == visible(
+        None, "invoice", "x", TODAY
+    )

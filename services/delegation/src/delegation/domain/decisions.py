@@ -85,11 +85,13 @@ def _administration(person: Person, action: str, target: Target) -> Decision:
 
 def _data(grants: tuple[Grant, ...], person: Person, action: str, target: Target) -> Decision:
     right = DATA_RIGHTS[action]
+    # [8.4] An access manager holds no customer-data rights: whatever data rights the
+    # person was given before (or beside) the promotion, the profile wins.
+    if any(g.profile == ACCESS_MANAGER for g in grants):
+        return deny("profile_access_manager_cannot_read_data")
     portal = [g for g in grants if g.profile == PORTAL_USER]
     service = [g for g in grants if g.profile == SERVICE_USER]
     if not portal and not service:
-        if any(g.profile == ACCESS_MANAGER for g in grants):
-            return deny("profile_access_manager_cannot_read_data")
         return deny("no_grant")
 
     out_of_scope = False

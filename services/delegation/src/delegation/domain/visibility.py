@@ -60,6 +60,8 @@ def visible(
             continue
         if action not in DATA_RIGHTS:
             continue
+        if any(g.profile == ACCESS_MANAGER for g in grants):
+            continue  # [8.4] no customer-data rights, whatever was granted before
         for g in grants:
             if g.profile == PORTAL_USER:
                 _portal(g, type_, action, whole, ids, accounts, sims_by_account)
