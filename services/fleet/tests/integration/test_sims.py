@@ -381,3 +381,21 @@ async def test_the_history_pages_newest_first_and_refuses_a_foreign_cursor(fleet
     resp = await fleet.client.get(url, params={"cursor": foreign}, headers=headers)
     assert resp.status_code == 400
     assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_managing_a_sim_does_not_allow_ordering_a_plan_or_an_option(fleet: Fleet):
+    customer = new_id()
+    sim = await fleet.provision(customer, tariff_plan="SMART_S")
+    manager = new_id()
+    fleet.grant(manager, customer, "sim.read", "sim.manage")
+    headers = fleet.user(manager, customer)
+    plan = await fleet.client.put(
+        f"/v1/sims/{sim['sim_id']}/tariff-plan", json={"tariff_plan": "SMART_L"}, headers=headers
+    )
+    assert plan.status_code == 403, plan.text
+    option = await fleet.client.post(
+        f"/v1/sims/{sim['sim_id']}/options", json={"option": "DATA_5GB"}, headers=headers
+    )
+    assert option.status_code == 403, option.text
+    unchanged = await fleet.client.get(f"/v1/sims/{sim['sim_id']}", headers=headers)
+    assert unchanged.json()["tariff_plan"] == "SMART_S" and unchanged.json()["options"] == []

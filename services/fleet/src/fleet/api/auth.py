@@ -74,8 +74,9 @@ async def manageable_sim(
 async def orderable_sim(
     sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Sim:
-    """A subscription change: ordering products, or managing the SIM, allows it."""
-    return await _sim_for(session, deps, principal, sim_id, Action.PRODUCT_ORDER, Action.SIM_MANAGE)
+    """A subscription change (plan, options) is an order: it needs ``product.order`` (the
+    order right or the purchaser sub-profile); managing the SIM alone is not enough."""
+    return await _sim_for(session, deps, principal, sim_id, Action.PRODUCT_ORDER)
 
 
 async def operator_sim(sim_id: UUID, principal: OperatorPrincipal, session: SessionDep) -> Sim:
