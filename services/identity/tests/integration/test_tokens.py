@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
 import jwt
 import pytest
 
 from .conftest import GOOD_PASSWORD, OPERATOR_EMAIL, OPERATOR_PASSWORD, Stack, StackFactory
-from .factories import active_user
+from .factories import (
+    INVITEE_PASSWORD,
+    active_user,
+    admin_of_new_customer,
+    confirmed_invitee,
+    owners_rule,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +173,28 @@ async def test_wrong_key_passphrase_refuses_to_start(make_stack: StackFactory) -
         await make_stack(
             database_url=first.settings.database_url, key_passphrase="not-the-passphrase"
         )
+
+
+async def test_a_person_whose_contract_ended_can_no_longer_log_in(stack: Stack) -> None:
+    """[9.2] The end of an employment contract ends the login, not only the rights."""
+    owners = owners_rule(stack)
+    admin, customer_id, _ = await admin_of_new_customer(stack, owners)
+    ends = date.today() + timedelta(days=30)
+    email, _ = await confirmed_invitee(
+        stack, admin, customer_id, contract={"kind": "employee", "ends_on": ends.isoformat()}
+    )
+    first = await stack.login(email, INVITEE_PASSWORD)
+    assert first.status_code == 200, first.text
+    refresh = first.json()["refresh_token"]
+
+    deps = stack.app.state.deps
+    stack.app.state.deps = replace(deps, now=lambda: datetime.now(UTC) + timedelta(days=40))
+    try:
+        after = await stack.login(email, INVITEE_PASSWORD)  # the right password
+        assert after.status_code == 401 and after.json()["error"] == "invalid_grant"
+        refreshed = await stack.client.post(
+            "/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh}
+        )
+        assert refreshed.status_code == 401, refreshed.text
+    finally:
+        stack.app.state.deps = deps

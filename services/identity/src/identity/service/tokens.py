@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from datetime import datetime
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,8 @@ from identity.deps import Deps
 from identity.domain import (
     RefreshOutcome,
     RefreshTokenState,
+    contract_ended,
+    local_date,
     refresh_outcome,
     secret_hash,
 )
@@ -68,6 +71,12 @@ async def _refuse_if_throttled(deps: Deps, buckets: list[Bucket], grant: str) ->
         raise _throttled(wait)
 
 
+def _may_log_in(user: User, now: datetime) -> bool:
+    """Active, and its contract (e.g. an employment that ended) has not ended [9.2]: a
+    person whose contract ended can no longer log in, not only lose their rights."""
+    return user.status == "active" and not contract_ended(user.contract_ends_on, local_date(now))
+
+
 async def password_grant(
     session: AsyncSession, deps: Deps, username: str, password: str, client_ip: str
 ) -> TokenPair | Problem:
@@ -88,11 +97,17 @@ async def password_grant(
         password_ok = False
 
     now = deps.now()
-    if user is None or not password_ok or user.status != "active":
+    if user is None or not password_ok or not _may_log_in(user, now):
         reason = (
             "unknown_account"
             if user is None
-            else ("bad_password" if not password_ok else f"account_{user.status}")
+            else (
+                "bad_password"
+                if not password_ok
+                else f"account_{user.status}"
+                if user.status != "active"
+                else "contract_ended"
+            )
         )
         await deps.throttle.record_failure(buckets)
         LOGINS.labels("password", "failed").inc()
@@ -147,7 +162,7 @@ async def refresh_grant(
         used=token.used_at is not None,
         family_revoked=family.revoked_at is not None,
         expired=token.expires_at <= now,
-        user_active=user is not None and user.status == "active",
+        user_active=user is not None and _may_log_in(user, now),
     )
     outcome = refresh_outcome(state)
     # The atomic "mark used" settles a race between two requests with the same token:
