@@ -75,19 +75,30 @@ class World:
     tokens: TokenFactory = field(default_factory=TokenFactory)
     billing: FakeBilling = field(default_factory=FakeBilling)
     bank: FakeBankAdapter = field(default_factory=FakeBankAdapter)
-    rights: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    rights: dict[str, tuple[str, set[str], set[str] | None]] = field(default_factory=dict)
     now: datetime | None = None
 
-    def user(self, customer_id: uuid.UUID, actions: set[str] | None = None) -> dict[str, str]:
+    def user(
+        self,
+        customer_id: uuid.UUID,
+        actions: set[str] | None = None,
+        *,
+        accounts: set[uuid.UUID] | None = None,
+    ) -> dict[str, str]:
+        """A user of the customer with ``actions`` on all its accounts, or only on
+        ``accounts`` when given."""
         user_id = uuid.uuid4()
         self.rights[str(user_id)] = (
             str(customer_id),
             actions if actions is not None else {"invoice.read", "einvoice.manage"},
+            None if accounts is None else {str(a) for a in accounts},
         )
         return self.tokens.headers(user_id, customer_id=customer_id)
 
     def rule(self, subject: str, action: str, resource: Resource) -> bool:
-        customer, actions = self.rights.get(subject, ("", set()))
+        customer, actions, accounts = self.rights.get(subject, ("", set(), None))
+        if accounts is not None and str(resource.billing_account_id) not in accounts:
+            return False
         return str(resource.customer_id) == customer and action in actions
 
     def clock(self) -> datetime:

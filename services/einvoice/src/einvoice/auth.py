@@ -19,6 +19,7 @@ from einvoice.models import BillingAccount
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
 from servicekit.delegation_client import Resource
+from servicekit.problems import Forbidden
 
 READ, MANAGE = Action.INVOICE_READ, Action.EINVOICE_MANAGE
 
@@ -51,9 +52,22 @@ async def manageable_account(
     session: SessionDep,
     deps: DepsDep,
 ) -> BillingAccount:
-    """Changing the delivery needs einvoice.manage; 403 only for those who may read."""
+    """Changing the delivery needs einvoice.manage; 403 only for those who may read.
+
+    A fixed-line account's channel is the customer's: choosing it changes the delivery of
+    every fixed account, so it needs einvoice.manage on each of them."""
     acct = await service.account(session, deps, billing_account_id)
     await deps.delegation.require(principal, _resource(acct), MANAGE, visible_with=READ)
+    if acct.kind == "fixed" and principal.kind == "user":
+        others = await service.fixed_accounts_of(session, acct.customer_id)
+        decisions = await deps.delegation.check_many(
+            principal.subject, MANAGE, [_resource(a) for a in others]
+        )
+        if not all(d.allowed for d in decisions):
+            raise Forbidden(
+                "The fixed-line delivery channel is the customer's: changing it needs "
+                "einvoice.manage on every fixed-line billing account"
+            )
     return acct
 
 

@@ -54,6 +54,15 @@ async def fixed_account_ids(session: AsyncSession, customer_id: uuid.UUID) -> li
     return list(rows)
 
 
+async def fixed_accounts(session: AsyncSession, customer_id: uuid.UUID) -> list[BillingAccount]:
+    rows = await session.scalars(
+        select(BillingAccount)
+        .where(BillingAccount.customer_id == customer_id, BillingAccount.kind == "fixed")
+        .order_by(BillingAccount.first_seen_at, BillingAccount.billing_account_id)
+    )
+    return list(rows)
+
+
 # -- channel records ----------------------------------------------------------------
 
 

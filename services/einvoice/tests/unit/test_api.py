@@ -246,6 +246,26 @@ async def test_one_activation_covers_all_fixed_accounts_of_the_customer(app_clie
     assert view["channel"] == "paper" and view["in_force"]["channel"] == "paper"
 
 
+async def test_the_fixed_line_channel_needs_the_right_on_every_fixed_account(app_client, world):
+    """The attack: a user who may manage one fixed account's delivery would change it for
+    every fixed account of the customer."""
+    app, client = app_client
+    hq = billing_account(world, "fixed", name="HQ")
+    branch = billing_account(world, "fixed", customer_id=hq.customer_id)
+    for acct in (hq, branch):  # known to einvoice
+        await client.get(acct.delivery, headers=hq.headers)
+    one_account = world.user(hq.customer_id, {"invoice.read", "einvoice.manage"}, accounts={hq.id})
+    body = {"email": email_address(), "locale": "nl"}
+    resp = await client.put(f"{hq.delivery}/email", headers=one_account, json=body)
+    assert resp.status_code == 403, resp.text
+    assert await events(app, "notification.requested") == []  # nothing asked, nothing changed
+    both = world.user(
+        hq.customer_id, {"invoice.read", "einvoice.manage"}, accounts={hq.id, branch.id}
+    )
+    resp = await client.put(f"{hq.delivery}/email", headers=both, json=body)
+    assert resp.status_code == 202, resp.text
+
+
 async def test_unconfirmed_request_expires(app_client, world):
     app, client = app_client
     acct = billing_account(world, "mobile")

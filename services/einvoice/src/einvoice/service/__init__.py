@@ -1,6 +1,6 @@
 """Use cases of the einvoice service (they flush, never commit)."""
 
-from einvoice.service.accounts import account
+from einvoice.service.accounts import account, fixed_accounts_of
 from einvoice.service.channels import (
     bank_decision,
     cancel,
@@ -20,6 +20,7 @@ __all__ = [
     "confirm_email",
     "deliver_invoice",
     "expire_due",
+    "fixed_accounts_of",
     "get_delivery",
     "hand_due_to_bank",
     "list_deliveries",

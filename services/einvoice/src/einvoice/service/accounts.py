@@ -84,3 +84,8 @@ async def _announce_customer_channel(
     )
     for record in await repo.in_scopes(session, [key], statuses=domain.LIVE):
         await publish(session, deps, record, accounts=[new_account.billing_account_id])
+
+
+async def fixed_accounts_of(session: AsyncSession, customer_id: uuid.UUID) -> list[BillingAccount]:
+    """The customer's fixed-line accounts known here: those its fixed channel delivers for."""
+    return await repo.fixed_accounts(session, customer_id)
