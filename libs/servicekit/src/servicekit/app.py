@@ -414,4 +414,5 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
         log_config=None,
         timeout_graceful_shutdown=10,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )

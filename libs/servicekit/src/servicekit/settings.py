@@ -93,6 +93,12 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_s: float = 0.5
     delegation_cache_ttl_s: float = 5.0
     http_timeout_s: float = 3.0
+    # Addresses whose X-Forwarded-For is believed (the API gateway's), comma-separated; a
+    # client's address is taken from it only when the request comes from one of these.
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("TRUSTED_PROXIES", "trusted_proxies"),
+    )
     # How often Kafka, Redis and the database are probed for /healthz and the
     # dependency_up metric (readiness checks only the database, on each call).
     dependency_probe_interval_s: float = 10.0

@@ -44,17 +44,36 @@ async def test_account_throttling(stack: Stack) -> None:
     assert (await stack.login("ghost@acme.example", "x")).status_code == 429
 
 
-async def test_ip_throttling(make_stack: StackFactory) -> None:
+async def test_an_address_wide_limit_never_locks_out_the_right_password(
+    make_stack: StackFactory,
+) -> None:
+    """Everyone behind one gateway shares an address: failed guesses from it must not lock
+    out the healthy accounts behind it, only slow further failing attempts."""
     stack = await make_stack(login_max_failures_per_ip=3, login_max_failures_per_account=10)
     for i in range(3):
         assert (await stack.login(f"user{i}@acme.example", "wrong password 1")).status_code == 401
-    resp = await stack.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)
-    assert resp.status_code == 429 and int(resp.headers["retry-after"]) > 0
-    # Another client address is not affected.
-    other_ip = await stack.login(
-        OPERATOR_EMAIL, OPERATOR_PASSWORD, headers={"x-forwarded-for": "ignored"}
+    guess = await stack.login("user9@acme.example", "wrong password 1")
+    assert guess.status_code == 429 and int(guess.headers["retry-after"]) > 0
+    wrong = await stack.login(OPERATOR_EMAIL, "wrong password 1")
+    assert wrong.status_code == 429
+    right = await stack.login(OPERATOR_EMAIL, OPERATOR_PASSWORD)
+    assert right.status_code == 200, right.text
+    # Forwarded headers are not trusted from an address that is not a configured proxy.
+    spoofed = await stack.login(
+        "user9@acme.example", "wrong password 1", headers={"x-forwarded-for": "10.9.9.9"}
     )
-    assert other_ip.status_code == 429  # forwarded headers are not trusted in-process
+    assert spoofed.status_code == 429
+
+
+async def test_wrong_secrets_sent_with_a_services_id_do_not_lock_the_service_out(
+    stack: Stack,
+) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "billing"}
+    for _ in range(stack.settings.login_max_failures_per_account + 1):
+        bad = await stack.client.post("/v1/auth/token", data={**form, "client_secret": "guess"})
+        assert bad.status_code == 401
+    good = await stack.client.post("/v1/auth/token", data={**form, "client_secret": "dev-secret"})
+    assert good.status_code == 200, good.text
 
 
 async def test_success_resets_the_account_counter(stack: Stack) -> None:

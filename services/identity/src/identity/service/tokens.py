@@ -82,11 +82,13 @@ async def password_grant(
 ) -> TokenPair | Problem:
     s = deps.settings
     login = username.strip().lower()
-    buckets = [
-        deps.throttle.bucket("account", login, s.login_max_failures_per_account),
-        deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
-    ]
-    await _refuse_if_throttled(deps, buckets, "password")
+    account = deps.throttle.bucket("account", login, s.login_max_failures_per_account)
+    address = deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip)
+    # The account's own limit refuses at once. The address-wide limit (every user behind
+    # one gateway or office shares an address) never refuses the right password of a
+    # healthy account: it only refuses attempts that fail, below.
+    await _refuse_if_throttled(deps, [account], "password")
+    address_wait = await deps.throttle.retry_after([address])
 
     user = await repo.user_by_email(session, login)
     credential = await repo.get_credential(session, user.id) if user else None
@@ -109,7 +111,7 @@ async def password_grant(
                 else "contract_ended"
             )
         )
-        await deps.throttle.record_failure(buckets)
+        await deps.throttle.record_failure([account, address])
         LOGINS.labels("password", "failed").inc()
         await audit.record(
             session,
@@ -125,6 +127,9 @@ async def password_grant(
             },
             now=now,
         )
+        if address_wait is not None:
+            LOGINS.labels("password", "throttled").inc()
+            return _throttled(address_wait)
         return _invalid_grant(BAD_CREDENTIALS)
 
     assert credential is not None
@@ -132,7 +137,7 @@ async def password_grant(
         credential.password_hash = await deps.passwords.hash(password)
         credential.updated_at = now
     user.last_login_at = now
-    await deps.throttle.reset(buckets[0])
+    await deps.throttle.reset(account)
     pair = await _issue_user_tokens(session, deps, user, family_id=None)
     LOGINS.labels("password", "ok").inc()
     await audit.record(
@@ -199,10 +204,9 @@ async def client_credentials_grant(
     session: AsyncSession, deps: Deps, client_id: str, client_secret: str, client_ip: str
 ) -> TokenPair | Problem:
     s = deps.settings
-    buckets = [
-        deps.throttle.bucket("client", client_id, s.login_max_failures_per_account),
-        deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip),
-    ]
+    # Per address only, never per client id: anyone could otherwise lock a service out of
+    # renewing its token by sending its id with wrong secrets.
+    buckets = [deps.throttle.bucket("ip", client_ip, s.login_max_failures_per_ip)]
     await _refuse_if_throttled(deps, buckets, "client_credentials")
     expected = s.service_clients.get(client_id)
     # compare_digest on a stand-in too, so an unknown client costs the same.
