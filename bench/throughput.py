@@ -17,13 +17,16 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import Column, String, Table, func, select
+from sqlalchemy import Column, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.envelope import new_event
+from contracts.envelope import CloudEvent, new_event
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database, new_metadata
@@ -144,22 +147,46 @@ async def relay_throughput(url: str, topic: str, payloads: list[tuple[bytes, byt
     return len(payloads) / elapsed
 
 
-async def consumer_throughput(url: str, topic: str, n: int) -> float:
-    md = new_metadata()
-    effects = Table(
+def effects_table(md: MetaData) -> Table:
+    return Table(
         "effects",
         md,
         Column("event_id", String(64), primary_key=True),
         Column("customer_id", String(64)),
     )
+
+
+class InsertEffect:
+    """The benchmark's effect: one row inserted per event. Called per event, as before;
+    ``batched`` also gives it the optional batch form (``BatchHandler.apply_many``): the
+    same rows, inserted with one executemany per run of events."""
+
+    def __init__(self, effects: Table, *, batched: bool) -> None:
+        self.effects = effects
+        if batched:
+            self.apply_many = self._apply_many
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+        await session.execute(
+            self.effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
+        )
+
+    async def _apply_many(
+        self, session: AsyncSession, items: Sequence[tuple[CloudEvent, Any]]
+    ) -> None:
+        await session.execute(
+            self.effects.insert(),
+            [{"event_id": e.id, "customer_id": str(p.customer_id)} for e, p in items],
+        )
+
+
+async def consumer_throughput(url: str, topic: str, n: int, *, batched: bool = True) -> float:
+    md = new_metadata()
+    effects = effects_table(md)
     db = Database(url, md)
     async with db.engine.begin() as conn:
         await conn.run_sync(md.create_all)
-
-    async def handler(session, event, payload) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(
-            effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
-        )
+    handler = InsertEffect(effects, batched=batched)
 
     consumer = EventConsumer(
         db,
