@@ -7,7 +7,7 @@ PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("sc
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
-        infra-status topics lint format typecheck check check-alerts chaos schemas bench clean
+        infra-status topics lint format typecheck check check-alerts chaos schemas bench soak clean
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -16,6 +16,7 @@ help:
 	@echo "make check  - ruff, mypy and the tests"
 	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
 	@echo "make chaos  - kill -9, database and broker outages during billing runs, effects counted"
+	@echo "make soak   - relay + consumer at half capacity for 30 min (SOAK_ARGS=...)"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)" \
@@ -90,6 +91,11 @@ chaos: install
 bench: install
 	deploy/local/infra.sh up
 	uv run python bench/throughput.py
+
+# Not part of `make test`: 30 minutes by default; e.g. SOAK_ARGS="--minutes 10 --db postgres".
+soak: install
+	deploy/local/infra.sh up
+	uv run python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf var .venv

@@ -17,18 +17,21 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import Column, String, Table, func, select
+from sqlalchemy import ARRAY, Column, MetaData, String, Table, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.envelope import new_event
+from contracts.envelope import CloudEvent, new_event, parse_data
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database, new_metadata
 from servicekit.outbox import OutboxRelay
-from servicekit.testing import fresh_database_url
+from servicekit.testing import drop_database, fresh_database_url
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 PARTITIONS = 6
@@ -141,25 +144,50 @@ async def relay_throughput(url: str, topic: str, payloads: list[tuple[bytes, byt
     async with db.sessions() as s:
         assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
     await db.dispose()
+    await drop_database(url)
     return len(payloads) / elapsed
 
 
-async def consumer_throughput(url: str, topic: str, n: int) -> float:
-    md = new_metadata()
-    effects = Table(
+def effects_table(md: MetaData) -> Table:
+    return Table(
         "effects",
         md,
         Column("event_id", String(64), primary_key=True),
         Column("customer_id", String(64)),
     )
+
+
+class InsertEffect:
+    """The benchmark's effect: one row inserted per event. Called per event, as before;
+    ``batched`` also gives it the optional batch form (``BatchHandler.apply_many``): the
+    same rows, inserted with one executemany per run of events."""
+
+    def __init__(self, effects: Table, *, batched: bool) -> None:
+        self.effects = effects
+        if batched:
+            self.apply_many = self._apply_many
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None:
+        await session.execute(
+            self.effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
+        )
+
+    async def _apply_many(
+        self, session: AsyncSession, items: Sequence[tuple[CloudEvent, Any]]
+    ) -> None:
+        await session.execute(
+            self.effects.insert(),
+            [{"event_id": e.id, "customer_id": str(p.customer_id)} for e, p in items],
+        )
+
+
+async def consumer_throughput(url: str, topic: str, n: int, *, batched: bool = True) -> float:
+    md = new_metadata()
+    effects = effects_table(md)
     db = Database(url, md)
     async with db.engine.begin() as conn:
         await conn.run_sync(md.create_all)
-
-    async def handler(session, event, payload) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(
-            effects.insert().values(event_id=event.id, customer_id=str(payload.customer_id))
-        )
+    handler = InsertEffect(effects, batched=batched)
 
     consumer = EventConsumer(
         db,
@@ -173,27 +201,107 @@ async def consumer_throughput(url: str, topic: str, n: int) -> float:
     )
     started = time.perf_counter()
     await consumer.start()
+    elapsed = await wait_for_effects(db, effects, n, started)
+    await consumer.stop()
+    await db.dispose()
+    await drop_database(url)
+    return n / elapsed
+
+
+async def wait_for_effects(db: Database, effects: Table, n: int, started: float) -> float:
+    """Seconds from the first effect row seen until all ``n`` are (polled every 50 ms)."""
     count = 0
     first_at = None
     while count < n:
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)
         async with db.sessions() as s:
             count = (await s.execute(select(func.count()).select_from(effects))).scalar() or 0
         if count and first_at is None:
             first_at = time.perf_counter()
-    elapsed = time.perf_counter() - (first_at or started)
-    await consumer.stop()
+    return time.perf_counter() - (first_at or started)
+
+
+async def faststream_throughput(url: str, topic: str, n: int) -> float:
+    """The same work as the servicekit loop, as a FastStream 0.7 batch subscriber with
+    manual ack (ADR 4): per batch, parse every CloudEvent, one transaction with the inbox
+    check, the effect rows (the same ``apply_many``) and the inbox rows, then ``ack()``
+    (one offset commit for the batch)."""
+    from faststream import AckPolicy, FastStream
+    from faststream.kafka import KafkaBroker, KafkaMessage
+
+    md = new_metadata()
+    effects = effects_table(md)
+    db = Database(url, md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    effect = InsertEffect(effects, batched=True)
+    group = f"bench-fs-{uuid.uuid4().hex}"
+    inbox = db.inbox
+    if db.dialect == "postgresql":  # the same inbox query as EventConsumer._seen_query
+        ids_t = func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("id")
+        ids_t = ids_t.render_derived()
+        seen_q = (
+            select(inbox.c.event_id)
+            .select_from(ids_t)
+            .join(inbox, inbox.c.event_id == ids_t.c.id)
+            .where(inbox.c.consumer == group)
+        )
+    else:
+        seen_q = select(inbox.c.event_id).where(
+            inbox.c.consumer == group, inbox.c.event_id.in_(bindparam("ids", expanding=True))
+        )
+
+    broker = KafkaBroker(BOOTSTRAP, logger=None)
+
+    @broker.subscriber(
+        topic,
+        batch=True,
+        group_id=group,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        max_records=500,
+    )
+    async def on_batch(bodies: list[bytes], msg: KafkaMessage) -> None:
+        parsed = []
+        for body in bodies:
+            event = CloudEvent.from_bytes(body)
+            parsed.append((event, parse_data(event)))
+        async with db.transaction() as session:
+            seen = set(
+                (await session.execute(seen_q, {"ids": [e.id for e, _ in parsed]})).scalars()
+            )
+            new = [(e, p) for e, p in parsed if e.id not in seen]
+            if new:
+                await effect.apply_many(session, new)
+                await session.execute(
+                    inbox.insert(),
+                    [{"consumer": group, "event_id": e.id, "topic": topic} for e, _ in new],
+                )
+        await msg.ack()
+
+    app = FastStream(broker, logger=None)
+    started = time.perf_counter()
+    await app.start()
+    elapsed = await wait_for_effects(db, effects, n, started)
+    await app.stop()
     await db.dispose()
+    await drop_database(url)
     return n / elapsed
 
 
+def row(measure: str, rate: float, raw: float) -> None:
+    print(f"{measure:<46}{rate:>10.0f}{rate / raw:>9.2f}", flush=True)
+
+
 async def main(n: int, which: str) -> None:
+    load = os.getloadavg()
     payloads = events(n)
     topics: list[str] = []
     raw_topic = await make_topic("raw")
     topics.append(raw_topic)
     raw_p = await raw_produce(raw_topic, payloads)
     raw_c = await raw_consume(raw_topic, n)
+    print("load average before the run: " + " ".join(f"{x:.2f}" for x in load))
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; events: {n} of ~{len(payloads[0][1])} bytes"
@@ -212,12 +320,16 @@ async def main(n: int, which: str) -> None:
         topic = await make_topic("relay")
         topics.append(topic)
         relay = await relay_throughput(await fresh_database_url("bench"), topic, payloads)
-        print(f"{'outbox relay (' + kind + ')':<46}{relay:>10.0f}{relay / raw_p:>9.2f}")
-        cons = await consumer_throughput(await fresh_database_url("bench"), topic, n)
-        print(
-            f"{'consumer: inbox + effect + commit (' + kind + ')':<46}{cons:>10.0f}"
-            f"{cons / raw_c:>9.2f}"
+        row("outbox relay (" + kind + ")", relay, raw_p)
+        per_event = await consumer_throughput(
+            await fresh_database_url("bench"), topic, n, batched=False
         )
+        row("consumer, handler per event (" + kind + ")", per_event, raw_c)
+        cons = await consumer_throughput(await fresh_database_url("bench"), topic, n)
+        row("consumer, handler apply_many (" + kind + ")", cons, raw_c)
+        fs = await faststream_throughput(await fresh_database_url("bench"), topic, n)
+        row("FastStream batch, manual ack (" + kind + ")", fs, raw_c)
+        print(f"{'  FastStream / servicekit loop (apply_many)':<46}{fs / cons:>10.2f}")
     await delete_topics(topics)
 
 

@@ -45,6 +45,7 @@ _CORE_ATTRIBUTES = frozenset(
     }
 )
 _EXTENSION_NAME_RE = re.compile(r"^[a-z0-9]{1,20}$")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 P = TypeVar("P", bound=EventPayload)
 
@@ -67,6 +68,8 @@ class CloudEvent(BaseModel):
     @field_validator("id")
     @classmethod
     def _uuid(cls, value: str) -> str:
+        if _CANONICAL_UUID.fullmatch(value):
+            return value  # already what str(UUID(value)) gives: skip the round trip
         try:
             return str(UUID(value))
         except ValueError:

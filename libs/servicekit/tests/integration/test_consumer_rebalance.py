@@ -16,7 +16,7 @@ from sqlalchemy import Column, Integer, String, Table, func, select
 
 from contracts.envelope import new_event
 from contracts.events.identity import CustomerTerminatedV1
-from servicekit.consumer import EventConsumer, EventHandlers, probe_group_lag
+from servicekit.consumer import EventConsumer, EventHandlers, PermanentError, probe_group_lag
 from servicekit.db import Database, new_metadata
 from servicekit.testing import drop_database, fresh_database_url
 
@@ -184,6 +184,116 @@ async def test_the_broker_reports_lag_while_no_instance_consumes() -> None:
         await _publish(topic, 7)
         lags = await probe_group_lag(BOOTSTRAP, group, "test")
         assert sum(lags.values()) == 7
+    finally:
+        await consumer.stop()
+        await db.dispose()
+        await drop_database(db.url)
+
+
+async def _consumed(db: Database, table: Table, count: int) -> None:
+    async def enough() -> bool:
+        return (await _count(db, table))[0] >= count
+
+    await _until(enough, timeout_s=30)
+
+
+async def test_a_failing_event_in_a_poll_of_several_partitions_is_isolated() -> None:
+    """One poll returns several partitions, applied in one transaction; when one event
+    fails, that transaction is rolled back and the rest are applied once each, the failing
+    event alone dead-lettered."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    topic = await _topic(prefix)
+    md = new_metadata()
+    effects = Table(
+        "effects",
+        md,
+        Column("n", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False),
+    )
+    db = Database(await fresh_database_url("kit_poll"), md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    published = await _publish(topic, 40)
+    poison = sorted(published)[7]
+
+    async def apply(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        if str(event.id) == poison:
+            raise PermanentError("this one can never apply")
+        await session.execute(effects.insert().values(event_id=str(event.id)))
+
+    consumer = EventConsumer(
+        db,
+        service="billing",
+        group_id=f"test-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
+        offset_reset="earliest",
+    )
+    try:
+        await consumer.start()
+        await _consumed(db, effects, 39)
+        await asyncio.sleep(1)
+        total, distinct = await _count(db, effects)
+        assert total == distinct == 39
+        async with db.sessions() as s:
+            applied = set((await s.execute(select(effects.c.event_id))).scalars())
+            letters = (await s.execute(select(db.outbox.c.value))).scalars().all()
+        assert applied == published - {poison}
+        assert len(letters) == 1 and poison.encode() in letters[0]  # its dead letter
+    finally:
+        await consumer.stop()
+        await db.dispose()
+        await drop_database(db.url)
+
+
+class RecordingBatchHandler:
+    """A handler with the optional batch form: one executemany for many events."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.batches: list[int] = []
+
+    async def __call__(self, session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(self.table.insert().values(event_id=str(event.id)))
+
+    async def apply_many(self, session, items) -> None:  # type: ignore[no-untyped-def]
+        self.batches.append(len(items))
+        await session.execute(self.table.insert(), [{"event_id": str(e.id)} for e, _ in items])
+
+
+async def test_a_batch_handler_applies_each_event_once() -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    topic = await _topic(prefix)
+    md = new_metadata()
+    effects = Table(
+        "effects",
+        md,
+        Column("n", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False),
+    )
+    db = Database(await fresh_database_url("kit_batch"), md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    published = await _publish(topic, 60)
+    handler = RecordingBatchHandler(effects)
+    consumer = EventConsumer(
+        db,
+        service="billing",
+        group_id=f"test-{uuid.uuid4().hex}",
+        bootstrap=BOOTSTRAP,
+        handlers=EventHandlers({CustomerTerminatedV1: handler}, topic_prefix=prefix),
+        offset_reset="earliest",
+    )
+    try:
+        await consumer.start()
+        await _consumed(db, effects, 60)
+        await asyncio.sleep(1)
+        total, distinct = await _count(db, effects)
+        async with db.sessions() as s:
+            applied = set((await s.execute(select(effects.c.event_id))).scalars())
+            inbox = (await s.execute(select(func.count()).select_from(db.inbox))).scalar()
+        assert total == distinct == 60 and applied == published and inbox == 60
+        assert handler.batches and max(handler.batches) > 1  # the batch form was used
     finally:
         await consumer.stop()
         await db.dispose()
