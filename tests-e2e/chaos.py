@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from e2e_stack import (  # noqa: E402
     SINK_URL,
     running_stack,
 )
-from portal_client import Portal, Sinks, last_month, set_up_account  # noqa: E402
+from portal_client import Portal, Sinks, bill_one_call_each, set_up_account  # noqa: E402
 from stack import SERVICES, Stack  # noqa: E402
 
 INFRA = HERE.parent / "deploy" / "local" / "infra.sh"
@@ -80,31 +79,6 @@ def inject(fault: str, stack: Stack, delay_s: float) -> None:
         infra("kafka-stop")
         time.sleep(15)
         infra("kafka-start")
-
-
-def bill(portal: Portal, accounts: list[dict[str, Any]]) -> None:
-    op = portal.operator()
-    period = last_month()
-    records = [
-        {
-            "record_id": uuid.uuid4().hex,
-            "billing_account_id": a["account_id"],
-            "line": a["msisdn"],
-            "kind": "voice",
-            "destination": "+3225550000",
-            "started_at": f"{period}-05T10:00:00+00:00",
-            "duration_s": 60,
-        }
-        for a in accounts
-    ]
-    resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
-    assert resp.status_code == 202, resp.text
-    resp = portal.billing.post(
-        "/v1/operator/billing-runs",
-        headers=op,
-        json={"period": period, "billing_account_ids": [a["account_id"] for a in accounts]},
-    )
-    assert resp.status_code == 202, resp.text
 
 
 def _get(client: Any, path: str, headers: dict[str, str], **params: Any) -> Any:
@@ -177,7 +151,7 @@ def one_round(
     accounts = [
         set_up_account(portal, sinks, owner, alerts=["email"]) for _ in range(accounts_per_round)
     ]
-    bill(portal, accounts)
+    bill_one_call_each(portal, accounts)
     fault_thread = threading.Thread(target=inject, args=(fault, stack, rng.uniform(0.2, 4.0)))
     fault_thread.start()
     fault_thread.join()

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from portal_client import Portal, Sinks, eventually, last_month, set_up_account, unique_email
+from portal_client import (
+    Portal,
+    Sinks,
+    bill_one_call_each,
+    eventually,
+    set_up_account,
+    unique_email,
+)
 from stack import Stack
 
 from contracts.envelope import new_event
@@ -168,32 +175,6 @@ def _invoice_notifications(portal: Portal, op: dict[str, str], email: str) -> li
     return [n for n in resp.json()["items"] if n["template"] == "invoice_available"]
 
 
-def _bill_one_call_each(portal: Portal, accounts: list[dict]) -> None:  # type: ignore[type-arg]
-    """Last month's usage (one call per account), then a billing run over the accounts."""
-    period = last_month()
-    op = portal.operator()
-    records = [
-        {
-            "record_id": uuid.uuid4().hex,
-            "billing_account_id": a["account_id"],
-            "line": a["msisdn"],
-            "kind": "voice",
-            "destination": "+3225550000",
-            "started_at": f"{period}-05T10:00:00+00:00",
-            "duration_s": 90,
-        }
-        for a in accounts
-    ]
-    resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
-    assert resp.status_code == 202, resp.text
-    resp = portal.billing.post(
-        "/v1/operator/billing-runs",
-        headers=op,
-        json={"period": period, "billing_account_ids": [a["account_id"] for a in accounts]},
-    )
-    assert resp.status_code == 202, resp.text
-
-
 def test_notifier_killed_mid_flow_loses_no_invoice_mail_and_duplicates_only_in_the_crash_window(
     portal: Portal, sinks: Sinks, stack: Stack
 ) -> None:
@@ -208,7 +189,7 @@ def test_notifier_killed_mid_flow_loses_no_invoice_mail_and_duplicates_only_in_t
     """
     owner = portal.onboard(sinks)
     accounts = [set_up_account(portal, sinks, owner, alerts=["email"]) for _ in range(6)]
-    _bill_one_call_each(portal, accounts)
+    bill_one_call_each(portal, accounts)
     op = portal.operator()
     # Crash the notifier as soon as the first invoice mail is out: the others are then
     # pending, being sent, or sent and not yet recorded.

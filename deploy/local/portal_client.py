@@ -325,3 +325,29 @@ def run_billing(portal: Portal, period: str, account_ids: list[str]) -> None:
     )
     assert status["status"] == "done", status
     assert status["done_accounts"] == status["total_accounts"] == len(account_ids)
+
+
+def bill_one_call_each(portal: Portal, accounts: list[dict[str, Any]]) -> None:
+    """Last month's usage (one call per account), then a billing run over the accounts."""
+    period = last_month()
+    op = portal.operator()
+    records = [
+        {
+            "record_id": uuid.uuid4().hex,
+            "billing_account_id": a["account_id"],
+            "line": a["msisdn"],
+            "kind": "voice",
+            "destination": "+3225550000",
+            "started_at": f"{period}-05T10:00:00+00:00",
+            "duration_s": 90,
+        }
+        for a in accounts
+    ]
+    resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
+    assert resp.status_code == 202, resp.text
+    resp = portal.billing.post(
+        "/v1/operator/billing-runs",
+        headers=op,
+        json={"period": period, "billing_account_ids": [a["account_id"] for a in accounts]},
+    )
+    assert resp.status_code == 202, resp.text
