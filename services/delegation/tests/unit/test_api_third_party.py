@@ -143,3 +143,37 @@ async def test_a_malformed_request_is_422_before_an_outsider_hears_404(env: Env)
         _path(c.customer_id), headers=outsider, json=_ask(uuid.uuid4())
     )
     assert wellformed.status_code == 404
+
+
+async def test_an_administrator_learns_only_its_own_customers_part_of_what_a_user_sees(
+    env: Env,
+) -> None:
+    """The attack: the consultancy's access owner asks what its consultant may see, and
+    would learn the client's data the consultant was delegated."""
+    client, consultancy = await env.register(), await env.register()
+    consultant = await env.invite(consultancy.customer_id)
+    created = (
+        await env.client.post(
+            _path(client.customer_id), headers=env.user(client.registrant), json=_ask(consultant)
+        )
+    ).json()
+    approved = await env.client.post(
+        f"/v1/operator/third-party-delegations/{created['id']}/approve", headers=env.operator()
+    )
+    assert approved.status_code == 200, approved.text
+    path = f"/v1/subjects/{consultant}/resources"
+    params = {"type": "invoice", "action": "invoice.read"}
+
+    themselves = await env.client.get(
+        path, params=params, headers=env.user(consultant, consultancy.customer_id)
+    )
+    assert themselves.json()["customer_ids"] == [str(client.customer_id)]
+    by_their_employer = await env.client.get(
+        path, params=params, headers=env.user(consultancy.registrant, consultancy.customer_id)
+    )
+    assert by_their_employer.status_code == 200, by_their_employer.text
+    assert by_their_employer.json()["customer_ids"] == []  # the client's part stays hidden
+    by_the_client = await env.client.get(
+        path, params=params, headers=env.user(client.registrant, client.customer_id)
+    )
+    assert by_the_client.json()["customer_ids"] == [str(client.customer_id)]

@@ -282,6 +282,8 @@ class ResourcesQuestion:
     user_id: UUID
     type: str
     action: str
+    # Asked by an administrator about someone else: only the customers it administers.
+    only_customers: frozenset[UUID] | None = None
 
 
 async def asked_resources(
@@ -293,7 +295,24 @@ async def asked_resources(
     action: Action = Query(),
 ) -> ResourcesQuestion:
     await _may_ask_about(session, deps, principal, {user_id})
-    return ResourcesQuestion(user_id, type, action)
+    only = None
+    if principal.kind == "user" and principal.user_id != user_id:
+        only = await _administered_among(session, deps, principal, user_id)
+    return ResourcesQuestion(user_id, type, action, only)
+
+
+async def _administered_among(
+    session: AsyncSession, deps: Deps, principal: Principal, user_id: UUID
+) -> frozenset[UUID]:
+    """The customers of ``user_id`` that the calling administrator administers: an
+    administrator learns what a user may see in those customers, never elsewhere."""
+    found = await repo.people(session, {user_id, principal.user_id})
+    subject, caller = found.get(user_id), found.get(principal.user_id)
+    if subject is None or caller is None:
+        return frozenset()
+    theirs = {subject.customer_id} | {g.customer_id for g in subject.grants}
+    caller = await with_group(session, caller, theirs)
+    return frozenset(c for c in theirs if caller.administers(c) is not None)
 
 
 AskedResources = Annotated[ResourcesQuestion, Depends(asked_resources)]

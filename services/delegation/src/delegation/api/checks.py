@@ -30,7 +30,9 @@ async def check_batch(asked: AskedBatch, session: SessionDep, deps: DepsDep) -> 
 @router.get("/v1/subjects/{user_id}/resources", response_model=ResourcesOut)
 async def resources(asked: AskedResources, session: SessionDep, deps: DepsDep) -> ResourcesOut:
     """What the user may act on: whole customers, plus single resources besides."""
-    seen = await checks.resources_of(session, deps, asked.user_id, asked.type, asked.action)
+    seen = await checks.resources_of(
+        session, deps, asked.user_id, asked.type, asked.action, only_customers=asked.only_customers
+    )
     return ResourcesOut(
         customer_ids=sorted(seen.customer_ids, key=str),
         ids=sorted(seen.ids, key=str),

@@ -106,14 +106,23 @@ async def decide_many(session: AsyncSession, deps: Deps, checks: list[Check]) ->
 
 
 async def resources_of(
-    session: AsyncSession, deps: Deps, user_id: UUID, type_: str, action: str
+    session: AsyncSession,
+    deps: Deps,
+    user_id: UUID,
+    type_: str,
+    action: str,
+    *,
+    only_customers: frozenset[UUID] | None = None,
 ) -> Visible:
+    """What the user may act on; with ``only_customers``, only within those customers."""
     found = await repo.person(session, user_id)
     if found is None:
         return Visible()
     person = await with_group(session, found, None)
     customers = {g.customer_id for g in person.grants} | set(person.group_owner_of)
-    terminated = frozenset(await repo.terminated_among(session, customers))
+    left_out = frozenset(await repo.terminated_among(session, customers))
+    if only_customers is not None:
+        left_out |= frozenset(customers - only_customers)
     sims_by_account: dict[UUID, list[UUID]] = {}
     own_sims = []
     if type_ == "sim" and action in DATA_RIGHTS:
@@ -131,7 +140,7 @@ async def resources_of(
         type_,
         action,
         today(deps),
-        terminated=terminated,
+        terminated=left_out,
         sims_by_account=sims_by_account,
         own_sims=own_sims,
     )
