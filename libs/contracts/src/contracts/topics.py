@@ -179,13 +179,12 @@ _TOPICS: list[TopicSpec] = [
         DelegationChangedV1,
         "A role assignment was granted, revoked or updated.",
         producers=("delegation",),
-        consumers=("identity",),
     ),
     _event_topic(
         InvoiceClosedV1,
         "A billing period was closed and its invoice issued.",
         producers=("billing",),
-        consumers=("einvoice", "notifier"),
+        consumers=("einvoice",),
     ),
     _event_topic(
         UsageRatedV1,
@@ -206,7 +205,7 @@ _TOPICS: list[TopicSpec] = [
         SimChangedV1,
         "A SIM was provisioned, changed or deactivated.",
         producers=("fleet",),
-        consumers=("delegation", "billing", "notifier"),
+        consumers=("delegation", "billing"),
     ),
     _event_topic(
         FleetManagerChangedV1,
@@ -217,7 +216,6 @@ _TOPICS: list[TopicSpec] = [
         EinvoiceChannelChangedV1,
         "The invoice delivery channel of a billing account changed.",
         producers=("einvoice",),
-        consumers=("notifier",),
     ),
     *(_dead_letter_topic(service) for service in SERVICES),
 ]
