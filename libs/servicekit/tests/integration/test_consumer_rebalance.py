@@ -73,6 +73,22 @@ async def _count(db: Database, table: Table) -> tuple[int, int]:
     return total, distinct
 
 
+async def _effects_database(name: str) -> tuple[Database, Table]:
+    """A fresh database with an ``effects`` table without a unique constraint: a second
+    effect of one event would show as a second row."""
+    md = new_metadata()
+    effects = Table(
+        "effects",
+        md,
+        Column("n", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False),
+    )
+    db = Database(await fresh_database_url(name), md)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    return db, effects
+
+
 async def _until(predicate, timeout_s: float = 60) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await predicate():
@@ -83,17 +99,7 @@ async def _until(predicate, timeout_s: float = 60) -> None:  # type: ignore[no-u
 async def test_a_rebalance_mid_flow_loses_nothing_and_applies_nothing_twice() -> None:
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     topic = await _topic(prefix)
-    md = new_metadata()
-    # No unique constraint: a second effect of one event would show as a second row.
-    effects = Table(
-        "effects",
-        md,
-        Column("n", Integer, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False),
-    )
-    db = Database(await fresh_database_url("kit_rebalance"), md)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(md.create_all)
+    db, effects = await _effects_database("kit_rebalance")
 
     async def apply(session, event, payload) -> None:  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.005)  # an effect takes a moment, so the kill lands mid-flow
@@ -203,16 +209,7 @@ async def test_a_failing_event_in_a_poll_of_several_partitions_is_isolated() -> 
     event alone dead-lettered."""
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     topic = await _topic(prefix)
-    md = new_metadata()
-    effects = Table(
-        "effects",
-        md,
-        Column("n", Integer, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False),
-    )
-    db = Database(await fresh_database_url("kit_poll"), md)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(md.create_all)
+    db, effects = await _effects_database("kit_poll")
     published = await _publish(topic, 40)
     poison = sorted(published)[7]
 
@@ -264,16 +261,7 @@ class RecordingBatchHandler:
 async def test_a_batch_handler_applies_each_event_once() -> None:
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     topic = await _topic(prefix)
-    md = new_metadata()
-    effects = Table(
-        "effects",
-        md,
-        Column("n", Integer, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False),
-    )
-    db = Database(await fresh_database_url("kit_batch"), md)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(md.create_all)
+    db, effects = await _effects_database("kit_batch")
     published = await _publish(topic, 60)
     handler = RecordingBatchHandler(effects)
     consumer = EventConsumer(
