@@ -1,7 +1,6 @@
 import json
 import logging
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -12,10 +11,7 @@ from servicekit.auth import TokenVerifier
 from servicekit.logging import RedactingFilter
 from servicekit.pagination import (
     decode_cursor,
-    decode_time_id_cursor,
     encode_cursor,
-    page,
-    time_id_position,
 )
 from servicekit.problems import BadRequest, NotFound, Problem, install_problem_handlers
 from servicekit.settings import ServiceSettings
@@ -107,25 +103,6 @@ def test_cursor_round_trips_and_rejects_garbage() -> None:
     assert decode_cursor(cursor) == {"id": "abc", "n": 3}
     with pytest.raises(BadRequest):
         decode_cursor("%%%not-base64")
-
-
-def test_time_id_cursor_gives_aware_utc_times() -> None:
-    item_id = uuid.uuid4()
-    at = datetime(2026, 1, 1, 8, 30, 0, 5, tzinfo=UTC)
-    assert decode_time_id_cursor(encode_cursor(time_id_position(at, item_id))) == (at, item_id)
-    # Written while SQLite gave naive times: no offset, UTC.
-    old = encode_cursor({"t": "2026-01-01T08:30:00.000005", "id": str(item_id)})
-    assert decode_time_id_cursor(old) == (at, item_id)
-    with pytest.raises(BadRequest):
-        decode_time_id_cursor(encode_cursor({"t": "yesterday", "id": str(item_id)}))
-
-
-def test_page_returns_next_cursor_only_when_more_items_exist() -> None:
-    items = [{"id": i} for i in range(6)]
-    result = page(items, 5, lambda it: {"after": it["id"]})
-    assert len(result["items"]) == 5
-    assert decode_cursor(result["next_cursor"]) == {"after": 4}
-    assert page(items[:3], 5, lambda it: it)["next_cursor"] is None
 
 
 def test_log_records_are_scrubbed_of_emails_tokens_and_secret_fields() -> None:
