@@ -81,6 +81,16 @@ async def work_run(db: Database, deps: Deps, run_id: uuid.UUID) -> None:
         )
 
 
+def scheduler(deps: Deps) -> Job:
+    """Asks for the run of each period once it has ended (``runs.schedule_due_run``)."""
+
+    async def job(kit: ServiceKit) -> None:
+        async with kit.db.transaction() as session:
+            await runs.schedule_due_run(session, deps)
+
+    return job
+
+
 def retention(deps: Deps) -> Job:
     async def job(kit: ServiceKit) -> None:
         async with kit.db.transaction() as session:

@@ -43,6 +43,10 @@ def create_app(
         kit.run_periodically(
             "billing-runs", settings.billing_worker_poll_s, jobs.billing_worker(deps)
         )
+    if settings.billing_schedule_enabled:
+        kit.run_periodically(
+            "billing-schedule", settings.billing_schedule_interval_s, jobs.scheduler(deps)
+        )
     if settings.retention_enabled:
         kit.run_periodically("retention", settings.retention_interval_s, jobs.retention(deps))
     app = kit_app(

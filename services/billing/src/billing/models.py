@@ -125,6 +125,17 @@ class BillingRun(Base):
     trace_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
+class ScheduledPeriod(Base):
+    """A period the scheduler has asked to close: at most one scheduled run per period,
+    whichever instance (and however many) runs the scheduler."""
+
+    __tablename__ = "billing_scheduled_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class BillingRunAccount(Base):
     """One account of a run: lets a resumed run skip what is done."""
 
@@ -159,6 +170,9 @@ class Invoice(Base):
     vat: Mapped[Decimal] = mapped_column(Money)
     total_incl_vat: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Set when retention removed the invoice's data (lines, objections) and kept only its
+    # header and PDF: fixed-line accounts, between 12 and 24 months after issue.
+    details_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InvoiceLine(Base):

@@ -156,6 +156,10 @@ class InvoiceSummary(BaseModel):
     due_date: date
     objection_deadline: date
     currency: str
+    pdf_only: bool = Field(
+        description="True when retention has removed the invoice's lines and details and "
+        "kept only its PDF (fixed-line accounts, 12 to 24 months after issue).",
+    )
 
     @classmethod
     def of(cls, inv: Invoice) -> InvoiceSummary:
@@ -171,6 +175,7 @@ class InvoiceSummary(BaseModel):
             due_date=inv.due_date,
             objection_deadline=inv.objection_deadline,
             currency=inv.currency,
+            pdf_only=inv.details_removed_at is not None,
         )
 
 

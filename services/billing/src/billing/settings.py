@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from billing.domain.rating import DEFAULT_EXCLUDED_DESTINATIONS, validate_patterns
@@ -32,6 +32,14 @@ class BillingSettings(ServiceSettings):
     billing_worker_enabled: bool = True
     billing_worker_poll_s: float = 1.0
     billing_run_lease_s: float = 60.0
+
+    # The scheduler asks for one run per ended period, for every account, once the period
+    # ended billing_schedule_delay_hours ago (late usage records from the network arrive
+    # in the meantime). Idempotent per period across instances; checked every
+    # billing_schedule_interval_s.
+    billing_schedule_enabled: bool = True
+    billing_schedule_delay_hours: float = Field(default=8.0, ge=0)
+    billing_schedule_interval_s: float = Field(default=300.0, gt=0)
 
     # Retention (months); the job runs every retention_interval_s.
     retention_enabled: bool = True

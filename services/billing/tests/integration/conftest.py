@@ -50,6 +50,7 @@ async def billing_app(
         consumer_offset_reset="latest",
         billing_worker_poll_s=0.2,
         retention_enabled=False,
+        billing_schedule_enabled=False,
         relay_poll_interval_s=0.1,
         **overrides,
     )

@@ -125,12 +125,13 @@ async def _a_second_invoice_is_refused(db: Database, account: str) -> None:
 
 
 async def _retention_keeps_fixed_invoices_longer(db, deps, *, mobile: str, fixed: str) -> None:
-    """13 months later the mobile invoice and all call details are gone, the fixed
-    account's invoice and PDF are kept (24 months)."""
+    """13 months later the mobile invoice and all call details are gone; of the fixed
+    account's invoice only the header and the PDF are kept (24 months)."""
     later = datetime.now(UTC) + timedelta(days=400)
     async with db.transaction() as s:
         deleted = await retention.apply_retention(s, replace(deps, now=lambda: later))
     assert deleted.mobile_invoices == 1 and deleted.fixed_invoices == 0
+    assert deleted.fixed_invoice_details == 1
     async with db.transaction() as s:
         assert await s.scalar(select(func.count()).select_from(UsageRecord)) == 0
         assert await s.scalar(select(func.count()).select_from(InvoicePdf)) == 1

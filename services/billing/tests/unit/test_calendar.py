@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -7,6 +7,7 @@ from billing.domain.calendar import (
     Period,
     add_working_days,
     due_date,
+    due_period,
     is_belgian_working_day,
     months_before,
     objection_deadline,
@@ -81,3 +82,18 @@ def test_only_ended_periods_may_be_billed():
 def test_months_before_clamps_the_day():
     assert months_before(datetime(2027, 8, 31, tzinfo=UTC), 6) == datetime(2027, 2, 28, tzinfo=UTC)
     assert months_before(datetime(2027, 1, 15, tzinfo=UTC), 12) == datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def test_the_scheduler_closes_the_previous_month_only_after_the_delay():
+    delay = timedelta(hours=8)
+    # November ends at 2026-11-30 23:00 UTC (midnight in Brussels).
+    assert str(due_period(datetime(2026, 12, 1, 6, 59, tzinfo=UTC), delay=delay)) == "2026-10"
+    assert str(due_period(datetime(2026, 12, 1, 7, 0, tzinfo=UTC), delay=delay)) == "2026-11"
+    assert str(due_period(datetime(2026, 12, 31, 22, 0, tzinfo=UTC), delay=delay)) == "2026-11"
+
+
+def test_the_due_period_crosses_the_year_boundary():
+    assert str(due_period(datetime(2027, 1, 15, tzinfo=UTC), delay=timedelta(0))) == "2026-12"
+    assert str(due_period(datetime(2027, 1, 1, 0, 30, tzinfo=UTC), delay=timedelta(hours=8))) == (
+        "2026-11"
+    )

@@ -66,6 +66,13 @@ class Period:
         return now >= self.ends_at
 
 
+def due_period(now: datetime, *, delay: timedelta) -> Period:
+    """The latest period whose end lies at least ``delay`` before ``now``: the one the
+    scheduler closes. The delay lets usage records of the period's last hours arrive
+    from the network before the period is invoiced."""
+    return Period.of(now - delay).previous()
+
+
 def local_date(moment: datetime) -> date:
     return moment.astimezone(BRUSSELS).date()
 
@@ -125,8 +132,8 @@ def _days_in_month(year: int, month: int) -> int:
 @dataclass(frozen=True)
 class RetentionCutoffs:
     usage_before: datetime  # call details started before this are deleted
-    invoices_before: datetime  # invoices (lines, PDF) issued before this are deleted
-    fixed_invoices_before: datetime  # same for fixed accounts, whose PDFs are kept longer
+    invoices_before: datetime  # invoice data issued before this is deleted (all accounts)
+    fixed_invoices_before: datetime  # a fixed account's invoice header and PDF go here
 
 
 def retention_cutoffs(

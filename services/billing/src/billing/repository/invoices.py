@@ -124,6 +124,37 @@ async def line_totals_by_category(
 # -- retention -----------------------------------------------------------------------
 
 
+async def remove_invoice_details_before(
+    session: AsyncSession, kind: str, before: datetime, now: datetime
+) -> int:
+    """Keep only the header and the PDF of ``kind`` accounts' invoices issued before
+    ``before``: their lines and objections are deleted; returns how many invoices."""
+    ids = list(
+        await session.scalars(
+            select(Invoice.id).where(
+                Invoice.account_kind == kind,
+                Invoice.issued_at < before,
+                Invoice.details_removed_at.is_(None),
+            )
+        )
+    )
+    if not ids:
+        return 0
+    for table in (InvoiceLine, Objection):
+        await session.execute(
+            delete(table)
+            .where(table.invoice_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(
+        update(Invoice)
+        .where(Invoice.id.in_(ids))
+        .values(details_removed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
+
+
 async def delete_invoices_before(session: AsyncSession, kind: str, before: datetime) -> int:
     """Invoices of ``kind`` accounts issued before ``before``, with lines, PDF, call
     details and objections (by cascade)."""

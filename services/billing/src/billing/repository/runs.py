@@ -4,14 +4,34 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import BillingRun, BillingRunAccount
+from billing.models import BillingRun, BillingRunAccount, ScheduledPeriod
 
 
 async def add_run(session: AsyncSession, run: BillingRun) -> None:
     session.add(run)
     await session.flush()
+
+
+async def scheduled_period(session: AsyncSession, period: str) -> ScheduledPeriod | None:
+    return await session.get(ScheduledPeriod, period)
+
+
+async def add_scheduled_run(
+    session: AsyncSession, run: BillingRun, marker: ScheduledPeriod
+) -> bool:
+    """Add the run and its period's marker; False (nothing added) when another instance
+    scheduled the period first."""
+    try:
+        async with session.begin_nested():
+            session.add(marker)
+            await session.flush()
+    except IntegrityError:
+        return False
+    await add_run(session, run)
+    return True
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> BillingRun | None:

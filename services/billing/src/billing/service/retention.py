@@ -17,13 +17,15 @@ class Deleted:
     usage_records: int
     excluded_record_ids: int
     mobile_invoices: int
+    fixed_invoice_details: int
     fixed_invoices: int
     billing_runs: int
 
 
 async def apply_retention(session: AsyncSession, deps: Deps) -> Deleted:
-    """Call details 6 months, invoice data 12 months, invoices of fixed accounts (with
-    their PDFs) 24 months; billing runs go with the invoice data."""
+    """Call details 6 months and invoice data 12 months for every account; of a fixed
+    account's invoice only the header and the PDF are kept up to 24 months (SPEC
+    "Billing": the PDF without details). Billing runs go with the invoice data."""
     s = deps.settings
     now = deps.now()
     cut = retention_cutoffs(
@@ -37,6 +39,9 @@ async def apply_retention(session: AsyncSession, deps: Deps) -> Deleted:
         excluded_record_ids=await repo.delete_excluded_before(session, cut.usage_before),
         mobile_invoices=await invoices_repo.delete_invoices_before(
             session, "mobile", cut.invoices_before
+        ),
+        fixed_invoice_details=await invoices_repo.remove_invoice_details_before(
+            session, "fixed", cut.invoices_before, now
         ),
         fixed_invoices=await invoices_repo.delete_invoices_before(
             session, "fixed", cut.fixed_invoices_before

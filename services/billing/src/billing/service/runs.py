@@ -13,8 +13,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
-from billing.domain.calendar import InvalidPeriod, Period
-from billing.models import BillingRun
+from billing.domain.calendar import InvalidPeriod, Period, due_period
+from billing.models import BillingRun, ScheduledPeriod
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import runs as repo
@@ -67,6 +67,30 @@ async def request_run(
         trace_headers=current_trace_headers() or None,
     )
     await repo.add_run(session, run)
+    return run
+
+
+async def schedule_due_run(session: AsyncSession, deps: Deps) -> BillingRun | None:
+    """Ask for the run of the latest period that ended long enough ago, for every account,
+    unless it was scheduled before (by this instance or another). Manual runs of the same
+    period do not matter: an account's invoice for a period is made once, so a scheduled
+    run skips accounts a manual run already invoiced."""
+    delay = timedelta(hours=deps.settings.billing_schedule_delay_hours)
+    period = str(due_period(deps.now(), delay=delay))
+    if await repo.scheduled_period(session, period) is not None:
+        return None
+    run = BillingRun(
+        id=uuid.uuid4(),
+        period=period,
+        requested_account_ids=None,
+        status="pending",
+        requested_by="schedule",
+        created_at=deps.now(),
+    )
+    marker = ScheduledPeriod(period=period, run_id=run.id, created_at=deps.now())
+    if not await repo.add_scheduled_run(session, run, marker):
+        return None
+    log.info("billing run scheduled", extra={"run_id": str(run.id), "period": period})
     return run
 
 
