@@ -225,6 +225,14 @@ class Month(Totals):
     period: str
 
 
+class UsageMonth(BaseModel):
+    """Invoiced usage of a period, after the line, kind and zone filters."""
+
+    period: str
+    records: int
+    amount: Money
+
+
 class Category(BaseModel):
     category: str
     amount: Money
@@ -256,6 +264,7 @@ class Insights(BaseModel):
     to: str
     totals: Totals
     by_month: list[Month]
+    usage_by_month: list[UsageMonth]
     by_category: list[Category]
     by_line: list[LineUsage]
     top_consumers: list[Consumer]

@@ -111,6 +111,8 @@ async def test_usage_to_invoice_journey(tokens, operator):
         await bill_the_period_once(j)
         await object_to_invoice(j)
         await see_insights(j)
+        await filter_and_export_insights(j)
+        await filter_and_export_call_details(j)
         await terminate_customer(j)
 
 
@@ -362,6 +364,64 @@ async def see_insights(j: Journey) -> None:
     assert ins["totals"]["total_incl_vat"] == "40.26"
     assert ins["top_consumers"][0] == {"line": LINE, "amount": "0.77"}
     assert {c["category"] for c in ins["by_category"]} == {"subscription", "voice", "sms", "data"}
+
+
+async def filter_and_export_insights(j: Journey) -> None:
+    """A kind filter narrows the usage parts to that kind; an account filter must name an
+    account the caller sees; CSV, XLSX and the PDF report carry the same selection."""
+    base = f"/v1/customers/{j.customer}/insights?from={j.period}&to={j.period}"
+    everything = (await j.client.get(base, headers=j.user)).json()
+    sms_total = sum(
+        Decimal(line["by_kind"]["sms"]["amount"])
+        for line in everything["by_line"]
+        if "sms" in line["by_kind"]
+    )
+    r = await j.client.get(f"{base}&kind=sms&billing_account_id={j.account}", headers=j.user)
+    assert r.status_code == 200, r.text
+    sms = r.json()
+    assert {k for line in sms["by_line"] for k in line["by_kind"]} == {"sms"}
+    assert [Decimal(m["amount"]) for m in sms["usage_by_month"]] == [sms_total]
+    assert sms["totals"] == everything["totals"]  # invoice totals are not per kind
+    for foreign in (uuid.uuid4(), await create_account(j.client, j.operator)):
+        r = await j.client.get(f"{base}&billing_account_id={foreign}", headers=j.user)
+        assert r.status_code == 404, r.text
+    r = await j.client.get(f"{base}&zone=moon", headers=j.user)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+    r = await j.client.get(f"{base}&format=csv", headers=j.user)
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert ["By month", "period", "invoices", "total_eur_excl_vat", "vat_eur",
+            "total_eur_incl_vat"] in rows  # fmt: skip
+    totals = everything["totals"]
+    assert ["By month", str(j.period), "1", totals["total_excl_vat"], totals["vat"],
+            totals["total_incl_vat"]] in rows  # fmt: skip
+    r = await j.client.get(f"{base}&format=xlsx", headers=j.user)
+    sheets = load_workbook(io.BytesIO(r.content)).sheetnames
+    assert sheets == ["By month", "Usage by month", "By category", "By line", "Top consumers"]
+    r = await j.client.get(f"{base}&format=pdf&line={LINE}", headers=j.user)
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF")
+
+    r = await j.client.get(f"/v1/billing-accounts/{j.account}/invoices?format=csv", headers=j.user)
+    (header, row) = list(csv.reader(io.StringIO(r.text)))
+    assert header[0] == "number" and row[0] == j.invoice["number"]
+    r = await j.client.get(f"/v1/billing-accounts/{j.account}/invoices?format=csv", headers=j.other)
+    assert r.status_code == 404
+
+
+async def filter_and_export_call_details(j: Journey) -> None:
+    url = f"/v1/invoices/{j.invoice['invoice_id']}/usage"
+    every = (await j.client.get(url, headers=j.user)).json()["items"]
+    r = await j.client.get(f"{url}?kind=data", headers=j.user)
+    data = r.json()["items"]
+    assert data and [i["record_id"] for i in data] == [
+        i["record_id"] for i in every if i["kind"] == "data"
+    ]
+    r = await j.client.get(f"{url}?kind=data&format=csv", headers=j.user)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["record_id"] for row in rows] == [i["record_id"] for i in data]
+    r = await j.client.get(f"{url}?line=%2B32999", headers=j.user)
+    assert r.json()["items"] == []
 
 
 async def terminate_customer(j: Journey) -> None:

@@ -16,6 +16,7 @@ from billing.api.auth import (
     UsageReadableAccount,
     UsageReadableInvoice,
 )
+from billing.api.filters import UsageFilterDep
 from billing.deps import DepsDep
 from billing.service import accounts, invoices, runs, usage
 from servicekit.app import SessionDep
@@ -111,7 +112,11 @@ async def get_billing_run(
     return await runs.get_run(session, run_id)
 
 
-@router.get("/billing-accounts/{billing_account_id}/invoices")
+@router.get(
+    "/billing-accounts/{billing_account_id}/invoices",
+    response_model=Page[s.InvoiceSummary],
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+)
 async def list_invoices(
     account: ReadableAccount,
     session: SessionDep,
@@ -119,7 +124,22 @@ async def list_invoices(
     cursor: Cursor = None,
     period_from: FromPeriod = None,
     period_to: ToPeriod = None,
-) -> Page[s.InvoiceSummary]:
+    format: Annotated[
+        Literal["json", "csv", "xlsx"],
+        Query(description="csv or xlsx: every invoice of the periods in one file."),
+    ] = "json",
+) -> Page[s.InvoiceSummary] | Response:
+    if format != "json":
+        content = await invoices.invoice_list_file(
+            session, account, format, period_from=period_from, period_to=period_to
+        )
+        return Response(
+            content,
+            media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,
+            headers={
+                "Content-Disposition": f'attachment; filename="invoices-{account.id}.{format}"'
+            },
+        )
     return await invoices.list_invoices(
         session,
         account,
@@ -157,13 +177,16 @@ async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Resp
 async def get_invoice_usage(
     invoice: UsageReadableInvoice,
     session: SessionDep,
+    usage: UsageFilterDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> s.InvoiceUsage | Response:
     if format == "json":
-        return await invoices.invoice_usage(session, invoice, cursor=cursor, limit=limit)
-    content = await invoices.invoice_usage_file(session, invoice, format)
+        return await invoices.invoice_usage(
+            session, invoice, cursor=cursor, limit=limit, usage=usage
+        )
+    content = await invoices.invoice_usage_file(session, invoice, format, usage)
     return Response(
         content,
         media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,

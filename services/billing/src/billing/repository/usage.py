@@ -128,17 +128,46 @@ async def mark_invoiced(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+@dataclass(frozen=True)
+class UsageFilter:
+    """Narrows call details and the usage parts of insights; None = any."""
+
+    line: str | None = None
+    kind: str | None = None
+    zone: str | None = None
+
+    def where(self) -> list[Any]:
+        clauses: list[Any] = []
+        if self.line is not None:
+            clauses.append(UsageRecord.line == self.line)
+        if self.kind is not None:
+            clauses.append(UsageRecord.kind == self.kind)
+        if self.zone is not None:
+            clauses.append(UsageRecord.zone == self.zone)
+        return clauses
+
+
+ANY_USAGE = UsageFilter()
+
+
 async def page_invoice_usage(
-    session: AsyncSession, invoice_id: uuid.UUID, *, cursor: str | None, limit: int
+    session: AsyncSession,
+    invoice_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+    usage: UsageFilter = ANY_USAGE,
 ) -> Page[UsageRecord]:
-    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id)
+    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id, *usage.where())
     rows = list(await session.scalars(USAGE.apply(q, cursor, limit)))
     return USAGE.page(rows, limit)
 
 
-async def invoice_usage(session: AsyncSession, invoice_id: uuid.UUID) -> list[UsageRecord]:
+async def invoice_usage(
+    session: AsyncSession, invoice_id: uuid.UUID, usage: UsageFilter = ANY_USAGE
+) -> list[UsageRecord]:
     """All of an invoice's call details (an export), in the order of its pages."""
-    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id)
+    q = select(UsageRecord).where(UsageRecord.invoice_id == invoice_id, *usage.where())
     q = q.order_by(UsageRecord.started_at, UsageRecord.record_id)
     return list(await session.scalars(q))
 
@@ -159,6 +188,7 @@ async def invoiced_usage_by_line(
     account_ids: list[uuid.UUID] | None,
     period_from: str,
     period_to: str,
+    usage: UsageFilter = ANY_USAGE,
 ) -> list[InsightRow]:
     """Invoiced usage only: an open period is never shown as billed."""
     q = select(
@@ -173,6 +203,7 @@ async def invoiced_usage_by_line(
         UsageRecord.invoice_id.is_not(None),
         UsageRecord.period >= period_from,
         UsageRecord.period <= period_to,
+        *usage.where(),
     )
     if account_ids is not None:
         q = q.where(UsageRecord.billing_account_id.in_(account_ids))

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
 from billing.domain.calendar import objection_open
-from billing.exports import to_csv, to_xlsx
+from billing.exports import invoices_table, tables_to_csv, tables_to_xlsx, to_csv, to_xlsx
 from billing.models import BillingAccount, Invoice, Objection
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
+from billing.repository.usage import ANY_USAGE, UsageFilter
 from billing.schemas import (
     InvoiceLineOut,
     InvoiceOut,
@@ -23,6 +24,8 @@ from billing.schemas import (
 )
 from servicekit.pagination import Page
 from servicekit.problems import Conflict, Gone
+
+EXPORT_PAGE = 200
 
 
 async def list_invoices(
@@ -45,6 +48,34 @@ async def list_invoices(
     return Page[InvoiceSummary](
         items=[InvoiceSummary.of(i) for i in found.items], next_cursor=found.next_cursor
     )
+
+
+async def invoice_list_file(
+    session: AsyncSession,
+    account: BillingAccount,
+    fmt: Literal["csv", "xlsx"],
+    *,
+    period_from: str | None,
+    period_to: str | None,
+) -> bytes:
+    """Every invoice of the account in the periods, newest first, as one file."""
+    items: list[InvoiceSummary] = []
+    cursor: str | None = None
+    while True:
+        page = await list_invoices(
+            session,
+            account,
+            period_from=period_from,
+            period_to=period_to,
+            cursor=cursor,
+            limit=EXPORT_PAGE,
+        )
+        items.extend(page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    table = invoices_table(items)
+    return tables_to_csv([table]) if fmt == "csv" else tables_to_xlsx([table])
 
 
 async def get_invoice(session: AsyncSession, inv: Invoice) -> InvoiceOut:
@@ -74,9 +105,16 @@ async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
 
 
 async def invoice_usage(
-    session: AsyncSession, inv: Invoice, *, cursor: str | None, limit: int
+    session: AsyncSession,
+    inv: Invoice,
+    *,
+    cursor: str | None,
+    limit: int,
+    usage: UsageFilter = ANY_USAGE,
 ) -> InvoiceUsage:
-    found = await usage_repo.page_invoice_usage(session, inv.id, cursor=cursor, limit=limit)
+    found = await usage_repo.page_invoice_usage(
+        session, inv.id, cursor=cursor, limit=limit, usage=usage
+    )
     return InvoiceUsage(
         invoice_id=inv.id,
         items=[UsageItem.of(u) for u in found.items],
@@ -85,10 +123,13 @@ async def invoice_usage(
 
 
 async def invoice_usage_file(
-    session: AsyncSession, inv: Invoice, fmt: Literal["csv", "xlsx"]
+    session: AsyncSession,
+    inv: Invoice,
+    fmt: Literal["csv", "xlsx"],
+    usage: UsageFilter = ANY_USAGE,
 ) -> bytes:
-    """The whole invoice's call details as one CSV or XLSX file."""
-    items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id)]
+    """The invoice's call details (after the filters) as one CSV or XLSX file."""
+    items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id, usage)]
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)
