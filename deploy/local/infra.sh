@@ -546,6 +546,7 @@ usage: $0 COMMAND
   postgres-stop / postgres-start   stop (fast) or start the local cluster, for fault tests
   redis-stop / redis-start         stop or start the local Redis, for fault tests
   smoke        check every component for real (deploy/local/smoke.py)
+  test-tools   install what the end-to-end tests need besides the above (faketime)
 EOF
 }
 
@@ -587,6 +588,11 @@ main() {
     pg_stop
     ;;
   status) status ;;
+  test-tools)
+    # What the end-to-end tests need beyond the infrastructure: libfaketime runs one
+    # notifier instance with its clock off (tests-e2e/test_instances.py).
+    command -v faketime >/dev/null || apt_install faketime
+    ;;
   kafka-start)
     kafka_start explicit
     ;;

@@ -41,7 +41,9 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def environment(self, service: str) -> dict[str, str]:
+    def environment(self, service: str, name: str | None = None) -> dict[str, str]:
+        """The environment of ``service``'s process ``name`` (an extra instance has a
+        name of its own and a port of its own; everything else is shared)."""
         env = dict(os.environ)
         env.update(
             {
@@ -51,7 +53,7 @@ class Stack:
                 "FLEET_URL": env.get("FLEET_URL", self.url("fleet")),
                 "IDENTITY_PUBLIC_URL": env.get("IDENTITY_PUBLIC_URL", self.url("identity")),
                 "EINVOICE_PUBLIC_URL": env.get("EINVOICE_PUBLIC_URL", self.url("einvoice")),
-                f"{service.upper()}_PORT": str(self.ports[service]),
+                f"{service.upper()}_PORT": str(self.ports[name or service]),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -59,28 +61,45 @@ class Stack:
         env.update(self.service_env.get(service, {}))
         return env
 
-    def start(self, service: str) -> None:
+    def start(
+        self,
+        service: str,
+        *,
+        instance: str = "",
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+    ) -> str:
+        """Start ``service``; with ``instance``, an extra instance named
+        ``<service>@<instance>`` on ``port`` (same database and consumer group). ``prefix``
+        runs the process under a wrapper (e.g. ``faketime``). Returns the process name."""
+        name = f"{service}@{instance}" if instance else service
+        if port is not None:
+            self.ports[name] = port
+        env = self.environment(service, name)
+        env.update(extra_env or {})
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 (child owns it)
-        self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", service, "serve"],
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (child owns it)
+        self.processes[name] = subprocess.Popen(
+            [*prefix, sys.executable, "-m", service, "serve"],
             cwd=REPO,
-            env=self.environment(service),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        return name
 
     def start_all(self) -> None:
         for service in SERVICES:
             self.start(service)
 
-    def ready(self, service: str) -> bool:
+    def ready(self, name: str) -> bool:
         try:
-            with urllib.request.urlopen(self.url(service) + "/readyz", timeout=2) as resp:
+            with urllib.request.urlopen(self.url(name) + "/readyz", timeout=2) as resp:
                 body = json.loads(resp.read())
         except (urllib.error.URLError, OSError, ValueError):
             return False
-        if service in CONSUMERS and body.get("consumer") not in (None, "assigned"):
+        if name.partition("@")[0] in CONSUMERS and body.get("consumer") not in (None, "assigned"):
             return False
         return body.get("status") == "ready"
 

@@ -10,6 +10,9 @@ if [ "$what" != unit ]; then
   deploy/local/infra.sh up
   uv run portal-topics ensure
 fi
+if [ "$what" = e2e ] || [ "$what" = all ]; then
+  deploy/local/infra.sh test-tools
+fi
 
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
