@@ -75,14 +75,16 @@ def second_instances(stack: Stack) -> Iterator[list[str]]:
         for i, service in enumerate(CONSUMERS)
     ]
     try:
-        stack.wait_ready(tuple(names), timeout_s=120)
-        stack.wait_ready(CONSUMERS, timeout_s=120)  # the first ones hold partitions again
+        stack.wait_ready(tuple(names), timeout_s=300)
+        stack.wait_ready(CONSUMERS, timeout_s=300)  # the first ones hold partitions again
         yield names
     finally:
         for name in names:
             stack.stop(name)
 
 
+# Five more processes and eight accounts take a while on a busy two-core machine.
+@pytest.mark.timeout(900)
 def test_one_instance_of_each_consumer_restarted_mid_flow_loses_and_doubles_nothing(
     portal: Portal, sinks: Sinks, stack: Stack, second_instances: list[str]
 ) -> None:
@@ -100,7 +102,7 @@ def test_one_instance_of_each_consumer_restarted_mid_flow_loses_and_doubles_noth
         stack.stop(service)
     for service in CONSUMERS:
         stack.start(service)
-    stack.wait_ready(CONSUMERS, timeout_s=120)
+    stack.wait_ready(CONSUMERS, timeout_s=300)
 
     _every_invoice_mailed_once(portal, sinks, accounts)
     for a in accounts:
@@ -122,6 +124,7 @@ def _libfaketime() -> str:
     )
 
 
+@pytest.mark.timeout(900)
 def test_a_notifier_whose_clock_is_two_minutes_ahead_sends_nothing_twice(
     portal: Portal, sinks: Sinks, stack: Stack
 ) -> None:
@@ -139,7 +142,7 @@ def test_a_notifier_whose_clock_is_two_minutes_ahead_sends_nothing_twice(
         },
     )
     try:
-        stack.wait_ready((name,), timeout_s=120)
+        stack.wait_ready((name,), timeout_s=300)
         assert _clock_of(stack, name) - time.time() > 100  # the instance does run ahead
         owner = portal.onboard(sinks)
         accounts = [set_up_account(portal, sinks, owner, alerts=["email"]) for _ in range(8)]
