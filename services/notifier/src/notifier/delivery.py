@@ -19,6 +19,7 @@ from notifier.domain import (
     DeliveryError,
     classify_http_status,
     classify_smtp_code,
+    dependency_down,
     outage,
     permanent,
     transient,
@@ -190,21 +191,23 @@ class BillingPdfSource:
         try:
             token = await self.token()
         except Exception as exc:  # identity down: ServiceUnavailable, httpx errors
-            raise transient(f"no service token for billing: {type(exc).__name__}") from None
+            raise dependency_down(f"no service token for billing: {type(exc).__name__}") from None
         try:
             resp = await self.client.get(
                 f"/v1/invoices/{invoice_id}/pdf",
                 headers={"Authorization": f"Bearer {token}", "Accept": PDF},
             )
         except httpx.HTTPError as exc:
-            raise transient(f"billing unreachable: {type(exc).__name__}") from None
+            raise dependency_down(f"billing unreachable: {type(exc).__name__}") from None
         if resp.status_code == 200:
             if not resp.content.startswith(b"%PDF"):
                 raise transient("billing returned something that is not a PDF")
             return resp.content
         if resp.status_code == 401:
             self.invalidate()  # perhaps an expired or rotated token: fetch a new one
+        if resp.status_code >= 500:  # billing restarting, its database down, overloaded
+            raise dependency_down(f"billing answered {resp.status_code} for the invoice PDF")
         # 404 is retried too: the PDF may simply not be rendered yet; attempts are bounded.
-        if resp.status_code in (401, 403, 404) or resp.status_code >= 500:
+        if resp.status_code in (401, 403, 404):
             raise transient(f"billing answered {resp.status_code} for the invoice PDF")
         raise permanent(f"billing answered {resp.status_code} for the invoice PDF")

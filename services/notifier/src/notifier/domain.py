@@ -34,13 +34,23 @@ class DeliveryError(Exception):
     """A send did not go through. ``transient`` decides between retrying and giving up;
     ``outage`` says the provider (or our own configuration of it) failed, not the message
     or its recipient: such a failure does not use up the message's attempts, and a run of
-    them opens the channel's circuit breaker."""
+    them opens the channel's circuit breaker. ``dependency`` says one of our own services
+    the message needs (billing for the invoice PDF, identity for our token) is
+    unavailable: no attempt is used up either, but the channel stays open for the other
+    messages."""
 
-    def __init__(self, reason: str, *, transient: bool, outage: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, transient: bool, outage: bool = False, dependency: bool = False
+    ) -> None:
         self.reason = scrub_error(reason)
-        self.transient = transient or outage
+        self.transient = transient or outage or dependency
         self.outage = outage
+        self.dependency = dependency
         super().__init__(self.reason)
+
+    @property
+    def spends_no_attempt(self) -> bool:
+        return self.outage or self.dependency
 
 
 def transient(reason: str) -> DeliveryError:
@@ -50,6 +60,11 @@ def transient(reason: str) -> DeliveryError:
 def outage(reason: str) -> DeliveryError:
     """The mail server or gateway is unreachable, refuses us, or is misconfigured."""
     return DeliveryError(reason, transient=True, outage=True)
+
+
+def dependency_down(reason: str) -> DeliveryError:
+    """A service of ours the message needs is unreachable or failing (5xx)."""
+    return DeliveryError(reason, transient=True, dependency=True)
 
 
 def permanent(reason: str) -> DeliveryError:

@@ -326,18 +326,17 @@ async def record_failure(session: AsyncSession, deps: Deps, job: Job, error: Del
     if n is None or n.status != Status.SENDING:
         return  # another instance took over after our lease ran out
     s = deps.settings
-    if error.outage:
-        # The provider failed, not this message: the attempt is given back, so an outage
-        # of the mail server never uses up messages' attempts (the sender's circuit
-        # breaker keeps such a run short).
+    if error.spends_no_attempt:
+        # The provider or a service of ours failed, not this message: the attempt is given
+        # back, so an outage of the mail server or a restart of billing never uses up
+        # messages' attempts (the sender's circuit breaker keeps a provider outage short).
         n.attempts = max(n.attempts - 1, 0)
         n.status = Status.PENDING
         n.next_attempt_at = now + timedelta(seconds=s.outage_retry_s)
         n.claimed_at = None
         n.last_error = error.reason
-        log_notification(
-            n, "provider unavailable; notification will be retried", error=error.reason
-        )
+        what = "provider" if error.outage else "dependency"
+        log_notification(n, f"{what} unavailable; notification will be retried", error=error.reason)
         return
     decision = after_failure(
         error,

@@ -29,7 +29,7 @@ from contracts.envelope import new_event
 from contracts.events.notification import RecipientV1
 from notifier import backoffice, service
 from notifier.deps import Deps
-from notifier.domain import outage, permanent, transient
+from notifier.domain import dependency_down, outage, permanent, transient
 from notifier.main import create_app
 from notifier.models import Notification
 from notifier.sender import Sender
@@ -417,6 +417,35 @@ async def test_a_mail_server_outage_uses_up_no_attempts_and_opens_the_circuit(en
     [n] = await rows(env)
     assert n.status == "sent" and n.attempts == 1 and len(env.mailer.sent) == 1
     assert not breaker.is_open() and breaker.opened == 0
+
+
+async def test_billing_unavailable_for_the_pdf_uses_up_no_attempts_and_keeps_mail_flowing(
+    env: Env,
+) -> None:
+    """While billing restarts, invoice mails wait without spending their attempts; other
+    mails go out (the e-mail channel's breaker is for the mail server only)."""
+
+    class DownPdfs:
+        async def invoice_pdf(self, invoice_id: uuid.UUID) -> bytes:
+            raise dependency_down("billing unreachable: ConnectError")
+
+    env.sender.deps = replace(env.deps, pdfs=DownPdfs())
+    await submit(env, invoice_mail_request(uuid.uuid4()))
+    for _ in range(env.deps.settings.max_attempts + 2):  # more tries than attempts allowed
+        assert await env.sender.run_once() == 1
+    [n] = await rows(env)
+    assert n.status == "pending" and n.attempts == 0
+    assert "billing unreachable" in (n.last_error or "")
+    assert not env.sender.breakers["email"].is_open()
+
+    await submit(env, confirmation_request())
+    await env.sender.run_once()
+    assert len(env.mailer.sent) == 1  # the confirmation mail went out meanwhile
+
+    env.sender.deps = env.deps  # billing is back
+    await env.sender.run_once()
+    invoice = next(n for n in await rows(env) if n.template == "invoice_available")
+    assert invoice.status == "sent" and invoice.attempts == 1 and len(env.mailer.sent) == 2
 
 
 def test_our_own_smtp_configuration_errors_are_outages_not_the_recipients_fault() -> None:
