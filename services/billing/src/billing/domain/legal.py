@@ -50,9 +50,8 @@ def communication_base(year: int, sequence: int) -> int:
 
 def enterprise_number_valid(number: str) -> bool:
     """KBO/BCE number: 10 digits, the last two = 97 - (first eight mod 97)."""
-    return (
-        re.fullmatch(r"\d{10}", number) is not None
-        and 97 - int(number[:8]) % 97 == int(number[8:])
+    return re.fullmatch(r"\d{10}", number) is not None and 97 - int(number[:8]) % 97 == int(
+        number[8:]
     )
 
 
@@ -263,3 +262,23 @@ def language_of(value: str | None) -> Language:
         if value == lang:
             return lang
     return DEFAULT_LANGUAGE
+
+
+# The lines' descriptions are written in English when the invoice is made
+# (billing.domain.invoice); the documents say their leading words in the customer's language.
+_DESCRIPTION_WORDS: dict[str, dict[Language, str]] = {
+    "Subscription": {"nl": "Abonnement", "fr": "Abonnement", "en": "Subscription"},
+    "Voice calls": {"nl": "Gesprekken", "fr": "Appels vocaux", "en": "Voice calls"},
+    "Text messages (SMS)": {"nl": "Sms-berichten", "fr": "SMS", "en": "Text messages (SMS)"},
+    "Mobile data": {"nl": "Mobiele data", "fr": "Données mobiles", "en": "Mobile data"},
+}
+_RECORDS = {"nl": "records", "fr": "enregistrements", "en": "records"}
+
+
+def localized_description(line: Line, language: Language) -> str:
+    text = line.description
+    for english, words in _DESCRIPTION_WORDS.items():
+        if text.startswith(english):
+            text = words[language] + text[len(english) :]
+            break
+    return re.sub(r"\((\d+) records\)", lambda m: f"({m[1]} {_RECORDS[language]})", text)
