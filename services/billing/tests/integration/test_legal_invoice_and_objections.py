@@ -74,7 +74,7 @@ async def closed_invoice(tokens: TokenFactory, operator: dict[str, str]) -> Asyn
     )
     number = enterprise_number()
     async with billing_app(tokens, delegation) as (app, client):
-        await wait_consumer_positioned(app)
+        await wait_consumer_assigned(app)
         await publish(
             CustomerRegisteredV1(
                 customer_id=customer,
@@ -100,15 +100,6 @@ async def closed_invoice(tokens: TokenFactory, operator: dict[str, str]) -> Asyn
         await wait_for(lambda: s.count(Customer, Customer.customer_id == customer))
         s.invoice = await bill_last_month(s)
         yield s
-
-
-async def wait_consumer_positioned(app: Any) -> None:
-    """Assigned, and the "latest" offset of every partition resolved: an event published
-    from now on is read (otherwise it may land before the position is looked up)."""
-    await wait_consumer_assigned(app)
-    kafka = app.state.kit.consumer._consumer
-    for tp in kafka.assignment():
-        await kafka.position(tp)
 
 
 async def bill_last_month(s: Setup) -> dict[str, Any]:
