@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from billing.domain.calendar import Period
 from billing.domain.legal import is_structured_communication
 from billing.models import Customer, Invoice, Objection
+from billing.service import customers
 from contracts.events.identity import CustomerRegisteredV1, PostalAddressV1
 from servicekit.delegation_client import Visible
 from servicekit.testing import FakeDelegation, TokenFactory
@@ -275,3 +276,32 @@ async def test_rejected_objection_is_mailed_with_its_reason(tokens, operator):
             "notification.requested", lambda v: v.get("subject") == request_id
         )
         assert mail["data"]["params"]["reason"] == "Usage is correct"
+
+
+async def test_an_older_registration_event_never_overwrites_a_newer_one(tokens):
+    """customer.registered may be redelivered or replayed out of order (dead letters)."""
+    customer = uuid.uuid4()
+    at = datetime.now(UTC)
+    newer = CustomerRegisteredV1(
+        customer_id=customer,
+        enterprise_number=enterprise_number(),
+        company_name="Dupont & Fils SRL",
+        registrant_user_id=uuid.uuid4(),
+        wants_access_owner=True,
+        accepted_at=at,
+        address=PostalAddressV1(street="Rue Haute", number="3", postal_code="1000", city="Bxl"),
+        language="fr",
+    )
+    older = newer.model_copy(
+        update={"company_name": "Dupont SRL", "accepted_at": at - timedelta(days=1)}
+    )
+    async with billing_app(tokens, FakeDelegation(lambda *a: False)) as (app, _client):
+        async with app.state.kit.db.transaction() as session:
+            await customers.record_customer(session, newer)
+        async with app.state.kit.db.transaction() as session:
+            await customers.record_customer(session, older)
+        async with app.state.kit.db.transaction() as session:
+            row = await session.get(Customer, customer)
+            assert row is not None
+            assert (row.company_name, row.language) == ("Dupont & Fils SRL", "fr")
+            assert row.address is not None and row.address["street"] == "Rue Haute"
