@@ -52,6 +52,13 @@ def test_invoice_is_mailed_with_its_pdf_and_alerted_by_sms_once_each(
     pdf = portal.billing.get(f"/v1/invoices/{item['invoice_id']}/pdf", headers=owner["headers"])
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-type"].startswith("application/pdf")
+    # The legal mentions and the Peppol document: identity's customer.registered gave
+    # billing the customer's name, address, enterprise number and language.
+    assert invoice["language"] == "en" and invoice["payment_reference"].startswith("+++")
+    ubl = portal.billing.get(f"/v1/invoices/{item['invoice_id']}/ubl", headers=owner["headers"])
+    assert ubl.status_code == 200, ubl.text
+    assert ubl.headers["content-type"].startswith("application/xml")
+    assert ubl.content.count(b'<cbc:EndpointID schemeID="0208">') == 2
 
     details = portal.billing.get(
         f"/v1/invoices/{item['invoice_id']}/usage",

@@ -6,6 +6,9 @@ REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO"
 what="${1:-all}"
 
+# The UBL 2.1 XSDs and the Peppol BIS 3.0 rules the billing tests validate against (cached).
+tools/peppol_rules.sh
+
 if [ "$what" != unit ]; then
   deploy/local/infra.sh up
   uv run portal-topics ensure

@@ -24,6 +24,7 @@ SPEC_TOPICS = {
     "notification.failed",
     "delegation.changed",
     "invoice.closed",
+    "invoice.objected",  # issue 8: objections [SPEC 6.2]
     "usage.rated",
     "usage.records",
     "sim.changed",

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from einvoice.bank import FakeBankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.main import create_app
+from einvoice.peppol import FakeAccessPoint
 from einvoice.settings import EinvoiceSettings
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource
@@ -32,10 +33,12 @@ class StaticTokens:
 
 
 class FakeBilling:
-    """Billing's ``GET /v1/billing-accounts/{id}`` as an httpx transport."""
+    """Billing's ``GET /v1/billing-accounts/{id}`` and ``GET /v1/invoices/{id}/ubl`` as an
+    httpx transport."""
 
     def __init__(self) -> None:
         self.accounts: dict[str, dict[str, Any]] = {}
+        self.ubl: dict[str, bytes] = {}
         self.down = False
         self.calls: list[str] = []
 
@@ -54,6 +57,13 @@ class FakeBilling:
         if self.down:
             raise httpx.ConnectError("billing is down", request=request)
         assert request.headers["authorization"] == "Bearer einvoice-service-token"
+        if request.url.path.startswith("/v1/invoices/") and request.url.path.endswith("/ubl"):
+            document = self.ubl.get(request.url.path.split("/")[3])
+            if document is None:
+                return httpx.Response(404, json={"status": 404, "title": "Not found"})
+            return httpx.Response(
+                200, content=document, headers={"content-type": "application/xml"}
+            )
         account_id = request.url.path.rsplit("/", 1)[-1]
         self.calls.append(account_id)
         account = self.accounts.get(account_id)
@@ -75,6 +85,7 @@ class World:
     tokens: TokenFactory = field(default_factory=TokenFactory)
     billing: FakeBilling = field(default_factory=FakeBilling)
     bank: FakeBankAdapter = field(default_factory=FakeBankAdapter)
+    access_point: FakeAccessPoint = field(default_factory=FakeAccessPoint)
     rights: dict[str, tuple[str, set[str], set[str] | None]] = field(default_factory=dict)
     now: datetime | None = None
 
@@ -115,6 +126,7 @@ class World:
             delegation=FakeDelegation(self.rule),
             billing=self.billing.client(),
             bank=self.bank,
+            access_point=self.access_point,
             clock=self.clock,
         )
 

@@ -21,10 +21,12 @@ from contracts.events import (
     EinvoiceChannelChangedV1,
     FleetManagerChangedV1,
     InvoiceClosedV1,
+    InvoiceObjectedV1,
     InvoiceTotalsV1,
     NotificationFailedV1,
     NotificationRequestedV1,
     NotificationSentV1,
+    PostalAddressV1,
     RecipientV1,
     ScopeV1,
     SimChangedV1,
@@ -56,6 +58,10 @@ _EXAMPLES: list[EventPayload] = [
         registrant_user_id=USER_ID,
         wants_access_owner=True,
         accepted_at=AT,
+        address=PostalAddressV1(
+            street="Grote Markt", number="1", postal_code="1000", city="Brussel"
+        ),
+        language="nl",
     ),
     UserCreatedV1(
         user_id=USER_ID,
@@ -151,6 +157,15 @@ _EXAMPLES: list[EventPayload] = [
             vat=Decimal("21.00"),
             total_incl_vat=Decimal("121.00"),
         ),
+    ),
+    InvoiceObjectedV1(
+        objection_id=UUID("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"),
+        invoice_id=INVOICE_ID,
+        number="F2026-000123",
+        customer_id=CUSTOMER_ID,
+        billing_account_id=BILLING_ACCOUNT_ID,
+        objected_at=AT,
+        objection_deadline=date(2026, 11, 9),
     ),
     UsageRatedV1(
         record_id="cdr-20261015-000042",

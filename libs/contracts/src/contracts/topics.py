@@ -13,6 +13,7 @@ from contracts.events import (
     EinvoiceChannelChangedV1,
     FleetManagerChangedV1,
     InvoiceClosedV1,
+    InvoiceObjectedV1,
     NotificationFailedV1,
     NotificationRequestedV1,
     NotificationSentV1,
@@ -138,7 +139,7 @@ _TOPICS: list[TopicSpec] = [
         CustomerRegisteredV1,
         "A registration was accepted; the customer's agreement starts.",
         producers=("identity",),
-        consumers=("delegation",),
+        consumers=("delegation", "billing"),
     ),
     _event_topic(
         UserCreatedV1,
@@ -161,7 +162,7 @@ _TOPICS: list[TopicSpec] = [
     _event_topic(
         NotificationRequestedV1,
         "A message to send. May carry one-time links: only the notifier reads it.",
-        producers=("identity", "einvoice", "fleet"),
+        producers=("identity", "einvoice", "fleet", "billing"),
         consumers=("notifier",),
         retention_ms=3 * DAY_MS,
     ),
@@ -185,6 +186,11 @@ _TOPICS: list[TopicSpec] = [
         "A billing period was closed and its invoice issued.",
         producers=("billing",),
         consumers=("einvoice",),
+    ),
+    _event_topic(
+        InvoiceObjectedV1,
+        "A customer objected to an invoice within its objection period.",
+        producers=("billing",),
     ),
     _event_topic(
         UsageRatedV1,

@@ -39,6 +39,20 @@ class ServiceClient:
 
     async def get_json(self, path: str) -> Any | None:
         """The peer's JSON answer to ``GET path``; None when it answers 404."""
+        resp = await self._get(path)
+        if resp is None:
+            return None
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise ServiceUnavailable(f"The {self.peer} service gave no JSON") from exc
+
+    async def get_bytes(self, path: str) -> bytes | None:
+        """The body of the peer's answer to ``GET path`` (a document); None on 404."""
+        resp = await self._get(path)
+        return None if resp is None else resp.content
+
+    async def _get(self, path: str) -> httpx.Response | None:
         for attempt in (1, 2):
             headers = {
                 "Authorization": f"Bearer {await self.tokens.token()}",
@@ -55,10 +69,7 @@ class ServiceClient:
                 return None
             if resp.status_code != 200:
                 raise ServiceUnavailable(f"The {self.peer} service answered {resp.status_code}")
-            try:
-                return resp.json()
-            except ValueError as exc:
-                raise ServiceUnavailable(f"The {self.peer} service gave no JSON") from exc
+            return resp
         raise ServiceUnavailable(f"The {self.peer} service refused this service's token")
 
     async def close(self) -> None:

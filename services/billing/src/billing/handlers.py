@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
-from billing.service import accounts, usage
+from billing.service import accounts, customers, usage
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRecordV1
 from contracts.events.fleet import SimChangedV1
-from contracts.events.identity import CustomerTerminatedV1
+from contracts.events.identity import CustomerRegisteredV1, CustomerTerminatedV1
 from servicekit.consumer import Handler, PermanentError
 
 
@@ -31,7 +31,13 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     ) -> None:
         await accounts.terminate_customer(session, p)
 
+    async def on_customer_registered(
+        session: AsyncSession, event: CloudEvent, p: CustomerRegisteredV1
+    ) -> None:
+        await customers.record_customer(session, p)
+
     return {
+        CustomerRegisteredV1: on_customer_registered,
         UsageRecordV1: on_usage_record,
         SimChangedV1: on_sim_changed,
         CustomerTerminatedV1: on_customer_terminated,

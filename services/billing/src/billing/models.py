@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -150,10 +151,28 @@ class BillingRunAccount(Base):
     error: Mapped[str | None] = mapped_column(String(500))
 
 
+class Customer(Base):
+    """Projection of identity's ``customer.registered``: what an invoice prints about the
+    customer (Belgian VAT Code art. 53: name, address, VAT number) and its language."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    enterprise_number: Mapped[str] = mapped_column(String(10))
+    company_name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    language: Mapped[str | None] = mapped_column(String(2))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Invoice(Base):
+    """An invoice, or a credit note (``kind``) that corrects one: both are numbered
+    documents with their own id, lines, PDF and UBL document."""
+
     __tablename__ = "invoices"
-    # One invoice per account per period, whatever runs overlap or restart.
-    __table_args__ = (UniqueConstraint("billing_account_id", "period"),)
+    # One invoice (and at most one credit note) per account per period, whatever runs
+    # overlap or restart.
+    __table_args__ = (UniqueConstraint("billing_account_id", "period", "kind"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     number: Mapped[str] = mapped_column(String(30), unique=True)
@@ -173,6 +192,13 @@ class Invoice(Base):
     # Set when retention removed the invoice's data (lines, objections) and kept only its
     # header and PDF: fixed-line accounts, between 12 and 24 months after issue.
     details_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(12), default="invoice")  # invoice | credit_note
+    corrects_invoice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The legal mentions as issued (never re-read from settings or the customer later):
+    # {"supplier": Party, "customer": Party, "iban", "bic"}; null on invoices issued before.
+    language: Mapped[str | None] = mapped_column(String(2))
+    payment_reference: Mapped[str | None] = mapped_column(String(24))
+    parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class InvoiceLine(Base):
@@ -202,6 +228,27 @@ class InvoicePdf(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class InvoiceUbl(Base):
+    """The Peppol BIS Billing 3.0 document (UBL 2.1 Invoice or CreditNote)."""
+
+    __tablename__ = "invoice_ubl"
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CreditNoteSequence(Base):
+    """Consecutive credit note numbers per year: their own series, gapless like invoices'."""
+
+    __tablename__ = "credit_note_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class InvoiceSequence(Base):
     """Consecutive invoice numbers per year; bumped in the invoice's own transaction so
     a rolled-back invoice leaves no gap."""
@@ -222,5 +269,9 @@ class Objection(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     reason: Mapped[str] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), default="received")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|accepted|rejected
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    credit_note_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -1,33 +1,28 @@
-"""The invoice PDF: a plain, company-neutral layout with fpdf2's core fonts.
+"""The invoice (or credit note) PDF, in the customer's language, with every mention a
+Belgian invoice must carry (VAT Code art. 53, Royal Decree no. 1 art. 5): number, issue
+date, supply period, supplier and customer (name, address, VAT number), each line's
+description, quantity, unit price, VAT rate and amount excl. VAT, the VAT per rate,
+totals, due date, IBAN, BIC and the structured communication.
 
-Core fonts only know Latin-1, so text is folded to it ("EUR" instead of the euro sign,
-unknown characters replaced) rather than embedding a font file.
+fpdf2's core fonts only know Latin-1, so text is folded to it ("EUR" instead of the euro
+sign, unknown characters replaced) rather than embedding a font file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 
 from fpdf import FPDF
 
-from billing.domain.calendar import local_date
-from billing.domain.invoice import VAT_RATE, Line, Totals
-
-
-@dataclass(frozen=True)
-class PdfInvoice:
-    number: str
-    account_name: str
-    account_kind: str
-    billing_account_id: str
-    period: str
-    issued_at: datetime
-    due_date: date
-    objection_deadline: date
-    lines: list[Line]
-    totals: Totals
+from billing.domain.invoice import Line
+from billing.domain.legal import (
+    LegalInvoice,
+    Party,
+    format_enterprise_number,
+    label,
+    localized_description,
+    unit_price,
+)
 
 
 def _latin1(text: str) -> str:
@@ -38,72 +33,140 @@ def _eur(amount: Decimal) -> str:
     return f"EUR {amount:,.2f}"
 
 
+def _price(amount: Decimal) -> str:
+    text = f"{amount:f}"
+    if "." in text:
+        text = text.rstrip("0")
+        whole, frac = text.split(".")
+        text = f"{whole}.{frac.ljust(2, '0')}"
+    return f"EUR {text}"
+
+
 def _quantity(line: Line) -> str:
     if line.unit == "s":
         minutes, seconds = divmod(line.quantity, 60)
-        return f"{minutes} min {seconds:02d} s"
-    if line.unit == "bytes":
-        return f"{Decimal(line.quantity) / 1_000_000:.1f} MB"
+        return f"{line.quantity} s ({minutes} min {seconds:02d})"
     return f"{line.quantity} {line.unit}"
 
 
-def render_invoice_pdf(inv: PdfInvoice) -> bytes:
+def _party_lines(party: Party, doc: LegalInvoice) -> list[str]:
+    lang = doc.language
+    out = [party.name]
+    if party.address is not None:
+        out += [party.address.street_line, f"{party.address.city_line} ({party.address.country})"]
+    if party.enterprise_number:
+        out.append(f"{label('vat_number', lang)}: {party.vat_number}")
+        out.append(
+            f"{label('enterprise_number', lang)}: "
+            f"{format_enterprise_number(party.enterprise_number)}"
+        )
+    return out
+
+
+def render_invoice_pdf(doc: LegalInvoice) -> bytes:
+    lang = doc.language
+    credit = doc.kind == "credit_note"
+    title = label("credit_note" if credit else "invoice", lang)
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"Invoice {inv.number}"))
+    pdf.set_title(_latin1(f"{title} {doc.number}"))
     pdf.set_creator("billing")
     pdf.add_page()
     pdf.set_auto_page_break(auto=True, margin=20)
     width = pdf.epw
 
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(width, 10, "Invoice", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(width, 10, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+
+    # Supplier (left) and customer (right).
+    half = width / 2
+    pdf.set_font("Helvetica", "B", 9)
+    pdf.cell(half, 5, _latin1(label("supplier", lang)))
+    pdf.cell(half, 5, _latin1(label("customer", lang)), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    left, right = _party_lines(doc.supplier, doc), _party_lines(doc.customer, doc)
+    for i in range(max(len(left), len(right))):
+        pdf.cell(half, 5, _latin1(left[i] if i < len(left) else ""))
+        pdf.cell(
+            half, 5, _latin1(right[i] if i < len(right) else ""), new_x="LMARGIN", new_y="NEXT"
+        )
+    pdf.ln(4)
+
     pdf.set_font("Helvetica", "", 10)
     facts = [
-        ("Invoice number", inv.number),
-        ("Billing account", f"{inv.account_name} ({inv.account_kind})"),
-        ("Account id", inv.billing_account_id),
-        ("Billing period", inv.period),
-        ("Issue date", local_date(inv.issued_at).isoformat()),
-        ("Due date", inv.due_date.isoformat()),
-        ("Objections until", inv.objection_deadline.isoformat()),
+        (label("credit_note_number" if credit else "number", lang), doc.number),
+        (label("issue_date", lang), doc.issue_date.isoformat()),
+        (
+            label("period", lang),
+            f"{doc.period_start.isoformat()} - {doc.period_end.isoformat()}",
+        ),
     ]
-    for label, value in facts:
-        pdf.cell(45, 6, _latin1(label))
-        pdf.cell(width - 45, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
+    if credit and doc.corrects_number:
+        corrected = doc.corrects_number
+        if doc.corrects_issue_date:
+            corrected += f" ({doc.corrects_issue_date.isoformat()})"
+        facts.append((label("corrects", lang), corrected))
+    if not credit:
+        facts.append((label("due_date", lang), doc.due_date.isoformat()))
+    if doc.billing_account_name:
+        facts.append((label("billing_account", lang), doc.billing_account_name))
+    for name, value in facts:
+        pdf.cell(50, 6, _latin1(name))
+        pdf.cell(width - 50, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
 
-    cols = (width * 0.55, width * 0.22, width * 0.23)
-    pdf.set_font("Helvetica", "B", 10)
-    for text, w, align in zip(
-        ("Description", "Quantity", "Amount excl. VAT"), cols, ("L", "R", "R"), strict=True
-    ):
-        pdf.cell(w, 7, text, border="B", align=align)
+    cols = (width * 0.40, width * 0.19, width * 0.16, width * 0.07, width * 0.18)
+    pdf.set_font("Helvetica", "B", 9)
+    heads = ("description", "quantity", "unit_price", "vat_rate", "amount_excl_vat")
+    for key, w, align in zip(heads, cols, ("L", "R", "R", "R", "R"), strict=True):
+        pdf.cell(w, 7, _latin1(label(key, lang)), border="B", align=align)
     pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
-    if not inv.lines:
-        pdf.cell(width, 7, "No charges in this period.", new_x="LMARGIN", new_y="NEXT")
-    for line in inv.lines:
-        pdf.cell(cols[0], 7, _latin1(line.description[:70]))
+    pdf.set_font("Helvetica", "", 9)
+    rate = f"{(doc.vat_rate * 100).normalize():f}%"
+    if not doc.lines:
+        pdf.cell(width, 7, _latin1(label("no_charges", lang)), new_x="LMARGIN", new_y="NEXT")
+    for line in doc.lines:
+        pdf.cell(cols[0], 7, _latin1(localized_description(line, lang)[:60]))
         pdf.cell(cols[1], 7, _quantity(line), align="R")
-        pdf.cell(cols[2], 7, _eur(line.amount), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(cols[2], 7, _price(unit_price(line)), align="R")
+        pdf.cell(cols[3], 7, rate, align="R")
+        pdf.cell(cols[4], 7, _eur(line.amount), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
-    vat_pct = f"{(VAT_RATE * 100).normalize()}%"
-    for label, amount, bold in (
-        ("Total excl. VAT", inv.totals.total_excl_vat, False),
-        (f"VAT {vat_pct}", inv.totals.vat, False),
-        ("Total incl. VAT", inv.totals.total_incl_vat, True),
+    label_w = sum(cols[:4])
+    vat_line = (
+        f"{label('vat_on', lang).format(rate=rate)} {_eur(doc.totals.total_excl_vat)}",
+        doc.totals.vat,
+        False,
+    )
+    for text, amount, bold in (
+        (label("total_excl_vat", lang), doc.totals.total_excl_vat, False),
+        vat_line,
+        (label("total_incl_vat", lang), doc.totals.total_incl_vat, True),
     ):
         pdf.set_font("Helvetica", "B" if bold else "", 10)
-        pdf.cell(cols[0] + cols[1], 7, label, align="R")
-        pdf.cell(cols[2], 7, _eur(amount), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
+        pdf.cell(label_w, 7, _latin1(text), align="R")
+        pdf.cell(cols[4], 7, _eur(amount), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+
+    if not credit:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(width, 6, _latin1(label("payment", lang)), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 10)
+        for key, value in (
+            ("iban", doc.payment.iban),
+            ("bic", doc.payment.bic),
+            ("communication", doc.payment.communication),
+            ("due_date", doc.due_date.isoformat()),
+        ):
+            pdf.cell(55, 6, _latin1(label(key, lang)))
+            pdf.cell(width - 55, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)
+
     pdf.set_font("Helvetica", "", 8)
-    pdf.multi_cell(
-        width,
-        4,
-        "Amounts in euro. Calls to free and emergency numbers are not shown or charged. "
-        "You may object to this invoice in writing until the date above (5 Belgian working "
-        "days after it was made available); after that it is accepted.",
-    )
+    if credit:
+        footer = label("credit_footer", lang)
+    else:
+        deadline = doc.objection_deadline.isoformat() if doc.objection_deadline else "-"
+        footer = label("footer", lang).format(deadline=deadline)
+    pdf.multi_cell(width, 4, _latin1(footer))
     return bytes(pdf.output())

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from billing.models import BillingAccount, BillingRun, Invoice, UsageRecord
+from billing.models import BillingAccount, BillingRun, Invoice, Objection, UsageRecord
 from contracts.events.billing import UsageRecordV1
 from contracts.types import Money
 
@@ -160,6 +160,12 @@ class InvoiceSummary(BaseModel):
         description="True when retention has removed the invoice's lines and details and "
         "kept only its PDF (fixed-line accounts, 12 to 24 months after issue).",
     )
+    kind: Literal["invoice", "credit_note"] = Field(
+        default="invoice", description="A credit note corrects the invoice it names."
+    )
+    corrects_invoice_id: UUID | None = Field(
+        default=None, description="For a credit note: the invoice it corrects."
+    )
 
     @classmethod
     def of(cls, inv: Invoice) -> InvoiceSummary:
@@ -176,6 +182,8 @@ class InvoiceSummary(BaseModel):
             objection_deadline=inv.objection_deadline,
             currency=inv.currency,
             pdf_only=inv.details_removed_at is not None,
+            kind="credit_note" if inv.kind == "credit_note" else "invoice",
+            corrects_invoice_id=inv.corrects_invoice_id,
         )
 
 
@@ -185,12 +193,34 @@ class InvoiceLineOut(BaseModel):
     description: str
     quantity: int
     unit: str
+    unit_price: Money = Field(description="Price of one unit excl. VAT (up to 6 decimals).")
+    vat_rate: Money = Field(description='VAT rate in percent, e.g. "21".')
     amount_excl_vat: Money
+
+
+class ObjectionStatusOut(BaseModel):
+    objection_id: UUID
+    status: Literal["open", "accepted", "rejected"]
+    created_at: datetime
+    decided_at: datetime | None = None
+    credit_note_id: UUID | None = None
 
 
 class InvoiceOut(InvoiceSummary):
     customer_id: UUID
     lines: list[InvoiceLineOut]
+    payment_reference: str | None = Field(
+        default=None,
+        description="Belgian structured communication to pay with, +++123/4567/89012+++ "
+        "(invoices only).",
+    )
+    language: Literal["nl", "fr", "en"] | None = None
+    objection: ObjectionStatusOut | None = Field(
+        default=None, description="The latest objection to this invoice, if any."
+    )
+    credit_note_id: UUID | None = Field(
+        default=None, description="The credit note issued for this invoice, if any."
+    )
 
 
 class InvoiceUsage(BaseModel):
@@ -203,12 +233,47 @@ class ObjectionIn(In):
     reason: str = Field(min_length=1, max_length=4000)
 
 
+class ObjectionDecisionIn(In):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
 class ObjectionOut(BaseModel):
     objection_id: UUID
     invoice_id: UUID
-    status: str
+    invoice_number: str
+    customer_id: UUID
+    billing_account_id: UUID
+    status: Literal["open", "accepted", "rejected"]
+    reason: str
     created_at: datetime
     objection_deadline: date
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    credit_note_id: UUID | None = None
+
+    @classmethod
+    def of(cls, objection: Objection, inv: Invoice) -> ObjectionOut:
+        status: Literal["open", "accepted", "rejected"] = (
+            "accepted"
+            if objection.status == "accepted"
+            else "rejected"
+            if objection.status == "rejected"
+            else "open"
+        )
+        return cls(
+            objection_id=objection.id,
+            invoice_id=inv.id,
+            invoice_number=inv.number,
+            customer_id=inv.customer_id,
+            billing_account_id=inv.billing_account_id,
+            status=status,
+            reason=objection.reason,
+            created_at=objection.created_at,
+            objection_deadline=inv.objection_deadline,
+            decided_at=objection.decided_at,
+            decision_reason=objection.decision_reason,
+            credit_note_id=objection.credit_note_id,
+        )
 
 
 # -- insights ------------------------------------------------------------------------

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
+from stdnum import iban
 
+from billing.domain.legal import enterprise_number_valid
 from billing.domain.rating import DEFAULT_EXCLUDED_DESTINATIONS, validate_patterns
 from servicekit.settings import ServiceSettings
 
@@ -26,6 +29,19 @@ class BillingSettings(ServiceSettings):
     unbilled_delay_hours: float = 8.0
     payment_term_days: int = 30
     objection_working_days: int = 5
+
+    # The supplier on every invoice (Belgian VAT Code art. 53): the operator's legal name,
+    # registered address, enterprise number (its VAT number is BE + it) and the account
+    # customers pay to. Checked at start-up: a wrong number would make every invoice wrong.
+    supplier_name: str = "Proximus NV"
+    supplier_street: str = "Koning Albert II-laan"
+    supplier_house_number: str = "27"
+    supplier_postal_code: str = "1030"
+    supplier_city: str = "Brussel"
+    supplier_country: str = "BE"
+    supplier_enterprise_number: str = "0202239951"
+    supplier_iban: str = "BE48001123456727"
+    supplier_bic: str = "GEBABEBB"
 
     # Billing runs: the worker polls for pending runs; a run's lease lets another
     # instance (or this one after a restart) resume a run whose worker died.
@@ -47,6 +63,30 @@ class BillingSettings(ServiceSettings):
     retention_usage_months: int = 6
     retention_invoice_months: int = 12
     retention_fixed_pdf_months: int = 24
+
+    @field_validator("supplier_enterprise_number")
+    @classmethod
+    def _valid_enterprise_number(cls, value: str) -> str:
+        value = value.replace(".", "").replace(" ", "")
+        if not enterprise_number_valid(value):
+            raise ValueError("not a Belgian enterprise number (10 digits, mod-97 check)")
+        return value
+
+    @field_validator("supplier_iban")
+    @classmethod
+    def _valid_iban(cls, value: str) -> str:
+        value = value.replace(" ", "").upper()
+        if not iban.is_valid(value):
+            raise ValueError("not a valid IBAN")
+        return value
+
+    @field_validator("supplier_bic")
+    @classmethod
+    def _valid_bic(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", value):
+            raise ValueError("not a BIC (8 or 11 characters)")
+        return value
 
     @field_validator("excluded_destinations", mode="before")
     @classmethod

@@ -80,7 +80,12 @@ async def wait_for(predicate: Callable[[], Any], within: float = 20.0, every: fl
 
 
 async def wait_consumer_assigned(app: Any) -> None:
+    """Assigned, and the "latest" offset of every assigned partition looked up: an event
+    published from now on is read (before the lookup it could land behind the position)."""
     await wait_for(lambda: app.state.kit.consumer and app.state.kit.consumer.assigned)
+    kafka = app.state.kit.consumer._consumer
+    for tp in kafka.assignment():
+        await kafka.position(tp)
 
 
 async def publish(payload: EventPayload, *, key: str | None = None) -> str:

@@ -6,8 +6,9 @@ from decimal import Decimal
 from openpyxl import load_workbook
 
 from billing.domain.invoice import Line, vat_totals
+from billing.domain.legal import Address, LegalInvoice, Party, Payment
 from billing.exports import to_csv, to_xlsx
-from billing.pdf import PdfInvoice, render_invoice_pdf
+from billing.pdf import render_invoice_pdf
 from billing.schemas import UsageItem
 
 ITEM = UsageItem(
@@ -28,17 +29,21 @@ ITEM = UsageItem(
 def test_pdf_is_a_pdf_even_with_non_latin1_names():
     lines = [Line("voice", "Voice calls (3 records)", 250, "s", Decimal("0.45"))]
     pdf = render_invoice_pdf(
-        PdfInvoice(
+        LegalInvoice(
+            kind="invoice",
             number="INV-2026-000001",
-            account_name="Société Ωmega €",
-            account_kind="mobile",
-            billing_account_id="a",
-            period="2026-10",
-            issued_at=datetime(2026, 11, 2, 8, tzinfo=UTC),
+            issue_date=date(2026, 11, 2),
+            period_start=date(2026, 10, 1),
+            period_end=date(2026, 10, 31),
             due_date=date(2026, 12, 2),
-            objection_deadline=date(2026, 11, 9),
+            supplier=Party("Proximus NV", Address("Rue", "1", "1030", "Brussel"), "0202239951"),
+            customer=Party("Société Ωmega €", Address("Straße", None, "1000", "Ωx"), None),
+            payment=Payment("BE48001123456727", "GEBABEBB", "+++260/0000/00137+++"),
+            language="fr",
             lines=lines,
             totals=vat_totals([Decimal("0.45")]),
+            billing_account_name="Compte €",
+            objection_deadline=date(2026, 11, 9),
         )
     )
     assert pdf.startswith(b"%PDF")

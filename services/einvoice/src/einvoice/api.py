@@ -21,6 +21,7 @@ from einvoice.schemas import (
     DeliveryOut,
     EmailChannelIn,
     EmailConfirmedOut,
+    PeppolIn,
 )
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
@@ -90,6 +91,23 @@ async def choose_bank_app(
     return await service.request_bank_app(
         session, deps, acct, iban=body.iban, requested_by=who.subject
     )
+
+
+@router.put(
+    "/billing-accounts/{billing_account_id}/delivery/peppol",
+    response_model_exclude_none=True,
+)
+async def choose_peppol(
+    body: PeppolIn,
+    acct: ManageableAccount,
+    who: CurrentPrincipal,
+    deps: DepsDep,
+    session: SessionDep,
+) -> ChannelRequestOut:
+    """200 active: invoices of this account go as Peppol BIS Billing 3.0 (UBL) documents
+    to the customer's participant ``0208:<enterprise number>``, from the next one billing
+    closes; no paper. Choosing it again changes nothing."""
+    return await service.choose_peppol(session, deps, acct, requested_by=who.subject)
 
 
 @router.post("/bank-app/callbacks")

@@ -42,6 +42,10 @@ class BillingClient:
     async def close(self) -> None:
         await self._billing.close()
 
+    async def get_ubl(self, invoice_id: uuid.UUID) -> bytes | None:
+        """The invoice's Peppol BIS 3.0 UBL document; None when billing has none."""
+        return await self._billing.get_bytes(f"/v1/invoices/{invoice_id}/ubl")
+
     async def get_account(self, billing_account_id: uuid.UUID) -> AccountFacts | None:
         """The account's facts, None when billing does not know it."""
         body = await self._billing.get_json(f"/v1/billing-accounts/{billing_account_id}")

@@ -12,6 +12,7 @@ from fastapi import Depends
 
 from einvoice.bank import BankAdapter
 from einvoice.billing_client import BillingClient
+from einvoice.peppol import AccessPoint
 from einvoice.settings import EinvoiceSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -26,6 +27,7 @@ class Deps:
     delegation: Delegation
     billing: BillingClient
     bank: BankAdapter
+    access_point: AccessPoint
     now: Callable[[], datetime] = utcnow
 
 

@@ -24,7 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum import iban as std_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
-ChannelName = Literal["paper", "email", "bank_app"]
+ChannelName = Literal["paper", "email", "bank_app", "peppol"]
 AccountKind = Literal["fixed", "mobile"]
 Alert = Literal["email", "sms"]
 
@@ -53,9 +53,12 @@ SCOPE_ACCOUNT = "billing_account"
 # What the delivery log says happened, per channel.
 # A bank-app delivery until the bank-delivery job has handed it to the bank adapter.
 QUEUED_FOR_BANK = "queued_for_bank"
+# A Peppol delivery until the Peppol-delivery job has handed it to the access point.
+QUEUED_FOR_ACCESS_POINT = "queued_for_access_point"
 DELIVERY_STATUS: dict[str, str] = {
     "email": "notification_requested",
     "bank_app": "handed_to_bank_adapter",
+    "peppol": "handed_to_access_point",
     "paper": "queued_for_print",
 }
 

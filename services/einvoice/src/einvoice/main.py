@@ -14,6 +14,7 @@ from einvoice.bank import BankAdapter, FakeBankAdapter
 from einvoice.billing_client import BillingClient
 from einvoice.deps import Deps
 from einvoice.models import Base
+from einvoice.peppol import AccessPoint, FakeAccessPoint
 from einvoice.settings import EinvoiceSettings
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as kit_app
@@ -30,9 +31,11 @@ def create_app(
     delegation: Any | None = None,
     billing: BillingClient | None = None,
     bank: BankAdapter | None = None,
+    access_point: AccessPoint | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Tests replace the edges: token keys, delegation, billing, the bank and the clock."""
+    """Tests replace the edges: token keys, delegation, billing, the bank, the Peppol
+    access point and the clock."""
     settings = settings or EinvoiceSettings()
     kit = ServiceKit(settings, metadata=Base.metadata, migrations_dir=MIGRATIONS_DIR)
     if verifier is not None:
@@ -48,6 +51,7 @@ def create_app(
         delegation=kit.delegation,
         billing=billing_client,
         bank=bank or FakeBankAdapter(),
+        access_point=access_point or FakeAccessPoint(),
         now=clock or utcnow,
     )
     kit.subscribe(handlers.event_handlers(deps))
@@ -70,6 +74,16 @@ def create_app(
 
     kit.run_periodically("einvoice-bank-deliveries", settings.bank_poll_interval_s, hand_to_bank)
 
+    async def send_to_peppol(kit: ServiceKit) -> bool:
+        """One batch of due Peppol deliveries; True when a full batch was due (go again)."""
+        async with kit.db.transaction() as session:
+            due = await service.send_due_to_peppol(session, deps)
+        return due >= settings.peppol_batch_size
+
+    kit.run_periodically(
+        "einvoice-peppol-deliveries", settings.peppol_poll_interval_s, send_to_peppol
+    )
+
     async def close_billing(kit: ServiceKit) -> None:
         await billing_client.close()
 
@@ -79,7 +93,8 @@ def create_app(
         routers=[api.router],
         title="einvoice",
         description="Invoice delivery per billing account: paper, e-mail (GreenBill), "
-        "bank app (Zoomit); confirmation, bank callbacks and the delivery log.",
+        "bank app (Zoomit), Peppol BIS Billing 3.0; confirmation, bank callbacks and the "
+        "delivery log.",
     )
     app.state.deps = deps
     return app

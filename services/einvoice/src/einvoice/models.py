@@ -126,4 +126,20 @@ class BankDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PeppolDelivery(Base):
+    """An invoice waiting to be sent to the customer's Peppol participant through the
+    access point: written in the consumer's transaction, sent by the Peppol-delivery job
+    (as bank deliveries are)."""
+
+    __tablename__ = "peppol_deliveries"
+    __table_args__ = (Index("ix_peppol_deliveries_due", "next_attempt_at"),)
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    billing_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 add_kit_tables(metadata)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from einvoice import domain
-from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel
+from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel, PeppolDelivery
 from servicekit.pagination import Keyset, Page
 
 # -- billing accounts ---------------------------------------------------------------
@@ -170,6 +170,20 @@ async def delivery_of(
 ) -> Delivery | None:
     stmt = select(Delivery).where(Delivery.invoice_id == invoice_id, Delivery.channel == channel)
     return (await session.scalars(stmt)).first()
+
+
+async def due_peppol_deliveries(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[PeppolDelivery]:
+    """Peppol deliveries whose time has come, locked; other instances skip them."""
+    stmt = (
+        select(PeppolDelivery)
+        .where(PeppolDelivery.next_attempt_at <= now)
+        .order_by(PeppolDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt)).all()
 
 
 async def due_bank_deliveries(

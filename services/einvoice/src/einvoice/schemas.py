@@ -73,6 +73,12 @@ class BankCallbackIn(BaseModel):
     reference: str = Field(min_length=1, max_length=64)
 
 
+class PeppolIn(BaseModel):
+    """Nothing to give: the participant is the customer's enterprise number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # -- responses ------------------------------------------------------------------------
 
 # A record's status as callers see it: cancelled shows as paper, superseded never shows.
@@ -91,7 +97,12 @@ RecordStatus = Literal[
 ]
 Scope = Literal["customer_fixed", "billing_account"]
 DeliveryStatus = Literal[
-    "notification_requested", "queued_for_bank", "handed_to_bank_adapter", "queued_for_print"
+    "notification_requested",
+    "queued_for_bank",
+    "handed_to_bank_adapter",
+    "queued_for_access_point",
+    "handed_to_access_point",
+    "queued_for_print",
 ]
 
 

@@ -32,6 +32,11 @@ class EinvoiceSettings(ServiceSettings):
     bank_batch_size: int = Field(default=20, ge=1)
     bank_retry_initial_s: float = Field(default=10.0, ge=0)
     bank_retry_max_s: float = Field(default=900.0, ge=0)
+    # The Peppol-delivery job, likewise (the access point is at the edge).
+    peppol_poll_interval_s: float = Field(default=2.0, gt=0)
+    peppol_batch_size: int = Field(default=20, ge=1)
+    peppol_retry_initial_s: float = Field(default=10.0, ge=0)
+    peppol_retry_max_s: float = Field(default=900.0, ge=0)
     # Shared with the bank adapter: it signs its callbacks with HMAC-SHA256.
     bank_callback_secret: str = "dev-secret"
 

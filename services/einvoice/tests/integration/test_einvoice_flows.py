@@ -56,8 +56,9 @@ class Stack:
             resp = await self.client.get(path, headers=headers)
             # 404 until the invoice taught einvoice the account (billing's fake doesn't know it)
             for item in resp.json()["items"] if resp.status_code == 200 else []:
-                # A bank-app delivery is queued first, then handed over by the bank job.
-                if item["invoice_id"] == str(invoice_id) and item["status"] != "queued_for_bank":
+                # Bank-app and Peppol deliveries are queued first, then handed over by a job.
+                queued = ("queued_for_bank", "queued_for_access_point")
+                if item["invoice_id"] == str(invoice_id) and item["status"] not in queued:
                     return item
             await asyncio.sleep(0.1)
         raise AssertionError(f"invoice {invoice_id} was not delivered")
@@ -328,6 +329,44 @@ async def test_bank_app_accepted_by_the_bank_receives_the_next_invoice(stack: St
     item = await stack.wait_delivery(account, invoice.invoice_id, headers)
     assert (item["channel"], item["status"]) == ("bank_app", "handed_to_bank_adapter")
     assert (account, reference, invoice.invoice_id) in world.bank.deliveries
+
+
+async def test_peppol_channel_sends_the_next_invoice_to_the_access_point(stack: Stack):
+    world, client = stack.world, stack.client
+    acct = billing_account(world, "mobile")
+    customer, account, headers = acct.customer_id, acct.id, acct.headers
+    async with KafkaTap("einvoice.channel.changed") as tap:
+        resp = await client.put(
+            f"/v1/billing-accounts/{account}/delivery/peppol", headers=headers, json={}
+        )
+        assert resp.status_code == 200 and resp.json()["status"] == "active"
+        [change] = await tap.wait_for(
+            for_customer(customer, "einvoice.channel.changed", channel="peppol"), count=1
+        )
+        assert change.data["status"] == "active"
+
+    await stack.consumer_reads(customer, headers)
+    invoice = closed_invoice(
+        customer, account, "mobile", domain.period_of(utcnow()), total_excl_vat="50.00"
+    )
+    document = PEPPOL_DOCUMENT.replace(b"RECEIVER", b"0403170701")
+    world.billing.ubl[str(invoice.invoice_id)] = document
+    await publish(event_of(invoice), key=str(customer))
+    item = await stack.wait_delivery(account, invoice.invoice_id, headers)
+    assert (item["channel"], item["status"]) == ("peppol", "handed_to_access_point")
+    sent = [s for s in world.access_point.sent if s[0] == invoice.invoice_id]
+    assert sent == [(invoice.invoice_id, "0208:0202239951", "0208:0403170701", document)]
+
+
+PEPPOL_DOCUMENT = b"""<?xml version='1.0' encoding='UTF-8'?>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+ xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+ xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+<cac:AccountingSupplierParty><cac:Party><cbc:EndpointID schemeID="0208">0202239951</cbc:EndpointID>
+</cac:Party></cac:AccountingSupplierParty>
+<cac:AccountingCustomerParty><cac:Party><cbc:EndpointID schemeID="0208">RECEIVER</cbc:EndpointID>
+</cac:Party></cac:AccountingCustomerParty>
+</Invoice>"""
 
 
 async def test_termination_cancels_the_customers_channels(stack: Stack):

@@ -71,6 +71,10 @@ async def accepted_with_three_events(
     assert registered.enterprise_number == form["enterprise_number"]
     assert registered.affiliates == ["0202239951"]
     assert registered.wants_access_owner is True
+    # What billing prints on the customer's invoices: the registered address and language.
+    assert registered.address is not None
+    assert registered.address.model_dump(mode="json") == {"country": "BE", **form["address"]}
+    assert registered.language == form["registrant"]["locale"]
     user_created = parse_data(events[1], UserCreatedV1)
     assert user_created.registrant is True and user_created.profile == "access_owner"
     assert user_created.contract.kind == "management" and user_created.email == email

@@ -56,6 +56,7 @@ CATALOGUE: dict[str, TemplateSpec] = {
         "company",
         "billing_account_name",
     ),
+    "invoice_objection": _spec("email", ("step", "invoice_number"), "reason", "credit_note_number"),
     "invoice_available_sms": _spec("sms", ("invoice_number", "total_incl_vat", "due_date")),
     "sim_change_confirmation": _spec("email", ("msisdn", "change", "tariff_plan"), "first_name"),
     "account_deactivated": _spec("email", (), "first_name", "company_name", "reason"),

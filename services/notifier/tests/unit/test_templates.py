@@ -22,6 +22,9 @@ SAMPLE_PARAMS = {
     "tariff_plan": "PRO-50",
     "user_count": "3",
     "application": "fleet-manager",
+    "step": "accepted",
+    "reason": "Roaming charged twice",
+    "credit_note_number": "CN-2026-000001",
 }
 
 
@@ -132,3 +135,14 @@ def test_missing_required_param() -> None:
 def test_links_must_be_web_links() -> None:
     with pytest.raises(TemplateProblem, match="http"):
         templates.check("user_confirmation", "email", {"confirm_url": "javascript:alert(1)"})
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("step", ["received", "accepted", "rejected"])
+def test_objection_mail_says_each_step_in_the_recipients_language(locale: str, step: str) -> None:
+    params = {"step": step, "invoice_number": "INV-2026-000042", "reason": "Already paid",
+              "credit_note_number": "CN-2026-000007"}  # fmt: skip
+    out = templates.render_email("invoice_objection", locale, params)
+    assert "INV-2026-000042" in out.subject and "INV-2026-000042" in out.text
+    assert ("CN-2026-000007" in out.text) == (step == "accepted")
+    assert ("Already paid" in out.text) == (step == "rejected")

@@ -2,6 +2,7 @@
 
 from contracts.events.billing import (
     InvoiceClosedV1,
+    InvoiceObjectedV1,
     InvoiceTotalsV1,
     UsageRatedV1,
     UsageRecordV1,
@@ -13,6 +14,7 @@ from contracts.events.identity import (
     ContractV1,
     CustomerRegisteredV1,
     CustomerTerminatedV1,
+    PostalAddressV1,
     UserCreatedV1,
     UserDeactivatedV1,
 )
@@ -33,10 +35,12 @@ __all__ = [
     "EinvoiceChannelChangedV1",
     "FleetManagerChangedV1",
     "InvoiceClosedV1",
+    "InvoiceObjectedV1",
     "InvoiceTotalsV1",
     "NotificationFailedV1",
     "NotificationRequestedV1",
     "NotificationSentV1",
+    "PostalAddressV1",
     "RecipientV1",
     "ScopeV1",
     "SimChangedV1",

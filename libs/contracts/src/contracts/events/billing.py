@@ -128,3 +128,25 @@ class UsageRecordV1(EventPayload):
 
     def subject(self) -> str:
         return self.record_id
+
+
+class InvoiceObjectedV1(EventPayload):
+    """A customer objected to an invoice within its objection period [SPEC 6.2].
+
+    Carries no reason text (free text written by a person may hold personal data); the
+    operator reads it on billing's operator routes.
+    """
+
+    event_type: ClassVar[str] = "invoice.objected"
+    version: ClassVar[int] = 1
+
+    objection_id: UUID
+    invoice_id: UUID
+    number: str = Field(min_length=1, description="Number of the invoice objected to.")
+    customer_id: UUID
+    billing_account_id: UUID
+    objected_at: AwareDatetime
+    objection_deadline: date = Field(description="Last day objections were accepted.")
+
+    def subject(self) -> str:
+        return str(self.invoice_id)

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field
 
 from contracts.base import EventPayload
 
-DeliveryChannel = Literal["paper", "email", "bank_app"]
+DeliveryChannel = Literal["paper", "email", "bank_app", "peppol"]
 ChannelStatus = Literal[
     "pending_confirmation",
     "active",

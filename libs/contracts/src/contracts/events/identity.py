@@ -26,6 +26,16 @@ DEACTIVATION_REASONS: tuple[str, ...] = (
 """Values of ``UserDeactivatedV1.reason`` known today. Consumers must accept others."""
 
 
+class PostalAddressV1(PayloadPart):
+    """The customer's registered address, as given on the registration form."""
+
+    street: str = Field(min_length=1)
+    number: str | None = None
+    postal_code: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    country: str = Field(default="BE", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
+
+
 class CustomerRegisteredV1(EventPayload):
     """A customer's registration was accepted by operator staff: the agreement starts."""
 
@@ -46,6 +56,16 @@ class CustomerRegisteredV1(EventPayload):
         "access manager instead of access owner."
     )
     accepted_at: AwareDatetime
+    address: PostalAddressV1 | None = Field(
+        default=None,
+        description="The registered address (invoices print it). Absent from producers older "
+        "than this field.",
+    )
+    language: Locale | None = Field(
+        default=None,
+        description="The customer's language for documents such as invoices: the registrant's "
+        "locale. Absent from producers older than this field.",
+    )
 
     def subject(self) -> str:
         return str(self.customer_id)

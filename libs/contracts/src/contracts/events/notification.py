@@ -26,6 +26,9 @@ TEMPLATES: dict[str, str] = {
     "optional billing_account_name",
     "invoice_available": "A new invoice (PDF attached for e-mail). params: invoice_number, "
     "period, total_incl_vat, due_date; optional company, billing_account_name",
+    "invoice_objection": "An objection to an invoice was received, accepted or rejected. "
+    "params: step (received, accepted, rejected), invoice_number; optional reason, "
+    "credit_note_number",
     "invoice_available_sms": "SMS alert of a new invoice. params: invoice_number, "
     "total_incl_vat, due_date",
     "sim_change_confirmation": "A subscription change was applied. params: msisdn, change, "

@@ -18,7 +18,7 @@ from billing.api.auth import (
 )
 from billing.api.filters import UsageFilterDep
 from billing.deps import DepsDep
-from billing.service import accounts, invoices, runs, usage
+from billing.service import accounts, invoices, objections, runs, usage
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -202,6 +202,59 @@ async def object_to_invoice(
     session: SessionDep,
     deps: DepsDep,
 ) -> s.ObjectionOut:
-    return await invoices.object_to_invoice(
+    return await objections.object_to_invoice(
         session, deps, invoice, reason=body.reason, submitted_by=principal.subject
+    )
+
+
+@router.get(
+    "/invoices/{invoice_id}/ubl",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/xml": {}},
+            "description": "The Peppol BIS Billing 3.0 document: a UBL 2.1 Invoice, or a "
+            "UBL 2.1 CreditNote for a credit note.",
+        }
+    },
+)
+async def get_invoice_ubl(invoice: ReadableInvoice, session: SessionDep) -> Response:
+    content = await invoices.get_ubl(session, invoice)
+    return Response(
+        content,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.xml"'},
+    )
+
+
+@router.get("/operator/objections")
+async def list_objections(
+    principal: OperatorPrincipal,
+    session: SessionDep,
+    status: Literal["open", "accepted", "rejected"] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[s.ObjectionOut]:
+    return await objections.list_objections(session, status=status, cursor=cursor, limit=limit)
+
+
+@router.post("/operator/objections/{objection_id}/accept")
+async def accept_objection(
+    objection_id: UUID, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+) -> s.ObjectionOut:
+    return await objections.accept_objection(
+        session, deps, objection_id, decided_by=principal.subject
+    )
+
+
+@router.post("/operator/objections/{objection_id}/reject")
+async def reject_objection(
+    objection_id: UUID,
+    body: s.ObjectionDecisionIn,
+    principal: OperatorPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+) -> s.ObjectionOut:
+    return await objections.reject_objection(
+        session, deps, objection_id, reason=body.reason, decided_by=principal.subject
     )

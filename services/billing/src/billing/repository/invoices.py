@@ -7,7 +7,15 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import Invoice, InvoiceLine, InvoicePdf, InvoiceSequence, Objection
+from billing.models import (
+    CreditNoteSequence,
+    Invoice,
+    InvoiceLine,
+    InvoicePdf,
+    InvoiceSequence,
+    InvoiceUbl,
+    Objection,
+)
 from billing.repository._sql import insert_ignoring_conflicts, money
 from servicekit.pagination import Keyset, Page
 
@@ -27,12 +35,34 @@ async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
     return int(result.scalar_one())
 
 
+async def next_credit_note_sequence(session: AsyncSession, year: int) -> int:
+    """Credit notes' own consecutive series, locked like invoices'."""
+    await session.execute(
+        insert_ignoring_conflicts(session, CreditNoteSequence).values(year=year, last_value=0)
+    )
+    result = await session.execute(
+        update(CreditNoteSequence)
+        .where(CreditNoteSequence.year == year)
+        .values(last_value=CreditNoteSequence.last_value + 1)
+        .returning(CreditNoteSequence.last_value)
+    )
+    return int(result.scalar_one())
+
+
 async def invoice_for_period(
     session: AsyncSession, account_id: uuid.UUID, period: str
 ) -> Invoice | None:
     return await session.scalar(
-        select(Invoice).where(Invoice.billing_account_id == account_id, Invoice.period == period)
+        select(Invoice).where(
+            Invoice.billing_account_id == account_id,
+            Invoice.period == period,
+            Invoice.kind == "invoice",
+        )
     )
+
+
+async def credit_note_of(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
+    return await session.scalar(select(Invoice).where(Invoice.corrects_invoice_id == invoice_id))
 
 
 async def add_invoice(session: AsyncSession, invoice: Invoice) -> None:
@@ -41,11 +71,23 @@ async def add_invoice(session: AsyncSession, invoice: Invoice) -> None:
 
 
 async def add_invoice_parts(
-    session: AsyncSession, invoice_id: uuid.UUID, lines: list[InvoiceLine], pdf: bytes
+    session: AsyncSession,
+    invoice_id: uuid.UUID,
+    lines: list[InvoiceLine],
+    pdf: bytes,
+    ubl: bytes | None = None,
 ) -> None:
     session.add_all(lines)
     session.add(InvoicePdf(invoice_id=invoice_id, content=pdf))
+    if ubl is not None:
+        session.add(InvoiceUbl(invoice_id=invoice_id, content=ubl))
     await session.flush()
+
+
+async def invoice_ubl(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | None:
+    return await session.scalar(
+        select(InvoiceUbl.content).where(InvoiceUbl.invoice_id == invoice_id)
+    )
 
 
 async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
@@ -91,6 +133,45 @@ async def add_objection(session: AsyncSession, objection: Objection) -> None:
     await session.flush()
 
 
+async def objections_of_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> list[Objection]:
+    q = select(Objection).where(Objection.invoice_id == invoice_id)
+    return list(await session.scalars(q.order_by(Objection.created_at, Objection.id)))
+
+
+async def lock_objection(session: AsyncSession, objection_id: uuid.UUID) -> Objection | None:
+    """The objection, row-locked until the transaction ends: two operators deciding at
+    once are serialised, and the second sees the first one's decision."""
+    return await session.scalar(
+        select(Objection)
+        .where(Objection.id == objection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def lock_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
+    return await session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+# Oldest first: objections are decided in the order they came in.
+OBJECTIONS = Keyset(Objection.created_at, Objection.id, descending=False)
+
+
+async def page_objections(
+    session: AsyncSession, *, status: str | None, cursor: str | None, limit: int
+) -> Page[Objection]:
+    q = select(Objection)
+    if status is not None:
+        q = q.where(Objection.status == status)
+    rows = list(await session.scalars(OBJECTIONS.apply(q, cursor, limit)))
+    return OBJECTIONS.page(rows, limit)
+
+
 async def invoices_of_customer(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -100,6 +181,7 @@ async def invoices_of_customer(
 ) -> list[Invoice]:
     q = select(Invoice).where(
         Invoice.customer_id == customer_id,
+        Invoice.kind == "invoice",
         Invoice.period >= period_from,
         Invoice.period <= period_to,
     )

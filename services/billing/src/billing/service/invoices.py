@@ -1,16 +1,15 @@
-"""Reading closed invoices: list, detail, PDF, call details; objections."""
+"""Reading closed invoices and credit notes: list, detail, PDF, UBL, call details."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.deps import Deps
-from billing.domain.calendar import objection_open
+from billing.domain.invoice import VAT_RATE, Line
+from billing.domain.legal import language_of, unit_price
 from billing.exports import invoices_table, tables_to_csv, tables_to_xlsx, to_csv, to_xlsx
-from billing.models import BillingAccount, Invoice, Objection
+from billing.models import BillingAccount, Invoice
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
 from billing.repository.usage import ANY_USAGE, UsageFilter
@@ -19,11 +18,11 @@ from billing.schemas import (
     InvoiceOut,
     InvoiceSummary,
     InvoiceUsage,
-    ObjectionOut,
+    ObjectionStatusOut,
     UsageItem,
 )
 from servicekit.pagination import Page
-from servicekit.problems import Conflict, Gone
+from servicekit.problems import Gone, NotFound
 
 EXPORT_PAGE = 200
 
@@ -80,6 +79,10 @@ async def invoice_list_file(
 
 async def get_invoice(session: AsyncSession, inv: Invoice) -> InvoiceOut:
     lines = await repo.invoice_lines(session, inv.id)
+    objections = await repo.objections_of_invoice(session, inv.id)
+    latest = objections[-1] if objections else None
+    credit_note = await repo.credit_note_of(session, inv.id) if inv.kind == "invoice" else None
+    vat_percent = (VAT_RATE * 100).normalize()
     return InvoiceOut(
         **InvoiceSummary.of(inv).model_dump(),
         customer_id=inv.customer_id,
@@ -90,11 +93,37 @@ async def get_invoice(session: AsyncSession, inv: Invoice) -> InvoiceOut:
                 description=line.description,
                 quantity=line.quantity,
                 unit=line.unit,
+                unit_price=unit_price(
+                    Line(line.category, line.description, line.quantity, line.unit, line.amount)
+                ),
+                vat_rate=vat_percent,
                 amount_excl_vat=line.amount,
             )
             for line in lines
         ],
+        payment_reference=inv.payment_reference,
+        language=language_of(inv.language) if inv.language else None,
+        objection=ObjectionStatusOut(
+            objection_id=latest.id,
+            status="open" if latest.status == "received" else latest.status,  # type: ignore[arg-type]
+            created_at=latest.created_at,
+            decided_at=latest.decided_at,
+            credit_note_id=latest.credit_note_id,
+        )
+        if latest is not None
+        else None,
+        credit_note_id=credit_note.id if credit_note is not None else None,
     )
+
+
+async def get_ubl(session: AsyncSession, inv: Invoice) -> bytes:
+    content = await repo.invoice_ubl(session, inv.id)
+    if content is None:
+        raise NotFound(
+            "This invoice has no Peppol document: the customer's registration details "
+            "(enterprise number, address) had not reached billing when it was issued"
+        )
+    return content
 
 
 async def get_pdf(session: AsyncSession, inv: Invoice) -> bytes:
@@ -133,31 +162,3 @@ async def invoice_usage_file(
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)
-
-
-async def object_to_invoice(
-    session: AsyncSession, deps: Deps, inv: Invoice, *, reason: str, submitted_by: str
-) -> ObjectionOut:
-    now = deps.now()
-    if not objection_open(inv.objection_deadline, now):
-        raise Conflict(
-            f"The objection period ended on {inv.objection_deadline.isoformat()}; "
-            "the invoice is accepted"
-        )
-    objection = Objection(
-        id=uuid.uuid4(),
-        invoice_id=inv.id,
-        customer_id=inv.customer_id,
-        reason=reason,
-        submitted_by=submitted_by,
-        status="received",
-        created_at=now,
-    )
-    await repo.add_objection(session, objection)
-    return ObjectionOut(
-        objection_id=objection.id,
-        invoice_id=inv.id,
-        status=objection.status,
-        created_at=objection.created_at,
-        objection_deadline=inv.objection_deadline,
-    )

@@ -17,11 +17,18 @@ from billing.domain.invoice import (
     monthly_fee,
     vat_totals,
 )
+from billing.domain.legal import communication_base, structured_communication
 from billing.models import Invoice, InvoiceLine, Sim
-from billing.pdf import PdfInvoice, render_invoice_pdf
 from billing.repository import accounts as accounts_repo
+from billing.repository import customers as customers_repo
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
+from billing.service.documents import (
+    DocumentFacts,
+    legal_document,
+    parties_snapshot,
+    render_documents,
+)
 from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 
 
@@ -56,6 +63,7 @@ async def close_period(
     issued_at = deps.now()
     issue_date = calendar.local_date(issued_at)
     sequence = await repo.next_invoice_sequence(session, issue_date.year)
+    customer = await customers_repo.get_customer(session, account.customer_id)
     zero = Decimal("0.00")
     invoice = Invoice(
         id=uuid.uuid4(),
@@ -73,6 +81,10 @@ async def close_period(
         vat=zero,
         total_incl_vat=zero,
         currency="EUR",
+        kind="invoice",
+        language=customer.language if customer else None,
+        payment_reference=structured_communication(communication_base(issue_date.year, sequence)),
+        parties=parties_snapshot(deps.settings, customer),
     )
     await repo.add_invoice(session, invoice)
     await usage_repo.mark_invoiced(session, account.id, period.ends_at, invoice.id)
@@ -90,18 +102,22 @@ async def close_period(
     invoice.vat = totals.vat
     invoice.total_incl_vat = totals.total_incl_vat
 
-    pdf = render_invoice_pdf(
-        PdfInvoice(
-            number=invoice.number,
-            account_name=account.name,
-            account_kind=account.kind,
-            billing_account_id=str(account.id),
-            period=str(period),
-            issued_at=issued_at,
-            due_date=invoice.due_date,
-            objection_deadline=invoice.objection_deadline,
-            lines=lines,
-            totals=totals,
+    pdf, ubl = render_documents(
+        legal_document(
+            DocumentFacts(
+                kind="invoice",
+                number=invoice.number,
+                period=str(period),
+                issue_date=issue_date,
+                due_date=invoice.due_date,
+                objection_deadline=invoice.objection_deadline,
+                language=invoice.language,
+                payment_reference=invoice.payment_reference,
+                parties=invoice.parties or {},
+                billing_account_name=account.name,
+            ),
+            lines,
+            totals,
         )
     )
     rows = [
@@ -117,7 +133,7 @@ async def close_period(
         )
         for i, line in enumerate(lines, start=1)
     ]
-    await repo.add_invoice_parts(session, invoice.id, rows, pdf)
+    await repo.add_invoice_parts(session, invoice.id, rows, pdf, ubl)
     await deps.outbox.add(
         session,
         InvoiceClosedV1(

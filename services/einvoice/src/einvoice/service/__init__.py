@@ -4,6 +4,7 @@ from einvoice.service.accounts import account, fixed_accounts_of
 from einvoice.service.channels import (
     bank_decision,
     cancel,
+    choose_peppol,
     confirm_email,
     expire_due,
     get_delivery,
@@ -11,12 +12,18 @@ from einvoice.service.channels import (
     request_email,
     terminate_customer,
 )
-from einvoice.service.delivery import deliver_invoice, hand_due_to_bank, list_deliveries
+from einvoice.service.delivery import (
+    deliver_invoice,
+    hand_due_to_bank,
+    list_deliveries,
+    send_due_to_peppol,
+)
 
 __all__ = [
     "account",
     "bank_decision",
     "cancel",
+    "choose_peppol",
     "confirm_email",
     "deliver_invoice",
     "expire_due",
@@ -26,5 +33,6 @@ __all__ = [
     "list_deliveries",
     "request_bank_app",
     "request_email",
+    "send_due_to_peppol",
     "terminate_customer",
 ]

@@ -195,6 +195,46 @@ async def _activate(session: AsyncSession, deps: Deps, record: DeliveryChannel) 
     await publish(session, deps, record)
 
 
+# -- Peppol ---------------------------------------------------------------------------
+
+
+async def choose_peppol(
+    session: AsyncSession, deps: Deps, acct: BillingAccount, *, requested_by: str
+) -> ChannelRequestOut:
+    """Peppol is active at once: the customer's participant ``0208:<enterprise number>``
+    is the enterprise number it registered with, nothing to confirm. Choosing it again
+    changes nothing."""
+    key = _scope_key(domain.SCOPE_ACCOUNT, acct)
+    active = await repo.in_scopes(session, [key], statuses=[domain.ACTIVE], channel="peppol")
+    if active:
+        return channel_request(acct.billing_account_id, active[0])
+    now = deps.now()
+    record = DeliveryChannel(
+        id=uuid.uuid4(),
+        customer_id=acct.customer_id,
+        scope=domain.SCOPE_ACCOUNT,
+        scope_key=key,
+        billing_account_id=acct.billing_account_id,
+        account_kind=acct.kind,
+        channel="peppol",
+        status=domain.ACTIVE,
+        alerts=[],
+        requested_by=requested_by,
+        requested_at=now,
+        activated_at=now,
+        updated_at=now,
+    )
+    # What was active on this account (or, for a fixed account, the customer-wide e-mail
+    # channel, which stays for the customer's other fixed accounts) gives way to Peppol.
+    for old in await repo.in_scopes(session, [key], statuses=[domain.ACTIVE]):
+        _end(old, domain.SUPERSEDED, now)
+    await _flush(session)
+    session.add(record)
+    await _flush(session)
+    await publish(session, deps, record)
+    return channel_request(acct.billing_account_id, record)
+
+
 # -- bank app -------------------------------------------------------------------------
 
 

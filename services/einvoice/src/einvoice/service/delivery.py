@@ -18,7 +18,8 @@ from contracts.types import Locale
 from einvoice import domain
 from einvoice import repository as repo
 from einvoice.deps import Deps
-from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel
+from einvoice.models import BankDelivery, BillingAccount, Delivery, DeliveryChannel, PeppolDelivery
+from einvoice.peppol import NotAPeppolDocument, participants
 from einvoice.schemas import DeliveryItemOut
 from einvoice.service.accounts import remember_account
 from einvoice.service.views import delivery_item
@@ -67,6 +68,17 @@ async def deliver_invoice(session: AsyncSession, deps: Deps, invoice: InvoiceClo
             )
         )
         status = domain.QUEUED_FOR_BANK
+    elif chosen is not None and chosen.channel == "peppol":
+        # Likewise sent by the Peppol-delivery job, never from the consumer.
+        session.add(
+            PeppolDelivery(
+                invoice_id=invoice.invoice_id,
+                billing_account_id=acct.billing_account_id,
+                attempts=0,
+                next_attempt_at=deps.now(),
+            )
+        )
+        status = domain.QUEUED_FOR_ACCESS_POINT
     session.add(
         Delivery(
             id=uuid.uuid4(),
@@ -126,6 +138,41 @@ async def hand_due_to_bank(session: AsyncSession, deps: Deps) -> int:
             delivery.status = domain.DELIVERY_STATUS["bank_app"]
         await session.delete(queued)
         log.info("invoice handed to the bank", extra={"invoice_id": str(queued.invoice_id)})
+    await session.flush()
+    return len(due)
+
+
+async def send_due_to_peppol(session: AsyncSession, deps: Deps) -> int:
+    """Send the due Peppol deliveries: billing's UBL document of the invoice, to the
+    customer's participant named in it, through the access point. Locked and retried like
+    bank deliveries; the access point de-duplicates by invoice id."""
+    now = await database_now(session)
+    s = deps.settings
+    due = await repo.due_peppol_deliveries(session, now, s.peppol_batch_size)
+    for queued in due:
+        try:
+            document = await deps.billing.get_ubl(queued.invoice_id)
+            if document is None:
+                raise NotAPeppolDocument("billing has no UBL document for this invoice")
+            sender, receiver = participants(document)
+            await deps.access_point.send(
+                invoice_id=queued.invoice_id, sender=sender, receiver=receiver, document=document
+            )
+        except Exception as exc:  # billing and the access point are at the edge: retry
+            queued.attempts += 1
+            delay = min(s.peppol_retry_initial_s * 2 ** (queued.attempts - 1), s.peppol_retry_max_s)
+            queued.next_attempt_at = now + timedelta(seconds=delay)
+            queued.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning(
+                "Peppol delivery failed; retrying",
+                extra={"invoice_id": str(queued.invoice_id), "attempts": queued.attempts},
+            )
+            continue
+        delivery = await repo.delivery_of(session, queued.invoice_id, "peppol")
+        if delivery is not None:
+            delivery.status = domain.DELIVERY_STATUS["peppol"]
+        await session.delete(queued)
+        log.info("invoice sent over Peppol", extra={"invoice_id": str(queued.invoice_id)})
     await session.flush()
     return len(due)
 

@@ -39,7 +39,7 @@ def channel_fields(record: DeliveryChannel) -> dict[str, Any]:
         )
         if record.status == domain.PENDING_CONFIRMATION:
             fields["expires_at"] = record.expires_at
-    else:
+    elif record.channel == "bank_app":
         fields.update(
             iban=domain.mask_iban(record.iban) if record.iban else None,
             reference=record.bank_reference,

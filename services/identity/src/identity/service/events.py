@@ -8,6 +8,7 @@ from contracts.events.identity import (
     ContractV1,
     CustomerRegisteredV1,
     CustomerTerminatedV1,
+    PostalAddressV1,
     UserCreatedV1,
     UserDeactivatedV1,
 )
@@ -26,6 +27,9 @@ def customer_registered(customer: Customer, user: User, now: datetime) -> Custom
         registrant_user_id=user.id,
         wants_access_owner=customer.wants_access_owner,
         accepted_at=now,
+        # Billing prints these on the customer's invoices (Belgian VAT Code art. 53).
+        address=PostalAddressV1.model_validate(customer.address) if customer.address else None,
+        language=user.locale,
     )
 
 

@@ -1,0 +1,127 @@
+"""The documents of an invoice or credit note: the legal mentions it carries (taken once,
+when it is issued), its PDF and its Peppol UBL document."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from billing.domain.calendar import Period
+from billing.domain.invoice import Line, Totals
+from billing.domain.legal import (
+    Address,
+    DocumentKind,
+    Language,
+    LegalInvoice,
+    Party,
+    Payment,
+    label,
+    language_of,
+)
+from billing.domain.ubl import MissingParty, build_ubl
+from billing.models import Customer
+from billing.pdf import render_invoice_pdf
+from billing.settings import BillingSettings
+
+log = logging.getLogger(__name__)
+
+
+def supplier_party(settings: BillingSettings) -> Party:
+    return Party(
+        name=settings.supplier_name,
+        address=Address(
+            street=settings.supplier_street,
+            number=settings.supplier_house_number or None,
+            postal_code=settings.supplier_postal_code,
+            city=settings.supplier_city,
+            country=settings.supplier_country,
+        ),
+        enterprise_number=settings.supplier_enterprise_number,
+    )
+
+
+def customer_party(customer: Customer | None) -> Party:
+    """The customer as registered; an empty party (its invoice has no UBL document) when
+    identity's ``customer.registered`` has not reached billing."""
+    if customer is None:
+        return Party(name="", address=None, enterprise_number=None)
+    return Party(
+        name=customer.company_name,
+        address=Address.from_json(customer.address) if customer.address else None,
+        enterprise_number=customer.enterprise_number,
+    )
+
+
+def parties_snapshot(settings: BillingSettings, customer: Customer | None) -> dict[str, Any]:
+    """What the invoice row keeps, so its documents never change when settings or the
+    customer's data change later."""
+    return {
+        "supplier": supplier_party(settings).to_json(),
+        "customer": customer_party(customer).to_json(),
+        "iban": settings.supplier_iban,
+        "bic": settings.supplier_bic,
+    }
+
+
+def supply_period(period: str) -> tuple[date, date]:
+    p = Period.parse(period)
+    return date(p.year, p.month, 1), date(p.next().year, p.next().month, 1) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    kind: DocumentKind
+    number: str
+    period: str
+    issue_date: date
+    due_date: date
+    objection_deadline: date | None
+    language: str | None
+    payment_reference: str | None
+    parties: dict[str, Any]
+    billing_account_name: str
+    corrects_number: str | None = None
+    corrects_issue_date: date | None = None
+
+
+def legal_document(facts: DocumentFacts, lines: list[Line], totals: Totals) -> LegalInvoice:
+    start, end = supply_period(facts.period)
+    language: Language = language_of(facts.language)
+    customer = Party.from_json(facts.parties["customer"])
+    if not customer.name:
+        customer = Party(label("unknown_customer", language), None, None)
+    return LegalInvoice(
+        kind=facts.kind,
+        number=facts.number,
+        issue_date=facts.issue_date,
+        period_start=start,
+        period_end=end,
+        due_date=facts.due_date,
+        supplier=Party.from_json(facts.parties["supplier"]),
+        customer=customer,
+        payment=Payment(
+            iban=facts.parties["iban"],
+            bic=facts.parties["bic"],
+            communication=facts.payment_reference or "",
+        ),
+        language=language,
+        lines=lines,
+        totals=totals,
+        billing_account_name=facts.billing_account_name,
+        objection_deadline=facts.objection_deadline,
+        corrects_number=facts.corrects_number,
+        corrects_issue_date=facts.corrects_issue_date,
+    )
+
+
+def render_documents(doc: LegalInvoice) -> tuple[bytes, bytes | None]:
+    """The PDF, and the UBL document when both parties are complete enough for Peppol."""
+    pdf = render_invoice_pdf(doc)
+    try:
+        ubl = build_ubl(doc)
+    except MissingParty as exc:
+        log.warning("no Peppol document for %s %s: %s", doc.kind, doc.number, exc)
+        ubl = None
+    return pdf, ubl
