@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing.domain.catalogue import seed_history
 from billing.domain.rating import (
     ExclusionRules,
     Zone,
@@ -9,6 +10,9 @@ from billing.domain.rating import (
     rate,
     validate_patterns,
 )
+
+# The standard prices of the seed catalogue (billing/catalogue/seed.json).
+PRICES = seed_history().versions[0].prices
 
 
 @pytest.mark.parametrize(
@@ -105,22 +109,22 @@ def test_bad_patterns_are_refused(bad):
     ],
 )
 def test_national_voice_first_minute_then_per_second(seconds, amount):
-    rated = rate("voice", "0470123456", seconds)
+    rated = rate("voice", "0470123456", seconds, PRICES)
     assert rated.zone is Zone.NATIONAL
     assert rated.amount == Decimal(amount)
 
 
 def test_international_voice_is_pricier():
-    assert rate("voice", "+33612345678", 120).amount == Decimal("0.38")  # EU cap 0.19/min
-    assert rate("voice", "+33612345678", 120).zone is Zone.EU
-    assert rate("voice", "+15551234567", 120).amount == Decimal("2.00")
-    assert rate("voice", "+15551234567", 120).zone is Zone.WORLD
+    assert rate("voice", "+33612345678", 120, PRICES).amount == Decimal("0.38")  # EU cap 0.19/min
+    assert rate("voice", "+33612345678", 120, PRICES).zone is Zone.EU
+    assert rate("voice", "+15551234567", 120, PRICES).amount == Decimal("2.00")
+    assert rate("voice", "+15551234567", 120, PRICES).zone is Zone.WORLD
 
 
 def test_sms_per_message():
-    assert rate("sms", "0470123456", 3).amount == Decimal("0.24")
-    assert rate("sms", "+4917012345678", 1).amount == Decimal("0.06")
-    assert rate("sms", "+819012345678", 2).amount == Decimal("0.60")
+    assert rate("sms", "0470123456", 3, PRICES).amount == Decimal("0.24")
+    assert rate("sms", "+4917012345678", 1, PRICES).amount == Decimal("0.06")
+    assert rate("sms", "+819012345678", 2, PRICES).amount == Decimal("0.60")
 
 
 @pytest.mark.parametrize(
@@ -128,9 +132,9 @@ def test_sms_per_message():
     [(0, "0.00"), (1, "0.01"), (1_000_000, "0.01"), (1_000_001, "0.02"), (2_500_000_000, "25.00")],
 )
 def test_data_per_started_megabyte(volume, amount):
-    assert rate("data", "internet", volume).amount == Decimal(amount)
+    assert rate("data", "internet", volume, PRICES).amount == Decimal(amount)
 
 
 def test_negative_quantity_refused():
     with pytest.raises(ValueError):
-        rate("voice", "0470123456", -1)
+        rate("voice", "0470123456", -1, PRICES)

@@ -1,4 +1,4 @@
-"""Rating at the standard price list, and the free/emergency number exclusion.
+"""Rating at the standard prices of the catalogue, and the free/emergency number exclusion.
 
 Pure functions over plain data. Rules (documented in the service README):
 
@@ -125,16 +125,27 @@ class Tariff:
     sms_per_message: Decimal
 
 
-# The standard price list, EUR excluding VAT. Calls and SMS to other EU countries are
-# capped by Regulation (EU) 2018/1971 (0.19/min, 0.06/SMS).
-PRICE_LIST: dict[Zone, Tariff] = {
-    Zone.NATIONAL: Tariff(voice_per_minute=Decimal("0.10"), sms_per_message=Decimal("0.08")),
-    Zone.EU: Tariff(voice_per_minute=Decimal("0.19"), sms_per_message=Decimal("0.06")),
-    Zone.WORLD: Tariff(voice_per_minute=Decimal("1.00"), sms_per_message=Decimal("0.30")),
-}
-DATA_PER_MB = Decimal("0.01")
+@dataclass(frozen=True)
+class PriceList:
+    """Standard prices of one catalogue version (``billing.domain.catalogue``), EUR excl.
+    VAT. Calls and SMS to other EU countries are capped by Regulation (EU) 2018/1971
+    (0.19/min, 0.06/SMS)."""
+
+    zones: dict[Zone, Tariff]
+    data_per_mb: Decimal
+
+
 BYTES_PER_MB = 1_000_000
 VOICE_MINIMUM_S = 60
+
+
+def billable_seconds(seconds: int) -> int:
+    """The first minute is charged in full, then per second; unanswered (0 s) is free."""
+    return 0 if seconds == 0 else max(seconds, VOICE_MINIMUM_S)
+
+
+def started_mb(octets: int) -> int:
+    return -(-octets // BYTES_PER_MB)
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -148,22 +159,20 @@ class Rated:
     amount: Decimal
 
 
-def rate(kind: str, destination: str, quantity: int) -> Rated:
-    """Price one record. ``quantity`` is seconds (voice), messages (sms) or bytes (data)."""
+def rate(kind: str, destination: str, quantity: int, prices: PriceList) -> Rated:
+    """Price one record at standard prices (no allowance: that is
+    ``billing.domain.charging``, when the invoice is made). ``quantity`` is seconds
+    (voice), messages (sms) or bytes (data)."""
     if quantity < 0:
         raise ValueError("quantity must not be negative")
     zone = zone_of(kind, destination)
-    tariff = PRICE_LIST[zone]
+    tariff = prices.zones[zone]
     if kind == "voice":
-        if quantity == 0:  # unanswered
-            amount = Decimal(0)
-        else:
-            seconds = max(quantity, VOICE_MINIMUM_S)
-            amount = tariff.voice_per_minute * seconds / 60
+        amount = tariff.voice_per_minute * billable_seconds(quantity) / 60
     elif kind == "sms":
         amount = tariff.sms_per_message * quantity
     elif kind == "data":
-        amount = DATA_PER_MB * -(-quantity // BYTES_PER_MB)  # started MB
+        amount = prices.data_per_mb * started_mb(quantity)
     else:
         raise ValueError(f"unknown usage kind {kind!r}")
     return Rated(zone=zone, quantity=quantity, amount=to_cents(amount))

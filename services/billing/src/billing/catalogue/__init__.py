@@ -1,0 +1,1 @@
+"""Seed data of the price catalogue (seed.json)."""
