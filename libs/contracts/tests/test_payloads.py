@@ -17,7 +17,7 @@ from contracts import (
     parse_data,
     registered_payloads,
 )
-from contracts.events import InvoiceTotalsV1, RecipientV1
+from contracts.events import CataloguePublishedV1, InvoiceTotalsV1, RecipientV1
 from contracts.examples import EXAMPLES, example, missing_examples
 from contracts.topics import CATALOGUE
 
@@ -124,7 +124,7 @@ def test_usage_record_quantities_cannot_be_negative():
 
 def test_key_is_the_customer_id():
     for cls, payload in EXAMPLES.items():
-        if cls is UsageRecordV1:
+        if cls in (UsageRecordV1, CataloguePublishedV1):
             continue
         assert payload.key() == str(payload.customer_id), cls  # type: ignore[attr-defined]
 
@@ -132,6 +132,10 @@ def test_key_is_the_customer_id():
 def test_key_of_usage_records_is_the_billing_account_id():
     record = example(UsageRecordV1)
     assert record.key() == str(record.billing_account_id)
+
+
+def test_key_of_the_price_catalogue_is_the_catalogue_so_versions_stay_in_order():
+    assert example(CataloguePublishedV1).key() == "mobile"
 
 
 def test_key_matches_the_catalogue_key_field():

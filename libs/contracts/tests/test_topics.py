@@ -30,6 +30,7 @@ SPEC_TOPICS = {
     "sim.changed",
     "fleet-manager.changed",
     "einvoice.channel.changed",
+    "catalogue.published",  # issue 8: billing owns the price catalogue
 }
 DAY_MS = 86_400_000
 
@@ -55,6 +56,9 @@ def test_every_registered_model_has_a_topic():
 
 def test_event_topics_have_six_partitions_and_seven_days_except_the_noted_ones():
     for spec in event_topics():
+        if spec.name == "catalogue.published":  # every version, in order, forever
+            assert (spec.partitions, spec.retention_ms) == (1, -1)
+            continue
         expected_partitions = 12 if spec.name == "usage.records" else 6
         short = spec.name in {"usage.records", "notification.requested"}
         assert spec.partitions == expected_partitions, spec.name
@@ -62,9 +66,10 @@ def test_event_topics_have_six_partitions_and_seven_days_except_the_noted_ones()
         assert spec.configs["retention.ms"] == str(spec.retention_ms)
 
 
-def test_usage_records_are_keyed_by_billing_account_everything_else_by_customer():
+def test_usage_records_are_keyed_by_billing_account_the_catalogue_by_itself_else_customer():
+    special = {"usage.records": "billing_account_id", "catalogue.published": "catalogue"}
     for spec in event_topics():
-        expected = "billing_account_id" if spec.name == "usage.records" else "customer_id"
+        expected = special.get(spec.name, "customer_id")
         assert spec.key == expected, spec.name
 
 

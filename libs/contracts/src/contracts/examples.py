@@ -14,6 +14,7 @@ from uuid import UUID
 from contracts.base import EventPayload, registered_payloads
 from contracts.events import (
     AttachmentRefV1,
+    CataloguePublishedV1,
     ContractV1,
     CustomerRegisteredV1,
     CustomerTerminatedV1,
@@ -26,14 +27,17 @@ from contracts.events import (
     NotificationFailedV1,
     NotificationRequestedV1,
     NotificationSentV1,
+    OptionV1,
     PostalAddressV1,
     RecipientV1,
     ScopeV1,
     SimChangedV1,
+    TariffPlanV1,
     UsageRatedV1,
     UsageRecordV1,
     UserCreatedV1,
     UserDeactivatedV1,
+    ZonePricesV1,
 )
 
 P = TypeVar("P", bound=EventPayload)
@@ -207,6 +211,40 @@ _EXAMPLES: list[EventPayload] = [
         sim_count=42,
         reason="requested",
         changed_at=AT,
+    ),
+    CataloguePublishedV1(
+        catalogue_version=2,
+        valid_from=datetime(2026, 11, 1, tzinfo=UTC),
+        prices={
+            "national": ZonePricesV1(
+                voice_per_minute=Decimal("0.10"), sms_per_message=Decimal("0.08")
+            ),
+            "eu": ZonePricesV1(voice_per_minute=Decimal("0.19"), sms_per_message=Decimal("0.06")),
+            "world": ZonePricesV1(
+                voice_per_minute=Decimal("1.00"), sms_per_message=Decimal("0.30")
+            ),
+        },
+        data_per_mb=Decimal("0.01"),
+        tariff_plans=[
+            TariffPlanV1(
+                code="SMART_S",
+                name="Smart S",
+                monthly_fee=Decimal("15.00"),
+                data_mb=5120,
+                voice_min=300,
+                sms=300,
+            )
+        ],
+        options=[
+            OptionV1(
+                code="INTL_CALLS",
+                name="International calls",
+                monthly_fee=Decimal("4.00"),
+                compatible_plans=["SMART_S"],
+                voice_rates={"eu": Decimal("0.10"), "world": Decimal("0.10")},
+            )
+        ],
+        published_at=AT,
     ),
     EinvoiceChannelChangedV1(
         customer_id=CUSTOMER_ID,

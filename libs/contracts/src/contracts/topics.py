@@ -7,6 +7,7 @@ from typing import Literal
 
 from contracts.base import EventPayload, registered_payloads
 from contracts.events import (
+    CataloguePublishedV1,
     CustomerRegisteredV1,
     CustomerTerminatedV1,
     DelegationChangedV1,
@@ -37,7 +38,10 @@ DEAD_LETTER_PARTITIONS = 3
 DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 DEAD_LETTER_PREFIX = "dlq."
 
-KeyField = Literal["customer_id", "billing_account_id", "original_key"]
+KeyField = Literal["customer_id", "billing_account_id", "catalogue", "original_key"]
+
+KEEP_FOREVER = -1
+"""``retention.ms`` of a topic whose every message stays (Kafka's -1)."""
 
 
 class UnknownTopic(KeyError):
@@ -206,6 +210,16 @@ _TOPICS: list[TopicSpec] = [
         consumers=("billing",),
         partitions=12,
         retention_ms=3 * DAY_MS,
+    ),
+    _event_topic(
+        CataloguePublishedV1,
+        "One whole version of the price catalogue (plans, options, allowances, prices, "
+        "promotions). One partition and kept forever, so a new consumer reads every version.",
+        key="catalogue",
+        producers=("billing",),
+        consumers=("fleet",),
+        partitions=1,
+        retention_ms=KEEP_FOREVER,
     ),
     _event_topic(
         SimChangedV1,

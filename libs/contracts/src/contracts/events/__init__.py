@@ -7,6 +7,13 @@ from contracts.events.billing import (
     UsageRatedV1,
     UsageRecordV1,
 )
+from contracts.events.catalogue import (
+    CataloguePublishedV1,
+    OptionV1,
+    PromotionV1,
+    TariffPlanV1,
+    ZonePricesV1,
+)
 from contracts.events.delegation import DelegationChangedV1, ScopeV1
 from contracts.events.einvoice import EinvoiceChannelChangedV1
 from contracts.events.fleet import FleetManagerChangedV1, SimChangedV1
@@ -28,6 +35,7 @@ from contracts.events.notification import (
 
 __all__ = [
     "AttachmentRefV1",
+    "CataloguePublishedV1",
     "ContractV1",
     "CustomerRegisteredV1",
     "CustomerTerminatedV1",
@@ -40,12 +48,16 @@ __all__ = [
     "NotificationFailedV1",
     "NotificationRequestedV1",
     "NotificationSentV1",
+    "OptionV1",
     "PostalAddressV1",
+    "PromotionV1",
     "RecipientV1",
     "ScopeV1",
     "SimChangedV1",
+    "TariffPlanV1",
     "UsageRatedV1",
     "UsageRecordV1",
     "UserCreatedV1",
     "UserDeactivatedV1",
+    "ZonePricesV1",
 ]
