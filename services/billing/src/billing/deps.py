@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from billing.domain.rating import ExclusionRules
+from billing.repository.catalogue import CatalogueCache
 from billing.settings import BillingSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -26,6 +27,8 @@ class Deps:
     rules: ExclusionRules
     # Names this process as the holder of billing-run leases.
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # The price catalogue's versions as last read (billing.service.catalogue).
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
     now: Callable[[], datetime] = utcnow
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 from billing.deps import Deps
+from billing.service import catalogue as catalogue_service
 from billing.service import retention as retention_service
 from billing.service import runs
 from servicekit.app import ServiceKit
@@ -98,5 +99,18 @@ def retention(deps: Deps) -> Job:
         counts = asdict(deleted)
         if any(counts.values()):
             log.info("retention applied", extra={"deleted": counts})
+
+    return job
+
+
+def publish_catalogue(deps: Deps) -> Job:
+    """Store and publish the seed catalogue's new versions (at start-up, then hourly: a
+    release with a new version publishes it without waiting for the first usage)."""
+
+    async def job(kit: ServiceKit) -> None:
+        async with kit.db.transaction() as session:
+            published = await catalogue_service.publish_catalogue(session, deps)
+        if published:
+            log.info("price catalogue published", extra={"versions": published})
 
     return job

@@ -39,6 +39,7 @@ def create_app(
         rules=ExclusionRules(settings.excluded_destinations),
     )
     kit.subscribe(handlers.event_handlers(deps))
+    kit.run_periodically("catalogue", 3600, jobs.publish_catalogue(deps))
     if settings.billing_worker_enabled:
         kit.run_periodically(
             "billing-runs", settings.billing_worker_poll_s, jobs.billing_worker(deps)

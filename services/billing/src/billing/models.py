@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -66,8 +67,40 @@ class Sim(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SimHistory(Base):
+    """Every ``sim.changed`` billing applied: what the SIM had from ``changed_at`` on, so
+    fees are prorated by day and allowances follow the plan and options of the moment."""
+
+    __tablename__ = "sim_history"
+    __table_args__ = (Index("ix_sim_history_sim_changed", "sim_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    sim_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    change: Mapped[str] = mapped_column(String(30))
+    active: Mapped[bool] = mapped_column(Boolean)
+    tariff_plan: Mapped[str] = mapped_column(String(50))
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CatalogueVersionRow(Base):
+    """Each version of the price catalogue billing published (ADR 0014); the document is
+    ``billing.domain.catalogue``'s, as in ``seed.json``."""
+
+    __tablename__ = "catalogue_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class UsageRecord(Base):
-    """A rated CDR. Records to free/emergency numbers are never stored here."""
+    """A rated CDR. Records to free/emergency numbers are never stored here.
+
+    ``amount`` is the standard price until the record is invoiced; the invoice then
+    stores what the contract charges for it (allowances, options), which call details,
+    insights and the invoice lines show, so they always agree."""
 
     __tablename__ = "usage_records"
     __table_args__ = (

@@ -280,11 +280,13 @@ async def read_invoice(j: Journey) -> None:
     ):  # fmt: skip
         assert name in inv
     assert inv["period"] == str(j.period)
-    # 32.50 subscription + 0.51 voice + 0.24 sms + 0.02 data = 33.27; VAT 6.9867 -> 6.99
-    assert inv["totals"] == {"total_excl_vat": "33.27", "vat": "6.99", "total_incl_vat": "40.26"}
-    assert Decimal(inv["totals"]["vat"]) == Decimal("6.99")
+    # 32.50 subscription + 0.38 voice to France (beyond the national unlimited calls);
+    # national calls and SMS are unlimited on Smart M, 1.5 MB is within its 25 GB:
+    # 32.88, VAT 6.9048 -> 6.90
+    assert inv["totals"] == {"total_excl_vat": "32.88", "vat": "6.90", "total_incl_vat": "39.78"}
+    assert Decimal(inv["totals"]["vat"]) == Decimal("6.90")
     assert [line["category"] for line in inv["lines"]] == ["subscription", "voice", "sms", "data"]
-    assert inv["lines"][0]["amount_excl_vat"] == "32.50"
+    assert [line["amount_excl_vat"] for line in inv["lines"]] == ["32.50", "0.38", "0.00", "0.00"]
     issued_local = datetime.fromisoformat(inv["issued_at"]).astimezone(BRUSSELS).date()
     assert inv["due_date"] == (issued_local + timedelta(days=30)).isoformat()
     assert (await j.client.get(url, headers=j.other)).status_code == 404
@@ -302,7 +304,7 @@ async def read_invoice(j: Journey) -> None:
     closed = await find_on_topic(
         "invoice.closed", lambda v: v.get("data", {}).get("invoice_id") == inv["invoice_id"]
     )
-    assert closed["data"]["totals"]["total_incl_vat"] == "40.26"
+    assert closed["data"]["totals"]["total_incl_vat"] == "39.78"
     assert closed["data"]["customer_id"] == str(j.customer)
 
 
@@ -321,7 +323,14 @@ async def export_call_details(j: Journey) -> None:
     assert len(rows) == 1 + len(j.billed) + 1
     assert not any(row[4] in EXCLUDED_DESTINATIONS for row in rows)
     r = await j.client.get(url, headers=j.user)
-    assert len(r.json()["items"]) == len(j.billed) + 1
+    items = r.json()["items"]
+    assert len(items) == len(j.billed) + 1
+    # each record shows what the invoice charged for it: they add up to the usage lines
+    usage_lines = [line for line in j.invoice["lines"] if line["category"] != "subscription"]
+    assert sum(Decimal(i["amount"]) for i in items) == sum(
+        Decimal(line["amount_excl_vat"]) for line in usage_lines
+    )
+    assert sorted(i["amount"] for i in items) == ["0.00", "0.00", "0.00", "0.00", "0.38"]
     # reading invoices is not reading call details: the reader sees the invoice (403)
     assert (await j.client.get(url, headers=j.reader)).status_code == 403
 
@@ -361,8 +370,8 @@ async def see_insights(j: Journey) -> None:
     )
     assert r.status_code == 200, r.text
     ins = r.json()
-    assert ins["totals"]["total_incl_vat"] == "40.26"
-    assert ins["top_consumers"][0] == {"line": LINE, "amount": "0.77"}
+    assert ins["totals"]["total_incl_vat"] == "39.78"
+    assert ins["top_consumers"][0] == {"line": LINE, "amount": "0.38"}
     assert {c["category"] for c in ins["by_category"]} == {"subscription", "voice", "sms", "data"}
 
 

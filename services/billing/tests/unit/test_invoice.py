@@ -1,16 +1,11 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from billing.domain.invoice import (
-    Subscription,
-    UnknownPlan,
-    UsageSum,
-    build_lines,
-    invoice_number,
-    monthly_fee,
-    vat_totals,
-)
+from billing.domain.catalogue import UnknownPlan, seed_history
+from billing.domain.charging import Discount, FeeSegment
+from billing.domain.invoice import Subscription, UsageSum, build_lines, invoice_number, vat_totals
 
 
 def test_vat_is_21_percent_rounded_half_up_once():
@@ -37,27 +32,51 @@ def test_totals_of_nothing():
     )
 
 
-def test_monthly_fee_from_price_list():
-    assert monthly_fee("SMART_M", ["ROAMING_EU", "DATA_5GB"]) == Decimal("37.50")
-    assert monthly_fee("DATA_ONLY", []) == Decimal("10.00")
+def test_monthly_fee_from_the_seed_catalogue():
+    catalogue = seed_history().versions[0]
+    assert catalogue.monthly_fee("SMART_M", ["ROAMING_EU", "DATA_5GB"]) == Decimal("37.50")
+    assert catalogue.monthly_fee("DATA_ONLY", []) == Decimal("10.00")
     with pytest.raises(UnknownPlan):
-        monthly_fee("NOPE", [])
+        catalogue.monthly_fee("NOPE", [])
     with pytest.raises(UnknownPlan):
-        monthly_fee("SMART_S", ["NOPE"])
+        catalogue.monthly_fee("SMART_S", ["NOPE"])
 
 
-def test_lines_subscriptions_then_usage_kinds():
+def fee(days: int, amount: str, first: int = 1) -> FeeSegment:
+    return FeeSegment(
+        "SMART_S",
+        ("INTL_CALLS",),
+        date(2026, 11, first),
+        date(2026, 11, first + days - 1),
+        days,
+        30,
+        Decimal("19.00"),
+        Decimal(amount),
+    )
+
+
+def test_lines_subscriptions_then_usage_kinds_then_discounts():
     lines = build_lines(
         [
             UsageSum("data", records=2, quantity=3_000_000, amount=Decimal("0.03")),
             UsageSum("voice", records=3, quantity=250, amount=Decimal("0.45")),
             UsageSum("sms", records=0, quantity=0, amount=Decimal("0")),
         ],
-        [Subscription("+32470000002", "SMART_S", ["INTL_CALLS"], Decimal("19.00"))],
+        [Subscription("+32470000002", fee(30, "19.00"))],
+        [Discount("S10", "Smart S -10%", Decimal("10"), Decimal("-1.90"))],
     )
-    assert [line.category for line in lines] == ["subscription", "voice", "data"]
+    assert [line.category for line in lines] == ["subscription", "voice", "data", "discount"]
     assert lines[0].description == "Subscription SMART_S + INTL_CALLS (+32470000002)"
-    assert sum(line.amount for line in lines) == Decimal("19.48")
+    assert (lines[0].quantity, lines[0].unit) == (1, "month")
+    assert sum(line.amount for line in lines) == Decimal("17.58")
+
+
+def test_a_partial_period_line_names_its_days():
+    [line] = build_lines([], [Subscription("+32470000002", fee(10, "6.33", first=21))])
+    assert line.description == (
+        "Subscription SMART_S + INTL_CALLS (+32470000002), 21/11-30/11, 10/30 days"
+    )
+    assert (line.quantity, line.unit, line.amount) == (10, "days", Decimal("6.33"))
 
 
 def test_invoice_number_format():

@@ -1,4 +1,4 @@
-"""Invoice lines, VAT and totals; the subscription price list.
+"""Invoice lines, VAT and totals.
 
 Rounding rule: every line amount (excl. VAT) is rounded half-up to cents; VAT is 21% of
 the sum of the lines, rounded half-up to cents once per invoice; the total incl. VAT is
@@ -8,49 +8,18 @@ per-line VAT that would not add up.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from billing.domain.charging import Discount, FeeSegment
 from billing.domain.rating import to_cents
 
 VAT_RATE = Decimal("0.21")
 
-# Monthly fees excl. VAT by tariff plan / option code; fleet uses the same codes. Used
-# when sim.changed carries no monthly_fee (older producers).
-PLAN_FEES: dict[str, Decimal] = {
-    "SMART_S": Decimal("15.00"),
-    "SMART_M": Decimal("25.00"),
-    "SMART_L": Decimal("40.00"),
-    "DATA_ONLY": Decimal("10.00"),
-}
-OPTION_FEES: dict[str, Decimal] = {
-    "ROAMING_EU": Decimal("5.00"),
-    "DATA_5GB": Decimal("7.50"),
-    "INTL_CALLS": Decimal("4.00"),
-}
-
 USAGE_DESCRIPTIONS = {"voice": "Voice calls", "sms": "Text messages (SMS)", "data": "Mobile data"}
 USAGE_UNITS = {"voice": "s", "sms": "messages", "data": "bytes"}
 USAGE_ORDER = ("voice", "sms", "data")
-
-
-class UnknownPlan(ValueError):
-    pass
-
-
-def monthly_fee(tariff_plan: str, options: Iterable[str]) -> Decimal:
-    """The list price of a plan with its options; UnknownPlan if a code is not priced."""
-    try:
-        fee = PLAN_FEES[tariff_plan]
-    except KeyError:
-        raise UnknownPlan(f"tariff plan {tariff_plan!r} has no list price") from None
-    for option in options:
-        try:
-            fee += OPTION_FEES[option]
-        except KeyError:
-            raise UnknownPlan(f"option {option!r} has no list price") from None
-    return fee
 
 
 @dataclass(frozen=True)
@@ -85,26 +54,33 @@ class UsageSum:
 
 @dataclass(frozen=True)
 class Subscription:
+    """One SIM's fee segment of the period (``billing.domain.charging.prorated_fees``)."""
+
     msisdn: str
-    tariff_plan: str
-    options: Sequence[str]
-    fee: Decimal
+    fee: FeeSegment
 
 
-def build_lines(usage: Iterable[UsageSum], subscriptions: Iterable[Subscription]) -> list[Line]:
-    """Subscription lines first (one per SIM, by number), then one line per usage kind."""
-    lines: list[Line] = []
-    for sub in sorted(subscriptions, key=lambda s: s.msisdn):
-        extras = f" + {', '.join(sorted(sub.options))}" if sub.options else ""
-        lines.append(
-            Line(
-                category="subscription",
-                description=f"Subscription {sub.tariff_plan}{extras} ({sub.msisdn})",
-                quantity=1,
-                unit="month",
-                amount=to_cents(sub.fee),
-            )
-        )
+def _subscription_line(sub: Subscription) -> Line:
+    fee = sub.fee
+    extras = f" + {', '.join(sorted(fee.options))}" if fee.options else ""
+    description = f"Subscription {fee.tariff_plan}{extras} ({sub.msisdn})"
+    if fee.full_period:
+        return Line("subscription", description, 1, "month", fee.amount)
+    days = f"{fee.first_day:%d/%m}-{fee.last_day:%d/%m}, {fee.days}/{fee.days_in_period} days"
+    return Line("subscription", f"{description}, {days}", fee.days, "days", fee.amount)
+
+
+def build_lines(
+    usage: Iterable[UsageSum],
+    subscriptions: Iterable[Subscription],
+    discounts: Iterable[Discount] = (),
+) -> list[Line]:
+    """Subscription lines first (per SIM by number, then by date), then one line per
+    usage kind, then the promotions' discounts (negative amounts)."""
+    lines = [
+        _subscription_line(sub)
+        for sub in sorted(subscriptions, key=lambda s: (s.msisdn, s.fee.first_day))
+    ]
     by_kind = {u.kind: u for u in usage}
     for kind in USAGE_ORDER:
         u = by_kind.get(kind)
@@ -117,6 +93,16 @@ def build_lines(usage: Iterable[UsageSum], subscriptions: Iterable[Subscription]
                 quantity=u.quantity,
                 unit=USAGE_UNITS[kind],
                 amount=to_cents(u.amount),
+            )
+        )
+    for d in discounts:
+        lines.append(
+            Line(
+                category="discount",
+                description=f"Promotion {d.name} ({d.code}): -{d.percent}% on subscriptions",
+                quantity=1,
+                unit="promotion",
+                amount=d.amount,
             )
         )
     return lines

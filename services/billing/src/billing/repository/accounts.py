@@ -104,6 +104,11 @@ async def sims_billed_in_period(
     return list(await session.scalars(q.order_by(Sim.msisdn)))
 
 
+async def sims_of_account(session: AsyncSession, account_id: uuid.UUID) -> list[Sim]:
+    q = select(Sim).where(Sim.billing_account_id == account_id)
+    return list(await session.scalars(q.order_by(Sim.msisdn, Sim.active_since)))
+
+
 async def sim_ids_by_msisdn(session: AsyncSession, msisdns: set[str]) -> dict[str, uuid.UUID]:
     found: dict[str, uuid.UUID] = {}
     for part in chunks(sorted(msisdns)):

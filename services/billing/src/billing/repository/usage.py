@@ -150,6 +150,45 @@ class UsageFilter:
 ANY_USAGE = UsageFilter()
 
 
+@dataclass(frozen=True)
+class ToCharge:
+    record_id: str
+    line: str
+    period: str
+    kind: str
+    zone: str
+    started_at: datetime
+    quantity: int
+    amount: Decimal
+
+
+async def usage_to_charge(session: AsyncSession, invoice_id: uuid.UUID) -> list[ToCharge]:
+    """The invoice's records in order of use, with what the contract needs to charge them."""
+    q = (
+        select(
+            UsageRecord.record_id,
+            UsageRecord.line,
+            UsageRecord.period,
+            UsageRecord.kind,
+            UsageRecord.zone,
+            UsageRecord.started_at,
+            UsageRecord.quantity,
+            UsageRecord.amount,
+        )
+        .where(UsageRecord.invoice_id == invoice_id)
+        .order_by(UsageRecord.started_at, UsageRecord.record_id)
+    )
+    rows = await session.execute(q)
+    return [ToCharge(*row) for row in rows.all()]
+
+
+async def set_charged_amounts(session: AsyncSession, amounts: dict[str, Decimal]) -> None:
+    """Store what the invoice charges for each record (by record id)."""
+    params = [{"record_id": r, "amount": a} for r, a in amounts.items()]
+    for part in chunks(params):
+        await session.execute(update(UsageRecord), part)
+
+
 async def page_invoice_usage(
     session: AsyncSession,
     invoice_id: uuid.UUID,

@@ -8,8 +8,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
-from billing.models import BillingAccount, Sim
+from billing.models import BillingAccount, Sim, SimHistory
 from billing.repository import accounts as repo
+from billing.repository import catalogue as catalogue_repo
 from billing.schemas import AccountOut
 from contracts.events.fleet import SimChangedV1
 from contracts.events.identity import CustomerTerminatedV1
@@ -57,7 +58,20 @@ async def terminate_customer(session: AsyncSession, e: CustomerTerminatedV1) -> 
 
 
 async def apply_sim_change(session: AsyncSession, e: SimChangedV1) -> None:
-    """Keep the SIM projection; older events (out of order) never overwrite newer state."""
+    """Keep the SIM projection; older events (out of order) never overwrite newer state.
+    Every change also goes to the SIM's history (in any order: it is read by time), from
+    which invoices prorate fees and take the allowances of the moment."""
+    await catalogue_repo.add_sim_state(
+        session,
+        SimHistory(
+            sim_id=e.sim_id,
+            change=e.change,
+            active=e.change != "deactivated",
+            tariff_plan=e.tariff_plan,
+            options=sorted(e.options),
+            changed_at=e.changed_at,
+        ),
+    )
     sim = await repo.get_sim(session, e.sim_id)
     if sim is None:
         sim = Sim(sim_id=e.sim_id, active_since=e.changed_at, changed_at=e.changed_at)

@@ -10,19 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.deps import Deps
 from billing.domain import calendar
 from billing.domain.calendar import Period
-from billing.domain.invoice import (
-    Subscription,
-    build_lines,
-    invoice_number,
-    monthly_fee,
-    vat_totals,
-)
+from billing.domain.invoice import build_lines, invoice_number, vat_totals
 from billing.domain.legal import communication_base, structured_communication
-from billing.models import Invoice, InvoiceLine, Sim
+from billing.models import Invoice, InvoiceLine
 from billing.repository import accounts as accounts_repo
 from billing.repository import customers as customers_repo
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
+from billing.service.catalogue import catalogue_history
+from billing.service.charging import charge_invoice
 from billing.service.documents import (
     DocumentFacts,
     legal_document,
@@ -36,21 +32,14 @@ class AccountGone(Exception):
     pass
 
 
-def _fee(sim: Sim) -> Decimal:
-    """fleet's own fee when it sent one, else the list price. UnknownPlan fails this
-    account's invoice rather than issuing a wrong one."""
-    if sim.monthly_fee is not None:
-        return sim.monthly_fee
-    return monthly_fee(sim.tariff_plan, sim.options or [])
-
-
 async def close_period(
     session: AsyncSession, deps: Deps, account_id: uuid.UUID, period: Period
 ) -> tuple[Invoice, bool]:
     """The account's invoice for ``period``; ``(invoice, False)`` if it already existed.
 
-    The invoice row is written first and the usage marked with its id before the lines
-    are summed from exactly those records, so a record arriving meanwhile is either on
+    The invoice row is written first and the usage marked with its id; those records are
+    then charged as the contract says (allowances, options: billing.service.charging) and
+    the lines summed from exactly them, so a record arriving meanwhile is either on
     this invoice or left for the next one, never half.
     """
     account = await accounts_repo.get_account(session, account_id)
@@ -88,15 +77,10 @@ async def close_period(
     )
     await repo.add_invoice(session, invoice)
     await usage_repo.mark_invoiced(session, account.id, period.ends_at, invoice.id)
+    catalogues = await catalogue_history(session, deps)
+    charged = await charge_invoice(session, account, invoice.id, period, catalogues)
     usage = await usage_repo.sums_for_invoice(session, invoice.id)
-
-    sims = await accounts_repo.sims_billed_in_period(
-        session, account.id, period.starts_at, period.ends_at
-    )
-    subscriptions = [
-        Subscription(s.msisdn, s.tariff_plan, list(s.options or []), _fee(s)) for s in sims
-    ]
-    lines = build_lines(usage, subscriptions)
+    lines = build_lines(usage, charged.subscriptions, charged.discounts)
     totals = vat_totals(line.amount for line in lines)
     invoice.total_excl_vat = totals.total_excl_vat
     invoice.vat = totals.vat

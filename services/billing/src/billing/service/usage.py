@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
 from billing.domain.calendar import Period
+from billing.domain.catalogue import NoCatalogue
 from billing.domain.invoice import USAGE_ORDER, UsageSum
 from billing.domain.rating import rate
 from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
 from billing.schemas import KindTotals, UnbilledUsage, UsageItem, UsageTotals
+from billing.service.catalogue import catalogue_history
 from contracts.events.billing import UsageRatedV1, UsageRecordV1
 
 MAX_LINE = 64
@@ -54,7 +56,9 @@ def _field_errors(index: int, r: UsageRecordV1) -> list[dict[str, str]]:
 
 
 async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]) -> IngestResult:
-    """Rate and store records; publish ``usage.rated`` for each new, non-excluded one.
+    """Rate at standard prices (the catalogue version valid when each record started)
+    and store records; publish ``usage.rated`` for each new, non-excluded one. The
+    contract (allowances, options) is applied when the invoice is made.
 
     Idempotent by record id. Records to free/emergency numbers leave only their id
     (so a redelivery counts as a duplicate), never their line, time or destination.
@@ -84,11 +88,18 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
         r.record_id for r in fresh.values() if deps.rules.is_excluded(r.kind, r.destination)
     ]
     excluded_set = set(excluded)
+    catalogues = await catalogue_history(session, deps) if len(excluded_set) < len(fresh) else None
     rows: list[dict[str, Any]] = []
     for r in fresh.values():
-        if r.record_id in excluded_set:
+        if r.record_id in excluded_set or catalogues is None:
             continue
-        rated = rate(r.kind, r.destination, r.quantity)
+        try:
+            prices = catalogues.valid_at(r.started_at).prices
+        except NoCatalogue as exc:
+            raise UsageRejected(
+                [{"field": "started_at", "message": f"record {r.record_id}: {exc}"}]
+            ) from exc
+        rated = rate(r.kind, r.destination, r.quantity, prices)
         rows.append(
             {
                 "record_id": r.record_id,
