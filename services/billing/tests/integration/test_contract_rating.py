@@ -1,0 +1,93 @@
+"""Billing owns the price catalogue and charges the contract (ADR 0014), on PostgreSQL and
+Kafka: the catalogue leaves through the outbox; 500 MB on a Smart S SIM cost nothing on
+the invoice while the unbilled view shows them at standard prices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from billing.domain.calendar import Period
+from billing.models import CatalogueVersionRow, UsageRecord
+from servicekit.testing import FakeDelegation
+
+from .conftest import billing_app, find_on_topic, wait_for
+from .factories import add_sim, create_account, msisdn, post_usage, usage_record
+
+pytestmark = pytest.mark.integration
+
+MB = 1_000_000
+
+
+async def test_the_catalogue_is_stored_and_published_through_the_outbox(tokens, operator):
+    async with billing_app(tokens, FakeDelegation(), consumer_enabled=False) as (app, _client):
+
+        async def stored() -> CatalogueVersionRow | None:
+            async with app.state.kit.db.transaction() as s:
+                return await s.scalar(select(CatalogueVersionRow))
+
+        row = await wait_for(stored)
+        published = await find_on_topic(
+            "catalogue.published",
+            lambda v: (
+                v.get("data", {}).get("published_at")
+                == row.published_at.isoformat().replace("+00:00", "Z")
+            ),
+        )
+    data = published["data"]
+    assert (data["catalogue_version"], data["valid_from"]) == (1, "2020-01-01T00:00:00+01:00")
+    smart_s = next(p for p in data["tariff_plans"] if p["code"] == "SMART_S")
+    assert smart_s == {**smart_s, "monthly_fee": "15.00", "data_mb": 5120, "voice_min": 300}
+    intl = next(o for o in data["options"] if o["code"] == "INTL_CALLS")
+    assert intl["voice_rates"] == {"eu": "0.10", "world": "0.10"}
+
+
+async def test_500_mb_on_a_smart_s_sim_are_charged_nothing_on_the_invoice(tokens, operator):
+    customer, owner = uuid.uuid4(), uuid.uuid4()
+    delegation = FakeDelegation(lambda subject, action, resource: subject == str(owner))
+    async with billing_app(tokens, delegation, consumer_enabled=False) as (app, client):
+        account = await create_account(client, operator, customer=customer)
+        period = Period.of(datetime.now(UTC)).previous()
+        line = msisdn()
+        since = period.starts_at - timedelta(days=40)
+        await add_sim(app.state.kit.db, account=account, customer=customer, line=line, since=since)
+        day = period.starts_at + timedelta(days=2)
+        records = [
+            usage_record(account, "data", "internet", day, line=line, volume_bytes=300 * MB),
+            usage_record(
+                account, "data", "internet", day + timedelta(hours=1), line=line,
+                volume_bytes=200 * MB,
+            ),
+        ]  # fmt: skip
+        assert (await post_usage(client, operator, records)).status_code == 202
+
+        user = tokens.headers(owner, customer_id=customer)
+        url = f"/v1/billing-accounts/{account}/unbilled-usage"
+        unbilled = (await client.get(url, headers=user)).json()
+        assert unbilled["totals"]["total_excl_vat"] == "5.00"  # standard prices, no allowance
+
+        body = {"period": str(period), "billing_account_ids": [account]}
+        r = await client.post("/v1/operator/billing-runs", json=body, headers=operator)
+        run_url = f"/v1/operator/billing-runs/{r.json()['run_id']}"
+
+        async def done() -> bool:
+            return bool((await client.get(run_url, headers=operator)).json()["status"] == "done")
+
+        await wait_for(done)
+        async with app.state.kit.db.transaction() as s:
+            rows = list(await s.scalars(select(UsageRecord).where(UsageRecord.line == line)))
+        assert [r.amount for r in rows] == [Decimal("0.00"), Decimal("0.00")]
+        invoice = (await client.get(f"/v1/invoices/{rows[0].invoice_id}", headers=user)).json()
+    assert [(x["category"], x["amount_excl_vat"]) for x in invoice["lines"]] == [
+        ("subscription", "15.00"),
+        ("data", "0.00"),
+    ]
+    assert invoice["totals"] == {
+        "total_excl_vat": "15.00",
+        "vat": "3.15",
+        "total_incl_vat": "18.15",
+    }
