@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
 
+from fleet.repository import CatalogueCache
 from fleet.settings import FleetSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -22,6 +23,8 @@ class Deps:
     outbox: Outbox
     delegation: Delegation
     now: Callable[[], datetime] = utcnow
+    # billing's price catalogue as last read (fleet.service.catalogue).
+    catalogue: CatalogueCache = field(default_factory=CatalogueCache)
 
 
 DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]

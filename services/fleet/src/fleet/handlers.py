@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRatedV1
+from contracts.events.catalogue import CataloguePublishedV1
 from contracts.events.identity import CustomerTerminatedV1
 from fleet.deps import Deps
-from fleet.service import consumption, customers
+from fleet.service import catalogue, consumption, customers
 from servicekit.consumer import Handler
 
 
@@ -24,4 +25,13 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     ) -> None:
         await customers.terminate(session, deps, payload)
 
-    return {UsageRatedV1: on_usage_rated, CustomerTerminatedV1: on_customer_terminated}
+    async def on_catalogue_published(
+        session: AsyncSession, event: CloudEvent, payload: CataloguePublishedV1
+    ) -> None:
+        await catalogue.store_version(session, deps, payload)
+
+    return {
+        UsageRatedV1: on_usage_rated,
+        CustomerTerminatedV1: on_customer_terminated,
+        CataloguePublishedV1: on_catalogue_published,
+    }

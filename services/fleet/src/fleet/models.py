@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ForeignKey,
     Index,
@@ -171,3 +172,15 @@ class TerminatedCustomer(Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     terminated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CatalogueVersion(Base):
+    """A version of the price catalogue as billing published it (``catalogue.published``,
+    ADR 0014): the payload as JSON. Orders are checked against the version valid now."""
+
+    __tablename__ = "catalogue_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

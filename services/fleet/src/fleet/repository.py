@@ -10,7 +10,9 @@ from decimal import Decimal
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleet.domain.catalogue import Catalogue
 from fleet.models import (
+    CatalogueVersion,
     CountedRecord,
     DeviceUse,
     FleetManager,
@@ -319,3 +321,42 @@ async def is_terminated(session: AsyncSession, customer_id: uuid.UUID) -> bool:
         select(TerminatedCustomer.customer_id).where(TerminatedCustomer.customer_id == customer_id)
     )
     return found is not None
+
+
+# -- price catalogue (billing's, ADR 0014) ------------------------------------------
+
+
+async def catalogue_version_numbers(session: AsyncSession) -> list[int]:
+    q = select(CatalogueVersion.version).order_by(CatalogueVersion.version)
+    return list(await session.scalars(q))
+
+
+async def catalogue_versions(session: AsyncSession) -> list[CatalogueVersion]:
+    q = select(CatalogueVersion).order_by(CatalogueVersion.version)
+    return list(await session.scalars(q))
+
+
+async def add_catalogue_version(session: AsyncSession, row: CatalogueVersion) -> bool:
+    """False when that version is already stored (a redelivery, or billing published
+    it again): a version never changes."""
+    if await session.get(CatalogueVersion, row.version) is not None:
+        return False
+    session.add(row)
+    await session.flush()
+    return True
+
+
+class CatalogueCache:
+    """The parsed versions, re-read only when the stored version numbers change."""
+
+    def __init__(self) -> None:
+        self._numbers: list[int] = []
+        self._versions: list[Catalogue] = []
+
+    async def versions(self, session: AsyncSession) -> list[Catalogue]:
+        numbers = await catalogue_version_numbers(session)
+        if numbers != self._numbers:
+            rows = await catalogue_versions(session)
+            self._versions = [Catalogue.from_document(r.document) for r in rows]
+            self._numbers = [r.version for r in rows]
+        return self._versions

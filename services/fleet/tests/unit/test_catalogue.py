@@ -1,20 +1,22 @@
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from fleet_catalogue import CATALOGUE as catalogue
+from fleet_catalogue import catalogue_event
 
-from fleet.domain import catalogue
-from fleet.domain.catalogue import ProductConflict, UnknownProduct
+from fleet.domain.catalogue import Catalogue, ProductConflict, UnknownProduct, valid_at
 
 
-def test_the_catalogue_has_the_plans_and_options_billing_charges():
-    fees = {code: p.monthly_fee for code, p in catalogue.TARIFF_PLANS.items()}
+def test_the_catalogue_is_read_from_billings_event():
+    fees = {code: p.monthly_fee for code, p in catalogue.plans.items()}
     assert fees == {
         "SMART_S": Decimal("15.00"),
         "SMART_M": Decimal("25.00"),
         "SMART_L": Decimal("40.00"),
         "DATA_ONLY": Decimal("10.00"),
     }
-    options = {code: o.monthly_fee for code, o in catalogue.OPTIONS.items()}
+    options = {code: o.monthly_fee for code, o in catalogue.options.items()}
     assert options == {
         "ROAMING_EU": Decimal("5.00"),
         "DATA_5GB": Decimal("7.50"),
@@ -81,3 +83,14 @@ def test_the_initial_subscription_must_be_consistent():
 def test_extra_data_adds_to_the_plan_allowance_and_unlimited_stays_unlimited():
     assert catalogue.included_data_mb("SMART_S", ["DATA_5GB"]) == 5_120 + 5_120
     assert catalogue.plan("SMART_M").voice_min is None
+
+
+def test_the_version_valid_now_is_the_latest_that_has_started():
+    v1 = catalogue
+    dearer = datetime(2027, 1, 1, tzinfo=UTC)
+    v2 = Catalogue.from_document(
+        catalogue_event(2, dearer, smart_s_fee="18.00").model_dump(mode="json")
+    )
+    assert valid_at([v2, v1], dearer - timedelta(seconds=1)) is v1
+    assert valid_at([v1, v2], dearer).monthly_fee("SMART_S", []) == Decimal("18.00")
+    assert valid_at([v2], dearer - timedelta(seconds=1)) is None

@@ -14,6 +14,7 @@ from fastapi import Response
 from openpyxl import Workbook
 
 from fleet.api.schemas import SimOut
+from fleet.domain.catalogue import Catalogue
 from fleet.models import Sim
 
 COLUMNS = (
@@ -31,8 +32,8 @@ COLUMNS = (
 )
 
 
-def _row(sim: Sim) -> list[str]:
-    out = SimOut.of(sim)
+def _row(sim: Sim, products: Catalogue | None) -> list[str]:
+    out = SimOut.of(sim, products)
     return [
         out.msisdn,
         out.iccid,
@@ -40,7 +41,7 @@ def _row(sim: Sim) -> list[str]:
         out.status,
         out.tariff_plan,
         " ".join(out.options),
-        format(out.monthly_fee, "f"),
+        format(out.monthly_fee, "f") if out.monthly_fee is not None else "",
         str(out.end_user_id) if out.end_user_id else "",
         str(out.billing_account_id),
         str(out.sim_id),
@@ -48,11 +49,11 @@ def _row(sim: Sim) -> list[str]:
     ]
 
 
-def csv_response(sims: Sequence[Sim], filename: str) -> Response:
+def csv_response(sims: Sequence[Sim], filename: str, products: Catalogue | None) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    writer.writerows(_row(sim) for sim in sims)
+    writer.writerows(_row(sim, products) for sim in sims)
     return Response(
         # A BOM so spreadsheet programs read the file as UTF-8.
         content="\ufeff" + buffer.getvalue(),
@@ -61,12 +62,12 @@ def csv_response(sims: Sequence[Sim], filename: str) -> Response:
     )
 
 
-def xlsx_response(sims: Sequence[Sim], filename: str) -> Response:
+def xlsx_response(sims: Sequence[Sim], filename: str, products: Catalogue | None) -> Response:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("SIMs")
     sheet.append(list(COLUMNS))
     for sim in sims:
-        sheet.append(_row(sim))  # strings stay text: an MSISDN must not become a number
+        sheet.append(_row(sim, products))  # strings stay text: an MSISDN must not become a number
     out = io.BytesIO()
     workbook.save(out)
     return Response(

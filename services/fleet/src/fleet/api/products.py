@@ -24,8 +24,8 @@ from fleet.api.schemas import (
     TariffPlanOut,
 )
 from fleet.deps import DepsDep
-from fleet.domain import catalogue
 from fleet.service import consumption, devices, fleet_manager
+from fleet.service.catalogue import current_catalogue
 from fleet.service.common import Actor
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal
@@ -34,7 +34,11 @@ router = APIRouter()
 
 
 @router.get("/v1/catalogue", tags=["catalogue"])
-async def get_catalogue(principal: CurrentPrincipal) -> CatalogueOut:
+async def get_catalogue(
+    principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> CatalogueOut:
+    """The catalogue valid now, as billing published it; 503 until it has arrived."""
+    products = await current_catalogue(session, deps)
     return CatalogueOut(
         tariff_plans=[
             TariffPlanOut(
@@ -46,7 +50,7 @@ async def get_catalogue(principal: CurrentPrincipal) -> CatalogueOut:
                 sms=p.sms,
                 description=p.description,
             )
-            for p in catalogue.TARIFF_PLANS.values()
+            for p in products.plans.values()
         ],
         options=[
             OptionOut(
@@ -57,7 +61,7 @@ async def get_catalogue(principal: CurrentPrincipal) -> CatalogueOut:
                 extra_data_mb=o.extra_data_mb,
                 description=o.description,
             )
-            for o in catalogue.OPTIONS.values()
+            for o in products.options.values()
         ],
     )
 

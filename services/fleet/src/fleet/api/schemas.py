@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -19,16 +20,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _known_plan(code: str) -> str:
-    catalogue.plan(code)  # UnknownProduct is a ValueError: a 422 on this field
-    return code
-
-
-def _known_option(code: str) -> str:
-    catalogue.option(code)
-    return code
-
-
 class ProvisionSim(_Body):
     customer_id: UUID
     billing_account_id: UUID
@@ -42,14 +33,7 @@ class ProvisionSim(_Body):
     _iccid = field_validator("iccid")(identifiers.normalize_iccid)
     _msisdn = field_validator("msisdn")(identifiers.normalize_msisdn)
     _imsi = field_validator("imsi")(identifiers.normalize_imsi)
-    _plan = field_validator("tariff_plan")(_known_plan)
-
-    @field_validator("options")
-    @classmethod
-    def _options(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            _known_option(code)
-        return codes
+    # Plan and options are checked against the catalogue valid now, in the use case.
 
 
 class TariffPlanChange(_Body):
@@ -82,6 +66,15 @@ class DeviceBody(_Body):
         return self
 
 
+def _fee(products: catalogue.Catalogue | None, sim: Sim) -> Decimal | None:
+    if products is None:
+        return None
+    try:
+        return products.monthly_fee(sim.tariff_plan, sim.option_codes)
+    except catalogue.UnknownProduct:
+        return None
+
+
 class SimOut(BaseModel):
     """The SIM as shown in lists, exports and on its own page."""
 
@@ -95,13 +88,17 @@ class SimOut(BaseModel):
     tariff_plan: str
     options: list[str]
     end_user_id: UUID | None
-    monthly_fee: Money = Field(description="Plan plus options, EUR excl. VAT, per month.")
+    monthly_fee: Money | None = Field(
+        description="Plan plus options, EUR excl. VAT, per month, at the price catalogue "
+        "valid now (billing's); null until fleet has received it."
+    )
     created_at: datetime
     updated_at: datetime
     deactivated_at: datetime | None = None
 
     @classmethod
-    def of(cls, sim: Sim) -> SimOut:
+    def of(cls, sim: Sim, products: catalogue.Catalogue | None) -> SimOut:
+        """``products``: the catalogue valid now, for the fee (null without one)."""
         return cls.model_validate(
             {
                 "sim_id": sim.id,
@@ -114,7 +111,7 @@ class SimOut(BaseModel):
                 "tariff_plan": sim.tariff_plan,
                 "options": sim.option_codes,
                 "end_user_id": sim.end_user_id,
-                "monthly_fee": catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
+                "monthly_fee": _fee(products, sim),
                 "created_at": sim.created_at,
                 "updated_at": sim.updated_at,
                 "deactivated_at": sim.deactivated_at,

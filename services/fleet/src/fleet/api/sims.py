@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from fleet.api import export as files
 from fleet.api.auth import ManageableSim, OperatorSim, OrderableSim, ReadableSim, VisibleSims
@@ -18,7 +18,9 @@ from fleet.api.schemas import (
     TariffPlanChange,
 )
 from fleet.deps import DepsDep
+from fleet.domain.catalogue import Catalogue
 from fleet.service import listing, sims
+from fleet.service.catalogue import known_catalogue
 from fleet.service.common import Actor
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal
@@ -30,19 +32,32 @@ StatusFilter = Annotated[Literal["active", "deactivated"] | None, Query()]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query()]
 
 
+async def _products(session: SessionDep, deps: DepsDep) -> Catalogue | None:
+    return await known_catalogue(session, deps)
+
+
+# The price catalogue valid now, for the fees shown (None until billing's has arrived).
+Products = Annotated[Catalogue | None, Depends(_products)]
+
+
 @router.post("/v1/operator/sims", status_code=status.HTTP_201_CREATED)
 async def provision_sim(
     body: ProvisionSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
 ) -> SimOut:
     new = sims.NewSim(**body.model_dump())
-    return SimOut.of(await sims.provision(session, deps, new, Actor.of(principal)))
+    sim = await sims.provision(session, deps, new, Actor.of(principal))
+    return SimOut.of(sim, await known_catalogue(session, deps))
 
 
 @router.post("/v1/operator/sims/{sim_id}/deactivate")
 async def deactivate_sim(
-    sim: OperatorSim, principal: OperatorPrincipal, session: SessionDep, deps: DepsDep
+    sim: OperatorSim,
+    principal: OperatorPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+    products: Products,
 ) -> SimOut:
-    return SimOut.of(await sims.deactivate(session, deps, sim, Actor.of(principal)))
+    return SimOut.of(await sims.deactivate(session, deps, sim, Actor.of(principal)), products)
 
 
 @router.get(
@@ -62,6 +77,7 @@ async def list_sims(
     visible: VisibleSims,
     session: SessionDep,
     deps: DepsDep,
+    products: Products,
     status: StatusFilter = None,
     tariff_plan: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=40)] = None,
@@ -80,7 +96,7 @@ async def list_sims(
             q=q,
         )
         writer = files.csv_response if format == "csv" else files.xlsx_response
-        return writer(rows, f"sims-{customer_id}")
+        return writer(rows, f"sims-{customer_id}", products)
     found = await listing.list_sims(
         session,
         customer_id,
@@ -91,12 +107,13 @@ async def list_sims(
         cursor=cursor,
         limit=limit,
     )
-    return Page(items=[SimOut.of(s) for s in found.items], next_cursor=found.next_cursor)
+    items = [SimOut.of(s, products) for s in found.items]
+    return Page(items=items, next_cursor=found.next_cursor)
 
 
 @router.get("/v1/sims/{sim_id}")
-async def get_sim(sim: ReadableSim) -> SimOut:
-    return SimOut.of(sim)
+async def get_sim(sim: ReadableSim, products: Products) -> SimOut:
+    return SimOut.of(sim, products)
 
 
 @router.put("/v1/sims/{sim_id}/tariff-plan")
@@ -107,9 +124,8 @@ async def change_tariff_plan(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return SimOut.of(
-        await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal))
-    )
+    changed = await sims.change_plan(session, deps, sim, body.tariff_plan, Actor.of(principal))
+    return SimOut.of(changed, await known_catalogue(session, deps))
 
 
 @router.post("/v1/sims/{sim_id}/options")
@@ -120,7 +136,8 @@ async def add_option(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return SimOut.of(await sims.add_option(session, deps, sim, body.option, Actor.of(principal)))
+    changed = await sims.add_option(session, deps, sim, body.option, Actor.of(principal))
+    return SimOut.of(changed, await known_catalogue(session, deps))
 
 
 @router.delete("/v1/sims/{sim_id}/options/{option}")
@@ -131,7 +148,8 @@ async def remove_option(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return SimOut.of(await sims.remove_option(session, deps, sim, option, Actor.of(principal)))
+    changed = await sims.remove_option(session, deps, sim, option, Actor.of(principal))
+    return SimOut.of(changed, await known_catalogue(session, deps))
 
 
 @router.put("/v1/sims/{sim_id}/end-user")
@@ -142,7 +160,8 @@ async def set_end_user(
     session: SessionDep,
     deps: DepsDep,
 ) -> SimOut:
-    return SimOut.of(await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal)))
+    changed = await sims.set_end_user(session, deps, sim, body.user_id, Actor.of(principal))
+    return SimOut.of(changed, await known_catalogue(session, deps))
 
 
 @router.get("/v1/sims/{sim_id}/history")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from contracts.events.notification import NotificationRequestedV1, RecipientV1
 from contracts.types import Locale
 from fleet.deps import Deps
 from fleet.domain import catalogue
+from fleet.domain.catalogue import valid_at
 from fleet.models import Sim, SimHistory
 from servicekit.auth import Principal
 
@@ -77,6 +79,15 @@ def record_history(
     return entry
 
 
+def _fee(products: catalogue.Catalogue | None, sim: Sim) -> Decimal | None:
+    if products is None:
+        return None
+    try:
+        return products.monthly_fee(sim.tariff_plan, sim.option_codes)
+    except catalogue.UnknownProduct:
+        return None
+
+
 def sim_changed(
     sim: Sim,
     change: SimChange,
@@ -84,8 +95,11 @@ def sim_changed(
     *,
     previous: dict[str, str | None] | None = None,
     at: datetime,
+    products: catalogue.Catalogue | None = None,
 ) -> SimChangedV1:
-    """The SIM's state after the change; ``monthly_fee`` lets billing charge it."""
+    """The SIM's state after the change. ``monthly_fee`` is informative (billing prices
+    from its own catalogue, ADR 0014): null when fleet has no catalogue version pricing
+    the subscription."""
     return SimChangedV1(
         sim_id=sim.id,
         customer_id=sim.customer_id,
@@ -95,7 +109,7 @@ def sim_changed(
         tariff_plan=sim.tariff_plan,
         options=sim.option_codes,
         end_user_id=sim.end_user_id,
-        monthly_fee=catalogue.monthly_fee(sim.tariff_plan, sim.option_codes),
+        monthly_fee=_fee(products, sim),
         previous=previous or {},
         requested_by=actor.user_id,
         changed_at=at,
@@ -112,7 +126,8 @@ async def publish_change(
     previous: dict[str, str | None] | None = None,
     at: datetime,
 ) -> None:
-    payload = sim_changed(sim, change, actor, previous=previous, at=at)
+    products = valid_at(await deps.catalogue.versions(session), at)
+    payload = sim_changed(sim, change, actor, previous=previous, at=at, products=products)
     await deps.outbox.add(session, payload, subject=str(sim.id))
 
 

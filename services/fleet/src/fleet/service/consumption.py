@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.events.billing import UsageRatedV1
 from fleet import repository as repo
 from fleet.deps import Deps
-from fleet.domain import catalogue, rules
+from fleet.domain import rules
 from fleet.domain.identifiers import normalize_msisdn
 from fleet.models import CountedRecord, Sim
+from fleet.service.catalogue import current_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ async def view(
 ) -> Consumption:
     period = period or rules.current_period(deps.now())
     by_kind = {c.kind: c for c in await repo.counters(session, sim.id, period)}
-    plan = catalogue.plan(sim.tariff_plan)
+    products = await current_catalogue(session, deps)
+    plan = products.plan(sim.tariff_plan)
     updated: list[datetime] = [c.updated_at for c in by_kind.values()]
 
     def used(kind: str) -> int:
@@ -117,7 +119,7 @@ async def view(
     data_bytes = used("data")
     voice_s = used("voice")
     sms = used("sms")
-    included_mb = catalogue.included_data_mb(sim.tariff_plan, sim.option_codes)
+    included_mb = products.included_data_mb(sim.tariff_plan, sim.option_codes)
     included_min = plan.voice_min
     return Consumption(
         sim_id=sim.id,

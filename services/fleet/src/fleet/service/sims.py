@@ -14,6 +14,7 @@ from fleet import repository as repo
 from fleet.deps import Deps
 from fleet.domain import catalogue
 from fleet.models import Sim, SimOption
+from fleet.service.catalogue import current_catalogue
 from fleet.service.common import (
     Actor,
     confirm_to_requester,
@@ -62,8 +63,9 @@ async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim:
 
 
 async def provision(session: AsyncSession, deps: Deps, new: NewSim, actor: Actor) -> Sim:
+    products = await current_catalogue(session, deps)
     try:
-        options = catalogue.check_initial_subscription(new.tariff_plan, new.options)
+        options = products.check_initial_subscription(new.tariff_plan, new.options)
     except catalogue.UnknownProduct as exc:
         raise _unknown_product(exc, "options" if exc.field == "option" else exc.field) from None
     except ValueError as exc:
@@ -115,9 +117,10 @@ async def locked_active(session: AsyncSession, sim: Sim) -> Sim:
 async def change_plan(
     session: AsyncSession, deps: Deps, sim: Sim, new_plan: str, actor: Actor
 ) -> Sim:
+    products = await current_catalogue(session, deps)
     sim = await locked_active(session, sim)
     with _catalogue_refusals("tariff_plan"):
-        catalogue.check_plan_change(sim.tariff_plan, new_plan, sim.option_codes)
+        products.check_plan_change(sim.tariff_plan, new_plan, sim.option_codes)
     previous = sim.tariff_plan
     now = deps.now()
     sim.tariff_plan = new_plan
@@ -142,9 +145,10 @@ async def change_plan(
 
 
 async def add_option(session: AsyncSession, deps: Deps, sim: Sim, code: str, actor: Actor) -> Sim:
+    products = await current_catalogue(session, deps)
     sim = await locked_active(session, sim)
     with _catalogue_refusals("option"):
-        catalogue.check_option_added(sim.tariff_plan, sim.option_codes, code)
+        products.check_option_added(sim.tariff_plan, sim.option_codes, code)
     now = deps.now()
     sim.options.append(SimOption(sim_id=sim.id, code=code, added_at=now))
     sim.updated_at = now
@@ -163,9 +167,10 @@ async def add_option(session: AsyncSession, deps: Deps, sim: Sim, code: str, act
 async def remove_option(
     session: AsyncSession, deps: Deps, sim: Sim, code: str, actor: Actor
 ) -> Sim:
+    products = await current_catalogue(session, deps)
     sim = await locked_active(session, sim)
     with _catalogue_refusals("option"):
-        catalogue.check_option_removed(sim.option_codes, code)
+        products.check_option_removed(sim.option_codes, code)
     now = deps.now()
     sim.options = [o for o in sim.options if o.code != code]
     sim.updated_at = now
