@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fleet_catalogue import catalogue_event
 from fleet_factories import sim_body
 from httpx import AsyncClient
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, new_event
+from contracts.events.catalogue import CataloguePublishedV1
+from fleet import repository
 from fleet.main import create_app
 from fleet.settings import FleetSettings
 from servicekit.auth import TokenVerifier
@@ -155,6 +158,21 @@ class Fleet:
             await producer.stop()
 
 
+async def stored_catalogue_versions(app: Any) -> list[int]:
+    async with app.state.kit.db.transaction() as session:
+        return await repository.catalogue_version_numbers(session)
+
+
+async def receive_catalogue(fleet: Fleet, event: CataloguePublishedV1) -> None:
+    """Billing's catalogue version on Kafka, as billing publishes it; back once stored."""
+    await fleet.publish(event)
+    for _ in range(150):
+        if event.catalogue_version in await stored_catalogue_versions(fleet.app):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("fleet did not store the catalogue version")
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def fleet() -> AsyncIterator[Fleet]:
     tokens = TokenFactory()
@@ -181,7 +199,9 @@ async def fleet() -> AsyncIterator[Fleet]:
                 break
             await asyncio.sleep(0.1)
         assert kit.consumer is not None and kit.consumer.assigned
-        yield Fleet(client, tokens, delegation, grants, recorder, app)
+        fleet = Fleet(client, tokens, delegation, grants, recorder, app)
+        await receive_catalogue(fleet, catalogue_event())
+        yield fleet
     await recorder.stop()
     await drop_database(settings.database_url)  # leave none behind on the shared server
 

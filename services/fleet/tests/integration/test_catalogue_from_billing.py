@@ -1,0 +1,96 @@
+"""Fleet has no price catalogue of its own (ADR 0014): it answers orders with 503 until
+billing's arrives on ``catalogue.published``, then checks them against the version valid
+now; a later version applies from its date, never before."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fleet_catalogue import catalogue_event
+from fleet_factories import new_id, sim_body
+
+from fleet.main import create_app
+from fleet.settings import FleetSettings
+from servicekit.auth import TokenVerifier
+from servicekit.testing import FakeDelegation, TokenFactory, drop_database, fresh_database_url
+from servicekit.testing import running as running_app
+
+from .conftest import Fleet, Grants, Recorder, receive_catalogue, stored_catalogue_versions
+
+pytestmark = pytest.mark.integration
+
+
+@asynccontextmanager
+async def fleet_without_catalogue() -> AsyncIterator[Fleet]:
+    """A fleet of its own, on a fresh database: nothing received yet."""
+    tokens, grants = TokenFactory(), Grants()
+    delegation = FakeDelegation(grants.rule)
+    settings = FleetSettings(
+        database_url=await fresh_database_url("fleet"),
+        consumer_group=f"fleet-test-{uuid.uuid4().hex}",
+        consumer_offset_reset="latest",
+        relay_poll_interval_s=0.1,
+    )
+    app = create_app(
+        settings,
+        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        delegation=delegation,
+    )
+    try:
+        async with running_app(app) as client:
+            kit = app.state.kit
+            for _ in range(150):
+                if kit.consumer is not None and kit.consumer.assigned:
+                    break
+                await asyncio.sleep(0.1)
+            yield Fleet(client, tokens, delegation, grants, Recorder(), app)
+    finally:
+        await drop_database(settings.database_url)
+
+
+async def test_orders_wait_for_billings_catalogue_then_follow_the_version_valid_now():
+    async with fleet_without_catalogue() as fleet:
+        customer = new_id()
+        body = sim_body(customer, tariff_plan="SMART_S")
+        r = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["retry-after"] == "30"
+        r = await fleet.client.get("/v1/catalogue", headers=fleet.operator())
+        assert r.status_code == 503
+        assert await stored_catalogue_versions(fleet.app) == []  # nothing was written
+
+        await receive_catalogue(fleet, catalogue_event(1))
+        r = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
+        assert r.status_code == 201, r.text
+        assert r.json()["monthly_fee"] == "15.00"
+        sim_url = f"/v1/sims/{r.json()['sim_id']}"
+
+        gold = sim_body(customer, tariff_plan="GOLD")
+        r = await fleet.client.post("/v1/operator/sims", json=gold, headers=fleet.operator())
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "tariff_plan"
+
+        # A version from tomorrow changes nothing today; one already valid does.
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        await receive_catalogue(fleet, catalogue_event(2, tomorrow, smart_s_fee="99.00"))
+        r = await fleet.client.get(sim_url, headers=fleet.operator())
+        assert r.json()["monthly_fee"] == "15.00"
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        await receive_catalogue(fleet, catalogue_event(3, started, smart_s_fee="18.00"))
+        r = await fleet.client.get(sim_url, headers=fleet.operator())
+        assert r.json()["monthly_fee"] == "18.00"
+        catalogue = (await fleet.client.get("/v1/catalogue", headers=fleet.operator())).json()
+        assert catalogue["tariff_plans"][0]["monthly_fee"] == "18.00"
+
+        # billing publishing version 1 again changes nothing
+        await fleet.publish(catalogue_event(1, smart_s_fee="1.00"))
+        await receive_catalogue(fleet, catalogue_event(4, started - timedelta(days=365)))
+        assert await stored_catalogue_versions(fleet.app) == [1, 2, 3, 4]
+        r = await fleet.client.get(sim_url, headers=fleet.operator())
+        assert r.json()["monthly_fee"] == "18.00"
