@@ -14,7 +14,9 @@ import pytest
 from fleet_catalogue import catalogue_event
 from fleet_factories import new_id, sim_body
 
+from contracts.events.catalogue import CataloguePublishedV1
 from fleet.main import create_app
+from fleet.service import catalogue
 from fleet.settings import FleetSettings
 from servicekit.auth import TokenVerifier
 from servicekit.testing import FakeDelegation, TokenFactory, drop_database, fresh_database_url
@@ -53,7 +55,12 @@ async def fleet_without_catalogue() -> AsyncIterator[Fleet]:
         await drop_database(settings.database_url)
 
 
-async def test_orders_wait_for_billings_catalogue_then_follow_the_version_valid_now():
+async def store(fleet: Fleet, event: CataloguePublishedV1) -> None:
+    async with fleet.app.state.kit.db.transaction() as session:
+        await catalogue.store_version(session, fleet.app.state.deps, event)
+
+
+async def test_orders_wait_for_billings_catalogue_then_follow_it():
     async with fleet_without_catalogue() as fleet:
         customer = new_id()
         body = sim_body(customer, tariff_plan="SMART_S")
@@ -69,28 +76,33 @@ async def test_orders_wait_for_billings_catalogue_then_follow_the_version_valid_
         r = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
         assert r.status_code == 201, r.text
         assert r.json()["monthly_fee"] == "15.00"
-        sim_url = f"/v1/sims/{r.json()['sim_id']}"
 
         gold = sim_body(customer, tariff_plan="GOLD")
         r = await fleet.client.post("/v1/operator/sims", json=gold, headers=fleet.operator())
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "tariff_plan"
 
-        # A version from tomorrow changes nothing today; one already valid does.
-        tomorrow = datetime.now(UTC) + timedelta(days=1)
-        await receive_catalogue(fleet, catalogue_event(2, tomorrow, smart_s_fee="99.00"))
+
+async def test_a_later_version_applies_from_its_date_and_a_redelivery_changes_nothing():
+    # Handed to the handler's use case, not published: the shared topic is kept forever
+    # and every fleet reads it, so tests publish only billing's own version 1.
+    async with fleet_without_catalogue() as fleet:
+        await store(fleet, catalogue_event(1))
+        body = sim_body(new_id(), tariff_plan="SMART_S")
+        r = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
+        sim_url = f"/v1/sims/{r.json()['sim_id']}"
+
+        now = datetime.now(UTC)
+        await store(fleet, catalogue_event(2, now + timedelta(days=1), smart_s_fee="99.00"))
         r = await fleet.client.get(sim_url, headers=fleet.operator())
-        assert r.json()["monthly_fee"] == "15.00"
-        started = datetime.now(UTC) - timedelta(minutes=1)
-        await receive_catalogue(fleet, catalogue_event(3, started, smart_s_fee="18.00"))
+        assert r.json()["monthly_fee"] == "15.00"  # tomorrow's price is not today's
+        await store(fleet, catalogue_event(3, now - timedelta(minutes=1), smart_s_fee="18.00"))
         r = await fleet.client.get(sim_url, headers=fleet.operator())
         assert r.json()["monthly_fee"] == "18.00"
-        catalogue = (await fleet.client.get("/v1/catalogue", headers=fleet.operator())).json()
-        assert catalogue["tariff_plans"][0]["monthly_fee"] == "18.00"
+        listed = (await fleet.client.get("/v1/catalogue", headers=fleet.operator())).json()
+        assert listed["tariff_plans"][0]["monthly_fee"] == "18.00"
 
-        # billing publishing version 1 again changes nothing
-        await fleet.publish(catalogue_event(1, smart_s_fee="1.00"))
-        await receive_catalogue(fleet, catalogue_event(4, started - timedelta(days=365)))
-        assert await stored_catalogue_versions(fleet.app) == [1, 2, 3, 4]
+        await store(fleet, catalogue_event(1, smart_s_fee="1.00"))  # a redelivery
+        assert await stored_catalogue_versions(fleet.app) == [1, 2, 3]
         r = await fleet.client.get(sim_url, headers=fleet.operator())
         assert r.json()["monthly_fee"] == "18.00"
