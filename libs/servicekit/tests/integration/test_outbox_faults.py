@@ -94,6 +94,31 @@ async def test_an_event_too_large_is_refused_where_it_is_written_and_changes_not
         await drop_database(db.url)
 
 
+async def test_add_many_writes_one_row_per_payload_in_order_with_its_key() -> None:
+    db = await _database()
+    try:
+        outbox = Outbox(db, source="/services/test")
+        customers = [uuid.uuid4() for _ in range(3)]
+        async with db.transaction() as session:
+            events = await outbox.add_many(session, [_payload(c) for c in customers])
+        async with db.sessions() as s:
+            rows = (
+                await s.execute(select(db.outbox.c.event_id, db.outbox.c.key, db.outbox.c.topic))
+            ).all()
+        assert sorted(rows) == sorted(
+            (str(e.id), str(c), TOPIC) for e, c in zip(events, customers, strict=True)
+        )
+        too_small = Outbox(db, source="/services/test", max_event_bytes=200)
+        with pytest.raises(EventTooLarge):
+            async with db.transaction() as session:
+                await too_small.add_many(session, [_payload(uuid.uuid4())])
+        async with db.sessions() as s:
+            assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 3
+    finally:
+        await db.dispose()
+        await drop_database(db.url)
+
+
 async def test_unpublishable_events_are_parked_and_the_events_after_them_flow() -> None:
     db = await _database()
     relay = OutboxRelay(db, service="test-parking", bootstrap=BOOTSTRAP)

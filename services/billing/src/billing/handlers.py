@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
@@ -14,14 +16,34 @@ from contracts.events.identity import CustomerRegisteredV1, CustomerTerminatedV1
 from servicekit.consumer import Handler, PermanentError
 
 
-def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
-    async def on_usage_record(session: AsyncSession, event: CloudEvent, p: UsageRecordV1) -> None:
+class OnUsageRecords:
+    """``usage.records``: one record per event, or a run of them at once (``apply_many``:
+    one ingest per run of a partition's batch, the same effect as one by one)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, p: UsageRecordV1) -> None:
+        await self._ingest(session, [p])
+
+    async def apply_many(
+        self, session: AsyncSession, items: Sequence[tuple[CloudEvent, UsageRecordV1]]
+    ) -> None:
+        # A rejected record fails the run: the consumer then applies the batch one event at
+        # a time, so only that record is dead-lettered.
+        await self._ingest(session, [p for _, p in items])
+
+    async def _ingest(self, session: AsyncSession, records: list[UsageRecordV1]) -> None:
         try:
-            await usage.ingest(session, deps, [p])
+            await usage.ingest(session, self.deps, records)
         except usage.UsageRejected as exc:
             # An unknown billing account will not become known by retrying: dead-letter
             # it (it can be replayed once the account exists).
             raise PermanentError(str(exc)) from exc
+
+
+def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
+    on_usage_record = OnUsageRecords(deps)
 
     async def on_sim_changed(session: AsyncSession, event: CloudEvent, p: SimChangedV1) -> None:
         await accounts.apply_sim_change(session, p)

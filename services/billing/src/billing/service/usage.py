@@ -125,11 +125,9 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
     result.excluded = len(inserted_excluded)
 
     sims = await accounts_repo.sim_ids_by_msisdn(session, {row["line"] for row in rows})
-    for row in rows:
-        if row["record_id"] not in inserted:
-            continue
-        await deps.outbox.add(
-            session,
+    await deps.outbox.add_many(
+        session,
+        [
             UsageRatedV1(
                 record_id=row["record_id"],
                 customer_id=row["customer_id"],
@@ -141,8 +139,11 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
                 quantity=row["quantity"],
                 amount=row["amount"],
                 period=row["period"],
-            ),
-        )
+            )
+            for row in rows
+            if row["record_id"] in inserted
+        ],
+    )
     return result
 
 
