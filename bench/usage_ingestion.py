@@ -1,0 +1,145 @@
+"""Ingestion of usage records from the ``usage.records`` topic into billing.
+
+    uv run python bench/usage_ingestion.py [--records 50000] [--accounts 100]
+
+Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
+``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``) and a fresh
+12-partition topic ``bench.<id>.usage.records``: receive → parse → inbox → rate at the
+catalogue's standard prices → insert the records → one ``usage.rated`` outbox row each →
+commit → offset commit. Timed from the first stored record until the last one is stored
+(polled every 50 ms). The records are produced before the consumer starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import func, select
+
+from billing.deps import Deps
+from billing.domain.rating import ExclusionRules
+from billing.handlers import OnUsageRecords
+from billing.models import Base, BillingAccount, UsageRecord
+from billing.service.catalogue import publish_catalogue
+from billing.settings import BillingSettings
+from contracts.envelope import new_event
+from contracts.events.billing import UsageRecordV1
+from servicekit.consumer import EventConsumer, EventHandlers
+from servicekit.db import Database
+from servicekit.outbox import Outbox
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+TOPIC_SUFFIX = UsageRecordV1.event_type
+KINDS = ("voice", "sms", "data")
+
+
+def records(n: int, accounts: list[uuid.UUID]) -> list[tuple[bytes, bytes]]:
+    start = datetime.now(UTC) - timedelta(days=2)
+    out = []
+    for i in range(n):
+        account = accounts[i % len(accounts)]
+        kind = KINDS[i % 3]
+        quantity = {"voice": {"duration_s": 30 + i % 600}, "sms": {"count": 1}}.get(
+            kind, {"volume_bytes": 1_000_000 + i}
+        )
+        payload = UsageRecordV1(
+            record_id=f"bench-{uuid.uuid4().hex}",
+            billing_account_id=account,
+            line=f"+32470{random.randrange(10**6):06d}",
+            kind=kind,
+            destination="internet" if kind == "data" else "+32475123456",
+            started_at=start + timedelta(seconds=i),
+            **quantity,
+        )
+        event = new_event(payload, source="/network/bench")
+        out.append((str(account).encode(), event.to_bytes()))
+    return out
+
+
+async def produce(topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k) for k, v in items]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def main(n: int, n_accounts: int) -> None:
+    prefix = f"bench.{uuid.uuid4().hex[:8]}."
+    topic = prefix + TOPIC_SUFFIX
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 12, 1)])
+    url = await fresh_database_url("bench_usage")
+    db = Database(url, Base.metadata)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        accounts = [uuid.uuid4() for _ in range(n_accounts)]
+        settings = BillingSettings(database_url=url)
+        deps = Deps(
+            settings=settings,
+            outbox=Outbox(db, source="/services/billing"),
+            delegation=FakeDelegation(),
+            rules=ExclusionRules(),
+        )
+        async with db.transaction() as session:
+            for a in accounts:
+                session.add(
+                    BillingAccount(
+                        id=a, customer_id=uuid.uuid4(), kind="mobile", name="bench", status="active"
+                    )
+                )
+            await publish_catalogue(session, deps)
+        items = records(n, accounts)
+        await produce(topic, items)
+        print(f"produced {n} records on {topic}")
+
+        consumer = EventConsumer(
+            db,
+            service="billing",
+            group_id=f"bench-{uuid.uuid4().hex}",
+            bootstrap=BOOTSTRAP,
+            handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}, topic_prefix=prefix),
+        )
+        started = time.perf_counter()
+        await consumer.start()
+        count, first_at = 0, None
+        while count < n:
+            await asyncio.sleep(0.05)
+            async with db.sessions() as s:
+                count = (await s.execute(select(func.count()).select_from(UsageRecord))).scalar()
+            if count and first_at is None:
+                first_at = time.perf_counter()
+        elapsed = time.perf_counter() - (first_at or started)
+        await consumer.stop()
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        python = platform.python_version()
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}")
+        rate = f"{n} records in {elapsed:.2f} s = {n / elapsed:,.0f} records/s"
+        print(f"usage.records -> billing (postgres): {rate}")
+    finally:
+        await db.dispose()
+        await drop_database(url)
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--accounts", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.records, args.accounts))
