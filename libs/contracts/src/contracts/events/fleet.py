@@ -42,8 +42,9 @@ class SimChangedV1(EventPayload):
     end_user_id: UUID | None = Field(default=None, description="The user who uses the SIM.")
     monthly_fee: Money | None = Field(
         default=None,
-        description="Recurring fee of the plan and its options now active, EUR excl. VAT "
-        "(billing charges it; absent on older producers).",
+        description="Recurring fee of the plan and its options now active, EUR excl. VAT, "
+        "at the price catalogue fleet received from billing; informative (billing charges "
+        "from its own catalogue and SIM history); null before fleet has a catalogue.",
     )
     previous: dict[str, str | None] = Field(
         default_factory=dict,
