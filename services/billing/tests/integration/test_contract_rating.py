@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from billing.domain.calendar import Period
 from billing.models import CatalogueVersionRow, UsageRecord
+from billing.service import accounts
+from contracts.events.fleet import SimChangedV1
 from servicekit.testing import FakeDelegation
 
 from .conftest import billing_app, find_on_topic, wait_for
@@ -91,3 +93,61 @@ async def test_500_mb_on_a_smart_s_sim_are_charged_nothing_on_the_invoice(tokens
         "vat": "3.15",
         "total_incl_vat": "18.15",
     }
+
+
+async def test_a_plan_change_from_sim_changed_prorates_fees_and_carries_the_used_data(
+    tokens, operator
+):
+    """November 2026 (30 days): Smart S until the 11th, then Smart M, from sim.changed."""
+    customer, owner = uuid.uuid4(), uuid.uuid4()
+    delegation = FakeDelegation(lambda subject, action, resource: subject == str(owner))
+    period = Period(2026, 11)
+    async with billing_app(tokens, delegation, consumer_enabled=False) as (app, client):
+        account = await create_account(client, operator, customer=customer)
+        sim_id, line = uuid.uuid4(), msisdn()
+        changes = [
+            ("provisioned", "SMART_S", period.starts_at - timedelta(days=40)),
+            ("tariff_plan_changed", "SMART_M", period.starts_at + timedelta(days=10, hours=9)),
+        ]
+        for change, plan, at in changes:
+            async with app.state.kit.db.transaction() as s:
+                await accounts.apply_sim_change(
+                    s,
+                    SimChangedV1(
+                        sim_id=sim_id,
+                        customer_id=customer,
+                        billing_account_id=uuid.UUID(account),
+                        msisdn=line,
+                        change=change,
+                        tariff_plan=plan,
+                        changed_at=at,
+                    ),
+                )
+        on = period.starts_at
+        records = [
+            usage_record(account, "data", "internet", on + timedelta(days=4), line=line,
+                         volume_bytes=4_000 * MB),  # Smart S: within its 5,120 MB
+            usage_record(account, "data", "internet", on + timedelta(days=14), line=line,
+                         volume_bytes=20_000 * MB),  # Smart M: 16,480 MB left, 3,520 beyond
+        ]  # fmt: skip
+        assert (await post_usage(client, operator, records)).status_code == 202
+        body = {"period": str(period), "billing_account_ids": [account]}
+        r = await client.post("/v1/operator/billing-runs", json=body, headers=operator)
+        run_url = f"/v1/operator/billing-runs/{r.json()['run_id']}"
+
+        async def done() -> bool:
+            return bool((await client.get(run_url, headers=operator)).json()["status"] == "done")
+
+        await wait_for(done)
+        user = tokens.headers(owner, customer_id=customer)
+        [listed] = (
+            await client.get(f"/v1/billing-accounts/{account}/invoices", headers=user)
+        ).json()["items"]
+        invoice = (await client.get(f"/v1/invoices/{listed['invoice_id']}", headers=user)).json()
+    lines = [(x["category"], x["quantity"], x["amount_excl_vat"]) for x in invoice["lines"]]
+    assert lines == [
+        ("subscription", 10, "5.00"),  # 1-10 November: 10/30 of 15.00
+        ("subscription", 20, "16.67"),  # 11-30 November: 20/30 of 25.00
+        ("data", 24_000_000_000, "35.20"),
+    ]
+    assert invoice["lines"][0]["description"].endswith("01/11-10/11, 10/30 days")
