@@ -151,3 +151,45 @@ async def test_a_plan_change_from_sim_changed_prorates_fees_and_carries_the_used
         ("data", 24_000_000_000, "35.20"),
     ]
     assert invoice["lines"][0]["description"].endswith("01/11-10/11, 10/30 days")
+
+
+async def test_a_late_record_is_charged_beyond_what_its_periods_invoice_used(tokens, operator):
+    customer, owner = uuid.uuid4(), uuid.uuid4()
+    delegation = FakeDelegation(lambda subject, action, resource: subject == str(owner))
+    october, november = Period(2026, 10), Period(2026, 11)
+    async with billing_app(tokens, delegation, consumer_enabled=False) as (app, client):
+        account = await create_account(client, operator, customer=customer)
+        line = msisdn()
+        since = october.starts_at - timedelta(days=40)
+        await add_sim(app.state.kit.db, account=account, customer=customer, line=line, since=since)
+        user = tokens.headers(owner, customer_id=customer)
+
+        async def bill(period: Period, day: int, volume_mb: int) -> dict:
+            on = period.starts_at + timedelta(days=day)
+            record = usage_record(account, "data", "internet", on, line=line)
+            record["volume_bytes"] = volume_mb * MB
+            assert (await post_usage(client, operator, [record])).status_code == 202
+            body = {"period": str(period), "billing_account_ids": [account]}
+            r = await client.post("/v1/operator/billing-runs", json=body, headers=operator)
+            url = f"/v1/operator/billing-runs/{r.json()['run_id']}"
+
+            async def done() -> bool:
+                return bool((await client.get(url, headers=operator)).json()["status"] == "done")
+
+            await wait_for(done)
+            r = await client.get(f"/v1/billing-accounts/{account}/invoices", headers=user)
+            [inv] = [i for i in r.json()["items"] if i["period"] == str(period)]
+            return (await client.get(f"/v1/invoices/{inv['invoice_id']}", headers=user)).json()
+
+        first = await bill(october, 2, 5_000)  # within Smart S's 5,120 MB
+        late = await bill(october, 20, 300)  # an October record, after October's invoice
+        assert late["period"] == str(october) and late["invoice_id"] == first["invoice_id"]
+        second = await bill(november, 1, 0)
+    data = [
+        (x["category"], x["amount_excl_vat"])
+        for x in second["lines"]
+        if x["category"] != "subscription"
+    ]
+    # November's invoice: the late October record pays its 180 MB beyond October's
+    # remaining 120 MB (1.80); November's own 0 MB session costs nothing.
+    assert data == [("data", "1.80")]

@@ -78,6 +78,13 @@ def test_sms_beyond_the_allowance_are_charged_per_message():
     assert charged == {"r001": Decimal("0.00"), "r002": Decimal("0.16")}
 
 
+def test_a_late_record_finds_the_allowance_used_by_the_periods_earlier_invoice():
+    invoiced = [usage(1, "data", 5_000 * MB)]  # on last month's invoice
+    late = [usage(2, "data", 300 * MB)]  # arrived after it was closed
+    charged = charge_usage(late, always("SMART_S"), CATALOGUE, already_invoiced=invoiced)
+    assert charged == {"r002": Decimal("1.80")}
+
+
 def test_unlimited_calls_and_sms_are_never_charged():
     records = [usage(1, "voice", 100_000 * 60), usage(2, "sms", 50_000)]
     charged = charge_usage(records, always("SMART_M"), CATALOGUE)

@@ -69,11 +69,17 @@ def charge_usage(
     records: Iterable[UsageIn],
     subscription_at: Callable[[datetime], Subscribed | None],
     catalogues: CatalogueHistory,
+    *,
+    already_invoiced: Iterable[UsageIn] = (),
 ) -> dict[str, Decimal]:
     """The charged amount of each record of ONE SIM in ONE billing period, by record id.
 
-    A record when the SIM had no known subscription is charged at standard prices."""
+    ``already_invoiced``: records of the same SIM and period on an earlier invoice (a
+    late record lands on the next one); they used the allowances first. A record when
+    the SIM had no known subscription is charged at standard prices."""
     used = _Used()
+    for r in sorted(already_invoiced, key=lambda r: (r.started_at, r.record_id)):
+        _charge_one(r, catalogues.valid_at(r.started_at), subscription_at(r.started_at), used)
     charged: dict[str, Decimal] = {}
     for r in sorted(records, key=lambda r: (r.started_at, r.record_id)):
         cat = catalogues.valid_at(r.started_at)

@@ -182,6 +182,36 @@ async def usage_to_charge(session: AsyncSession, invoice_id: uuid.UUID) -> list[
     return [ToCharge(*row) for row in rows.all()]
 
 
+async def invoiced_before(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    lines: set[str],
+    periods: set[str],
+) -> list[ToCharge]:
+    """Records of these lines and periods already on another invoice of the account."""
+    found: list[ToCharge] = []
+    for part in chunks(sorted(lines)):
+        q = select(
+            UsageRecord.record_id,
+            UsageRecord.line,
+            UsageRecord.period,
+            UsageRecord.kind,
+            UsageRecord.zone,
+            UsageRecord.started_at,
+            UsageRecord.quantity,
+            UsageRecord.amount,
+        ).where(
+            UsageRecord.billing_account_id == account_id,
+            UsageRecord.invoice_id.is_not(None),
+            UsageRecord.invoice_id != invoice_id,
+            UsageRecord.line.in_(part),
+            UsageRecord.period.in_(sorted(periods)),
+        )
+        found += [ToCharge(*row) for row in (await session.execute(q)).all()]
+    return found
+
+
 async def set_charged_amounts(session: AsyncSession, amounts: dict[str, Decimal]) -> None:
     """Store what the invoice charges for each record (by record id)."""
     params = [{"record_id": r, "amount": a} for r, a in amounts.items()]

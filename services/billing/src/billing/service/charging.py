@@ -30,6 +30,10 @@ from billing.repository import catalogue as catalogue_repo
 from billing.repository import usage as usage_repo
 
 
+def _usage(r: usage_repo.ToCharge) -> UsageIn:
+    return UsageIn(r.record_id, r.kind, Zone(r.zone), r.started_at, r.quantity)
+
+
 def _timeline(sim: Sim, history: list[SimHistory]) -> SimTimeline:
     if history:
         return SimTimeline(
@@ -71,11 +75,16 @@ async def charge_invoice(
     standard = {}
     for r in await usage_repo.usage_to_charge(session, invoice_id):
         standard[r.record_id] = r.amount
-        groups[(r.line, r.period)].append(
-            UsageIn(r.record_id, r.kind, Zone(r.zone), r.started_at, r.quantity)
-        )
+        groups[(r.line, r.period)].append(_usage(r))
+    # Late records of a period already invoiced: what that invoice used counts first.
+    earlier: dict[tuple[str, str], list[UsageIn]] = defaultdict(list)
+    if any(period_ != str(period) for _, period_ in groups):
+        lines = {line for line, _ in groups}
+        periods = {p for _, p in groups if p != str(period)}
+        for r in await usage_repo.invoiced_before(session, account.id, invoice_id, lines, periods):
+            earlier[(r.line, r.period)].append(_usage(r))
     charged = {}
-    for (line, _period), records in groups.items():
+    for (line, period_of_group), records in groups.items():
         candidates = timelines.get(line, [])
 
         def subscription_at(moment: datetime, candidates=candidates) -> Subscribed | None:
@@ -85,7 +94,14 @@ async def charge_invoice(
                     return found
             return None
 
-        charged.update(charge_usage(records, subscription_at, catalogues))
+        charged.update(
+            charge_usage(
+                records,
+                subscription_at,
+                catalogues,
+                already_invoiced=earlier.get((line, period_of_group), []),
+            )
+        )
     await usage_repo.set_charged_amounts(
         session, {r: a for r, a in charged.items() if a != standard[r]}
     )
