@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
-from contracts.topics import dead_letter_topic, topic_of
+from contracts.topics import CATALOGUE, KEEP_FOREVER, dead_letter_topic, topic_of
 from servicekit.db import Database
 from servicekit.faults import is_database_unavailable
 from servicekit.loop import BackgroundLoop
@@ -652,7 +652,19 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
             self.owner._committed.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        """A topic kept forever carries state (every version of a document), not a stream:
+        a group that never committed on one of its partitions reads it from the start,
+        whatever ``consumer_offset_reset`` says (e.g. ``catalogue.published``, ADR 14)."""
+        consumer = self.owner._consumer
+        if consumer is None:
+            return
+        prefix = self.owner.handlers.topic_prefix
+        for tp in assigned:
+            spec = CATALOGUE.get(tp.topic.removeprefix(prefix))
+            if spec is None or spec.retention_ms != KEEP_FOREVER:
+                continue
+            if await consumer.committed(tp) is None:
+                await consumer.seek_to_beginning(tp)
 
 
 class _Stopping(Exception):

@@ -101,6 +101,16 @@ class Recorder:
             await asyncio.sleep(0.1)
 
 
+async def publish(payload: EventPayload, *, event_id: uuid.UUID | None = None) -> None:
+    event = new_event(payload, source="/services/test", event_id=event_id)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(event.type, value=event.to_bytes(), key=payload.key().encode())
+    finally:
+        await producer.stop()
+
+
 @dataclass
 class Grants:
     """The delegation double's answers: (user, action, customer or sim id) triples."""
@@ -147,15 +157,7 @@ class Fleet:
         return resp.json()
 
     async def publish(self, payload: EventPayload, *, event_id: uuid.UUID | None = None) -> None:
-        event = new_event(payload, source="/services/test", event_id=event_id)
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                event.type, value=event.to_bytes(), key=payload.key().encode()
-            )
-        finally:
-            await producer.stop()
+        await publish(payload, event_id=event_id)
 
 
 async def stored_catalogue_versions(app: Any) -> list[int]:
