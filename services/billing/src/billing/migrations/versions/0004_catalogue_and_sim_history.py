@@ -2,7 +2,7 @@
 change, for proration and allowances); the history starts from today's projection.
 
 Revision ID: 0004
-Revises: 0006 (main already had 0006 after 0003; one line of heads)
+Revises: 0005 (main has 0003 -> 0006 -> 0005; one line of heads)
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
