@@ -211,9 +211,14 @@ def test_a_plan_promotion_takes_its_percentage_off_that_plans_fees_only():
         (at(11, hour=10), True, "SMART_M", ()),
     )
     fees = prorated_fees(sim, NOV, catalogues)
-    [discount] = promotions(uuid.uuid4(), fees, NOV, catalogues)
+    smart_s, smart_m = promotions(uuid.uuid4(), fees, NOV, catalogues)
     # 10% of 16.67 = 1.667 -> 1.67 off; Smart S days untouched
-    assert (discount.code, discount.amount) == ("M10", Decimal("-1.67"))
+    assert (smart_s.discount, smart_s.net) == (Decimal("0.00"), Decimal("5.00"))
+    assert (smart_m.promotions, smart_m.discount, smart_m.net) == (
+        ("M10 -10%",),
+        Decimal("1.67"),
+        Decimal("15.00"),
+    )
 
 
 def test_a_customer_promotion_applies_to_that_customer_only():
@@ -222,5 +227,5 @@ def test_a_customer_promotion_applies_to_that_customer_only():
     catalogues = history(_doc(1, SEED["valid_from"], promotions=[promo]))
     sim = timeline((datetime(2026, 1, 5, tzinfo=UTC), True, "SMART_L", ()))
     fees = prorated_fees(sim, NOV, catalogues)
-    assert [d.amount for d in promotions(customer, fees, NOV, catalogues)] == [Decimal("-8.00")]
-    assert promotions(uuid.uuid4(), fees, NOV, catalogues) == []
+    assert [f.net for f in promotions(customer, fees, NOV, catalogues)] == [Decimal("32.00")]
+    assert promotions(uuid.uuid4(), fees, NOV, catalogues) == fees  # someone else: full fee

@@ -1,10 +1,11 @@
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from billing.domain.catalogue import UnknownPlan, seed_history
-from billing.domain.charging import Discount, FeeSegment
+from billing.domain.charging import FeeSegment
 from billing.domain.invoice import Subscription, UsageSum, build_lines, invoice_number, vat_totals
 
 
@@ -55,7 +56,7 @@ def fee(days: int, amount: str, first: int = 1) -> FeeSegment:
     )
 
 
-def test_lines_subscriptions_then_usage_kinds_then_discounts():
+def test_lines_subscriptions_then_usage_kinds():
     lines = build_lines(
         [
             UsageSum("data", records=2, quantity=3_000_000, amount=Decimal("0.03")),
@@ -63,12 +64,18 @@ def test_lines_subscriptions_then_usage_kinds_then_discounts():
             UsageSum("sms", records=0, quantity=0, amount=Decimal("0")),
         ],
         [Subscription("+32470000002", fee(30, "19.00"))],
-        [Discount("S10", "Smart S -10%", Decimal("10"), Decimal("-1.90"))],
     )
-    assert [line.category for line in lines] == ["subscription", "voice", "data", "discount"]
+    assert [line.category for line in lines] == ["subscription", "voice", "data"]
     assert lines[0].description == "Subscription SMART_S + INTL_CALLS (+32470000002)"
     assert (lines[0].quantity, lines[0].unit) == (1, "month")
-    assert sum(line.amount for line in lines) == Decimal("17.58")
+    assert sum(line.amount for line in lines) == Decimal("19.48")
+
+
+def test_a_promotion_is_taken_off_its_subscription_line_never_a_negative_line():
+    promoted = replace(fee(30, "19.00"), discount=Decimal("1.90"), promotions=("S10 -10%",))
+    [line] = build_lines([], [Subscription("+32470000002", promoted)])
+    assert line.amount == Decimal("17.10")
+    assert line.description.endswith(", promotion S10 -10%: -1.90 EUR")
 
 
 def test_a_partial_period_line_names_its_days():

@@ -15,7 +15,9 @@ Pure functions over plain data (rules in ADR 0014 and the service README):
   valid then. Consecutive days with the same plan, options and version form one segment,
   charged ``monthly fee x days / days in the period`` rounded half-up to cents.
 * Promotions of the catalogue version valid at the end of the period take their
-  percentage off the matching segments' fees, as one discount line each.
+  percentage off the matching segments' fees (rounded half-up per segment), shown on the
+  subscription line itself: no negative line (a Peppol invoice line's price may not be
+  negative, rule BR-27).
 * Every record's amount is rounded half-up to cents; invoice lines are sums of records.
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -165,11 +167,17 @@ class FeeSegment:
     days: int
     days_in_period: int
     monthly_fee: Decimal  # plan + options, of the catalogue version of these days
-    amount: Decimal  # prorated, cents
+    amount: Decimal  # prorated, cents, before promotions
+    discount: Decimal = ZERO  # of the promotions, cents (positive)
+    promotions: tuple[str, ...] = ()  # e.g. "M10 -10%"
 
     @property
     def full_period(self) -> bool:
         return self.days == self.days_in_period
+
+    @property
+    def net(self) -> Decimal:
+        return self.amount - self.discount
 
 
 def _days(period: Period) -> list[date]:
@@ -224,30 +232,27 @@ def prorated_fees(
 # -- promotions -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Discount:
-    code: str
-    name: str
-    percent: Decimal
-    amount: Decimal  # negative, cents
-
-
 def promotions(
     customer_id: uuid.UUID,
     fees: Sequence[FeeSegment],
     period: Period,
     catalogues: CatalogueHistory,
-) -> list[Discount]:
-    """Discounts of the promotions valid at the end of the period, on subscription fees
-    only (never on usage, never on the unbilled view)."""
+) -> list[FeeSegment]:
+    """The fees with the promotions valid at the end of the period taken off (fees only:
+    never usage, never the unbilled view)."""
     cat = catalogues.valid_at(period.ends_at - timedelta(microseconds=1))
-    found = []
-    for promo in cat.promotions:
-        base = sum((f.amount for f in fees if promo.applies(customer_id, f.tariff_plan)), ZERO)
-        if base:
-            found.append(
-                Discount(
-                    promo.code, promo.name, promo.percent, -to_cents(base * promo.percent / 100)
-                )
+    out = []
+    for fee in fees:
+        found = [p for p in cat.promotions if p.applies(customer_id, fee.tariff_plan)]
+        if not found:
+            out.append(fee)
+            continue
+        discount = sum((to_cents(fee.amount * p.percent / 100) for p in found), ZERO)
+        out.append(
+            replace(
+                fee,
+                discount=min(discount, fee.amount),
+                promotions=tuple(f"{p.code} -{p.percent}%" for p in found),
             )
-    return found
+        )
+    return out

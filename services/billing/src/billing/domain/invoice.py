@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing.domain.charging import Discount, FeeSegment
+from billing.domain.charging import FeeSegment
 from billing.domain.rating import to_cents
 
 VAT_RATE = Decimal("0.21")
@@ -64,19 +64,20 @@ def _subscription_line(sub: Subscription) -> Line:
     fee = sub.fee
     extras = f" + {', '.join(sorted(fee.options))}" if fee.options else ""
     description = f"Subscription {fee.tariff_plan}{extras} ({sub.msisdn})"
+    if not fee.full_period:
+        description += (
+            f", {fee.first_day:%d/%m}-{fee.last_day:%d/%m}, {fee.days}/{fee.days_in_period} days"
+        )
+    if fee.discount:
+        description += f", promotion {', '.join(fee.promotions)}: -{fee.discount} EUR"
     if fee.full_period:
-        return Line("subscription", description, 1, "month", fee.amount)
-    days = f"{fee.first_day:%d/%m}-{fee.last_day:%d/%m}, {fee.days}/{fee.days_in_period} days"
-    return Line("subscription", f"{description}, {days}", fee.days, "days", fee.amount)
+        return Line("subscription", description, 1, "month", fee.net)
+    return Line("subscription", description, fee.days, "days", fee.net)
 
 
-def build_lines(
-    usage: Iterable[UsageSum],
-    subscriptions: Iterable[Subscription],
-    discounts: Iterable[Discount] = (),
-) -> list[Line]:
-    """Subscription lines first (per SIM by number, then by date), then one line per
-    usage kind, then the promotions' discounts (negative amounts)."""
+def build_lines(usage: Iterable[UsageSum], subscriptions: Iterable[Subscription]) -> list[Line]:
+    """Subscription lines first (per SIM by number, then by date; promotions taken off),
+    then one line per usage kind."""
     lines = [
         _subscription_line(sub)
         for sub in sorted(subscriptions, key=lambda s: (s.msisdn, s.fee.first_day))
@@ -93,16 +94,6 @@ def build_lines(
                 quantity=u.quantity,
                 unit=USAGE_UNITS[kind],
                 amount=to_cents(u.amount),
-            )
-        )
-    for d in discounts:
-        lines.append(
-            Line(
-                category="discount",
-                description=f"Promotion {d.name} ({d.code}): -{d.percent}% on subscriptions",
-                quantity=1,
-                unit="promotion",
-                amount=d.amount,
             )
         )
     return lines

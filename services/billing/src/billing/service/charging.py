@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.domain.calendar import Period
 from billing.domain.catalogue import CatalogueHistory
 from billing.domain.charging import (
-    Discount,
     SimState,
     SimTimeline,
     Subscribed,
@@ -50,8 +49,7 @@ def _timeline(sim: Sim, history: list[SimHistory]) -> SimTimeline:
 
 @dataclass(frozen=True)
 class Charged:
-    subscriptions: list[Subscription]
-    discounts: list[Discount]
+    subscriptions: list[Subscription]  # promotions taken off
 
 
 async def charge_invoice(
@@ -112,7 +110,11 @@ async def charge_invoice(
     subscriptions = [
         Subscription(sim.msisdn, fee)
         for sim in billed
-        for fee in prorated_fees(by_sim[sim.sim_id], period, catalogues)
+        for fee in promotions(
+            account.customer_id,
+            prorated_fees(by_sim[sim.sim_id], period, catalogues),
+            period,
+            catalogues,
+        )
     ]
-    discounts = promotions(account.customer_id, [s.fee for s in subscriptions], period, catalogues)
-    return Charged(subscriptions=subscriptions, discounts=discounts)
+    return Charged(subscriptions=subscriptions)

@@ -80,7 +80,7 @@ async def close_period(
     catalogues = await catalogue_history(session, deps)
     charged = await charge_invoice(session, account, invoice.id, period, catalogues)
     usage = await usage_repo.sums_for_invoice(session, invoice.id)
-    lines = build_lines(usage, charged.subscriptions, charged.discounts)
+    lines = build_lines(usage, charged.subscriptions)
     totals = vat_totals(line.amount for line in lines)
     invoice.total_excl_vat = totals.total_excl_vat
     invoice.vat = totals.vat
