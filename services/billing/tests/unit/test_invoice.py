@@ -88,3 +88,36 @@ def test_a_partial_period_line_names_its_days():
 
 def test_invoice_number_format():
     assert invoice_number(2026, 123) == "INV-2026-000123"
+
+
+def test_prorated_and_promoted_subscription_lines_make_a_valid_peppol_invoice(peppol):
+    from billing.domain.legal import Address, LegalInvoice, Party, Payment
+    from billing.domain.legal import structured_communication as communication
+    from billing.domain.ubl import build_ubl
+
+    promoted = replace(
+        fee(20, "16.67", first=11), discount=Decimal("1.67"), promotions=("M10 -10%",)
+    )
+    lines = build_lines(
+        [UsageSum("data", records=1, quantity=0, amount=Decimal("0.00"))],
+        [Subscription("+32470000001", fee(10, "5.00")), Subscription("+32470000001", promoted)],
+    )
+    document = LegalInvoice(
+        kind="invoice",
+        number="INV-2026-000042",
+        issue_date=date(2026, 12, 2),
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+        due_date=date(2027, 1, 1),
+        supplier=Party("Proximus NV", Address("Koning Albert II-laan", "27", "1030", "Brussel"),
+                       "0202239951"),
+        customer=Party("Acme NV", Address("Rue Neuve", "12", "1000", "Bruxelles"), "0403170701"),
+        payment=Payment("BE48001123456727", "GEBABEBB", communication(2600000042)),
+        language="en",
+        lines=lines,
+        totals=vat_totals(line.amount for line in lines),
+        billing_account_name="Mobile fleet",
+        objection_deadline=date(2026, 12, 9),
+    )  # fmt: skip
+    assert [line.amount for line in lines] == [Decimal("5.00"), Decimal("15.00"), Decimal("0.00")]
+    assert peppol.errors(build_ubl(document)) == []
