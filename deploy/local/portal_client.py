@@ -251,8 +251,16 @@ def set_up_account(
     assert resp.status_code == 201, resp.text
     account_id = resp.json()["billing_account_id"]
 
-    catalogue = portal.fleet.get("/v1/catalogue", headers=owner["headers"])
-    assert catalogue.status_code == 200, catalogue.text
+    # Fleet learns the catalogue from billing's catalogue.published: right after start-up it
+    # may answer 503 (Retry-After) for a moment.
+    catalogue = eventually(
+        lambda: (
+            (r := portal.fleet.get("/v1/catalogue", headers=owner["headers"])).status_code == 200
+            and r
+        ),
+        timeout_s=60,
+        what="fleet's catalogue (from billing's catalogue.published)",
+    )
     plan = catalogue.json()["tariff_plans"][0]["code"]
     msisdn = unique_mobile()
     resp = portal.fleet.post(
