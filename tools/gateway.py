@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import re
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,9 +39,11 @@ OPENAPI_DIR = REPO / "docs" / "openapi"
 SERVICES = ("identity", "delegation", "billing", "fleet", "einvoice", "notifier")
 PORTS = {s: 8001 + i for i, s in enumerate(SERVICES)}
 # Answered by the gateway itself; a service claiming one of them is a conflict too.
-RESERVED_PATHS = ("/healthz",)
+RESERVED_PATHS = ("/gateway/healthz",)
 # Headers a browser may send cross-origin, and those it may read from a response.
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, traceparent"
+CORS_ALLOW_HEADERS = (
+    "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, traceparent"
+)
 CORS_EXPOSE_HEADERS = "Retry-After, X-Request-Id, Location, Content-Disposition"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
 
@@ -59,9 +62,7 @@ class Route:
     @property
     def segments(self) -> tuple[str | None, ...]:
         """Literal segments as they are, a path parameter as None (matches any segment)."""
-        return tuple(
-            None if s.startswith("{") else s for s in self.path.strip("/").split("/")
-        )
+        return tuple(None if s.startswith("{") else s for s in self.path.strip("/").split("/"))
 
     @property
     def templated(self) -> bool:
@@ -75,7 +76,9 @@ class Route:
 
 def _overlap(a: Route, b: Route) -> bool:
     sa, sb = a.segments, b.segments
-    return len(sa) == len(sb) and all(x is None or y is None or x == y for x, y in zip(sa, sb))
+    return len(sa) == len(sb) and all(
+        x is None or y is None or x == y for x, y in zip(sa, sb, strict=False)
+    )
 
 
 def load_paths(openapi_dir: Path = OPENAPI_DIR) -> dict[str, list[str]]:
@@ -228,10 +231,10 @@ def _server_body(routes: Sequence[Route], cfg: EdgeConfig, tls: bool) -> list[st
         lines.append(f"{i}error_page {status} @portal_{status};")
     lines.append("")
     lines += [
-        f"{i}location = /healthz {{",
+        f"{i}location = /gateway/healthz {{",
         f"{i}    access_log off;",
         f"{i}    default_type application/json;",
-        f"{i}    return 200 '{{\"status\":\"ok\"}}';",
+        f'{i}    return 200 \'{{"status":"ok"}}\';',
         f"{i}}}",
         "",
     ]
@@ -249,7 +252,11 @@ def _server_body(routes: Sequence[Route], cfg: EdgeConfig, tls: bool) -> list[st
         f"{i}}}",
     ]
     for status, (title, detail) in sorted(_ERRORS.items()):
-        lines += ["", f"{i}location @portal_{status} {{", f"{i}    default_type application/problem+json;"]
+        lines += [
+            "",
+            f"{i}location @portal_{status} {{",
+            f"{i}    default_type application/problem+json;",
+        ]
         lines += _common_headers(i + "    ")
         if status == 429:
             lines.append(f"{i}    add_header Retry-After {cfg.retry_after_s} always;")
@@ -287,11 +294,11 @@ def render_nginx(routes: Sequence[Route], cfg: EdgeConfig, *, source: str) -> st
         "    sendfile on;",
         "",
         "    # No client address, query string or header values: no personal data in logs.",
-        "    log_format portal_json escape=json '{\"time\":\"$time_iso8601\",'",
-        "        '\"request_id\":\"$portal_request_id\",\"trace_id\":\"$portal_trace_id\",'",
-        "        '\"method\":\"$request_method\",\"path\":\"$uri\",\"status\":$status,'",
-        "        '\"bytes\":$body_bytes_sent,\"duration_s\":$request_time,'",
-        "        '\"upstream\":\"$upstream_addr\",\"upstream_s\":\"$upstream_response_time\"}';",
+        '    log_format portal_json escape=json \'{"time":"$time_iso8601",\'',
+        '        \'"request_id":"$portal_request_id","trace_id":"$portal_trace_id",\'',
+        '        \'"method":"$request_method","path":"$uri","status":$status,\'',
+        '        \'"bytes":$body_bytes_sent,"duration_s":$request_time,\'',
+        '        \'"upstream":"$upstream_addr","upstream_s":"$upstream_response_time"}\';',
         f"    access_log {cfg.access_log} portal_json;",
         "",
     ]
@@ -369,10 +376,10 @@ def render_nginx(routes: Sequence[Route], cfg: EdgeConfig, *, source: str) -> st
         if cfg.redirect_http_to_https:
             https = f":{cfg.https_port}" if cfg.https_port not in (None, 443) else ""
             out += [
-                "        location = /healthz {",
+                "        location = /gateway/healthz {",
                 "            access_log off;",
                 "            default_type application/json;",
-                "            return 200 '{\"status\":\"ok\"}';",
+                '            return 200 \'{"status":"ok"}\';',
                 "        }",
                 "        location / {",
                 f"            return 301 https://$host{https}$request_uri;",
@@ -429,9 +436,7 @@ def render_httproutes(routes: Sequence[Route], *, source: str, gateway: str = "p
                         f"        - path:\n            type: Exact\n            value: {r.path}"
                     )
             rules.append(
-                "    - matches:\n"
-                + "\n".join(matches)
-                + "\n      backendRefs:\n"
+                "    - matches:\n" + "\n".join(matches) + "\n      backendRefs:\n"
                 f"        - name: {service}\n"
                 f"          port: {PORTS[service]}\n"
                 "      timeouts:\n"
@@ -527,8 +532,6 @@ def local_config(
 
 def self_signed_certificate(directory: Path, host: str = "localhost") -> None:
     """A development certificate (tls.crt, tls.key) unless one is there already."""
-    import subprocess
-
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "tls.crt").exists() and (directory / "tls.key").exists():
         return
@@ -543,6 +546,34 @@ def self_signed_certificate(directory: Path, host: str = "localhost") -> None:
         capture_output=True,
     )  # fmt: skip
     (directory / "tls.key").chmod(0o600)
+
+
+def nginx_binary() -> str:
+    """nginx from PATH, or Debian's /usr/sbin/nginx (not on a normal user's PATH)."""
+    import shutil
+
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise FileNotFoundError("nginx not found: apt-get install -y nginx-light")
+    return found
+
+
+def start_nginx(conf: Path, log: Path) -> subprocess.Popen[bytes]:
+    """nginx in the foreground as a child process; its error log goes to ``log``.
+    Stop it with SIGQUIT (graceful) or SIGTERM (fast)."""
+    check = subprocess.run(
+        [nginx_binary(), "-t", "-q", "-c", str(conf), "-p", str(conf.parent)],
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        raise RuntimeError(f"nginx refused {conf}: {check.stderr.strip()}")
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [nginx_binary(), "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
