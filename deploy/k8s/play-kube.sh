@@ -37,6 +37,7 @@ log "database $db"
 cleanup() {
   if [[ -z ${KEEP:-} ]]; then
     podman kube down "$work/play.yaml" >/dev/null 2>&1 || true
+    podman secret rm "$service-secrets" >/dev/null 2>&1 || true
     psql -q "$pg_admin/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
     log "removed the pod and the database"
   fi
@@ -44,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$kustomize" build deploy/k8s >"$work/base.yaml"
-SERVICE="$service" PORT="$port" IMAGE="$image" DB_URL="postgresql+asyncpg://${pg_admin#postgresql://}/$db" \
+SECRET_JSON="$work/secret.json" SERVICE="$service" PORT="$port" IMAGE="$image" DB_URL="postgresql+asyncpg://${pg_admin#postgresql://}/$db" \
   uv run python - "$work/base.yaml" deploy/k8s/secrets.template.yaml >"$work/play.yaml" <<'PY'
 import json, os, secrets, sys
 import yaml
@@ -84,7 +85,11 @@ pod["hostNetwork"] = True
 pod.pop("topologySpreadConstraints", None)
 (container,) = pod["containers"]
 container["image"] = image
-container["ports"] = [{"name": "http", "containerPort": port}]
+# Host network: podman refuses port mappings, so the probes name the port by number.
+container.pop("ports", None)
+for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    if probe in container:
+        container[probe]["httpGet"]["port"] = port
 overrides = {
     f"{prefix}_PORT": str(port),
     f"{prefix}_RUN_MIGRATIONS_ON_START": "true",
@@ -94,9 +99,19 @@ overrides = {
 }
 env = [e for e in container["env"] if e["name"] not in overrides]
 container["env"] = env + [{"name": k, "value": v} for k, v in overrides.items()]
-yaml.safe_dump_all([config, secret, deployment], sys.stdout, sort_keys=False)
+# podman 4.3 stores a Secret document of the YAML as it is, then reads a secretRef as a
+# podman secret holding a JSON map of key -> base64 value: the Secret goes in that way.
+import base64
+data = {k: base64.b64encode(v.encode()).decode() for k, v in secret["stringData"].items()}
+with open(os.environ["SECRET_JSON"], "w") as out:
+    json.dump(data, out)
+os.chmod(os.environ["SECRET_JSON"], 0o600)
+yaml.safe_dump_all([config, deployment], sys.stdout, sort_keys=False)
 PY
-log "podman kube play $work/play.yaml ($service on 127.0.0.1:$port)"
+podman secret rm "$service-secrets" >/dev/null 2>&1 || true
+podman secret create "$service-secrets" "$work/secret.json" >/dev/null
+rm -f "$work/secret.json"
+log "podman kube play $work/play.yaml ($service on 127.0.0.1:$port; Secret $service-secrets as a podman secret)"
 podman kube play --network host "$work/play.yaml"
 
 deadline=$((SECONDS + 180))
@@ -110,6 +125,20 @@ until curl -fsS "http://127.0.0.1:$port/readyz" >"$work/readyz.json" 2>/dev/null
   sleep 2
 done
 log "ready after $((SECONDS - deadline + 180))s: /readyz -> $(cat "$work/readyz.json")"
-podman ps --filter "pod=${service}-pod" --format '{{.Names}}  {{.Image}}  {{.Status}}'
-podman inspect --format '{{.Name}} user={{.Config.User}} read-only={{.HostConfig.ReadonlyRootfs}} healthcheck={{.Config.Healthcheck.Test}}' \
-  "$(podman ps --filter "pod=${service}-pod" -q --no-trunc | tail -1)" || true
+ctr="${service}-pod-0-${service}"
+podman ps --filter "name=$ctr" --format '{{.Names}}  {{.Image}}  {{.Status}}'
+podman inspect --format 'user={{.Config.User}} read-only-root={{.HostConfig.ReadonlyRootfs}} healthcheck={{.Config.Healthcheck.Test}}' "$ctr"
+# The Deployment's probes, asked the way the kubelet asks them (an HTTP GET from outside
+# the container): each must answer 2xx.
+for probe in $(uv run python -c 'import sys, yaml
+d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["kind"] == "Deployment"][0]
+c = d["spec"]["template"]["spec"]["containers"][0]
+print(" ".join(k + "=" + c[k]["httpGet"]["path"] for k in ("startupProbe", "readinessProbe", "livenessProbe") if k in c))' "$work/play.yaml"); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port${probe#*=}")
+  log "${probe%%=*} GET ${probe#*=} -> $code"
+  [[ $code == 2* ]] || exit 1
+done
+# podman turns the liveness probe into a health check that runs `curl` inside the
+# container; the services image has no curl (the kubelet needs none), so podman's own
+# verdict is shown for information only.
+log "podman healthcheck run (curl inside the image): $(podman healthcheck run "$ctr" 2>&1 || true)"
