@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -79,6 +80,30 @@ java -Xmx128m -cp '/opt/kafka/libs/*' kafka.tools.StorageTool format \\
 exec java -Xmx512m -XX:+UseG1GC -cp '/opt/kafka/libs/*' \\
   -Dlog4j2.configurationFile=/opt/kafka/log4j2.xml kafka.Kafka "$data/server.properties"
 """
+
+
+async def _warm_up_group_coordinator(bootstrap: str) -> None:
+    """A new broker creates __consumer_offsets on the first group's request and answers
+    "coordinator not available" until then, so the first test's consumer would join late
+    (and, starting at "latest", miss what the test publishes meanwhile). One throw-away group
+    joins here first, as on the long-running local broker."""
+    from aiokafka import AIOKafkaConsumer
+
+    from servicekit.topics import CATALOGUE
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id="portal-test-infra-warm-up", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.subscribe([next(iter(CATALOGUE))])
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise TestInfraError("Kafka: no consumer group could join")
+            await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
 
 
 class TestInfraError(RuntimeError):
@@ -220,9 +245,22 @@ class ContainerInfra:
 
         from servicekit.topics import ensure_topics
 
+        def listening() -> bool:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return True
+
+        _wait("Kafka's port", listening)
         # The broker answers Metadata once it is unfenced; creating the catalogue's topics
-        # succeeds only then, so it is the readiness check too.
-        _wait("Kafka", lambda: asyncio.run(ensure_topics(bootstrap)) is not None)
+        # succeeds only then, so it is the readiness check too (aiokafka's connection
+        # errors meanwhile are expected and kept out of the output).
+        quiet = logging.getLogger("aiokafka")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            _wait("Kafka", lambda: asyncio.run(ensure_topics(bootstrap)) is not None)
+            asyncio.run(_warm_up_group_coordinator(bootstrap))
+        finally:
+            quiet.setLevel(level)
         return bootstrap
 
     def start(self) -> dict[str, str]:
