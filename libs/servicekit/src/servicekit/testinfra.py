@@ -96,11 +96,17 @@ async def _warm_up_group_coordinator(bootstrap: str) -> None:
     )
     await consumer.start()
     try:
-        consumer.subscribe([next(iter(CATALOGUE))])
+        # Every partition of every topic assigned: the topics' leaders are elected and their
+        # metadata is out, so a service's consumer joins once, not again when a late topic
+        # shows up (a second join would reset a "latest" consumer past the first events).
+        consumer.subscribe(list(CATALOGUE))
+        expected = sum(spec.partitions for spec in CATALOGUE.values())
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not consumer.assignment():
+        while len(consumer.assignment()) < expected:
             if time.monotonic() > deadline:
-                raise TestInfraError("Kafka: no consumer group could join")
+                raise TestInfraError(
+                    f"Kafka: {len(consumer.assignment())} of {expected} partitions assigned"
+                )
             await consumer.getmany(timeout_ms=500)
     finally:
         await consumer.stop()
@@ -297,7 +303,10 @@ def mode() -> str:
     return value
 
 
-def pytest_configure(config: Any) -> None:
+def start_if_requested() -> None:
+    """Start the containers when PORTAL_TEST_INFRA=containers. Called by the root
+    conftest.py as it is imported: before the test directories' own conftest files, which
+    read the variables at import time (pytest imports those before pytest_configure)."""
     global _infra
     if mode() != "containers" or _infra is not None:
         return
@@ -309,6 +318,10 @@ def pytest_configure(config: Any) -> None:
         _infra = None
         raise
     print(f"\n[{MODE_VARIABLE}=containers] " + " ".join(f"{k}={v}" for k, v in env.items()))
+
+
+def pytest_configure(config: Any) -> None:
+    start_if_requested()
 
 
 def pytest_report_header(config: Any) -> str:
