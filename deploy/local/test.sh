@@ -9,7 +9,9 @@ what="${1:-all}"
 # The UBL 2.1 XSDs and the Peppol BIS 3.0 rules the billing tests validate against (cached).
 tools/peppol_rules.sh
 
-if [ "$what" != unit ]; then
+# PORTAL_TEST_INFRA=containers: pytest starts Kafka, PostgreSQL and Redis itself
+# (servicekit.testinfra); the local processes are the default.
+if [ "$what" != unit ] && [ "${PORTAL_TEST_INFRA:-local}" != containers ]; then
   deploy/local/infra.sh up
   uv run portal-topics ensure
 fi
