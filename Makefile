@@ -7,7 +7,7 @@ PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("sc
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
-        infra-status topics lint format typecheck check check-alerts chaos schemas bench soak clean
+        infra-status topics lint format typecheck check check-alerts check-k8s chaos schemas bench soak clean
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -75,7 +75,20 @@ check-alerts:
 		go install github.com/prometheus/prometheus/cmd/promtool@$$PROMTOOL_MODULE_VERSION)
 	cd deploy/monitoring && "$(PROMTOOL)" check rules alerts.yml && "$(PROMTOOL)" test rules alerts.test.yml
 
-check: lint typecheck check-alerts test
+# kustomize build of deploy/k8s (and jobs/), every document strictly decoded into the
+# Kubernetes and Gateway API types (tools/k8s-validate), the gateway's files current.
+KUSTOMIZE := $(shell go env GOPATH 2>/dev/null)/bin/kustomize
+K8S_VALIDATE := var/bin/k8s-validate
+check-k8s:
+	@test -x "$(KUSTOMIZE)" || (. deploy/local/versions.env && GOFLAGS=-mod=mod GOSUMDB=off \
+		go install sigs.k8s.io/kustomize/kustomize/v5@$$KUSTOMIZE_VERSION)
+	cd tools/k8s-validate && GOFLAGS=-mod=mod GOSUMDB=off go build -o ../../$(K8S_VALIDATE) .
+	"$(KUSTOMIZE)" build deploy/k8s | $(K8S_VALIDATE)
+	"$(KUSTOMIZE)" build deploy/k8s/jobs | $(K8S_VALIDATE)
+	$(K8S_VALIDATE) < deploy/k8s/secrets.template.yaml
+	uv run python tools/gateway.py --check
+
+check: lint typecheck check-alerts check-k8s test
 
 schemas: install
 	uv run python -m contracts.export

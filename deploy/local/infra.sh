@@ -280,6 +280,14 @@ kafka_stop() {
   stop_pid kafka "$RUN/kafka.pid" kafka.Kafka 90
 }
 
+# ------------------------------------------------------------------------- nginx
+
+# The API gateway of `make run` (deploy/local/stack.py) and of its tests; Debian's nginx
+# is in /usr/sbin, which is not on every user's PATH.
+ensure_nginx() {
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || apt_install nginx
+}
+
 # ------------------------------------------------------------------------- redis
 
 redis_ping() { [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
@@ -575,6 +583,7 @@ main() {
     local t0=$SECONDS
     pg_start
     redis_start
+    ensure_nginx
     sinks_start
     kafka_start
     ensure_topics

@@ -8,6 +8,11 @@ environment of the caller is passed through, so every setting can be pointed els
 (``KAFKA_BOOTSTRAP_SERVERS``, ``REDIS_URL``, ``<SERVICE>_DATABASE_URL``,
 ``NOTIFIER_SMTP_HOST``, ...). Without them the services use SQLite files under
 ``var/data`` and the local Kafka, Redis and sinks of ``deploy/local/infra.sh``.
+
+``make run`` also starts the API gateway (nginx, a child process like the services) with
+a configuration generated into ``var/gateway/`` by ``tools/gateway.py``: one origin on
+``GATEWAY_PORT`` (8080) and TLS with a self-signed certificate on ``GATEWAY_TLS_PORT``
+(8443); ``GATEWAY_CORS_ORIGINS`` (comma-separated) lists the web origins allowed by CORS.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+import gateway  # noqa: E402  (tools/gateway.py)
+
 SERVICES = ("identity", "delegation", "billing", "fleet", "einvoice", "notifier")
 DEFAULT_PORTS = {s: 8001 + i for i, s in enumerate(SERVICES)}
 # Services whose readiness also waits until their consumer holds partitions.
@@ -37,6 +46,7 @@ class Stack:
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     log_dir: Path = REPO / "var" / "log"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    gateway_dir: Path = REPO / "var" / "gateway"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -93,6 +103,38 @@ class Stack:
         for service in SERVICES:
             self.start(service)
 
+    def start_gateway(
+        self, port: int, tls_port: int | None = None, cors_origins: tuple[str, ...] = ()
+    ) -> str:
+        """nginx in front of the services (the route table of tools/gateway.py); its URL."""
+        self.gateway_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        cfg = gateway.local_config(
+            ports={s: self.ports[s] for s in SERVICES},
+            port=port,
+            tls_port=tls_port,
+            prefix=self.gateway_dir,
+            cors_origins=cors_origins,
+        )
+        if tls_port is not None:
+            gateway.self_signed_certificate(self.gateway_dir)
+        conf = self.gateway_dir / "nginx.conf"
+        routes = gateway.route_table(gateway.load_paths())
+        conf.write_text(gateway.render_nginx(routes, cfg, source="tools/gateway.py (make run)"))
+        self.processes["gateway"] = gateway.start_nginx(conf, self.log_dir / "gateway.log")
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/gateway/healthz", timeout=2):
+                    return url
+            except (urllib.error.URLError, OSError):
+                pass
+            proc = self.processes["gateway"]
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway did not start; see {self.log_dir}/gateway.log")
+            time.sleep(0.2)
+
     def ready(self, name: str) -> bool:
         try:
             with urllib.request.urlopen(self.url(name) + "/readyz", timeout=2) as resp:
@@ -143,8 +185,10 @@ class Stack:
             self.stop(service)
 
 
-def _banner(stack: Stack) -> str:
+def _banner(stack: Stack, gateway_url: str, tls_port: int) -> str:
     lines = ["", "The portal backend is running:"]
+    lines.append(f"  gateway     {gateway_url}   (one origin for web clients; every API path)")
+    lines.append(f"              https://127.0.0.1:{tls_port}   (self-signed certificate)")
     for s in SERVICES:
         lines.append(f"  {s:<11} {stack.url(s)}   (OpenAPI: {stack.url(s)}/docs)")
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -172,10 +216,14 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    port = int(os.environ.get("GATEWAY_PORT", "8080"))
+    tls_port = int(os.environ.get("GATEWAY_TLS_PORT", "8443"))
+    origins = tuple(o for o in os.environ.get("GATEWAY_CORS_ORIGINS", "").split(",") if o)
     stack.start_all()
     try:
         stack.wait_ready()
-        print(_banner(stack), flush=True)
+        gateway_url = stack.start_gateway(port, tls_port, origins)
+        print(_banner(stack, gateway_url, tls_port), flush=True)
         while not stopping:
             for service, proc in list(stack.processes.items()):
                 if proc.poll() is not None:

@@ -9,7 +9,9 @@ what="${1:-all}"
 # The UBL 2.1 XSDs and the Peppol BIS 3.0 rules the billing tests validate against (cached).
 tools/peppol_rules.sh
 
-if [ "$what" != unit ]; then
+# PORTAL_TEST_INFRA=containers: pytest starts Kafka, PostgreSQL and Redis itself
+# (servicekit.testinfra); the local processes are the default.
+if [ "$what" != unit ] && [ "${PORTAL_TEST_INFRA:-local}" != containers ]; then
   deploy/local/infra.sh up
   uv run portal-topics ensure
 fi
@@ -22,8 +24,9 @@ export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 export SINK_URL="${SINK_URL:-http://127.0.0.1:8025}"
 
-unit_dirs=(tests libs/contracts/tests libs/servicekit/tests/unit)
-integration_dirs=(libs/servicekit/tests/integration)
+# tests/integration: the gateway (real nginx in front of stub upstreams).
+unit_dirs=(tests --ignore=tests/integration libs/contracts/tests libs/servicekit/tests/unit)
+integration_dirs=(tests/integration libs/servicekit/tests/integration)
 for svc in services/*/; do
   [ -d "${svc}tests/unit" ] && unit_dirs+=("${svc}tests/unit")
   [ -d "${svc}tests/integration" ] && integration_dirs+=("${svc}tests/integration")

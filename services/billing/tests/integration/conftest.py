@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,8 @@ from servicekit.testing import (
     running,
 )
 
-BOOTSTRAP = "127.0.0.1:9092"
+# The broker of the run: the local one, or a container (PORTAL_TEST_INFRA=containers).
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
 @pytest.fixture(scope="session")
