@@ -94,8 +94,9 @@ manifest() {
 
 build_debian() {
   # The root of every image: a minimal Debian made with debootstrap.
+  # Inputs: this function's own text and versions.env (not the rest of build.sh).
   local hash
-  hash=$(inputs_hash "$HERE/build.sh")
+  hash=$({ declare -f build_debian; cat "$REPO/deploy/local/versions.env"; } | sha256sum | cut -c1-16)
   if up_to_date "$TAG_DEBIAN" "$hash"; then
     log "$TAG_DEBIAN: up to date"
     return 0
