@@ -19,6 +19,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=../local/versions.env
 source "$REPO/deploy/local/versions.env"
 ENGINE="${ENGINE:-podman}"
+BUILD_CA="${BUILD_CA-/etc/ssl/certs/ca-certificates.crt}"
 CACHE="$HERE/.cache"
 MANIFESTS="$HERE/manifests"
 mkdir -p "$CACHE" "$MANIFESTS"
@@ -79,7 +80,13 @@ build() {
   local fmt=()
   # OCI images have no HEALTHCHECK field: keep podman's images in Docker's format.
   [[ $ENGINE == podman ]] && fmt=(--format docker)
-  "$ENGINE" build "${fmt[@]}" --network=host --label "portal.inputs=$hash" \
+  # The build host's CA bundle, mounted for RUN steps only (networks whose TLS goes
+  # through an intercepting proxy); BUILD_CA= turns it off.
+  local ca=()
+  if [[ -n $BUILD_CA && -f $BUILD_CA ]]; then
+    ca=(-v "$BUILD_CA:/run/build-ca.crt:ro" --build-arg BUILD_CA_FILE=/run/build-ca.crt)
+  fi
+  "$ENGINE" build "${fmt[@]}" --network=host --label "portal.inputs=$hash" "${ca[@]}" \
     -f "$file" -t "$tag" "$@" "$context"
   log "$tag: built in $((SECONDS - t0))s"
 }
