@@ -92,9 +92,16 @@ build() {
 }
 
 # manifest NAME TAG: record the Debian packages (and versions) inside the image.
+# Skipped when the file already describes this very image (its inputs hash).
 manifest() {
-  "$ENGINE" run --rm --entrypoint dpkg-query "$2" -W -f '${Package}\t${Version}\n' \
-    >"$MANIFESTS/$1.txt.tmp" && mv "$MANIFESTS/$1.txt.tmp" "$MANIFESTS/$1.txt"
+  local file="$MANIFESTS/$1.txt" first
+  first="# $2 inputs $(image_label "$2" portal.inputs)"
+  [[ -f $file && "$(head -n 1 "$file")" == "$first" ]] && return 0
+  {
+    echo "$first"
+    # (podman without systemd complains about healthcheck timers on stderr: not ours)
+    "$ENGINE" run --rm --entrypoint dpkg-query "$2" -W -f '${Package}\t${Version}\n' 2>/dev/null
+  } >"$file.tmp" && mv "$file.tmp" "$file"
 }
 
 # --------------------------------------------------------------------------- images
@@ -242,20 +249,24 @@ build_prometheus() {
 }
 
 ALL=(debian python services kafka postgres redis gateway prometheus)
+declare -A DONE=()
+ensure() { # build (or find up to date) an image once per run
+  [[ -n ${DONE[$1]:-} ]] && return 0
+  DONE[$1]=1
+  "build_$1"
+}
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${ALL[@]}")
 t_all=$SECONDS
 for img in "${wanted[@]}"; do
-  case "$img" in
-    sinks) img=services ;;
-  esac
+  [[ $img == sinks ]] && img=services
   declare -F "build_$img" >/dev/null || die "unknown image '$img' (one of: ${ALL[*]} sinks)"
   # Every image stands on the base images: make sure they exist (cheap when up to date).
   case "$img" in
     debian) ;;
-    python | postgres | redis | gateway | prometheus) build_debian ;;
-    *) build_debian && build_python ;;
+    python | postgres | redis | gateway | prometheus) ensure debian ;;
+    *) ensure debian && ensure python ;;
   esac
-  "build_$img"
+  ensure "$img"
 done
 log "done in $((SECONDS - t_all))s"
