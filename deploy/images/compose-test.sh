@@ -172,13 +172,18 @@ phase_done "gateway healthy"
 # ----------------------------------------------------------------------- the checks
 phase "HTTPS on the gateway (self-signed certificate)"
 tls=$(python3 - "$GATEWAY_HTTPS_PORT" <<'PY'
-import ssl, sys, urllib.request
+import http.client, ssl, sys
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE  # the compose certificate is self-signed
-opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), urllib.request.ProxyHandler({}))
-with opener.open(f"https://127.0.0.1:{sys.argv[1]}/.well-known/jwks.json", timeout=10) as r:
-    print(f"{r.status} {len(r.read())} bytes of JWKS over {r.fp.raw._sock.version()}")
+conn = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=10)
+conn.connect()
+version = conn.sock.version()
+conn.request("GET", "/.well-known/jwks.json")
+reply = conn.getresponse()
+body = reply.read()
+print(f"{reply.status} {len(body)} bytes of JWKS over {version}")
+sys.exit(0 if reply.status == 200 and b'"keys"' in body else 1)
 PY
 ) || die "HTTPS through the gateway failed"
 phase_done "gateway HTTPS" "$tls"
