@@ -157,7 +157,7 @@ c=$(container_of topics)
 "$ENGINE" wait "$c" >/dev/null
 rc=$("$ENGINE" inspect --format '{{.State.ExitCode}}' "$c")
 [[ $rc == 0 ]] || { "$ENGINE" logs "$c" | tail -n 20 >&2; die "topics exited with $rc"; }
-phase_done "topics created" "$("$ENGINE" logs "$c" 2>&1 | tail -n 1 | cut -c1-60)"
+phase_done "topics created" "$("$ENGINE" logs "$c" 2>&1 | grep -oE '[0-9]+ declared, [0-9]+ created' | tail -n 1)"
 
 phase "the six services"
 up "${SERVICES[@]}"
