@@ -63,6 +63,18 @@ def test_every_default_service_runs_an_image_built_here() -> None:
         )
 
 
+def test_image_tags_carry_the_versions_pinned_in_versions_env() -> None:
+    pinned = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "local" / "versions.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    services = _services()
+    for broker in ("kafka-1", "kafka-2", "kafka-3"):
+        assert services[broker]["image"] == f"localhost/portal-kafka:{pinned['KAFKA_VERSION']}"
+    assert services["postgres"]["image"] == f"localhost/portal-postgres:{pinned['POSTGRES_MAJOR']}"
+
+
 def test_registry_images_are_only_behind_a_profile() -> None:
     for name, service in _services().items():
         if not service["image"].startswith("localhost/"):
