@@ -92,16 +92,17 @@ build() {
 }
 
 # manifest NAME TAG: record the Debian packages (and versions) inside the image.
-# Skipped when the file already describes this very image (its inputs hash).
+# Skipped when it was written for this very image (a stamp under .cache: the committed
+# file changes only when the packages do).
 manifest() {
-  local file="$MANIFESTS/$1.txt" first
-  first="# $2 inputs $(image_label "$2" portal.inputs)"
-  [[ -f $file && "$(head -n 1 "$file")" == "$first" ]] && return 0
-  {
-    echo "$first"
-    # (podman without systemd complains about healthcheck timers on stderr: not ours)
-    "$ENGINE" run --rm --entrypoint dpkg-query "$2" -W -f '${Package}\t${Version}\n' 2>/dev/null
-  } >"$file.tmp" && mv "$file.tmp" "$file"
+  local file="$MANIFESTS/$1.txt" stamp="$CACHE/manifest-$1.stamp" id
+  id=$(image_id "$2")
+  [[ -f $file && -f $stamp && "$(cat "$stamp")" == "$id" ]] && return 0
+  # (podman without systemd complains about healthcheck timers on stderr: not ours)
+  "$ENGINE" run --rm --entrypoint dpkg-query "$2" -W -f '${Package}\t${Version}\n' \
+    2>/dev/null >"$file.tmp"
+  mv "$file.tmp" "$file"
+  echo "$id" >"$stamp"
 }
 
 # --------------------------------------------------------------------------- images
