@@ -141,6 +141,34 @@ def test_only_the_gateway_prometheus_and_grafana_publish_host_ports_none_clashin
     assert not set(every) & LOCAL_INFRA_PORTS
 
 
+PLACEHOLDER_GATEWAY = "deploy/compose/nginx.conf"
+LOCATION = re.compile(r"location ~ \^(?P<regex>\S+)\$ \{ proxy_pass http://(?P<service>[a-z]+); \}")
+
+
+def _example_path(template: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x1", template)
+
+
+def test_the_gateway_configuration_compose_mounts_routes_every_documented_path() -> None:
+    [mount] = [
+        v for v in _services()["gateway"]["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro")
+    ]
+    source = mount.split(":")[0].removeprefix("./")
+    assert (ROOT / source).is_file(), source
+    if source != PLACEHOLDER_GATEWAY:
+        return  # the generated table (deploy/gateway) has its own tests
+    routes = [
+        (re.compile(m["regex"]), m["service"])
+        for m in LOCATION.finditer((ROOT / source).read_text())
+    ]
+    for service in SERVICES:
+        document = json.loads((ROOT / "docs" / "openapi" / f"{service}.json").read_text())
+        for template in document["paths"]:
+            path = _example_path(template)
+            owners = [owner for regex, owner in routes if regex.fullmatch(path)]
+            assert owners == [service], f"{template}: routed to {owners}, expected {service}"
+
+
 def test_prometheus_scrapes_the_six_services_and_loads_the_alert_rules() -> None:
     config = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus.yml").read_text())
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
