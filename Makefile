@@ -7,7 +7,8 @@ PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("sc
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
-        infra-status topics lint format typecheck check check-alerts check-k8s chaos schemas bench soak clean
+        infra-status topics lint format typecheck check check-alerts check-k8s chaos schemas bench \
+        soak clean images compose-test
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -17,6 +18,8 @@ help:
 	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
 	@echo "make chaos  - kill -9, database and broker outages during billing runs, effects counted"
 	@echo "make soak   - relay + consumer at half capacity for 30 min (SOAK_ARGS=...)"
+	@echo "make images - build every container image here (Debian, PyPI, Maven Central; no registry)"
+	@echo "make compose-test - images, docker-compose.yml up, journeys through the gateway, down"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q "uv==$(UV_VERSION)" \
@@ -109,6 +112,16 @@ bench: install
 soak: install
 	deploy/local/infra.sh up
 	uv run python bench/soak.py $(SOAK_ARGS)
+
+# Container images from Debian packages, PyPI and Maven Central (podman is installed and
+# configured first on a machine without Docker); up-to-date images are skipped.
+images:
+	deploy/images/setup-podman.sh
+	deploy/images/build.sh
+
+# The compose stack end to end through the gateway, then torn down (docs/deploy.md).
+compose-test: install
+	deploy/images/compose-test.sh
 
 clean:
 	rm -rf var .venv

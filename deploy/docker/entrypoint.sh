@@ -7,7 +7,8 @@ set -eu
 case "${PORTAL_SERVICE:-}" in
   identity | delegation | billing | fleet | einvoice | notifier) ;;
   *)
-    echo "entrypoint: PORTAL_SERVICE='${PORTAL_SERVICE:-}' is not a portal service" >&2
+    # An image built with SERVICE=all holds the six: the environment picks one.
+    echo "entrypoint: PORTAL_SERVICE='${PORTAL_SERVICE:-}' is not a portal service; set PORTAL_SERVICE=identity|delegation|billing|fleet|einvoice|notifier" >&2
     exit 64
     ;;
 esac
