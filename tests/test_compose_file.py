@@ -145,9 +145,7 @@ def test_only_the_gateway_prometheus_and_grafana_publish_host_ports_none_clashin
 def test_the_gateway_runs_the_generated_route_table_and_is_the_only_trusted_proxy() -> None:
     """The table itself (every documented path to its service) is tested in test_gateway.py."""
     services = _services()
-    [mount] = [
-        v for v in services["gateway"]["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro")
-    ]
+    [mount] = [v for v in services["gateway"]["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro")]
     assert mount.split(":")[0] == "./deploy/gateway/nginx.compose.conf"
     gateway_address = services["gateway"]["networks"]["portal"]["ipv4_address"]
     for service in SERVICES:
