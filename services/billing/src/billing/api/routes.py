@@ -176,8 +176,10 @@ async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Resp
 )
 async def get_invoice_usage(
     invoice: UsageReadableInvoice,
+    principal: CurrentPrincipal,
     session: SessionDep,
     usage: UsageFilterDep,
+    deps: DepsDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -186,7 +188,7 @@ async def get_invoice_usage(
         return await invoices.invoice_usage(
             session, invoice, cursor=cursor, limit=limit, usage=usage
         )
-    content = await invoices.invoice_usage_file(session, invoice, format, usage)
+    content = await invoices.invoice_usage_file(session, deps, invoice, format, principal, usage)
     return Response(
         content,
         media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,

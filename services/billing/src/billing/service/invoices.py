@@ -21,6 +21,9 @@ from billing.schemas import (
     ObjectionStatusOut,
     UsageItem,
 )
+from contracts.events.audit import AuditAction
+from servicekit import audit
+from servicekit.auth import Principal
 from servicekit.pagination import Page
 from servicekit.problems import Gone, NotFound
 
@@ -153,12 +156,26 @@ async def invoice_usage(
 
 async def invoice_usage_file(
     session: AsyncSession,
+    deps: Deps,
     inv: Invoice,
     fmt: Literal["csv", "xlsx"],
+    exported_by: Principal,
     usage: UsageFilter = ANY_USAGE,
 ) -> bytes:
-    """The invoice's call details (after the filters) as one CSV or XLSX file."""
+    """The invoice's call details (after the filters) as one CSV or XLSX file; the export
+    goes to the customer's audit trail [14.2] in the request's transaction."""
     items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id, usage)]
+    await audit.record(
+        session,
+        deps.outbox,
+        source="billing",
+        customer_id=inv.customer_id,
+        actor=audit.actor_of(exported_by),
+        action=AuditAction.DATA_EXPORTED,
+        target={"invoice_id": inv.id, "billing_account_id": inv.billing_account_id},
+        details={"what": "call_details", "format": fmt, "rows": len(items)},
+        occurred_at=deps.now(),
+    )
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)
