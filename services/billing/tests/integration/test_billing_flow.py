@@ -333,6 +333,19 @@ async def export_call_details(j: Journey) -> None:
     assert sorted(i["amount"] for i in items) == ["0.00", "0.00", "0.00", "0.00", "0.38"]
     # reading invoices is not reading call details: the reader sees the invoice (403)
     assert (await j.client.get(url, headers=j.reader)).status_code == 403
+    # Each file export is in the customer's audit trail, with what was exported.
+    for fmt in ("csv", "xlsx"):
+        exported = await find_on_topic(
+            "audit.recorded",
+            lambda v, fmt=fmt: (
+                v.get("data", {}).get("target", {}).get("invoice_id") == j.invoice["invoice_id"]
+                and v["data"]["details"]["format"] == fmt
+            ),
+        )
+        data = exported["data"]
+        assert data["customer_id"] == str(j.customer) and data["source"] == "billing"
+        assert data["action"] == "data.exported" and data["actor"]["kind"] == "user"
+        assert data["details"] == {"what": "call_details", "format": fmt, "rows": len(j.billed) + 1}
 
 
 async def bill_the_period_once(j: Journey) -> None:
