@@ -429,6 +429,18 @@ async def filter_and_export_insights(j: Journey) -> None:
     assert header[0] == "number" and row[0] == j.invoice["number"]
     r = await j.client.get(f"/v1/billing-accounts/{j.account}/invoices?format=csv", headers=j.other)
     assert r.status_code == 404
+    # Each file export is in the customer's audit trail.
+    for what, fmt in [("insights", f) for f in ("csv", "xlsx", "pdf")] + [("invoice_list", "csv")]:
+        exported = await find_on_topic(
+            "audit.recorded",
+            lambda v, what=what, fmt=fmt: (
+                v.get("data", {}).get("customer_id") == str(j.customer)
+                and v["data"]["details"].get("what") == what
+                and v["data"]["details"]["format"] == fmt
+            ),
+        )
+        assert exported["data"]["action"] == "data.exported"
+        assert exported["data"]["details"]["from"] == str(j.period) or what == "invoice_list"
 
 
 async def filter_and_export_call_details(j: Journey) -> None:

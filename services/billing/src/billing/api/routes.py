@@ -119,7 +119,9 @@ async def get_billing_run(
 )
 async def list_invoices(
     account: ReadableAccount,
+    principal: CurrentPrincipal,
     session: SessionDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     period_from: FromPeriod = None,
@@ -131,7 +133,13 @@ async def list_invoices(
 ) -> Page[s.InvoiceSummary] | Response:
     if format != "json":
         content = await invoices.invoice_list_file(
-            session, account, format, period_from=period_from, period_to=period_to
+            session,
+            deps,
+            account,
+            format,
+            period_from=period_from,
+            period_to=period_to,
+            exported_by=principal,
         )
         return Response(
             content,

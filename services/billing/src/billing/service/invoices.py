@@ -21,8 +21,7 @@ from billing.schemas import (
     ObjectionStatusOut,
     UsageItem,
 )
-from contracts.events.audit import AuditAction
-from servicekit import audit
+from billing.service.exports import record_export
 from servicekit.auth import Principal
 from servicekit.pagination import Page
 from servicekit.problems import Gone, NotFound
@@ -54,13 +53,16 @@ async def list_invoices(
 
 async def invoice_list_file(
     session: AsyncSession,
+    deps: Deps,
     account: BillingAccount,
     fmt: Literal["csv", "xlsx"],
     *,
     period_from: str | None,
     period_to: str | None,
+    exported_by: Principal,
 ) -> bytes:
-    """Every invoice of the account in the periods, newest first, as one file."""
+    """Every invoice of the account in the periods, newest first, as one file (recorded
+    in the customer's audit trail)."""
     items: list[InvoiceSummary] = []
     cursor: str | None = None
     while True:
@@ -76,6 +78,17 @@ async def invoice_list_file(
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
+    await record_export(
+        session,
+        deps,
+        exported_by,
+        account.customer_id,
+        what="invoice_list",
+        fmt=fmt,
+        rows=len(items),
+        target={"billing_account_id": account.id},
+        filters={"from": period_from, "to": period_to},
+    )
     table = invoices_table(items)
     return tables_to_csv([table]) if fmt == "csv" else tables_to_xlsx([table])
 
@@ -165,16 +178,15 @@ async def invoice_usage_file(
     """The invoice's call details (after the filters) as one CSV or XLSX file; the export
     goes to the customer's audit trail [14.2] in the request's transaction."""
     items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id, usage)]
-    await audit.record(
+    await record_export(
         session,
-        deps.outbox,
-        source="billing",
-        customer_id=inv.customer_id,
-        actor=audit.actor_of(exported_by),
-        action=AuditAction.DATA_EXPORTED,
+        deps,
+        exported_by,
+        inv.customer_id,
+        what="call_details",
+        fmt=fmt,
+        rows=len(items),
         target={"invoice_id": inv.id, "billing_account_id": inv.billing_account_id},
-        details={"what": "call_details", "format": fmt, "rows": len(items)},
-        occurred_at=deps.now(),
     )
     if fmt == "csv":
         return to_csv(items)
