@@ -151,6 +151,16 @@ async def _append(stack: Stack, payload: AuditRecordedV1) -> None:
         await audit_trail.append_audit_event(session, stack.app.state.deps, payload)
 
 
+async def test_concurrent_appends_to_one_customer_never_fork_the_chain(stack: Stack) -> None:
+    """Two identity instances (here: two transactions) appending at once: the
+    per-customer lock serialises them, so both land, one after the other."""
+    customer = uuid.uuid4()
+    await asyncio.gather(*(_append(stack, recorded(customer)) for _ in range(4)))
+    rows = await trail(stack, customer)
+    assert [r.seq for r in rows] == [1, 2, 3, 4]
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+
+
 async def test_only_the_access_owner_reads_the_trail_and_filters_are_checked(
     stack: Stack,
 ) -> None:
