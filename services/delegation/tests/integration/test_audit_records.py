@@ -99,8 +99,15 @@ async def test_third_party_approval_and_refusal_are_recorded_for_the_data_owner(
     consultant = await env.invite(consultancy.customer_id)
     path = f"/v1/customers/{c.customer_id}/third-party-delegations"
     owner = env.user(c.registrant, c.customer_id)
+    before = await _audit(env, c.customer_id)
     first = (await env.client.post(path, headers=owner, json=_ask(consultant))).json()
     second = (await env.client.post(path, headers=owner, json=_ask(consultant))).json()
+    asked = (await _audit(env, c.customer_id))[len(before) :]
+    assert [(a["action"], a["target"]["delegation_id"]) for a in asked] == [
+        ("third_party.requested", first["id"]),
+        ("third_party.requested", second["id"]),
+    ]
+    assert asked[0]["actor"] == {"kind": "user", "id": str(c.registrant)}
     before = await _audit(env, c.customer_id)
 
     operator = env.operator()

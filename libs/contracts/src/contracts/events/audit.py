@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
 
     ASSIGNMENT_GRANTED = "assignment.granted"
     ASSIGNMENT_REVOKED = "assignment.revoked"
+    THIRD_PARTY_REQUESTED = "third_party.requested"
     THIRD_PARTY_APPROVED = "third_party.approved"
     THIRD_PARTY_REFUSED = "third_party.refused"
     REGISTRATION_ACCEPTED = "registration.accepted"

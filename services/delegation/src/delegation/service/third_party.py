@@ -64,6 +64,17 @@ async def request(
     )
     session.add(row)
     await session.flush()
+    await audit.record(
+        session,
+        deps.outbox,
+        source="delegation",
+        customer_id=customer_id,
+        actor=owner.audit_actor,
+        action=AuditAction.THIRD_PARTY_REQUESTED,
+        target={"delegation_id": row.id, "user_id": grantee_user_id},
+        details={"permissions": list(row.permissions)},
+        occurred_at=deps.now(),
+    )
     return row
 
 
