@@ -6,6 +6,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.deps import Deps
 from billing.domain.invoice import VAT_RATE, Line
 from billing.domain.legal import language_of, unit_price
 from billing.exports import invoices_table, tables_to_csv, tables_to_xlsx, to_csv, to_xlsx
