@@ -198,3 +198,26 @@ def test_a_grant_cannot_scope_another_customers_billing_account(
     assert refused.json()["errors"][0]["field"] == "scope.billing_accounts.0"
     granted = grant(own_account)
     assert granted.status_code == 201, granted.text
+
+    # The grant, not the refused attempt, reaches the customer's audit trail in identity
+    # (delegation's outbox -> audit.recorded -> identity's chain), read by its access owner.
+    trail = f"/v1/customers/{ours['customer_id']}/audit-events"
+
+    def grants_in_trail() -> Any:
+        resp = portal.identity.get(
+            trail, headers=ours["headers"], params={"action": "assignment.granted"}
+        )
+        assert resp.status_code == 200, resp.text
+        items = resp.json()["items"]
+        mine = [
+            i
+            for i in items
+            if i["target"]["user_id"] == user_id and i["details"]["billing_accounts"]
+        ]
+        return mine or None
+
+    entries = eventually(grants_in_trail, what="the grant in the customer's audit trail")
+    assert [e["target"]["assignment_id"] for e in entries] == [granted.json()["assignment_id"]]
+    assert entries[0]["actor"] == {"kind": "user", "id": ours["user_id"]}
+    assert entries[0]["source"] == "delegation" and entries[0]["details"]["billing_accounts"] == 1
+    assert portal.identity.get(trail, headers=theirs["headers"]).status_code == 404

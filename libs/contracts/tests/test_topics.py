@@ -31,6 +31,7 @@ SPEC_TOPICS = {
     "fleet-manager.changed",
     "einvoice.channel.changed",
     "catalogue.published",  # issue 8: billing owns the price catalogue
+    "audit.recorded",  # issue 6, item 11
 }
 DAY_MS = 86_400_000
 
@@ -61,8 +62,9 @@ def test_event_topics_have_six_partitions_and_seven_days_except_the_noted_ones()
             continue
         expected_partitions = 12 if spec.name == "usage.records" else 6
         short = spec.name in {"usage.records", "notification.requested"}
+        days = 30 if spec.name == "audit.recorded" else 3 if short else 7
         assert spec.partitions == expected_partitions, spec.name
-        assert spec.retention_ms == (3 if short else 7) * DAY_MS, spec.name
+        assert spec.retention_ms == days * DAY_MS, spec.name
         assert spec.configs["retention.ms"] == str(spec.retention_ms)
 
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     EINVOICE_MANAGE = "einvoice.manage"
     FLEET_MANAGER_ACTIVATE = "fleet_manager.activate"
     DELEGATION_THIRD_PARTY = "delegation.third_party"
+    AUDIT_READ = "audit.read"
 
 
 ACTIONS: frozenset[str] = frozenset(a.value for a in Action)

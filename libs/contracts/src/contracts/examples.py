@@ -14,6 +14,9 @@ from uuid import UUID
 from contracts.base import EventPayload, registered_payloads
 from contracts.events import (
     AttachmentRefV1,
+    AuditAction,
+    AuditActorV1,
+    AuditRecordedV1,
     CataloguePublishedV1,
     ContractV1,
     CustomerRegisteredV1,
@@ -145,6 +148,22 @@ _EXAMPLES: list[EventPayload] = [
         permissions=["read"],
         changed_by=OTHER_USER_ID,
         changed_at=AT,
+    ),
+    AuditRecordedV1(
+        audit_id=UUID("3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7"),
+        customer_id=CUSTOMER_ID,
+        source="delegation",
+        actor=AuditActorV1(kind="user", id=str(OTHER_USER_ID)),
+        action=AuditAction.ASSIGNMENT_GRANTED,
+        target={"assignment_id": str(ASSIGNMENT_ID), "user_id": str(USER_ID)},
+        details={
+            "profile": "portal_user",
+            "permissions": ["read"],
+            "applications": ["my-invoice-online"],
+            "billing_accounts": 1,
+            "sims": None,
+        },
+        occurred_at=AT,
     ),
     InvoiceClosedV1(
         invoice_id=INVOICE_ID,

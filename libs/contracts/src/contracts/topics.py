@@ -7,6 +7,7 @@ from typing import Literal
 
 from contracts.base import EventPayload, registered_payloads
 from contracts.events import (
+    AuditRecordedV1,
     CataloguePublishedV1,
     CustomerRegisteredV1,
     CustomerTerminatedV1,
@@ -34,6 +35,9 @@ NETWORK = "network"
 DAY_MS = 24 * 60 * 60 * 1000
 DEFAULT_PARTITIONS = 6
 DEFAULT_RETENTION_MS = 7 * DAY_MS
+AUDIT_RETENTION_MS = 30 * DAY_MS
+"""audit.recorded is kept a month: identity's chain is the record, the topic only carries
+it there (a month covers any outage of identity's consumer)."""
 DEAD_LETTER_PARTITIONS = 3
 DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 DEAD_LETTER_PREFIX = "dlq."
@@ -236,6 +240,14 @@ _TOPICS: list[TopicSpec] = [
         EinvoiceChannelChangedV1,
         "The invoice delivery channel of a billing account changed.",
         producers=("einvoice",),
+    ),
+    _event_topic(
+        AuditRecordedV1,
+        "An audited change of rights or access to data (grant, revocation, approval, "
+        "refusal, invitation, removal, notice, export); identity chains it per customer.",
+        producers=("identity", "delegation", "billing"),
+        consumers=("identity",),
+        retention_ms=AUDIT_RETENTION_MS,
     ),
     *(_dead_letter_topic(service) for service in SERVICES),
 ]

@@ -333,6 +333,19 @@ async def export_call_details(j: Journey) -> None:
     assert sorted(i["amount"] for i in items) == ["0.00", "0.00", "0.00", "0.00", "0.38"]
     # reading invoices is not reading call details: the reader sees the invoice (403)
     assert (await j.client.get(url, headers=j.reader)).status_code == 403
+    # Each file export is in the customer's audit trail, with what was exported.
+    for fmt in ("csv", "xlsx"):
+        exported = await find_on_topic(
+            "audit.recorded",
+            lambda v, fmt=fmt: (
+                v.get("data", {}).get("target", {}).get("invoice_id") == j.invoice["invoice_id"]
+                and v["data"]["details"]["format"] == fmt
+            ),
+        )
+        data = exported["data"]
+        assert data["customer_id"] == str(j.customer) and data["source"] == "billing"
+        assert data["action"] == "data.exported" and data["actor"]["kind"] == "user"
+        assert data["details"] == {"what": "call_details", "format": fmt, "rows": len(j.billed) + 1}
 
 
 async def bill_the_period_once(j: Journey) -> None:
@@ -416,6 +429,18 @@ async def filter_and_export_insights(j: Journey) -> None:
     assert header[0] == "number" and row[0] == j.invoice["number"]
     r = await j.client.get(f"/v1/billing-accounts/{j.account}/invoices?format=csv", headers=j.other)
     assert r.status_code == 404
+    # Each file export is in the customer's audit trail.
+    for what, fmt in [("insights", f) for f in ("csv", "xlsx", "pdf")] + [("invoice_list", "csv")]:
+        exported = await find_on_topic(
+            "audit.recorded",
+            lambda v, what=what, fmt=fmt: (
+                v.get("data", {}).get("customer_id") == str(j.customer)
+                and v["data"]["details"].get("what") == what
+                and v["data"]["details"]["format"] == fmt
+            ),
+        )
+        assert exported["data"]["action"] == "data.exported"
+        assert exported["data"]["details"]["from"] == str(j.period) or what == "invoice_list"
 
 
 async def filter_and_export_call_details(j: Journey) -> None:

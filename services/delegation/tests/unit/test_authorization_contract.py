@@ -21,7 +21,7 @@ from servicekit.problems import Forbidden, NotFound, Problem
 from servicekit.testing import FakeDelegation
 
 A = Action
-DATA = {a.value for a in Action} - {"delegation.third_party"}
+DATA = {a.value for a in Action} - {"delegation.third_party", "audit.read"}
 
 
 @dataclass(frozen=True)

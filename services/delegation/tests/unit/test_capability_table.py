@@ -328,3 +328,13 @@ def test_portal_user_cannot_request_third_party_delegation() -> None:
 def test_service_user_cannot_request_third_party_delegation() -> None:
     d = decide(service_user(), "delegation.third_party", customer(), TODAY)
     assert not d.allowed and d.reason == "requires_access_owner"
+
+
+# -- read the customer's audit trail [14.2] ----------------------------------------------
+
+
+def test_only_the_access_owner_may_read_the_audit_trail() -> None:
+    assert decide(owner(), "audit.read", customer(), TODAY).allowed
+    for who in (manager(), portal_user(rights("read", "manage", "order")), service_user()):
+        d = decide(who, "audit.read", customer(), TODAY)
+        assert not d.allowed and d.reason == "requires_access_owner"

@@ -274,6 +274,8 @@ class ChainCheck:
     checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    expected: str | None = None  # what the broken link should hold (a hash or a seq)
+    found: str | None = None  # what it holds
 
 
 def verify_chain(entries: Iterable[ChainEntry]) -> ChainCheck:
@@ -287,13 +289,25 @@ def verify_chain(entries: Iterable[ChainEntry]) -> ChainCheck:
     checked = 0
     for item in entries:
         if expected_seq is not None and item.seq != expected_seq:
-            return ChainCheck(False, checked, item.seq, "sequence gap")
+            return ChainCheck(
+                False, checked, item.seq, "sequence gap", str(expected_seq), str(item.seq)
+            )
         if item.entry.get("seq") != item.seq:
             return ChainCheck(False, checked, item.seq, "sequence number altered")
         if item.prev_hash != expected_prev:
-            return ChainCheck(False, checked, item.seq, "link to previous entry broken")
-        if chain_hash(item.prev_hash, item.entry) != item.hash:
-            return ChainCheck(False, checked, item.seq, "entry content altered")
+            return ChainCheck(
+                False,
+                checked,
+                item.seq,
+                "link to previous entry broken",
+                expected_prev,
+                item.prev_hash,
+            )
+        recomputed = chain_hash(item.prev_hash, item.entry)
+        if recomputed != item.hash:
+            return ChainCheck(
+                False, checked, item.seq, "entry content altered", recomputed, item.hash
+            )
         expected_prev = item.hash
         expected_seq = item.seq + 1
         checked += 1

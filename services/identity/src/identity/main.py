@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from identity import handlers
 from identity.api import router
 from identity.deps import Deps
 from identity.keys import Keyring
@@ -82,6 +83,8 @@ def create_app(
             window_s=settings.login_failure_window_s,
         ),
     )
+
+    kit.subscribe(handlers.event_handlers(deps))
 
     async def start_identity(kit: ServiceKit) -> None:
         await keyring.ensure_active()

@@ -267,12 +267,57 @@ class AuditEntry(Base):
         }
 
 
+class CustomerAuditEvent(Base):
+    """One entry of a customer's audit trail of rights [14.2], from ``audit.recorded``.
+
+    One hash chain per customer: ``seq`` counts from 1 within the customer and is half of
+    the primary key, so two writers that raced for the same position cannot both commit
+    (the chain never forks). Append-only: no code path updates or deletes a row, and on
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE (SQLite: triggers refuse
+    UPDATE and DELETE; the hash chain detects what a file editor changes).
+    """
+
+    __tablename__ = "customer_audit_events"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    audit_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    source: Mapped[str] = mapped_column(String(20))
+    actor_kind: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[dict[str, str]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(Timestamp)  # arrival; not hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_customer_audit_events_customer_id_at", "customer_id", "at"),)
+
+    def hashed_content(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "audit_id": str(self.audit_id),
+            "customer_id": str(self.customer_id),
+            "at": self.at,
+            "source": self.source,
+            "actor": {"kind": self.actor_kind, "id": self.actor_id},
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+        }
+
+
 __all__ = [
     "AuditEntry",
     "Base",
     "ConfirmationToken",
     "Credential",
     "Customer",
+    "CustomerAuditEvent",
     "RefreshFamily",
     "RefreshToken",
     "Registration",

@@ -329,3 +329,24 @@ class TerminationOut(BaseModel):
     terminated_at: datetime | None = Field(
         default=None, description="When the termination took effect; null before."
     )
+
+
+class AuditActorOut(BaseModel):
+    kind: Literal["user", "operator", "service", "system"]
+    id: str | None = Field(description="User id (user, operator) or client id (service).")
+
+
+class AuditEventOut(BaseModel):
+    """One link of a customer's audit trail: ``hash`` = sha256(``prev_hash`` + canonical
+    JSON of {seq, audit_id, customer_id, at, source, actor, action, target, details})."""
+
+    seq: int
+    audit_id: UUID
+    at: datetime
+    source: str
+    actor: AuditActorOut
+    action: str
+    target: dict[str, str]
+    details: dict[str, Any]
+    hash: str
+    prev_hash: str

@@ -60,13 +60,16 @@ async def accepted_with_three_events(
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"customer_id": customer_id, "status": "active"}
 
-    # Three events, in one transaction, keyed by the customer.
+    # Four events, in one transaction, keyed by the customer (the last for its audit trail).
     events = await stack.outbox_events(customer_id)
     assert [e.type for e in events] == [
         "customer.registered",
         "user.created",
         "notification.requested",
+        "audit.recorded",
     ]
+    assert events[3].data["action"] == "registration.accepted"
+    assert events[3].data["actor"]["kind"] == "operator"
     registered = parse_data(events[0], CustomerRegisteredV1)
     assert registered.enterprise_number == form["enterprise_number"]
     assert registered.affiliates == ["0202239951"]

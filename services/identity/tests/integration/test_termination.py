@@ -364,11 +364,20 @@ async def job_takes_effect_once(n: DueNotice) -> None:
         (n.carol_id, "customer_terminated"),
     }
     assert len(deactivated) == 4  # one each
-    assert await stack.count("outbox") == outbox_before + 4  # 1 customer + 3 users
+    # 1 customer + 3 users, and their 4 entries in the customer's audit trail.
+    assert await stack.count("outbox") == outbox_before + 8
+    trail = await events_of(stack, n.customer_id, "audit.recorded")
+    assert sorted(e.data["action"] for e in trail[-4:]) == [
+        "customer.terminated",
+        "user.removed",
+        "user.removed",
+        "user.removed",
+    ]
+    assert all(e.data["actor"] == {"kind": "system", "id": None} for e in trail[-4:])
 
     # Run again, or later: nothing more.
     assert await apply_due_terminations(stack.db, deps, today=day_after) == []
-    assert await stack.count("outbox") == outbox_before + 4
+    assert await stack.count("outbox") == outbox_before + 8
 
 
 async def users_are_out(n: DueNotice) -> None:

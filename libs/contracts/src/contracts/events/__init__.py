@@ -1,5 +1,6 @@
 """Versioned payload models, one module per event family. Importing this registers them."""
 
+from contracts.events.audit import AuditAction, AuditActorV1, AuditRecordedV1
 from contracts.events.billing import (
     InvoiceClosedV1,
     InvoiceObjectedV1,
@@ -35,6 +36,9 @@ from contracts.events.notification import (
 
 __all__ = [
     "AttachmentRefV1",
+    "AuditAction",
+    "AuditActorV1",
+    "AuditRecordedV1",
     "CataloguePublishedV1",
     "ContractV1",
     "CustomerRegisteredV1",

@@ -12,7 +12,9 @@ from billing.exports import insights_tables, tables_to_csv, tables_to_xlsx
 from billing.reports import render_insights_pdf
 from billing.schemas import Insights
 from billing.service import insights as service
+from billing.service.exports import record_export
 from servicekit.app import SessionDep
+from servicekit.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1", tags=["insights"])
 
@@ -30,6 +32,7 @@ async def customer_insights(
     customer_id: UUID,
     visible: InvoiceReadableAccounts,
     usage: UsageFilterDep,
+    principal: CurrentPrincipal,
     session: SessionDep,
     deps: DepsDep,
     period_from: Annotated[str | None, Query(alias="from", pattern=PERIOD)] = None,
@@ -68,6 +71,17 @@ async def customer_insights(
         content = tables_to_csv(insights_tables(found))
     else:
         content = tables_to_xlsx(insights_tables(found))
+    await record_export(
+        session,
+        deps,
+        principal,
+        customer_id,
+        what="insights",
+        fmt=format,
+        rows=None,
+        target={"billing_account_id": billing_account_id},
+        filters={"from": found.from_, "to": found.to},
+    )
     name = f"insights-{found.from_}-{found.to}.{format}"
     disposition = "inline" if format == "pdf" else "attachment"
     return Response(

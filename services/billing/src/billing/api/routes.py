@@ -119,7 +119,9 @@ async def get_billing_run(
 )
 async def list_invoices(
     account: ReadableAccount,
+    principal: CurrentPrincipal,
     session: SessionDep,
+    deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     period_from: FromPeriod = None,
@@ -131,7 +133,13 @@ async def list_invoices(
 ) -> Page[s.InvoiceSummary] | Response:
     if format != "json":
         content = await invoices.invoice_list_file(
-            session, account, format, period_from=period_from, period_to=period_to
+            session,
+            deps,
+            account,
+            format,
+            period_from=period_from,
+            period_to=period_to,
+            exported_by=principal,
         )
         return Response(
             content,
@@ -176,8 +184,10 @@ async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Resp
 )
 async def get_invoice_usage(
     invoice: UsageReadableInvoice,
+    principal: CurrentPrincipal,
     session: SessionDep,
     usage: UsageFilterDep,
+    deps: DepsDep,
     format: Literal["json", "csv", "xlsx"] = "json",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -186,7 +196,7 @@ async def get_invoice_usage(
         return await invoices.invoice_usage(
             session, invoice, cursor=cursor, limit=limit, usage=usage
         )
-    content = await invoices.invoice_usage_file(session, invoice, format, usage)
+    content = await invoices.invoice_usage_file(session, deps, invoice, format, principal, usage)
     return Response(
         content,
         media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,

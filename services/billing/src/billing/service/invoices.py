@@ -6,6 +6,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.deps import Deps
 from billing.domain.invoice import VAT_RATE, Line
 from billing.domain.legal import language_of, unit_price
 from billing.exports import invoices_table, tables_to_csv, tables_to_xlsx, to_csv, to_xlsx
@@ -21,6 +22,8 @@ from billing.schemas import (
     ObjectionStatusOut,
     UsageItem,
 )
+from billing.service.exports import record_export
+from servicekit.auth import Principal
 from servicekit.pagination import Page
 from servicekit.problems import Gone, NotFound
 
@@ -51,13 +54,16 @@ async def list_invoices(
 
 async def invoice_list_file(
     session: AsyncSession,
+    deps: Deps,
     account: BillingAccount,
     fmt: Literal["csv", "xlsx"],
     *,
     period_from: str | None,
     period_to: str | None,
+    exported_by: Principal,
 ) -> bytes:
-    """Every invoice of the account in the periods, newest first, as one file."""
+    """Every invoice of the account in the periods, newest first, as one file (recorded
+    in the customer's audit trail)."""
     items: list[InvoiceSummary] = []
     cursor: str | None = None
     while True:
@@ -73,6 +79,17 @@ async def invoice_list_file(
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
+    await record_export(
+        session,
+        deps,
+        exported_by,
+        account.customer_id,
+        what="invoice_list",
+        fmt=fmt,
+        rows=len(items),
+        target={"billing_account_id": account.id},
+        filters={"from": period_from, "to": period_to},
+    )
     table = invoices_table(items)
     return tables_to_csv([table]) if fmt == "csv" else tables_to_xlsx([table])
 
@@ -153,12 +170,25 @@ async def invoice_usage(
 
 async def invoice_usage_file(
     session: AsyncSession,
+    deps: Deps,
     inv: Invoice,
     fmt: Literal["csv", "xlsx"],
+    exported_by: Principal,
     usage: UsageFilter = ANY_USAGE,
 ) -> bytes:
-    """The invoice's call details (after the filters) as one CSV or XLSX file."""
+    """The invoice's call details (after the filters) as one CSV or XLSX file; the export
+    goes to the customer's audit trail [14.2] in the request's transaction."""
     items = [UsageItem.of(u) for u in await usage_repo.invoice_usage(session, inv.id, usage)]
+    await record_export(
+        session,
+        deps,
+        exported_by,
+        inv.customer_id,
+        what="call_details",
+        fmt=fmt,
+        rows=len(items),
+        target={"invoice_id": inv.id, "billing_account_id": inv.billing_account_id},
+    )
     if fmt == "csv":
         return to_csv(items)
     return to_xlsx(items, title=inv.number)

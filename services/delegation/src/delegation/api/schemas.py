@@ -24,6 +24,7 @@ Action = Literal[
     "einvoice.manage",
     "fleet_manager.activate",
     "delegation.third_party",
+    "audit.read",
 ]
 ResourceType = Literal["customer", "user", "billing_account", "invoice", "sim"]
 Application = Literal[

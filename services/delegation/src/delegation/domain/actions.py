@@ -5,6 +5,7 @@
 | user.manage            | access owner or access manager (a manager not on an access owner)    |
 | role.grant             | access owner or access manager                                       |
 | delegation.third_party | access owner only [9.2]                                              |
+| audit.read             | access owner only [14.2]: the customer's audit trail                 |
 | invoice.read           | my-invoice-online or invoice-insights + read                         |
 | usage.read             | my-invoice-online, invoice-insights or fleet-manager + read;         |
 |                        | a service user: their own SIM [8.6]                                  |
@@ -41,7 +42,7 @@ INVOICE_APPS = frozenset({"my-invoice-online", "invoice-insights"})
 FLEET_APPS = frozenset({"fleet-manager", "mobile-numbers"})
 
 ADMIN_ACTIONS = frozenset({"user.manage", "role.grant"})
-OWNER_ONLY_ACTIONS = frozenset({"delegation.third_party"})
+OWNER_ONLY_ACTIONS = frozenset({"delegation.third_party", "audit.read"})
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ async def grant(
     )
     session.add(row)
     await session.flush()
-    await announce(session, deps, row, "granted", by)
+    await announce(session, deps, row, "granted", by, actor=admin.audit_actor)
     return row
 
 
@@ -115,7 +115,7 @@ async def revoke_one(
         others = await repo.count_active_owners(session, row.customer_id, besides=row.assignment_id)
     held = HeldAssignment(row.customer_id, row.user_id, row.profile, row.third_party)
     raise_for(check_revoke(admin.actor, held, today=today(deps), other_owners=others))
-    await revoke(session, deps, row, reason="revoked", by=admin.by)
+    await revoke(session, deps, row, reason="revoked", by=admin.by, actor=admin.audit_actor)
     return row
 
 

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import DelegationChangedV1, ScopeV1
+from contracts.events.audit import AuditAction, AuditActorV1
 from delegation import repository as repo
 from delegation.deps import Deps
 from delegation.domain import ACCESS_OWNER, Person, Refusal
-from delegation.domain.granting import Actor
+from delegation.domain.granting import Actor, Operator
 from delegation.models import Assignment
+from servicekit import audit
 from servicekit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 
 
@@ -26,6 +28,11 @@ class Administrator:
 
     actor: Actor
     by: str
+
+    @property
+    def audit_actor(self) -> AuditActorV1:
+        kind = "operator" if isinstance(self.actor, Operator) else "user"
+        return AuditActorV1(kind=kind, id=self.by)
 
 
 def today(deps: Deps) -> date:
@@ -54,8 +61,11 @@ async def announce(
     change: Literal["granted", "revoked"],
     changed_by: str | UUID | None,
     reason: str | None = None,
+    *,
+    actor: AuditActorV1 | None = None,
 ) -> None:
-    """Write ``delegation.changed`` in the same transaction as the change."""
+    """Write ``delegation.changed`` and its ``audit.recorded`` in the same transaction as
+    the change (``actor`` defaults to the user ``changed_by``, or the system)."""
     payload = DelegationChangedV1(
         customer_id=row.customer_id,
         user_id=row.user_id,
@@ -75,6 +85,45 @@ async def announce(
         changed_at=deps.now(),
     )
     await deps.outbox.add(session, payload)
+    await _audit_change(session, deps, row, change, reason, actor or audit.user_actor(changed_by))
+
+
+def _count(values: list[str] | None) -> int | None:
+    return None if values is None else len(values)
+
+
+async def _audit_change(
+    session: AsyncSession,
+    deps: Deps,
+    row: Assignment,
+    change: Literal["granted", "revoked"],
+    reason: str | None,
+    actor: AuditActorV1,
+) -> None:
+    # Scope ids are counted, not listed: the entry stays small whatever the scope
+    # (null = the whole customer); the assignment itself has them.
+    await audit.record(
+        session,
+        deps.outbox,
+        source="delegation",
+        customer_id=row.customer_id,
+        actor=actor,
+        action=AuditAction.ASSIGNMENT_GRANTED
+        if change == "granted"
+        else AuditAction.ASSIGNMENT_REVOKED,
+        target={"assignment_id": row.assignment_id, "user_id": row.user_id},
+        details={
+            "profile": row.profile,
+            "subprofiles": list(row.subprofiles or []),
+            "permissions": list(row.permissions or []),
+            "applications": row.scope_applications,
+            "billing_accounts": _count(row.scope_billing_accounts),
+            "sims": _count(row.scope_sims),
+            "third_party": row.third_party,
+            "reason": reason,
+        },
+        occurred_at=deps.now(),
+    )
 
 
 async def revoke(
@@ -84,13 +133,14 @@ async def revoke(
     *,
     reason: str,
     by: str | None,
+    actor: AuditActorV1 | None = None,
 ) -> bool:
     """Revoke one assignment and announce it; False when it was no longer active."""
     if row.status != repo.ACTIVE:
         return False
     if not await repo.mark_revoked(session, row, by=by, reason=reason, at=deps.now()):
         return False
-    await announce(session, deps, row, "revoked", by, reason)
+    await announce(session, deps, row, "revoked", by, reason, actor=actor)
     return True
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.events.audit import AuditAction, AuditActorV1
 from delegation import repository as repo
 from delegation.deps import Deps
 from delegation.domain import (
@@ -18,6 +19,7 @@ from delegation.domain import (
 )
 from delegation.models import Assignment, ThirdPartyDelegation
 from delegation.service.common import Administrator, announce, raise_for, today
+from servicekit import audit
 from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
 
@@ -62,6 +64,17 @@ async def request(
     )
     session.add(row)
     await session.flush()
+    await audit.record(
+        session,
+        deps.outbox,
+        source="delegation",
+        customer_id=customer_id,
+        actor=owner.audit_actor,
+        action=AuditAction.THIRD_PARTY_REQUESTED,
+        target={"delegation_id": row.id, "user_id": grantee_user_id},
+        details={"permissions": list(row.permissions)},
+        occurred_at=deps.now(),
+    )
     return row
 
 
@@ -113,6 +126,9 @@ async def approve(
     session.add(assignment)
     await session.flush()
     await announce(session, deps, assignment, "granted", row.requested_by)
+    await _audit_decision(
+        session, deps, row, AuditAction.THIRD_PARTY_APPROVED, by, assignment.assignment_id
+    )
     return row
 
 
@@ -124,7 +140,35 @@ async def refuse(
         session, row, status="refused", by=by, at=deps.now(), reason=reason
     ):
         raise Conflict(f"The delegation is already {row.status}", reason=f"already_{row.status}")
+    await _audit_decision(session, deps, row, AuditAction.THIRD_PARTY_REFUSED, by, None)
     return row
+
+
+async def _audit_decision(
+    session: AsyncSession,
+    deps: Deps,
+    row: ThirdPartyDelegation,
+    action: AuditAction,
+    by: str,
+    assignment_id: UUID | None,
+) -> None:
+    """Operator staff's decision on a third-party delegation, in the customer's trail (the
+    refusal's free-text reason stays in delegation: it may name people)."""
+    await audit.record(
+        session,
+        deps.outbox,
+        source="delegation",
+        customer_id=row.customer_id,
+        actor=AuditActorV1(kind="operator", id=by),
+        action=action,
+        target={
+            "delegation_id": row.id,
+            "user_id": row.grantee_user_id,
+            "assignment_id": assignment_id,
+        },
+        details={"requested_by": str(row.requested_by), "permissions": list(row.permissions)},
+        occurred_at=deps.now(),
+    )
 
 
 async def list_page(

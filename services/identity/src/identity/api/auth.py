@@ -160,3 +160,29 @@ async def withdrawable_termination(
 
 
 WithdrawableTermination = Annotated[Termination, Depends(withdrawable_termination)]
+
+
+# -- the audit trail of a customer ------------------------------------------------------
+
+
+async def audited_customer(
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Customer:
+    """A customer whose audit trail the caller may read: its access owner (delegation's
+    ``audit.read``), or operator staff. The customer's own users get a 403, anyone else
+    the same 404 whether the customer exists or not; services never read it."""
+    if principal.is_service:
+        raise Forbidden("The audit trail is for the customer's access owner")
+    await deps.delegation.require(
+        principal,
+        _customer(customer_id),
+        Action.AUDIT_READ,
+        known=principal.customer_id == customer_id,
+    )
+    customer = await repo.get_customer(session, customer_id)
+    if customer is None or (customer.status != "active" and not principal.is_operator):
+        raise NotFound(NO_SUCH_CUSTOMER)
+    return customer
+
+
+AuditedCustomer = Annotated[Customer, Depends(audited_customer)]

@@ -125,6 +125,8 @@ async def accept(
         session,
         "registration.accepted",
         actor=operator.subject,
+        outbox=deps.outbox,
+        actor_kind=operator.kind,
         subject=registration.id,
         customer_id=customer.id,
         details={"registrant_user_id": str(user.id)},
