@@ -41,6 +41,7 @@ from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
 from servicekit.migrations import upgrade_to_head_async
 from servicekit.outbox import Outbox, OutboxRelay
+from servicekit.overload import AdmissionLimit
 from servicekit.problems import PROBLEM_JSON, install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import configure_tracing
@@ -95,6 +96,7 @@ class ServiceKit:
             http_key_source(settings.jwks_url, settings.http_timeout_s),
             issuer=settings.token_issuer,
             audience=settings.token_audience,
+            cache_size=settings.token_cache_size,
         )
         self.tokens = ServiceTokenProvider(
             settings.token_url,
@@ -399,6 +401,15 @@ def create_app(
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     except ImportError:  # instrumentation is optional at run time
         pass
+    # Outermost, so a refusal costs as little as possible (ADR 0023).
+    app.add_middleware(
+        AdmissionLimit,
+        service=kit.service,
+        max_concurrency=s.overload_max_concurrency,
+        max_queue=s.overload_max_queue,
+        queue_timeout_s=s.overload_queue_timeout_s,
+        retry_after_s=s.overload_retry_after_s,
+    )
     return app
 
 
