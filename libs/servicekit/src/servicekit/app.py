@@ -32,10 +32,13 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
+from contracts.events import DelegationChangedV1
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
+from servicekit.broadcast import BroadcastReader
 from servicekit.consumer import EventConsumer, EventHandlers, Handler, probe_group_lag
 from servicekit.db import Database, utcnow
 from servicekit.delegation_client import Delegation, DelegationClient
+from servicekit.http import CircuitBreaker
 from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
 from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
@@ -108,8 +111,19 @@ class ServiceKit:
             settings.delegation_url,
             self.tokens,
             ttl_s=settings.delegation_cache_ttl_s,
-            timeout_s=settings.http_timeout_s,
+            timeout_s=settings.delegation_timeout_s,
+            max_entries=settings.delegation_cache_size,
+            breaker=CircuitBreaker(
+                "rights",
+                failures=settings.delegation_circuit_failures,
+                open_s=settings.delegation_circuit_open_s,
+            ),
         )
+        # Caches that must forget when a right changes, on this instance (ADR 0022): each
+        # is called with every delegation.changed event, and with None when the reader
+        # (re)starts (events may have been missed: forget everything).
+        self.on_delegation_changed: list[Callable[[EventPayload | None], None]] = []
+        self.broadcast: BroadcastReader | None = None
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.background: list[BackgroundLoop] = []  # the scheduled jobs
@@ -183,8 +197,31 @@ class ServiceKit:
             self._purge_inbox_periodically()
             if s.consumer_enabled:
                 self._probe_lag_periodically()
+        self._read_delegation_changes()
         for hook in self.on_startup:
             await hook(self)
+
+    def _read_delegation_changes(self) -> None:
+        s = self.settings
+        listeners = list(self.on_delegation_changed)
+        invalidate = getattr(self.delegation, "invalidate", None)  # not on test doubles
+        if invalidate is not None:
+            listeners.append(invalidate)
+        if not listeners or not (s.delegation_changes_enabled and s.consumer_enabled):
+            return
+
+        def on_event(payload: EventPayload | None) -> None:
+            for listener in listeners:
+                listener(payload)
+
+        self.broadcast = BroadcastReader(
+            service=self.service,
+            topic=DelegationChangedV1.event_type,
+            bootstrap=s.kafka_bootstrap_servers,
+            on_event=on_event,
+            on_reset=lambda: on_event(None),
+        )
+        self.broadcast.start()
 
     def _purge_inbox_periodically(self) -> None:
         retention = inbox_retention(self.handlers.topics)
@@ -232,6 +269,8 @@ class ServiceKit:
         stopping: list[Awaitable[Any]] = [loop.stop(0) for loop in self.background]
         if self.consumer:
             stopping.append(self.consumer.stop(self.shutdown_time_left()))
+        if self.broadcast is not None:
+            stopping.append(self.broadcast.stop())
         await asyncio.gather(*stopping)
         await self.relay.stop(self.shutdown_time_left())
         await self.delegation.close()

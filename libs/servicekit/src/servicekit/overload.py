@@ -23,7 +23,8 @@ from servicekit.problems import PROBLEM_JSON, TYPE_BASE
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 SHED = Counter(
-    "http_requests_shed_total", "Requests refused with 503 because the service was saturated",
+    "http_requests_shed_total",
+    "Requests refused with 503 because the service was saturated",
     ["service"],
 )
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served now", ["service"])

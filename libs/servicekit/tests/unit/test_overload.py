@@ -36,7 +36,7 @@ def _app(gate: asyncio.Event, *, max_concurrency: int = 2, max_queue: int = 1) -
 
 
 async def _until(condition: object) -> None:
-    while not condition():  # type: ignore[operator]
+    while not condition():  # type: ignore[operator]  # noqa: ASYNC110
         await asyncio.sleep(0)
 
 
