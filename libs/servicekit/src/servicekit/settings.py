@@ -100,7 +100,7 @@ class ServiceSettings(BaseSettings):
     delegation_changes_enabled: bool = True
     # Calls to delegation give up after this long; after this many failures in a row the
     # circuit opens and calls fail at once (503) for delegation_circuit_open_s.
-    delegation_timeout_s: float = 0.5
+    delegation_timeout_s: float = 1.0
     delegation_circuit_failures: int = 5
     delegation_circuit_open_s: float = 1.0
     http_timeout_s: float = 3.0

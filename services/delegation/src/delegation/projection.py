@@ -20,6 +20,7 @@ generation counter), so an answer older than the change cannot stay in memory.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Hashable
@@ -44,6 +45,9 @@ class _Table:
     def __init__(self, owner: Projection) -> None:
         self.owner = owner
         self.rows: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        # Loads under way, by key: concurrent requests for the same missing key wait for
+        # the one load instead of each querying the database (an expired entry under load).
+        self.loading: dict[Hashable, asyncio.Future[Any]] = {}
 
     async def get(
         self,
@@ -62,17 +66,42 @@ class _Table:
         if not missing:
             self.owner.hits += 1
             return found
-        self.owner.misses += 1
         generation = self.owner.generation
-        loaded = await load(missing)
-        found.update(loaded)
-        if generation == self.owner.generation:
-            until = self.owner.clock() + self.owner.ttl_s
-            for key in missing:
-                self.rows[key] = (until, loaded.get(key, _ABSENT))
-                self.rows.move_to_end(key)
-            while len(self.rows) > self.owner.max_entries:
-                self.rows.popitem(last=False)
+        waiting = {
+            k: f
+            for k in missing
+            if (f := self.loading.get(k)) is not None and f.generation == generation  # type: ignore[attr-defined]
+        }
+        mine = missing - set(waiting)
+        if mine:
+            self.owner.misses += 1
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future.generation = generation  # type: ignore[attr-defined]
+            for key in mine:
+                self.loading[key] = future
+            try:
+                loaded = await load(mine)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: the waiters get it too
+                raise
+            finally:
+                for key in mine:
+                    if self.loading.get(key) is future:
+                        del self.loading[key]
+            future.set_result(loaded)
+            found.update(loaded)
+            if generation == self.owner.generation:
+                until = self.owner.clock() + self.owner.ttl_s
+                for key in mine:
+                    self.rows[key] = (until, loaded.get(key, _ABSENT))
+                    self.rows.move_to_end(key)
+                while len(self.rows) > self.owner.max_entries:
+                    self.rows.popitem(last=False)
+        for key, pending in waiting.items():
+            result = await pending
+            if key in result:
+                found[key] = result[key]
         return found
 
 

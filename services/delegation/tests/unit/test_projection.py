@@ -111,3 +111,47 @@ async def test_another_instances_revocation_is_refused_once_its_event_is_read(
         for listener in here.kit.on_delegation_changed:  # what the broadcast reader calls
             listener(parse_data(event))
         assert not (await here.check(pu, "invoice.read", asked))["allowed"]
+
+
+async def test_concurrent_checks_of_a_missing_subject_load_it_once() -> None:
+    import asyncio
+
+    from delegation.projection import Projection, _Table
+
+    table = _Table(Projection())
+    loads: list[set[str]] = []
+    release = asyncio.Event()
+
+    async def load(keys: set[str]) -> dict[str, str]:
+        loads.append(keys)
+        await release.wait()
+        return {k: k.upper() for k in keys}
+
+    asking = [asyncio.create_task(table.get({"a"}, load)) for _ in range(5)]
+    while not loads:  # noqa: ASYNC110  (the first load has started)
+        await asyncio.sleep(0)
+    release.set()
+    assert [await t for t in asking] == [{"a": "A"}] * 5
+    assert loads == [{"a"}]
+
+
+async def test_a_load_overlapping_an_invalidation_is_not_kept() -> None:
+    import asyncio
+
+    from delegation.projection import Projection, _Table
+
+    projection = Projection()
+    table = _Table(projection)
+    release = asyncio.Event()
+
+    async def load(keys: set[str]) -> dict[str, str]:
+        await release.wait()
+        return {k: "old" for k in keys}
+
+    asking = asyncio.create_task(table.get({"a"}, load))
+    while not table.loading:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    projection.invalidate()  # a revocation committed while the old rows were being read
+    release.set()
+    assert await asking == {"a": "old"}
+    assert not table.rows  # not kept for the next checks
