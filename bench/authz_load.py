@@ -69,13 +69,30 @@ class Result:
     refused: int  # 503s
     refused_p99_ms: float  # latency of the 503s
     ok_per_s: float  # 2xx answered per second
+    cpu_ms: float = 0.0  # CPU time of the service processes per answered request
 
     def row(self) -> str:
         return (
             f"{self.what:<34} {self.rate:>6.0f}/s  p50 {self.p50_ms:7.2f} ms  "
             f"p99 {self.p99_ms:8.2f} ms  ok {self.success * 100:6.2f} %  "
             f"ok/s {self.ok_per_s:7.1f}  503 {self.refused:>6} (p99 {self.refused_p99_ms:.1f} ms)"
+            f"  cpu {self.cpu_ms:.2f} ms/answer"
         )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+PIDS: list[int] = []  # the service processes whose CPU time is counted
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -111,7 +128,9 @@ def attack(what: str, targets: str, rate: float, duration_s: float) -> Result:
             "-timeout=5s",
             "-max-workers=2000",
         ]
+        cpu_before = cpu_seconds(PIDS)
         attacked = subprocess.run(attack_cmd, capture_output=True, check=True)
+        cpu_used = cpu_seconds(PIDS) - cpu_before
         encoded = subprocess.run(
             [VEGETA, "encode", "--to=json"], input=attacked.stdout, capture_output=True, check=True
         )
@@ -137,6 +156,7 @@ def attack(what: str, targets: str, rate: float, duration_s: float) -> Result:
         refused=len(lat_503),
         refused_p99_ms=_pct(lat_503, 0.99),
         ok_per_s=len(lat_ok) / duration_s,
+        cpu_ms=cpu_used * 1000 / max(1, len(lat_ok)),
     )
 
 
@@ -190,13 +210,14 @@ def run_ours(args: argparse.Namespace, results: list[Result]) -> None:
         batch = _target("POST", f"{deleg}/v1/check/batch", token, _batch(people, 100))
         invoices = _target("GET", f"{billing}{invoices_path(people)}", token)
         d = args.duration
+        PIDS[:] = [p.pid for p in stack.processes.values()]
         attack("warm-up", check, 200, 2)
-        for rate in (500, 1000, 2000):
+        for rate in _rates(args.check_rates):
             _print(attack(f"check [{args.db}]", check, rate, d), results)
-        for rate in (50, 100, 200):
+        for rate in _rates(args.batch_rates):
             _print(attack(f"check/batch x100 [{args.db}]", batch, rate, d), results)
         attack("warm-up", invoices, 100, 2)
-        for rate in (250, 500, 1000):
+        for rate in _rates(args.invoice_rates):
             _print(attack(f"invoices list [{args.db}]", invoices, rate, d), results)
         if args.skip_overload:
             return
@@ -371,11 +392,16 @@ def run_openfga(args: argparse.Namespace, results: list[Result]) -> None:
             }
         )
         attack("warm-up", target, 200, 2)
-        for rate in (500, 1000, 2000):
+        for rate in _rates(args.check_rates):
+            PIDS[:] = [proc.pid]
             _print(attack("openfga check", target, rate, args.duration), results)
     finally:
         proc.terminate()
         proc.wait()
+
+
+def _rates(text: str) -> list[float]:
+    return [float(r) for r in text.split(",") if r]
 
 
 def burst_main(target: str, rate: float) -> None:
@@ -387,6 +413,9 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--port-base", type=int, default=19501)
+    parser.add_argument("--check-rates", default="500,1000,2000")
+    parser.add_argument("--batch-rates", default="50,100,200")
+    parser.add_argument("--invoice-rates", default="250,500,1000")
     parser.add_argument("--skip-openfga", action="store_true")
     parser.add_argument("--skip-overload", action="store_true")
     parser.add_argument("--_burst", help=argparse.SUPPRESS)

@@ -81,6 +81,9 @@ class _Table:
                 self.loading[key] = future
             try:
                 loaded = await load(mine)
+            except asyncio.CancelledError:
+                future.cancel()  # the waiters load it themselves
+                raise
             except BaseException as exc:
                 future.set_exception(exc)
                 future.exception()  # retrieved: the waiters get it too
@@ -99,7 +102,13 @@ class _Table:
                 while len(self.rows) > self.owner.max_entries:
                     self.rows.popitem(last=False)
         for key, pending in waiting.items():
-            result = await pending
+            try:
+                result = await pending
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this request itself is being cancelled
+                result = await load({key})  # the request loading it went away: load it here
             if key in result:
                 found[key] = result[key]
         return found
