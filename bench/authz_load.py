@@ -123,7 +123,7 @@ def attack(what: str, targets: str, rate: float, duration_s: float) -> Result:
             "attack",
             f"-targets={path}",
             "-format=json",
-            f"-rate={rate:g}/s",
+            f"-rate={max(1, round(rate))}/s",
             f"-duration={duration_s:g}s",
             "-timeout=5s",
             "-max-workers=2000",

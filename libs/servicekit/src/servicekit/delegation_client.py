@@ -153,6 +153,9 @@ class DelegationClient:
         except ServiceUnavailable:
             self.breaker.failure()
             raise
+        except BaseException:
+            self.breaker.release()
+            raise
         self.breaker.success()
         return result
 

@@ -49,6 +49,7 @@ class CircuitBreaker:
         self._failed = 0
         self._open_until = 0.0
         self._trial = False
+        self._trial_until = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -58,12 +59,20 @@ class CircuitBreaker:
         """Raise 503 at once while the circuit is open."""
         if self.failures <= 0 or self._failed < self.failures:
             return
-        if self.clock() < self._open_until or self._trial:
-            retry = max(1, round(self._open_until - self.clock()))
+        now = self.clock()
+        if now < self._open_until or (self._trial and now < self._trial_until):
+            retry = max(1, round(self._open_until - now))
             raise ServiceUnavailable(
                 f"The {self.peer} service is unavailable", headers={"Retry-After": str(retry)}
             )
-        self._trial = True  # half-open: this call tries the peer
+        # Half-open: this call tries the peer. Should it never report back, another call
+        # may try after open_s: the circuit cannot stay open for good.
+        self._trial = True
+        self._trial_until = now + self.open_s
+
+    def release(self) -> None:
+        """The call ended neither in success nor in the peer's failure (cancelled)."""
+        self._trial = False
 
     def success(self) -> None:
         self._failed = 0
@@ -114,6 +123,9 @@ class ServiceClient:
             resp = await self._fetch(path)
         except ServiceUnavailable:
             self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.release()
             raise
         self.breaker.success()
         return resp

@@ -114,3 +114,38 @@ async def test_a_successful_trial_closes_the_circuit() -> None:
     assert (await client.check("u", "invoice.read", _resource())).allowed
     assert not breaker.is_open
     assert (await client.check("u", "invoice.read", _resource())).allowed
+
+
+async def test_a_trial_call_that_never_reports_back_does_not_keep_the_circuit_open() -> None:
+    now = {"t": 0.0}
+    breaker = CircuitBreaker("rights", failures=1, open_s=1.0, clock=lambda: now["t"])
+    breaker.failure()
+    now["t"] = 1.5
+    breaker.before()  # the trial call goes out ... and is cancelled, never reporting back
+    with pytest.raises(ServiceUnavailable):
+        breaker.before()  # meanwhile the others are refused at once
+    now["t"] = 3.0
+    breaker.before()  # a new trial is allowed
+    breaker.success()
+    assert not breaker.is_open
+
+
+async def test_a_cancelled_call_releases_the_trial() -> None:
+    started = asyncio.Event()
+
+    async def hangs(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    now = {"t": 0.0}
+    breaker = CircuitBreaker("rights", failures=1, open_s=1.0, clock=lambda: now["t"])
+    breaker.failure()
+    now["t"] = 1.5
+    client = _client(hangs, breaker=breaker)
+    trial = asyncio.create_task(client.check("u", "invoice.read", _resource()))
+    await started.wait()
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    breaker.before()  # not refused: the cancelled trial gave its place back
