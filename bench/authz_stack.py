@@ -98,7 +98,7 @@ def running_stack(
     )
     stack.start_all()
     try:
-        stack.wait_ready(timeout_s=180)
+        stack.wait_ready(timeout_s=600)
         yield stack
     finally:
         stack.stop_all()
