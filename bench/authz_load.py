@@ -438,13 +438,15 @@ def main() -> int:
     run_ours(args, results)
     if not args.skip_openfga:
         run_openfga(args, results)
-    ours = next((r for r in results if r.what.startswith("check [") and r.rate == 2000), None)
-    fga = next((r for r in results if r.what == "openfga check" and r.rate == 2000), None)
-    if ours and fga and fga.p99_ms:
-        print(
-            f"ratio at 2,000/s: our check p99 / OpenFGA p99 = {ours.p99_ms / fga.p99_ms:.2f}; "
-            f"success {ours.success * 100:.1f} % vs {fga.success * 100:.1f} %"
-        )
+    for rate in _rates(args.check_rates):
+        ours = next((r for r in results if r.what.startswith("check [") and r.rate == rate), None)
+        fga = next((r for r in results if r.what == "openfga check" and r.rate == rate), None)
+        if ours and fga and fga.ok_per_s and fga.cpu_ms:
+            print(
+                f"ratio at {rate:.0f}/s: answered/s ours/OpenFGA "
+                f"{ours.ok_per_s / fga.ok_per_s:.2f}, CPU per answer ours (six services) / "
+                f"OpenFGA {ours.cpu_ms / fga.cpu_ms:.1f}"
+            )
     return 0
 
 
