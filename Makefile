@@ -8,7 +8,7 @@ export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
 .PHONY: help install run test test-unit test-integration test-e2e demo infra-up infra-down \
         infra-status topics lint format typecheck check check-alerts check-k8s chaos schemas bench \
-        soak clean images compose-test
+        bench-authz soak clean images compose-test
 
 help:
 	@echo "make run    - install what is missing, start Kafka, Redis, sinks and the six services"
@@ -16,6 +16,7 @@ help:
 	@echo "make demo   - drive the access and invoice journeys against a running system"
 	@echo "make check  - ruff, mypy and the tests"
 	@echo "make bench  - outbox relay and consumer throughput vs raw aiokafka"
+	@echo "make bench-authz - check, batch and invoice list under load, overload, OpenFGA, revocation"
 	@echo "make chaos  - kill -9, database and broker outages during billing runs, effects counted"
 	@echo "make soak   - relay + consumer at half capacity for 30 min (SOAK_ARGS=...)"
 	@echo "make images - build every container image here (Debian, PyPI, Maven Central; no registry)"
@@ -107,6 +108,17 @@ chaos: install
 bench: install
 	deploy/local/infra.sh up
 	uv run python bench/throughput.py
+
+# Authorization under load (vegeta) with OpenFGA side by side, then revocation (50 trials);
+# BENCH_AUTHZ_ARGS="--db postgres" for PostgreSQL. Both Go tools are built on first use.
+VEGETA := $(shell go env GOPATH 2>/dev/null)/bin/vegeta
+OPENFGA := $(shell go env GOPATH 2>/dev/null)/bin/openfga
+bench-authz: install
+	@test -x "$(VEGETA)" || GOSUMDB=off go install github.com/tsenart/vegeta/v12@v12.12.0
+	@test -x "$(OPENFGA)" || GOSUMDB=off go install github.com/openfga/openfga/cmd/openfga@v1.22.1
+	deploy/local/infra.sh up
+	uv run python bench/authz_load.py $(BENCH_AUTHZ_ARGS)
+	uv run python bench/revocation.py $(BENCH_AUTHZ_ARGS)
 
 # Not part of `make test`: 30 minutes by default; e.g. SOAK_ARGS="--minutes 10 --db postgres".
 soak: install

@@ -48,7 +48,12 @@ def _drop(databases: dict[str, str]) -> None:
 
 
 @contextmanager
-def running_stack(*, sending_lease_s: int = 20, billing_run_lease_s: int = 60) -> Iterator[Stack]:
+def running_stack(
+    *,
+    sending_lease_s: int = 20,
+    billing_run_lease_s: int = 60,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
     """Start the six services, wait until they are ready, stop them and drop their
     databases afterwards. Leases are short so that a killed process's work is taken over
     within a test's wait (they are minutes in production)."""
@@ -65,6 +70,7 @@ def running_stack(*, sending_lease_s: int = 20, billing_run_lease_s: int = 60) -
         "FLEET_URL": f"http://127.0.0.1:{E2E_PORTS['fleet']}",
         "IDENTITY_PUBLIC_URL": f"http://127.0.0.1:{E2E_PORTS['identity']}",
         "EINVOICE_PUBLIC_URL": f"http://127.0.0.1:{E2E_PORTS['einvoice']}",
+        **(extra_env or {}),
     }
     service_env = {
         s: {

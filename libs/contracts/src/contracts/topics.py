@@ -186,7 +186,9 @@ _TOPICS: list[TopicSpec] = [
     ),
     _event_topic(
         DelegationChangedV1,
-        "A role assignment was granted, revoked or updated.",
+        "A role assignment was granted, revoked or updated. Besides its consumers, every "
+        "instance of every service reads it without a consumer group (no offsets "
+        "committed) to evict its cached decisions at once (ADR 0022).",
         producers=("delegation",),
     ),
     _event_topic(

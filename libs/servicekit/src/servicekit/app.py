@@ -32,15 +32,19 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
+from contracts.events import DelegationChangedV1
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
+from servicekit.broadcast import BroadcastReader
 from servicekit.consumer import EventConsumer, EventHandlers, Handler, probe_group_lag
 from servicekit.db import Database, utcnow
 from servicekit.delegation_client import Delegation, DelegationClient
+from servicekit.http import CircuitBreaker
 from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
 from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
 from servicekit.migrations import upgrade_to_head_async
 from servicekit.outbox import Outbox, OutboxRelay
+from servicekit.overload import AdmissionLimit
 from servicekit.problems import PROBLEM_JSON, install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import configure_tracing
@@ -95,6 +99,7 @@ class ServiceKit:
             http_key_source(settings.jwks_url, settings.http_timeout_s),
             issuer=settings.token_issuer,
             audience=settings.token_audience,
+            cache_size=settings.token_cache_size,
         )
         self.tokens = ServiceTokenProvider(
             settings.token_url,
@@ -106,8 +111,19 @@ class ServiceKit:
             settings.delegation_url,
             self.tokens,
             ttl_s=settings.delegation_cache_ttl_s,
-            timeout_s=settings.http_timeout_s,
+            timeout_s=settings.delegation_timeout_s,
+            max_entries=settings.delegation_cache_size,
+            breaker=CircuitBreaker(
+                "rights",
+                failures=settings.delegation_circuit_failures,
+                open_s=settings.delegation_circuit_open_s,
+            ),
         )
+        # Caches that must forget when a right changes, on this instance (ADR 0022): each
+        # is called with every delegation.changed event, and with None when the reader
+        # (re)starts (events may have been missed: forget everything).
+        self.on_delegation_changed: list[Callable[[EventPayload | None], None]] = []
+        self.broadcast: BroadcastReader | None = None
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.background: list[BackgroundLoop] = []  # the scheduled jobs
@@ -181,8 +197,31 @@ class ServiceKit:
             self._purge_inbox_periodically()
             if s.consumer_enabled:
                 self._probe_lag_periodically()
+        self._read_delegation_changes()
         for hook in self.on_startup:
             await hook(self)
+
+    def _read_delegation_changes(self) -> None:
+        s = self.settings
+        listeners = list(self.on_delegation_changed)
+        invalidate = getattr(self.delegation, "invalidate", None)  # not on test doubles
+        if invalidate is not None:
+            listeners.append(invalidate)
+        if not listeners or not (s.delegation_changes_enabled and s.consumer_enabled):
+            return
+
+        def on_event(payload: EventPayload | None) -> None:
+            for listener in listeners:
+                listener(payload)
+
+        self.broadcast = BroadcastReader(
+            service=self.service,
+            topic=DelegationChangedV1.event_type,
+            bootstrap=s.kafka_bootstrap_servers,
+            on_event=on_event,
+            on_reset=lambda: on_event(None),
+        )
+        self.broadcast.start()
 
     def _purge_inbox_periodically(self) -> None:
         retention = inbox_retention(self.handlers.topics)
@@ -230,6 +269,8 @@ class ServiceKit:
         stopping: list[Awaitable[Any]] = [loop.stop(0) for loop in self.background]
         if self.consumer:
             stopping.append(self.consumer.stop(self.shutdown_time_left()))
+        if self.broadcast is not None:
+            stopping.append(self.broadcast.stop())
         await asyncio.gather(*stopping)
         await self.relay.stop(self.shutdown_time_left())
         await self.delegation.close()
@@ -340,21 +381,9 @@ def create_app(
     app.state.kit = kit
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def metrics_middleware(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        # The trace id lets support find a request's logs and follow it through Kafka.
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid:
-            response.headers["X-Trace-Id"] = format(ctx.trace_id, "032x")
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(kit.service, request.method, path, response.status_code).inc()
-        HTTP_LATENCY.labels(kit.service, request.method, path).observe(
-            time.perf_counter() - started
-        )
-        return response
+    # Metrics and the X-Trace-Id header, as a plain ASGI middleware (Starlette's
+    # BaseHTTPMiddleware runs each request through an extra task and memory stream).
+    app.add_middleware(RequestMetrics, service=kit.service)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
@@ -399,7 +428,52 @@ def create_app(
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     except ImportError:  # instrumentation is optional at run time
         pass
+    # Outermost, so a refusal costs as little as possible (ADR 0023).
+    app.add_middleware(
+        AdmissionLimit,
+        service=kit.service,
+        max_concurrency=s.overload_max_concurrency,
+        max_queue=s.overload_max_queue,
+        queue_timeout_s=s.overload_queue_timeout_s,
+        retry_after_s=s.overload_retry_after_s,
+    )
     return app
+
+
+class RequestMetrics:
+    """Counts and times every request by route template; adds ``X-Trace-Id`` (the trace
+    id lets support find a request's logs and follow it through Kafka)."""
+
+    def __init__(self, app: Any, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_trace_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                ctx = trace.get_current_span().get_span_context()
+                if ctx.is_valid:
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-trace-id", format(ctx.trace_id, "032x").encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trace_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(self.service, method, path, status).inc()
+            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:

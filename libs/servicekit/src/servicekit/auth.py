@@ -12,8 +12,10 @@ service), ``cid`` (the user's customer id), ``iss``, ``aud``, ``exp``, ``iat``, 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -66,6 +68,49 @@ def http_key_source(jwks_url: str, timeout_s: float = 3.0) -> KeySource:
     return fetch
 
 
+LEEWAY_S = 30  # clock skew between identity's and this host's clocks
+
+
+class VerifiedTokens:
+    """Tokens already verified, keyed by their SHA-256, each until its own expiry.
+
+    Verifying an ES256 signature costs about as much as the rest of a request; a user
+    sends the same token for minutes. Bounded (least recently used out first); an entry
+    is never answered past the token's ``exp`` (plus the verifier's leeway), so an
+    expired token is refused exactly as without the cache. Only successes are kept.
+    """
+
+    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, key: bytes) -> Principal | None:
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        if hit[0] < self.clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: bytes, principal: Principal, valid_until: float) -> None:
+        if self.max_entries <= 0:
+            return
+        self._entries[key] = (valid_until, principal)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -74,6 +119,8 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         min_refresh_interval_s: float = 10.0,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._source = key_source
         self.issuer = issuer
@@ -82,6 +129,8 @@ class TokenVerifier:
         self._keys: dict[str, PyJWK] = {}
         self._last_refresh = 0.0
         self._lock = asyncio.Lock()
+        self.clock = clock
+        self.verified = VerifiedTokens(cache_size, clock=lambda: self.clock())
 
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
@@ -100,6 +149,15 @@ class TokenVerifier:
             self._last_refresh = now
 
     async def verify(self, token: str) -> Principal:
+        key = self.verified.key(token)
+        cached = self.verified.get(key)
+        if cached is not None:
+            return cached
+        principal, exp = await self._verify(token)
+        self.verified.put(key, principal, exp + LEEWAY_S)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -121,7 +179,7 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-                leeway=30,  # clock skew between identity's and this host's clocks
+                leeway=LEEWAY_S,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token expired") from exc
@@ -132,13 +190,17 @@ class TokenVerifier:
         kind = claims.get("kind")
         if kind not in ("user", "operator", "service"):
             raise Unauthorized("Invalid token")
+        exp = float(claims["exp"])
+        if exp + LEEWAY_S < self.clock():  # the same clock the cache of verified tokens reads
+            raise Unauthorized("Token expired")
         cid = claims.get("cid")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             kind=kind,
             customer_id=UUID(cid) if cid else None,
             claims=claims,
         )
+        return principal, exp
 
 
 def bearer_token(request: Request) -> str:

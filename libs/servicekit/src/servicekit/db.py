@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import StaticPool
 
 NAMING_CONVENTION = {
@@ -214,15 +215,52 @@ class Database:
         self.url = url
         self.metadata = metadata
         self.engine = create_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._after_write_commit: list[Callable[[], None]] = []
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=self._watched_sessions()
+        )
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
         self.outbox_parked = outbox_parked_table(metadata)
         self._after_commit: list[Callable[[], None]] = []
 
+    def _watched_sessions(self) -> type[Session]:
+        """This database's own session class, which notes whether a transaction wrote
+        anything, so ``on_write_commit`` callbacks run after exactly those commits."""
+        watched = type("WatchedSession", (Session,), {})
+        callbacks = self._after_write_commit
+
+        def executed(state: ORMExecuteState) -> None:
+            if state.is_insert or state.is_update or state.is_delete:
+                state.session.info["wrote"] = True
+
+        def flushed(session: Session, _ctx: UOWTransaction) -> None:
+            if session.new or session.dirty or session.deleted:
+                session.info["wrote"] = True
+
+        def committed(session: Session) -> None:
+            if session.info.pop("wrote", False):
+                for callback in callbacks:
+                    callback()
+
+        def rolled_back(session: Session, *_: Any) -> None:
+            session.info.pop("wrote", None)
+
+        event.listen(watched, "do_orm_execute", executed)
+        event.listen(watched, "after_flush", flushed)
+        event.listen(watched, "after_commit", committed)
+        event.listen(watched, "after_rollback", rolled_back)
+        return watched
+
     @property
     def dialect(self) -> str:
         return "sqlite" if is_sqlite(self.url) else "postgresql"
+
+    def on_write_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every commit of a transaction that wrote (inserted,
+        updated or deleted anything), whichever path opened it: in-process caches of this
+        database's rows forget what may have changed (delegation's decision projection)."""
+        self._after_write_commit.append(callback)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after every commit (the relay uses it to wake up at once)."""

@@ -1,8 +1,17 @@
-"""Asks the delegation service whether a caller may do something, with a short cache.
+"""Asks the delegation service whether a caller may do something, with a cache.
 
-Every service checks rights on every request by asking delegation. Decisions are cached
-for ``ttl_s`` seconds (the bounded staleness after a revocation). If delegation cannot
-be reached the answer is "deny" by way of 503: we never fail open.
+Every service checks rights on every request by asking delegation. Answers are cached
+(bounded, least recently used out first) and forgotten at once when ``delegation.changed``
+says a right changed: every instance reads that topic (``servicekit.broadcast``) and
+calls ``invalidate``, so a revoked right is refused within the event's trip through the
+outbox and the broker, well under a second. ``ttl_s`` is only the backstop for what no
+event announces (a SIM moved to another account). An answer fetched while an invalidation
+happened is not stored (a generation counter), so an old answer cannot outlive the event.
+See ADR 0022.
+
+If delegation cannot be reached, or is saturated, the answer is "deny" by way of 503: we
+never fail open. Calls time out quickly and a circuit breaker answers 503 at once while
+delegation keeps failing, so its overload does not hold this service's requests.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import httpx
 
 from contracts.actions import Action, action
 from servicekit.auth import Principal, ServiceTokenProvider
+from servicekit.http import CircuitBreaker
 from servicekit.problems import Forbidden, NotFound, ServiceUnavailable
 from servicekit.telemetry import current_trace_headers
 
@@ -95,6 +105,7 @@ class DelegationClient:
         timeout_s: float = 3.0,
         max_entries: int = 10_000,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -103,9 +114,23 @@ class DelegationClient:
         self.max_entries = max_entries
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        self.breaker = breaker or CircuitBreaker("rights")
+        self.generation = 0  # bumped by every invalidation
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    def invalidate(self, _event: object = None) -> None:
+        """Forget every cached answer (a right changed somewhere: ``delegation.changed``).
+
+        Everything, not only the named user's answers: a change to one user also changes
+        decisions about others (an access owner as the target of a manager, affiliates).
+        """
+        self.generation += 1
+        self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def _cached(self, key: str) -> Any | None:
         hit = self._cache.get(key)
@@ -113,13 +138,28 @@ class DelegationClient:
             return hit[1]
         return None
 
-    def _store(self, key: str, value: Any) -> None:
+    def _store(self, key: str, value: Any, generation: int) -> None:
+        if generation != self.generation:
+            return  # fetched across an invalidation: possibly older than the event
         self._cache[key] = (time.monotonic() + self.ttl_s, value)
         self._cache.move_to_end(key)
         while len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.breaker.before()
+        try:
+            result = await self._request(method, path, **kwargs)
+        except ServiceUnavailable:
+            self.breaker.failure()
+            raise
+        except BaseException:
+            self.breaker.release()
+            raise
+        self.breaker.success()
+        return result
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         for attempt in (1, 2):
             token = await self.tokens.token()
             headers = {"Authorization": f"Bearer {token}", **current_trace_headers()}
@@ -146,9 +186,10 @@ class DelegationClient:
         key = "c:" + json.dumps(body, sort_keys=True)
         hit = self._cached(key)
         if hit is None:
+            generation = self.generation
             data = await self._call("POST", "/v1/check", json=body)
             hit = Decision(bool(data["allowed"]), str(data.get("reason", "")))
-            self._store(key, hit)
+            self._store(key, hit, generation)
         assert isinstance(hit, Decision)
         return hit
 
@@ -169,6 +210,7 @@ class DelegationClient:
         key = f"v:{subject}:{type_}:{name}"
         hit = self._cached(key)
         if hit is None:
+            generation = self.generation
             data = await self._call(
                 "GET",
                 f"/v1/subjects/{subject}/resources",
@@ -178,7 +220,7 @@ class DelegationClient:
                 customer_ids=frozenset(str(c) for c in data.get("customer_ids", [])),
                 ids=frozenset(str(i) for i in data.get("ids", [])),
             )
-            self._store(key, hit)
+            self._store(key, hit, generation)
         assert isinstance(hit, Visible)
         return hit
 

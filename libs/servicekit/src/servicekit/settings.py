@@ -91,8 +91,27 @@ class ServiceSettings(BaseSettings):
     relay_enabled: bool = True
     relay_batch_size: int = 1000
     relay_poll_interval_s: float = 0.5
+    # Decisions are cached this long at most; delegation.changed evicts them at once
+    # (ADR 0022), the age is only the backstop for facts no event announces.
     delegation_cache_ttl_s: float = 5.0
+    delegation_cache_size: int = 50_000
+    # Read delegation.changed on every instance (no consumer group) to evict the decision
+    # cache; off only in tests without a broker.
+    delegation_changes_enabled: bool = True
+    # Calls to delegation give up after this long; after this many failures in a row the
+    # circuit opens and calls fail at once (503) for delegation_circuit_open_s.
+    delegation_timeout_s: float = 1.0
+    delegation_circuit_failures: int = 5
+    delegation_circuit_open_s: float = 1.0
     http_timeout_s: float = 3.0
+    # Verified access tokens kept (by SHA-256), each until its own expiry.
+    token_cache_size: int = 10_000
+    # Overload (ADR 0023): requests served at once, requests waiting for a slot, and how
+    # long one may wait before it is refused with 503 and Retry-After (0 disables).
+    overload_max_concurrency: int = 64
+    overload_max_queue: int = 256
+    overload_queue_timeout_s: float = 0.02
+    overload_retry_after_s: int = 1
     # Addresses whose X-Forwarded-For is believed (the API gateway's), comma-separated; a
     # client's address is taken from it only when the request comes from one of these.
     trusted_proxies: str = Field(

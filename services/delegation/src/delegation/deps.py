@@ -7,13 +7,14 @@ holds no delegation client: asking itself over HTTP would be a loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
 
 from delegation.owners import ScopeOwners
+from delegation.projection import Projection
 from delegation.settings import DelegationSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -26,6 +27,8 @@ class Deps:
     outbox: Outbox
     owners: ScopeOwners  # who owns the billing accounts and SIMs a scope names
     now: Callable[[], datetime] = utcnow
+    # What decisions read, in memory; main.py has it forget on every change (ADR 0022).
+    projection: Projection = field(default_factory=Projection)
 
 
 DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]

@@ -11,6 +11,7 @@ from delegation import api, handlers
 from delegation.deps import Deps
 from delegation.models import Base
 from delegation.owners import HttpScopeOwners, ScopeOwners
+from delegation.projection import Projection
 from delegation.service.events import sweep_ended_contracts
 from delegation.settings import DelegationSettings
 from servicekit.app import ServiceKit
@@ -40,7 +41,14 @@ def create_app(
             ServiceClient("billing", settings.billing_url, kit.tokens, timeout_s=timeout),
             ServiceClient("fleet", settings.fleet_url, kit.tokens, timeout_s=timeout),
         )
-    deps = Deps(settings=settings, outbox=kit.outbox, owners=scope_owners)
+    projection = Projection(
+        ttl_s=settings.projection_ttl_s, max_entries=settings.projection_max_entries
+    )
+    # Forget what decisions read after every write of this process, and on every
+    # delegation.changed (other instances' writes): ADR 0022.
+    kit.db.on_write_commit(projection.invalidate)
+    kit.on_delegation_changed.append(projection.invalidate)
+    deps = Deps(settings=settings, outbox=kit.outbox, owners=scope_owners, projection=projection)
 
     async def close_owners(_kit: ServiceKit) -> None:
         await deps.owners.close()

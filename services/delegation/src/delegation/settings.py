@@ -21,6 +21,11 @@ class DelegationSettings(ServiceSettings):
     # Decisions deny them at once anyway; the sweep makes the revocation visible.
     contract_sweep_interval_s: float = 900.0
     contract_sweep_enabled: bool = True
+    # What decisions read (people, grants, SIMs, customers) is kept in memory and forgotten
+    # on every change (ADR 0022); this age bounds what another instance changed without
+    # announcing it on delegation.changed (a SIM's facts).
+    projection_ttl_s: float = 5.0
+    projection_max_entries: int = 200_000
     # Billing and fleet answer who owns a billing account or SIM named in a grant's scope.
     # Shared with the other services that call them, so read unprefixed.
     billing_url: str = Field(

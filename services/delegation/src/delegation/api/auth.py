@@ -222,7 +222,7 @@ async def _may_ask_about(
     others = subjects - {caller_id}
     if not others:
         return
-    found = await repo.people(session, others | {caller_id})
+    found = await deps.projection.people(session, others | {caller_id})
     caller = found.get(caller_id)
     if caller is None or not caller.can_hold_rights(today(deps)):
         raise Forbidden("You may only ask about yourself")

@@ -1,0 +1,54 @@
+"""Start the benchmark stack, set up its people, write vegeta targets, and keep running
+until interrupted: for profiling and ad-hoc runs.
+
+    uv run python bench/authz_serve.py [--db sqlite|postgres] [--port-base 19501]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from authz_load import _batch, _target  # noqa: E402
+from authz_stack import check_body, invoices_path, portal_of, running_stack, set_up_people  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--port-base", type=int, default=19501)
+    parser.add_argument("--out", default="var/bench-targets")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with running_stack(args.db, args.port_base) as stack:
+        people = set_up_people(portal_of(stack))
+        token = people.owner_token
+        deleg, billing = stack.url("delegation"), stack.url("billing")
+        (out / "check.json").write_text(
+            _target("POST", f"{deleg}/v1/check", token, check_body(people)) + "\n"
+        )
+        (out / "batch.json").write_text(
+            _target("POST", f"{deleg}/v1/check/batch", token, _batch(people, 100)) + "\n"
+        )
+        (out / "invoices.json").write_text(
+            _target("GET", f"{billing}{invoices_path(people)}", token) + "\n"
+        )
+        (out / "people.json").write_text(json.dumps(people.__dict__))
+        print("ready", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
