@@ -100,6 +100,7 @@ class ServiceKit:
             issuer=settings.token_issuer,
             audience=settings.token_audience,
             cache_size=settings.token_cache_size,
+            service=settings.service_name,
         )
         self.tokens = ServiceTokenProvider(
             settings.token_url,

@@ -6,7 +6,14 @@ a cached copy, refreshed when a token names a key id it does not know yet (key
 rotation), at most once per ``min_refresh_interval_s``.
 
 Claims: ``sub`` (user id, or client id for services), ``kind`` (user | operator |
-service), ``cid`` (the user's customer id), ``iss``, ``aud``, ``exp``, ``iat``, ``jti``.
+service), ``cid`` (the user's customer id), ``iss``, ``aud``, ``exp``, ``iat``, ``jti``;
+a service token also has ``scope`` (``contracts.scopes``) and, as ``aud``, only the peers
+those scopes name.
+
+Service tokens are not master keys: ``CurrentPrincipal`` (every user route) refuses them
+with 403; the few internal reads a peer needs admit them by scope
+(``principal_or_service(ServiceScope.X)``). A verifier given its ``service`` name accepts a
+service token only when that name is in the token's audience (401 otherwise).
 """
 
 from __future__ import annotations
@@ -52,6 +59,12 @@ class Principal:
     @property
     def is_service(self) -> bool:
         return self.kind == "service"
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """A service token's scopes (``scope`` claim, space separated); none for people."""
+        raw = self.claims.get("scope") if self.kind == "service" else None
+        return frozenset(raw.split()) if isinstance(raw, str) else frozenset()
 
 
 KeySource = Callable[[], Awaitable[dict[str, Any]]]
@@ -118,6 +131,7 @@ class TokenVerifier:
         *,
         issuer: str,
         audience: str,
+        service: str | None = None,
         min_refresh_interval_s: float = 10.0,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -125,6 +139,8 @@ class TokenVerifier:
         self._source = key_source
         self.issuer = issuer
         self.audience = audience
+        # This service's name: the audience a service token must name to be taken here.
+        self.service = service
         self.min_refresh_interval_s = min_refresh_interval_s
         self._keys: dict[str, PyJWK] = {}
         self._last_refresh = 0.0
@@ -176,7 +192,7 @@ class TokenVerifier:
                 token,
                 key=key,
                 algorithms=ALGORITHMS,
-                audience=self.audience,
+                audience=[self.audience, *([self.service] if self.service else [])],
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
                 leeway=LEEWAY_S,
@@ -193,6 +209,12 @@ class TokenVerifier:
         exp = float(claims["exp"])
         if exp + LEEWAY_S < self.clock():  # the same clock the cache of verified tokens reads
             raise Unauthorized("Token expired")
+        aud = claims["aud"]
+        audiences = {aud} if isinstance(aud, str) else set(aud)
+        wanted = self.service if kind == "service" else self.audience
+        if wanted is None or wanted not in audiences:
+            # A service token for other peers, or a person's token minted for a service.
+            raise Unauthorized("Token not meant for this service")
         cid = claims.get("cid")
         principal = Principal(
             subject=str(claims["sub"]),
@@ -211,9 +233,38 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+async def verified_principal(request: Request) -> Principal:
+    """Whoever signed in, services included: only for routes that decide on services."""
     verifier: TokenVerifier = request.app.state.kit.verifier
     return await verifier.verify(bearer_token(request))
+
+
+SERVICE_TOKEN_REFUSED = "This route is not open to service tokens"
+
+
+async def current_principal(request: Request) -> Principal:
+    """A person (user or operator staff): every route's default. Service tokens get 403."""
+    principal = await verified_principal(request)
+    if principal.is_service:
+        raise Forbidden(SERVICE_TOKEN_REFUSED, slug="service-token-refused")
+    return principal
+
+
+def principal_or_service(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A person, or a service whose token carries ``scope`` (a ``contracts.scopes``
+    member): the dependency of the few internal reads a peer needs."""
+
+    async def principal_or_scoped_service(request: Request) -> Principal:
+        principal = await verified_principal(request)
+        if principal.is_service and scope not in principal.scopes:
+            raise Forbidden(
+                f"This service token does not carry the scope {scope}",
+                slug="insufficient-scope",
+            )
+        return principal
+
+    principal_or_scoped_service.__name__ = f"principal_or_service_{scope}"
+    return principal_or_scoped_service
 
 
 async def operator_principal(

@@ -28,6 +28,7 @@ from httpx import ASGITransport, AsyncClient
 from jwt.algorithms import ECAlgorithm
 
 from contracts.actions import Action, action
+from contracts.scopes import audiences_of, scope_claim, scopes_of
 from servicekit.auth import Principal
 from servicekit.db import is_sqlite, sqlite_path
 from servicekit.delegation_client import Decision, Resource, Visible, require_with
@@ -71,6 +72,11 @@ class TokenFactory:
         }
         if customer_id:
             claims["cid"] = str(customer_id)
+        if kind == "service":
+            # As identity mints it: the service's scopes, and only their peers as audience.
+            scopes = scopes_of(str(subject))
+            claims["scope"] = scope_claim(scopes)
+            claims["aud"] = audiences_of(scopes)
         claims.update(extra)
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
 

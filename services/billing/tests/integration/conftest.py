@@ -58,7 +58,9 @@ async def billing_app(
     )
     app = create_app(
         settings,
-        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        verifier=TokenVerifier(
+            tokens.key_source, issuer="portal-identity", audience="portal", service="billing"
+        ),
         delegation=delegation,
     )
     try:

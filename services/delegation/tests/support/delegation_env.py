@@ -203,7 +203,9 @@ def settings_for(database_url: str, **kw: Any) -> DelegationSettings:
 @asynccontextmanager
 async def delegation_env(database_url: str, **settings: Any) -> AsyncIterator[Env]:
     tokens = TokenFactory()
-    verifier = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE)
+    verifier = TokenVerifier(
+        tokens.key_source, issuer=ISSUER, audience=AUDIENCE, service="delegation"
+    )
     owners = FakeScopeOwners()
     app = create_app(settings_for(database_url, **settings), verifier=verifier, scope_owners=owners)
     async with running(app) as client:

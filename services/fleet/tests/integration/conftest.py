@@ -189,7 +189,9 @@ async def fleet() -> AsyncIterator[Fleet]:
     )
     app = create_app(
         settings,
-        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        verifier=TokenVerifier(
+            tokens.key_source, issuer="portal-identity", audience="portal", service="fleet"
+        ),
         delegation=delegation,
     )
     recorder = Recorder()

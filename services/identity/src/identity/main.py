@@ -50,6 +50,7 @@ def create_app(
         keyring.local_jwks,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        service=settings.service_name,
         min_refresh_interval_s=1.0,
     )
     # Likewise its own service token (for calls to delegation) is minted in-process.

@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.scopes import audiences_of, scope_claim, scopes_of
 from identity.domain import new_secret, secret_hash
 from identity.keys import Keyring
 from identity.models import RefreshFamily, RefreshToken
@@ -38,7 +39,8 @@ async def mint_access_token(
     customer_id: uuid.UUID | None,
     ttl_s: int,
     issuer: str = ISSUER,
-    audience: str = AUDIENCE,
+    audience: str | list[str] = AUDIENCE,
+    scope: str | None = None,
 ) -> str:
     kid, private_key = await keyring.signer(session)
     now = int(time.time())
@@ -54,6 +56,8 @@ async def mint_access_token(
     }
     if customer_id is not None:
         claims["cid"] = str(customer_id)
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": kid})
 
 
@@ -83,6 +87,30 @@ async def issue_refresh_token(
     return token
 
 
+async def mint_service_token(
+    session: AsyncSession,
+    keyring: Keyring,
+    *,
+    client_id: str,
+    ttl_s: int,
+    issuer: str = ISSUER,
+) -> str:
+    """A service's token: its scopes from ``contracts.scopes``, and as audience only the
+    peers those scopes name (never the portal-wide audience of people's tokens)."""
+    scopes = scopes_of(client_id)
+    return await mint_access_token(
+        session,
+        keyring,
+        subject=client_id,
+        kind="service",
+        customer_id=None,
+        ttl_s=ttl_s,
+        issuer=issuer,
+        audience=audiences_of(scopes),
+        scope=scope_claim(scopes),
+    )
+
+
 def local_service_token(
     db: Database, keyring: Keyring, *, client_id: str, ttl_s: int
 ) -> Callable[[], Awaitable[tuple[str, float]]]:
@@ -91,14 +119,7 @@ def local_service_token(
 
     async def mint() -> tuple[str, float]:
         async with db.sessions() as session:
-            token = await mint_access_token(
-                session,
-                keyring,
-                subject=client_id,
-                kind="service",
-                customer_id=None,
-                ttl_s=ttl_s,
-            )
+            token = await mint_service_token(session, keyring, client_id=client_id, ttl_s=ttl_s)
         return token, float(ttl_s)
 
     return mint

@@ -150,7 +150,9 @@ async def stack() -> AsyncIterator[Stack]:
     billing = FakeBilling()
     app = create_app(
         settings,
-        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        verifier=TokenVerifier(
+            tokens.key_source, issuer="portal-identity", audience="portal", service="notifier"
+        ),
         delegation=FakeDelegation(),
         billing_transport=httpx.MockTransport(billing.handler),
     )

@@ -69,7 +69,9 @@ async def env() -> AsyncIterator[Env]:
     mailer, sms = FakeMailer(), FakeSms()
     app = create_app(
         settings,
-        verifier=TokenVerifier(tokens.key_source, issuer="portal-identity", audience="portal"),
+        verifier=TokenVerifier(
+            tokens.key_source, issuer="portal-identity", audience="portal", service="notifier"
+        ),
         delegation=FakeDelegation(),
         mailer=mailer,
         sms_gateway=sms,

@@ -22,7 +22,8 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from contracts.actions import Action
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, Principal
+from contracts.scopes import ServiceScope
+from servicekit.auth import CurrentPrincipal, Principal, principal_or_service
 from servicekit.delegation_client import Resource
 from servicekit.problems import NotFound, Problem
 
@@ -51,6 +52,15 @@ async def _account(session: AsyncSession, principal: Principal, account_id: UUID
     return account
 
 
+# Internal reads open to a peer's service token with the scope (docs/security.md).
+AccountFactsReader = Annotated[
+    Principal, Depends(principal_or_service(ServiceScope.BILLING_ACCOUNT_READ))
+]
+InvoicePdfReader = Annotated[
+    Principal, Depends(principal_or_service(ServiceScope.INVOICE_PDF_READ))
+]
+
+
 async def readable_account(
     billing_account_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> BillingAccount:
@@ -59,7 +69,16 @@ async def readable_account(
     return account
 
 
+async def account_with_facts(
+    billing_account_id: UUID, principal: AccountFactsReader, session: SessionDep, deps: DepsDep
+) -> BillingAccount:
+    """The account's own facts: for its readers, and for peers with the scope (delegation
+    checks a grant's scope ids, einvoice learns an account's customer and kind)."""
+    return await readable_account(billing_account_id, principal, session, deps)
+
+
 ReadableAccount = Annotated[BillingAccount, Depends(readable_account)]
+AccountWithFacts = Annotated[BillingAccount, Depends(account_with_facts)]
 
 
 @dataclass(frozen=True)
@@ -139,7 +158,14 @@ async def objectable_invoice(
     return await _invoice(session, deps, principal, invoice_id, Action.INVOICE_OBJECT)
 
 
+async def pdf_readable_invoice(
+    invoice_id: UUID, principal: InvoicePdfReader, session: SessionDep, deps: DepsDep
+) -> Invoice:
+    return await _invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
+
+
 ReadableInvoice = Annotated[Invoice, Depends(readable_invoice)]
+PdfReadableInvoice = Annotated[Invoice, Depends(pdf_readable_invoice)]
 UsageReadableInvoice = Annotated[Invoice, Depends(usage_readable_invoice)]
 ObjectableInvoice = Annotated[Invoice, Depends(objectable_invoice)]
 

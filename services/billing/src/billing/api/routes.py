@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, Response
 
 from billing import schemas as s
 from billing.api.auth import (
+    AccountWithFacts,
     ListableAccounts,
     ObjectableInvoice,
+    PdfReadableInvoice,
     ReadableAccount,
     ReadableInvoice,
     UsageReadableAccount,
@@ -61,7 +63,7 @@ async def list_billing_accounts(
 
 
 @router.get("/billing-accounts/{billing_account_id}")
-async def get_billing_account(account: ReadableAccount) -> s.AccountOut:
+async def get_billing_account(account: AccountWithFacts) -> s.AccountOut:
     return s.AccountOut.of(account)
 
 
@@ -168,7 +170,7 @@ async def get_invoice(invoice: ReadableInvoice, session: SessionDep) -> s.Invoic
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},
 )
-async def get_invoice_pdf(invoice: ReadableInvoice, session: SessionDep) -> Response:
+async def get_invoice_pdf(invoice: PdfReadableInvoice, session: SessionDep) -> Response:
     content = await invoices.get_pdf(session, invoice)
     return Response(
         content,

@@ -40,7 +40,8 @@ from delegation.models import Assignment
 from delegation.service.checks import Check, ResourceRef
 from delegation.service.common import Administrator, raise_for, today, with_group
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, Principal
+from contracts.scopes import ServiceScope
+from servicekit.auth import CurrentPrincipal, Principal, principal_or_service
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 from servicekit.problems import Forbidden, NotFound
 
@@ -103,11 +104,19 @@ async def requesting_owner(
 RequestingOwner = Annotated[Administrator, Depends(requesting_owner)]
 
 
+# Identity reads a user's current assignments (its ``/v1/me``) with its service token.
+AssignmentsReader = Annotated[
+    Principal, Depends(principal_or_service(ServiceScope.ASSIGNMENTS_READ))
+]
+# Every service asks the check API with its service token.
+RightsAsker = Annotated[Principal, Depends(principal_or_service(ServiceScope.RIGHTS_CHECK))]
+
+
 async def _may_read(
     session: AsyncSession, deps: Deps, principal: Principal, customer_id: UUID
 ) -> None:
-    """Who holds what in a customer: its administrators, operator staff, and services
-    (e.g. identity's own views)."""
+    """Who holds what in a customer: its administrators, operator staff, and (only where
+    the route admits their scope) services."""
     if not principal.is_service:
         await _administrator(session, deps, principal, customer_id)
 
@@ -123,7 +132,7 @@ class AssignmentListing:
 
 async def readable_assignments(
     customer_id: UUID,
-    principal: CurrentPrincipal,
+    principal: AssignmentsReader,
     session: SessionDep,
     deps: DepsDep,
     limit: Limit = DEFAULT_LIMIT,
@@ -257,7 +266,7 @@ def _check(body: CheckIn) -> Check:
 
 
 async def asked_check(
-    body: CheckIn, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+    body: CheckIn, principal: RightsAsker, session: SessionDep, deps: DepsDep
 ) -> Check:
     await _may_ask_about(session, deps, principal, {body.subject})
     return _check(body)
@@ -267,7 +276,7 @@ AskedCheck = Annotated[Check, Depends(asked_check)]
 
 
 async def asked_batch(
-    body: BatchIn, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+    body: BatchIn, principal: RightsAsker, session: SessionDep, deps: DepsDep
 ) -> list[Check]:
     """The whole batch is refused (403) when one subject is out of the caller's reach."""
     await _may_ask_about(session, deps, principal, {c.subject for c in body.checks})
@@ -288,7 +297,7 @@ class ResourcesQuestion:
 
 async def asked_resources(
     user_id: UUID,
-    principal: CurrentPrincipal,
+    principal: RightsAsker,
     session: SessionDep,
     deps: DepsDep,
     type: ResourceType = Query(),

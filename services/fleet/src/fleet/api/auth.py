@@ -18,7 +18,8 @@ from fleet.deps import Deps, DepsDep
 from fleet.models import Sim
 from fleet.service import sims
 from servicekit.app import SessionDep
-from servicekit.auth import CurrentPrincipal, OperatorPrincipal, Principal
+from contracts.scopes import ServiceScope
+from servicekit.auth import CurrentPrincipal, OperatorPrincipal, Principal, principal_or_service
 from servicekit.delegation_client import Resource, Visible
 
 READ = Action.SIM_READ
@@ -47,9 +48,20 @@ async def _sim_for(
     return sim
 
 
+# Delegation reads a SIM's customer with its service token (a grant's scope check).
+SimFactsReader = Annotated[Principal, Depends(principal_or_service(ServiceScope.SIM_READ))]
+
+
 async def readable_sim(
     sim_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> Sim:
+    return await _sim_for(session, deps, principal, sim_id, READ)
+
+
+async def sim_with_facts(
+    sim_id: UUID, principal: SimFactsReader, session: SessionDep, deps: DepsDep
+) -> Sim:
+    """One SIM: for its readers, and for delegation's service token with the scope."""
     return await _sim_for(session, deps, principal, sim_id, READ)
 
 
@@ -116,6 +128,7 @@ async def visible_sims(principal: CurrentPrincipal, deps: DepsDep) -> Visible | 
 
 
 ReadableSim = Annotated[Sim, Depends(readable_sim)]
+SimWithFacts = Annotated[Sim, Depends(sim_with_facts)]
 UsageReadableSim = Annotated[Sim, Depends(usage_readable_sim)]
 DeviceReadableSim = Annotated[Sim, Depends(device_readable_sim)]
 ManageableSim = Annotated[Sim, Depends(manageable_sim)]

@@ -8,7 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from fleet.api import export as files
-from fleet.api.auth import ManageableSim, OperatorSim, OrderableSim, ReadableSim, VisibleSims
+from fleet.api.auth import (
+    ManageableSim,
+    OperatorSim,
+    OrderableSim,
+    ReadableSim,
+    SimWithFacts,
+    VisibleSims,
+)
 from fleet.api.schemas import (
     EndUserChange,
     HistoryEntryOut,
@@ -112,7 +119,7 @@ async def list_sims(
 
 
 @router.get("/v1/sims/{sim_id}")
-async def get_sim(sim: ReadableSim, products: Products) -> SimOut:
+async def get_sim(sim: SimWithFacts, products: Products) -> SimOut:
     return SimOut.of(sim, products)
 
 

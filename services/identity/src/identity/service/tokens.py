@@ -28,7 +28,12 @@ from identity.domain import (
 )
 from identity.models import User
 from identity.throttle import Bucket
-from identity.tokens import TokenPair, issue_refresh_token, mint_access_token
+from identity.tokens import (
+    TokenPair,
+    issue_refresh_token,
+    mint_access_token,
+    mint_service_token,
+)
 from servicekit.auth import Principal
 from servicekit.problems import (
     Problem,
@@ -228,15 +233,12 @@ async def client_credentials_grant(
         )
         return _invalid_client()
     LOGINS.labels("client_credentials", "ok").inc()
-    access = await mint_access_token(
+    access = await mint_service_token(
         session,
         deps.keyring,
-        subject=client_id,
-        kind="service",
-        customer_id=None,
+        client_id=client_id,
         ttl_s=s.access_token_ttl_s,
         issuer=s.token_issuer,
-        audience=s.token_audience,
     )
     return TokenPair(access_token=access, expires_in=s.access_token_ttl_s)
 
