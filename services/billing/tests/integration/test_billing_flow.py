@@ -44,6 +44,7 @@ class Journey:
     reader: dict[str, str]  # may read the customer's invoices, nothing else
     other: dict[str, str]  # another customer's user
     service: dict[str, str]  # the notifier
+    facts_reader: dict[str, str]  # einvoice: reads billing-account facts
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     account: str = ""
     sim_id: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -94,6 +95,7 @@ async def journey(tokens: TokenFactory, operator: dict[str, str]) -> AsyncIterat
             reader=tokens.headers(reader, customer_id=customer),
             other=tokens.headers(uuid.uuid4(), customer_id=uuid.uuid4()),
             service=tokens.headers("notifier", kind="service"),
+            facts_reader=tokens.headers("einvoice", kind="service"),
         )
 
 
@@ -128,8 +130,13 @@ async def open_account(j: Journey) -> None:
     assert [a["billing_account_id"] for a in r.json()["items"]] == [j.account]
     r = await j.client.get(f"/v1/customers/{j.customer}/billing-accounts", headers=j.other)
     assert r.status_code == 200 and r.json()["items"] == []
-    r = await j.client.get(f"/v1/billing-accounts/{j.account}", headers=j.service)
+    r = await j.client.get(f"/v1/billing-accounts/{j.account}", headers=j.facts_reader)
     assert r.json()["status"] == "active" and r.json()["kind"] == "mobile"
+    # The notifier's token reads PDFs only: not the account's facts, not its invoices.
+    r = await j.client.get(f"/v1/billing-accounts/{j.account}", headers=j.service)
+    assert r.status_code == 403
+    r = await j.client.get(f"/v1/billing-accounts/{j.account}/invoices", headers=j.service)
+    assert r.status_code == 403
     r = await j.client.get(f"/v1/billing-accounts/{j.account}", headers=j.other)
     assert r.status_code == 404
 

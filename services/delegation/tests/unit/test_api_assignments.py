@@ -448,3 +448,31 @@ async def test_an_access_manager_holds_no_data_rights_whatever_the_order_of_gran
     assert (await env.check(pu, "user.manage", res))["allowed"] is True
     read = await env.check(pu, "invoice.read", res)
     assert read == {"allowed": False, "reason": "profile_access_manager_cannot_read_data"}
+
+
+@pytest.mark.parametrize("service", ["notifier", "identity", "billing"])
+async def test_a_service_token_cannot_appoint_an_access_owner(env: Env, service: str) -> None:
+    c = await env.register()
+    target = await env.invite(c.customer_id)
+    before = await env.outbox()
+    resp = await env.client.post(
+        _path(c.customer_id),
+        headers=env.service(service),
+        json={"user_id": str(target), "profile": "access_owner"},
+    )
+    assert resp.status_code == 403, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert await env.outbox() == before
+    listed = await env.client.get(
+        _path(c.customer_id), headers=env.user(c.registrant, c.customer_id)
+    )
+    assert [a["profile"] for a in listed.json()["items"] if a["user_id"] == str(target)] == [
+        "portal_user"
+    ]
+
+
+async def test_only_identitys_token_reads_a_customers_assignments(env: Env) -> None:
+    c = await env.register()
+    assert (await env.client.get(_path(c.customer_id), headers=env.service("identity"))).status_code == 200
+    refused = await env.client.get(_path(c.customer_id), headers=env.service("notifier"))
+    assert refused.status_code == 403

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import uuid
+
 import jwt
 import pytest
 
@@ -116,11 +118,45 @@ async def test_client_credentials(stack: Stack) -> None:
     )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
-    # A service token is verified by identity too, but /v1/me is for people.
+    # No service's token names identity as its audience: /v1/me (for people) refuses it.
     me = await stack.client.get(
         "/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
-    assert me.status_code == 403
+    assert me.status_code == 401
+
+
+async def test_a_notifier_token_carries_its_scopes_and_cannot_invite_a_user(stack: Stack) -> None:
+    resp = await stack.client.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "notifier",
+            "client_secret": "dev-secret",
+        },
+    )
+    token = resp.json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert sorted(claims["scope"].split()) == [
+        "billing:invoice_pdf.read",
+        "delegation:rights.check",
+    ]
+    assert sorted(claims["aud"]) == ["billing", "delegation"]
+    users_before = await stack.count("users")
+    invite = await stack.client.post(
+        f"/v1/customers/{uuid.uuid4()}/users",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "email": f"n{uuid.uuid4().hex[:8]}@example.com",
+            "first_name": "N",
+            "last_name": "T",
+            "locale": "en",
+            "profile": "access_owner",
+            "contract": {"kind": "employee"},
+        },
+    )
+    assert invite.status_code == 401
+    assert invite.headers["content-type"].startswith("application/problem+json")
+    assert await stack.count("users") == users_before
 
 
 async def test_operator_logs_in_through_the_same_route(stack: Stack) -> None:
