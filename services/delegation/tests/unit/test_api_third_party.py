@@ -177,3 +177,65 @@ async def test_an_administrator_learns_only_its_own_customers_part_of_what_a_use
         path, params=params, headers=env.user(client.registrant, client.customer_id)
     )
     assert by_the_client.json()["customer_ids"] == [str(client.customer_id)]
+
+
+async def _demote(env: Env, customer_id: UUID, owner: UUID) -> None:
+    """Another access owner appoints ``owner`` access manager and revokes its
+    access-owner assignment."""
+    from delegation.service import events
+    from delegation_factories import user_created
+
+    second = uuid.uuid4()
+    await env.apply(events.user_created, user_created(second, customer_id, "access_owner"))
+    resp = await env.client.post(
+        f"/v1/customers/{customer_id}/assignments",
+        headers=env.user(second, customer_id),
+        json={"user_id": str(owner), "profile": "access_manager"},
+    )
+    assert resp.status_code == 201, resp.text
+    revoked = await env.client.delete(
+        f"/v1/customers/{customer_id}/assignments/{events.profile_assignment_id(owner)}",
+        headers=env.user(second, customer_id),
+    )
+    assert revoked.status_code == 204, revoked.text
+
+
+async def test_approval_is_refused_when_the_requester_is_no_longer_access_owner(
+    env: Env,
+) -> None:
+    c, consultancy = await env.register(), await env.register()
+    consultant = await env.invite(consultancy.customer_id)
+    asked = await env.client.post(
+        _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+    )
+    assert asked.status_code == 201, asked.text
+    await _demote(env, c.customer_id, c.registrant)
+    before = await env.outbox()
+
+    resp = await env.client.post(
+        f"/v1/operator/third-party-delegations/{asked.json()['id']}/approve",
+        headers=env.operator(),
+    )
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["reason"] == "requester_not_access_owner"
+    assert await env.outbox() == before
+    invoices = customer_resource(c.customer_id)
+    assert (await env.check(consultant, "invoice.read", invoices))["allowed"] is False
+    still = await env.client.get(
+        "/v1/operator/third-party-delegations", params={"status": "pending"}, headers=env.operator()
+    )
+    assert asked.json()["id"] in {i["id"] for i in still.json()["items"]}
+
+
+async def test_approval_is_refused_when_the_requester_was_deactivated(env: Env) -> None:
+    c, consultancy = await env.register(), await env.register()
+    consultant = await env.invite(consultancy.customer_id)
+    asked = await env.client.post(
+        _path(c.customer_id), headers=env.user(c.registrant), json=_ask(consultant)
+    )
+    await env.deactivate(c.registrant, c.customer_id)
+    resp = await env.client.post(
+        f"/v1/operator/third-party-delegations/{asked.json()['id']}/approve",
+        headers=env.operator(),
+    )
+    assert resp.status_code == 409 and resp.json()["reason"] == "requester_not_access_owner"

@@ -15,10 +15,11 @@ from delegation.domain import (
     PORTAL_USER,
     Scope,
     check_third_party_request,
+    requester_refusal,
     third_party_grantee_refusal,
 )
 from delegation.models import Assignment, ThirdPartyDelegation
-from delegation.service.common import Administrator, announce, raise_for, today
+from delegation.service.common import Administrator, announce, raise_for, today, with_group
 from servicekit import audit
 from servicekit.pagination import Page
 from servicekit.problems import Conflict, NotFound
@@ -94,6 +95,7 @@ async def approve(
     customer = await repo.get_customer(session, row.customer_id)
     if customer is not None and customer.status == "terminated":
         raise Conflict("The customer's agreement has ended", reason="customer_terminated")
+    await _requester_still_owner(session, deps, row)
     grantee = await repo.person(session, row.grantee_user_id)
     if grantee is None:
         raise Conflict("The grantee is no longer known", reason="unknown_user")
@@ -130,6 +132,28 @@ async def approve(
         session, deps, row, AuditAction.THIRD_PARTY_APPROVED, by, assignment.assignment_id
     )
     return row
+
+
+async def _requester_still_owner(
+    session: AsyncSession, deps: Deps, row: ThirdPartyDelegation
+) -> None:
+    """[9.2] Only an access owner delegates to a third party, and that must still hold
+    when the operator approves: an owner demoted, deactivated or whose contract ended
+    since asking no longer delegates. A request by operator staff (not a user delegation
+    knows) stands on the operator's own authority."""
+    try:
+        requester_id = UUID(row.requested_by)
+    except ValueError:
+        return
+    found = await repo.person(session, requester_id)
+    if found is None:
+        return  # operator staff: identity's operators are not users of a customer
+    requester = await with_group(session, found, {row.customer_id})
+    if requester_refusal(requester, row.customer_id, today(deps)) is not None:
+        raise Conflict(
+            "The requester is no longer an access owner of the customer",
+            reason="requester_not_access_owner",
+        )
 
 
 async def refuse(
