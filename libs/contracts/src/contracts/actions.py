@@ -13,6 +13,13 @@ from enum import StrEnum
 
 class Action(StrEnum):
     USER_MANAGE = "user.manage"
+    # On the target user (resource type "user"): remove them. A manager not an access
+    # owner; nobody the customer's last access owner.
+    USER_REMOVE = "user.remove"
+    # On the customer: appoint (invite) an access owner; access owners only.
+    ACCESS_OWNER_APPOINT = "access_owner.appoint"
+    # On the customer: give or withdraw the customer's notice of termination [2.2.2].
+    CUSTOMER_TERMINATE = "customer.terminate"
     ROLE_GRANT = "role.grant"
     INVOICE_READ = "invoice.read"
     USAGE_READ = "usage.read"

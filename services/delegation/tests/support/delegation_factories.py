@@ -147,6 +147,7 @@ def user_created(
     kind: str = "employee",
     ends_on: date | None = None,
     subprofiles: list[str] | None = None,
+    invited_by: UUID | None = None,
 ) -> UserCreatedV1:
     return UserCreatedV1(
         user_id=user_id,
@@ -159,7 +160,7 @@ def user_created(
         subprofiles=subprofiles or [],
         contract=ContractV1(kind=kind, ends_on=ends_on),  # type: ignore[arg-type]  # likewise
         registrant=registrant,
-        invited_by=None if registrant else uuid.uuid4(),
+        invited_by=None if registrant else (invited_by or uuid.uuid4()),
         created_at=now(),
     )
 

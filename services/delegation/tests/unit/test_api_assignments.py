@@ -320,7 +320,9 @@ async def test_deactivation_arriving_before_creation_leaves_no_rights(env: Env) 
 
 async def test_user_before_its_customer_registration_still_gets_its_profile(env: Env) -> None:
     customer_id, owner = uuid.uuid4(), uuid.uuid4()
-    await env.apply(events.user_created, user_created(owner, customer_id, "access_owner"))
+    await env.apply(
+        events.user_created, user_created(owner, customer_id, "access_owner", registrant=True)
+    )
     d = await env.check(owner, "invoice.read", customer_resource(customer_id))
     assert d["allowed"] is True
 

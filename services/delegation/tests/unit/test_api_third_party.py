@@ -186,7 +186,10 @@ async def _demote(env: Env, customer_id: UUID, owner: UUID) -> None:
     from delegation_factories import user_created
 
     second = uuid.uuid4()
-    await env.apply(events.user_created, user_created(second, customer_id, "access_owner"))
+    await env.apply(
+        events.user_created,
+        user_created(second, customer_id, "access_owner", invited_by=owner),
+    )
     resp = await env.client.post(
         f"/v1/customers/{customer_id}/assignments",
         headers=env.user(second, customer_id),

@@ -25,6 +25,9 @@ Action = Literal[
     "fleet_manager.activate",
     "delegation.third_party",
     "audit.read",
+    "user.remove",
+    "access_owner.appoint",
+    "customer.terminate",
 ]
 ResourceType = Literal["customer", "user", "billing_account", "invoice", "sim"]
 Application = Literal[

@@ -3,6 +3,9 @@
 | action                 | who / what it needs                                                  |
 |------------------------|----------------------------------------------------------------------|
 | user.manage            | access owner or access manager (a manager not on an access owner)    |
+| user.remove            | the same, on the target user; nobody the customer's last access owner |
+| access_owner.appoint   | access owner only (inviting a user with the access-owner profile)    |
+| customer.terminate     | access owner only (the customer's notice of termination)             |
 | role.grant             | access owner or access manager                                       |
 | delegation.third_party | access owner only [9.2]                                              |
 | audit.read             | access owner only [14.2]: the customer's audit trail                 |
@@ -41,8 +44,10 @@ PERMISSIONS: tuple[str, ...] = ("read", "manage", "order")
 INVOICE_APPS = frozenset({"my-invoice-online", "invoice-insights"})
 FLEET_APPS = frozenset({"fleet-manager", "mobile-numbers"})
 
-ADMIN_ACTIONS = frozenset({"user.manage", "role.grant"})
-OWNER_ONLY_ACTIONS = frozenset({"delegation.third_party", "audit.read"})
+ADMIN_ACTIONS = frozenset({"user.manage", "user.remove", "role.grant"})
+OWNER_ONLY_ACTIONS = frozenset(
+    {"delegation.third_party", "audit.read", "access_owner.appoint", "customer.terminate"}
+)
 
 
 @dataclass(frozen=True)

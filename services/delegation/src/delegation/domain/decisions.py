@@ -3,7 +3,8 @@
 Order of the rules (the first that answers wins):
 
 1. unknown, deactivated, contract ended, customer terminated → deny
-2. the resource must hang together (a SIM of another customer is a mismatch) → deny
+2. the resource must hang together (a SIM of another customer is a mismatch) → deny;
+   removing the customer's last access owner → deny
 3. access owner of the customer, directly or through an affiliation [9.1] → allow
 4. nothing in that customer → deny ``other_customer`` / ``no_grant``
 5. user administration → access owner or manager; third-party delegation → owner only
@@ -48,6 +49,10 @@ def decide(person: Person | None, action: str, target: Target, today: date) -> D
         return deny("customer_terminated")
     if _mismatched(target):
         return deny("resource_mismatch")
+    if action == "user.remove" and target.user is not None and target.user.last_access_owner:
+        # A customer that has an access owner keeps one, whoever asks (identity asks
+        # with the target user: delegation's assignments, not a stored profile, decide).
+        return deny("last_access_owner")
 
     customer_id = target.customer_id
     if person.is_owner_of(customer_id):

@@ -148,6 +148,8 @@ class TargetUser:
     user_id: UUID
     customer_id: UUID
     is_access_owner: bool = False
+    # The only active (non third-party) access owner of the customer asked about.
+    last_access_owner: bool = False
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,11 @@ async def decide_many(session: AsyncSession, deps: Deps, checks: list[Check]) ->
     people = await projection.people(session, subjects | target_users)
     sims = await projection.sims(session, sim_ids)
     terminated = await projection.terminated_among(session, customers)
+    # Only removals ask how many access owners a customer has (read fresh, not cached).
+    owners_left = {
+        c: await repo.count_active_owners(session, c)
+        for c in {x.resource.customer_id for x in checks if x.action == "user.remove"}
+    }
     parents = {
         g.customer_id
         for uid in subjects
@@ -87,12 +92,15 @@ async def decide_many(session: AsyncSession, deps: Deps, checks: list[Check]) ->
         r = check.resource
         target_user = None
         if r.type == "user" and r.id is not None and (tu := people.get(r.id)) is not None:
+            is_owner = any(
+                g.profile == ACCESS_OWNER and g.customer_id == r.customer_id and not g.third_party
+                for g in tu.grants
+            )
             target_user = TargetUser(
                 tu.user_id,
                 tu.customer_id,
-                is_access_owner=any(
-                    g.profile == ACCESS_OWNER and g.customer_id == r.customer_id for g in tu.grants
-                ),
+                is_access_owner=is_owner,
+                last_access_owner=is_owner and owners_left.get(r.customer_id) == 1,
             )
         sim_ref = r.sim_ref
         target = Target(

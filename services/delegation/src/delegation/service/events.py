@@ -23,9 +23,9 @@ from contracts.events import (
 )
 from delegation import repository as repo
 from delegation.deps import Deps
-from delegation.domain import INTERNAL_CONTRACTS
+from delegation.domain import ACCESS_OWNER, INTERNAL_CONTRACTS
 from delegation.models import Assignment, Sim, User
-from delegation.service.common import announce, revoke, today
+from delegation.service.common import announce, revoke, today, with_group
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,12 @@ async def user_created(session: AsyncSession, deps: Deps, payload: UserCreatedV1
         # rights only through an approved third-party delegation.
         log.info("user recorded without profile assignment", extra={"user_id": str(user.user_id)})
         return
+    if not await _inviter_may_appoint(session, deps, payload):
+        log.warning(
+            "user.created refused: its inviter may not appoint an access owner",
+            extra={"user_id": str(user.user_id), "invited_by": str(payload.invited_by)},
+        )
+        return
     changed_by = str(payload.invited_by) if payload.invited_by else None
     row = Assignment(
         assignment_id=assignment_id,
@@ -102,6 +108,22 @@ async def user_created(session: AsyncSession, deps: Deps, payload: UserCreatedV1
     session.add(row)
     await session.flush()
     await announce(session, deps, row, "granted", changed_by)
+
+
+async def _inviter_may_appoint(
+    session: AsyncSession, deps: Deps, payload: UserCreatedV1
+) -> bool:
+    """A ``user.created`` confers its profile only if its inviter could give it: an access
+    owner is appointed by an access owner of the customer (directly or through its group
+    [9.1]) as delegation knows them now, never on identity's word about the inviter.
+    No inviter: the registrant, or operator staff."""
+    if payload.profile != ACCESS_OWNER or payload.invited_by is None:
+        return True
+    inviter = await repo.person(session, payload.invited_by)
+    if inviter is None:
+        return False
+    inviter = await with_group(session, inviter, {payload.customer_id})
+    return inviter.can_hold_rights(today(deps)) and inviter.is_owner_of(payload.customer_id)
 
 
 async def user_deactivated(session: AsyncSession, deps: Deps, payload: UserDeactivatedV1) -> None:
