@@ -24,11 +24,11 @@ def _billing_like_app(tokens: TokenFactory) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     app.state.kit = SimpleNamespace(
-        verifier=TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE, service="billing")
+        verifier=TokenVerifier(
+            tokens.key_source, issuer=ISSUER, audience=AUDIENCE, service="billing"
+        )
     )
-    PdfReader = Annotated[
-        Principal, Depends(principal_or_service(ServiceScope.INVOICE_PDF_READ))
-    ]
+    PdfReader = Annotated[Principal, Depends(principal_or_service(ServiceScope.INVOICE_PDF_READ))]
 
     @app.get("/v1/billing-accounts/{account_id}/invoices")
     async def user_route(account_id: str, principal: CurrentPrincipal) -> dict[str, str]:
@@ -91,7 +91,9 @@ async def test_people_still_pass_the_internal_reads_to_their_own_rights() -> Non
 
 async def test_a_service_token_is_refused_by_a_peer_outside_its_audience() -> None:
     tokens = TokenFactory()
-    identity = TokenVerifier(tokens.key_source, issuer=ISSUER, audience=AUDIENCE, service="identity")
+    identity = TokenVerifier(
+        tokens.key_source, issuer=ISSUER, audience=AUDIENCE, service="identity"
+    )
     with pytest.raises(Unauthorized):
         await identity.verify(tokens.token("notifier", kind="service"))
     # ...nor by a verifier that takes no service tokens at all.

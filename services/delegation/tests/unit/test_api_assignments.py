@@ -475,6 +475,8 @@ async def test_a_service_token_cannot_appoint_an_access_owner(env: Env, service:
 
 async def test_only_identitys_token_reads_a_customers_assignments(env: Env) -> None:
     c = await env.register()
-    assert (await env.client.get(_path(c.customer_id), headers=env.service("identity"))).status_code == 200
+    assert (
+        await env.client.get(_path(c.customer_id), headers=env.service("identity"))
+    ).status_code == 200
     refused = await env.client.get(_path(c.customer_id), headers=env.service("notifier"))
     assert refused.status_code == 403

@@ -182,8 +182,9 @@ async def test_an_administrator_learns_only_its_own_customers_part_of_what_a_use
 async def _demote(env: Env, customer_id: UUID, owner: UUID) -> None:
     """Another access owner appoints ``owner`` access manager and revokes its
     access-owner assignment."""
-    from delegation.service import events
     from delegation_factories import user_created
+
+    from delegation.service import events
 
     second = uuid.uuid4()
     await env.apply(

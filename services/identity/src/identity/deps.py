@@ -11,6 +11,7 @@ from fastapi import Depends
 
 from identity.keys import Keyring
 from identity.passwords import Passwords
+from identity.profiles import Profiles
 from identity.settings import IdentitySettings
 from identity.throttle import Throttle
 from servicekit.app import deps_dependency
@@ -28,6 +29,8 @@ class Deps:
     passwords: Passwords
     keyring: Keyring
     throttle: Throttle
+    # The current profile of a user, asked of delegation (``/v1/me``).
+    profiles: Profiles
     now: Callable[[], datetime] = utcnow
 
 

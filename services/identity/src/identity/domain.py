@@ -85,18 +85,6 @@ def registrant_profile(wants_access_owner: bool) -> str:
     return ACCESS_OWNER if wants_access_owner else ACCESS_MANAGER
 
 
-def may_administer_profile(actor_profile: str | None, target_profile: str) -> bool:
-    """Whether a user with ``actor_profile`` may invite or remove a ``target_profile``.
-
-    Only access owners appoint (or remove) access owners; owners and managers handle
-    every other profile. Whether the actor administers the customer at all is
-    delegation's answer to ``user.manage``; this is the extra limit on the profile.
-    """
-    if target_profile == ACCESS_OWNER:
-        return actor_profile == ACCESS_OWNER
-    return actor_profile in (ACCESS_OWNER, ACCESS_MANAGER)
-
-
 def contract_ended(ends_on: date | None, today: date) -> bool:
     return ends_on is not None and ends_on < today
 

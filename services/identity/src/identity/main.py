@@ -12,6 +12,7 @@ from identity.deps import Deps
 from identity.keys import Keyring
 from identity.models import Base
 from identity.passwords import Passwords
+from identity.profiles import DelegationProfiles, Profiles
 from identity.service import terminations
 from identity.service.operators import ensure_operator_account
 from identity.settings import IdentitySettings
@@ -21,6 +22,7 @@ from servicekit.app import ServiceKit
 from servicekit.app import create_app as create_service_app
 from servicekit.auth import ServiceTokenProvider, TokenVerifier
 from servicekit.delegation_client import Delegation, DelegationClient
+from servicekit.http import ServiceClient
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -35,6 +37,7 @@ def create_app(
     *,
     verifier: TokenVerifier | None = None,
     delegation: Delegation | None = None,
+    profiles: Profiles | None = None,
 ) -> FastAPI:
     settings = settings or IdentitySettings()
     kit = ServiceKit(
@@ -68,6 +71,19 @@ def create_app(
         # A test double with the client's methods (servicekit.testing.FakeDelegation).
         kit.delegation = delegation
 
+    if profiles is None:
+        profiles = DelegationProfiles(
+            ServiceClient(
+                "delegation", settings.delegation_url, kit.tokens, timeout_s=settings.http_timeout_s
+            )
+        )
+    current_profiles: Profiles = profiles
+
+    async def close_profiles(kit: ServiceKit) -> None:
+        await current_profiles.close()
+
+    kit.on_shutdown.append(close_profiles)
+
     deps = Deps(
         settings=settings,
         outbox=kit.outbox,
@@ -78,6 +94,7 @@ def create_app(
             parallelism=settings.password_parallelism,
         ),
         keyring=keyring,
+        profiles=current_profiles,
         throttle=Throttle(
             kit.redis,
             prefix=settings.throttle_key_prefix,

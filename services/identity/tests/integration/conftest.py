@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from contracts.envelope import CloudEvent
 from identity.main import create_app
-from identity.models import Base
+from identity.models import Base, User
+from identity.profiles import CurrentProfile
 from identity.settings import IdentitySettings
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, running
 
@@ -24,12 +25,34 @@ OPERATOR_PASSWORD = "operator-test-password-1"
 GOOD_PASSWORD = "correct horse 42 battery"
 
 
+class FakeProfiles:
+    """Delegation's answer to "which profile does this user hold now": as user.created
+    left it (the invitation's profile) unless a test sets what delegation holds now."""
+
+    def __init__(self) -> None:
+        self.db: Any = None
+        self.now: dict[uuid.UUID, CurrentProfile] = {}
+
+    async def current(self, customer_id: uuid.UUID, user_id: uuid.UUID) -> CurrentProfile:
+        if user_id in self.now:
+            return self.now[user_id]
+        async with self.db.sessions() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            return CurrentProfile(None, [])
+        return CurrentProfile(user.profile, list(user.subprofiles or []))
+
+    async def close(self) -> None:
+        return None
+
+
 @dataclass
 class Stack:
     app: FastAPI
     client: httpx.AsyncClient
     settings: IdentitySettings
     delegation: FakeDelegation
+    profiles: FakeProfiles
 
     @property
     def db(self):  # type: ignore[no-untyped-def]
@@ -107,9 +130,11 @@ async def _stacks() -> AsyncIterator[StackFactory]:
                 exits.push_async_callback(drop_database, url)
             settings = identity_settings(url, **over)
             delegation = FakeDelegation(rule)
-            app = create_app(settings, delegation=delegation)
+            profiles = FakeProfiles()
+            app = create_app(settings, delegation=delegation, profiles=profiles)
+            profiles.db = app.state.kit.db
             client = await exits.enter_async_context(running(app))
-            return Stack(app, client, settings, delegation)
+            return Stack(app, client, settings, delegation, profiles)
 
         yield make
 

@@ -105,18 +105,34 @@ async def active_user(stack: Stack) -> tuple[str, str]:
     return form["registrant"]["email"], created["customer_id"]
 
 
-def allow_own_customer(owners: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Delegation double: a registrant manages users of their own customer only."""
+OWNER_ACTIONS = {"user.manage", "user.remove", "access_owner.appoint", "customer.terminate"}
+MANAGER_ACTIONS = {"user.manage", "user.remove"}
+
+
+class Admins(dict[str, str]):
+    """Access owners (user id -> customer id); ``managers`` likewise for managers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.managers: dict[str, str] = {}
+
+
+def allow_own_customer(owners: Admins):  # type: ignore[no-untyped-def]
+    """Delegation double: an access owner administers its own customer only; a manager
+    administers users but neither appoints owners nor gives notice."""
 
     def rule(subject: str, action: str, resource) -> bool:  # type: ignore[no-untyped-def]
-        return action == "user.manage" and owners.get(subject) == str(resource.customer_id)
+        customer = str(resource.customer_id)
+        if owners.get(subject) == customer:
+            return action in OWNER_ACTIONS
+        return owners.managers.get(subject) == customer and action in MANAGER_ACTIONS
 
     return rule
 
 
-def owners_rule(stack: Stack) -> dict[str, str]:
+def owners_rule(stack: Stack) -> Admins:
     """Make the stack's delegation double answer ``allow_own_customer``; the owners."""
-    owners: dict[str, str] = {}
+    owners = Admins()
     stack.delegation.rule = allow_own_customer(owners)
     return owners
 

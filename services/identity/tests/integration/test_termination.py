@@ -111,7 +111,7 @@ async def test_who_may_give_notice(stack: Stack) -> None:
     manager_email, manager_id = await confirmed_invitee(
         stack, owner, customer_id, profile="access_manager", contract={"kind": "management"}
     )
-    owners[manager_id] = customer_id  # delegation: managers administer users too
+    owners.managers[manager_id] = customer_id  # delegation: managers administer users too
     manager = await stack.bearer(manager_email, INVITEE_PASSWORD)
     user_email, _ = await confirmed_invitee(stack, owner, customer_id)
     portal_user = await stack.bearer(user_email, INVITEE_PASSWORD)
@@ -135,10 +135,11 @@ async def test_who_may_give_notice(stack: Stack) -> None:
     assert not_yours.status_code == 403
     other = await stack.client.post(url(customer_id), json={"by": "operator"}, headers=other_owner)
     assert other.status_code == 403
-    # Services neither give nor withdraw notice; no token at all is 401.
+    # Services neither give nor withdraw notice (no service token names identity as its
+    # audience: 401); no token at all is 401.
     service = await service_token(stack)
     assert (await stack.client.post(url(customer_id), json=body, headers=service)).status_code == (
-        403
+        401
     )
     assert (await stack.client.post(url(customer_id), json=body)).status_code == 401
     assert await counts(stack) == before
@@ -200,7 +201,7 @@ async def test_access_owner_withdraws_its_notice(stack: Stack) -> None:
     manager_email, manager_id = await confirmed_invitee(
         stack, owner, customer_id, profile="access_manager", contract={"kind": "management"}
     )
-    owners[manager_id] = customer_id
+    owners.managers[manager_id] = customer_id
     manager = await stack.bearer(manager_email, INVITEE_PASSWORD)
     assert (await stack.client.delete(url(customer_id), headers=owner)).status_code == 404
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-
-import uuid
 
 import jwt
 import pytest

@@ -168,7 +168,7 @@ async def test_access_manager_cannot_appoint_an_access_owner(stack: Stack) -> No
     manager = await stack.bearer(form["registrant"]["email"], GOOD_PASSWORD)
     me = (await stack.client.get("/v1/me", headers=manager)).json()
     assert me["profile"] == "access_manager"
-    owners[me["user_id"]] = created["customer_id"]
+    owners.managers[me["user_id"]] = created["customer_id"]
     url = f"/v1/customers/{created['customer_id']}/users"
     owner_body = invite_body(profile="access_owner")
     assert (await stack.client.post(url, json=owner_body, headers=manager)).status_code == 403

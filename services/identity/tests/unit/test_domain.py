@@ -14,7 +14,6 @@ from identity.domain import (
     confirmation_state,
     contract_ended,
     local_date,
-    may_administer_profile,
     normalize_enterprise_number,
     notice_refusal,
     password_problems,
@@ -101,23 +100,6 @@ def test_exactly_twelve_characters_is_enough():
 def test_registrant_is_owner_unless_no_owner_wanted():
     assert registrant_profile(True) == "access_owner"
     assert registrant_profile(False) == "access_manager"
-
-
-@pytest.mark.parametrize(
-    ("actor", "target", "allowed"),
-    [
-        ("access_owner", "access_owner", True),
-        ("access_owner", "access_manager", True),
-        ("access_manager", "access_owner", False),
-        ("access_manager", "access_manager", True),
-        ("access_manager", "portal_user", True),
-        ("portal_user", "portal_user", False),
-        ("service_user", "service_user", False),
-        (None, "portal_user", False),
-    ],
-)
-def test_who_may_administer_which_profile(actor, target, allowed):
-    assert may_administer_profile(actor, target) is allowed
 
 
 def test_contract_end_date():

@@ -21,8 +21,8 @@ from billing.models import BillingAccount, Invoice
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from contracts.actions import Action
-from servicekit.app import SessionDep
 from contracts.scopes import ServiceScope
+from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, Principal, principal_or_service
 from servicekit.delegation_client import Resource
 from servicekit.problems import NotFound, Problem

@@ -23,6 +23,7 @@ from uuid import UUID
 from fastapi import Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.scopes import ServiceScope
 from delegation import repository as repo
 from delegation.api.schemas import (
     Action,
@@ -40,7 +41,6 @@ from delegation.models import Assignment
 from delegation.service.checks import Check, ResourceRef
 from delegation.service.common import Administrator, raise_for, today, with_group
 from servicekit.app import SessionDep
-from contracts.scopes import ServiceScope
 from servicekit.auth import CurrentPrincipal, Principal, principal_or_service
 from servicekit.pagination import DEFAULT_LIMIT, Cursor, Limit
 from servicekit.problems import Forbidden, NotFound

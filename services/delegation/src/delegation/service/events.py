@@ -110,9 +110,7 @@ async def user_created(session: AsyncSession, deps: Deps, payload: UserCreatedV1
     await announce(session, deps, row, "granted", changed_by)
 
 
-async def _inviter_may_appoint(
-    session: AsyncSession, deps: Deps, payload: UserCreatedV1
-) -> bool:
+async def _inviter_may_appoint(session: AsyncSession, deps: Deps, payload: UserCreatedV1) -> bool:
     """A ``user.created`` confers its profile only if its inviter could give it: an access
     owner is appointed by an access owner of the customer (directly or through its group
     [9.1]) as delegation knows them now, never on identity's word about the inviter.

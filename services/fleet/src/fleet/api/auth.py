@@ -14,11 +14,11 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.actions import Action
+from contracts.scopes import ServiceScope
 from fleet.deps import Deps, DepsDep
 from fleet.models import Sim
 from fleet.service import sims
 from servicekit.app import SessionDep
-from contracts.scopes import ServiceScope
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal, Principal, principal_or_service
 from servicekit.delegation_client import Resource, Visible
 

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.actions import Action
 from identity import repository as repo
 from identity.deps import Deps, DepsDep
-from identity.domain import NoticeRefusal, notice_refusal, withdrawal_refusal
+from identity.domain import ACCESS_OWNER, NoticeRefusal, notice_refusal, withdrawal_refusal
 from identity.models import Customer, Termination, User
-from identity.schemas import TerminationIn
+from identity.schemas import InviteIn, TerminationIn
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, Principal
 from servicekit.delegation_client import Resource
-from servicekit.problems import Forbidden, NotFound
+from servicekit.problems import Conflict, Forbidden, NotFound
 
 NO_SUCH_CUSTOMER = "No such customer"
 NO_TERMINATION = "The customer has no pending or effective termination"
@@ -50,11 +50,41 @@ async def administered_customer(
 AdministeredCustomer = Annotated[Customer, Depends(administered_customer)]
 
 
-async def managed_user(user_id: UUID, customer: AdministeredCustomer, session: SessionDep) -> User:
-    """A user of an administered customer, locked: it is about to change."""
+async def inviting_customer(
+    customer: AdministeredCustomer, body: InviteIn, principal: CurrentPrincipal, deps: DepsDep
+) -> Customer:
+    """A customer the caller administers, and, for an access owner, one whose access
+    owners the caller may appoint: delegation's answer on the caller's assignments now,
+    never a profile identity stored when the caller was invited."""
+    if body.profile == ACCESS_OWNER:
+        await deps.delegation.require(
+            principal, _customer(customer.id), Action.ACCESS_OWNER_APPOINT, known=True
+        )
+    return customer
+
+
+InvitingCustomer = Annotated[Customer, Depends(inviting_customer)]
+
+
+async def managed_user(
+    user_id: UUID,
+    customer: AdministeredCustomer,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+) -> User:
+    """A user of an administered customer whom the caller may remove, locked: it is
+    about to change. Delegation decides with the target user as the resource (a manager
+    not on an access owner, nobody on the customer's last access owner)."""
     user = await repo.get_user(session, user_id, for_update=True)
     if user is None or user.customer_id != customer.id:
         raise NotFound("No such user")
+    if principal.subject == str(user.id):
+        raise Conflict("You cannot remove yourself; ask another administrator")
+    if user.status != "deactivated":
+        await deps.delegation.require(
+            principal, Resource("user", user.id, customer.id), Action.USER_REMOVE, known=True
+        )
     return user
 
 
@@ -93,12 +123,12 @@ async def _terminable_customer(
         raise NotFound(NO_SUCH_CUSTOMER)
     if principal.is_operator:
         return customer, None
-    # Identity's own record of the actor, not the token's word: the profile in *this*
-    # customer, and only while the account is active.
-    actor = await repo.get_user(session, principal.user_id)
-    if actor is None or actor.customer_id != customer_id or actor.status != "active":
-        return customer, None
-    return customer, actor.profile
+    # Delegation's answer on the actor's assignments now (one truth), not a profile
+    # identity stored when the actor was invited.
+    decision = await deps.delegation.check(
+        principal.subject, Action.CUSTOMER_TERMINATE, _customer(customer_id)
+    )
+    return customer, ACCESS_OWNER if decision.allowed else None
 
 
 def _refuse(refusal: NoticeRefusal | None) -> None:

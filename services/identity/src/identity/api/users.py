@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Response
 
-from identity.api.auth import AdministeredCustomer, ManagedUser
+from identity.api.auth import AdministeredCustomer, InvitingCustomer, ManagedUser
 from identity.deps import DepsDep
 from identity.models import User
 from identity.schemas import (
@@ -46,8 +46,11 @@ async def check_link(
 
 
 @router.get("/v1/me", response_model=Me)
-async def me(principal: CurrentPrincipal, session: SessionDep) -> Me:
+async def me(principal: CurrentPrincipal, session: SessionDep, deps: DepsDep) -> Me:
+    """The caller; ``profile`` is what delegation holds now (the one truth about rights),
+    not the profile given at invitation."""
     user = await users.me(session, principal)
+    current = await users.current_profile(deps, user)
     return Me(
         user_id=user.id,
         kind=user.kind,
@@ -57,8 +60,8 @@ async def me(principal: CurrentPrincipal, session: SessionDep) -> Me:
         last_name=user.last_name,
         locale=user.locale,
         status=user.status,
-        profile=user.profile,
-        subprofiles=list(user.subprofiles or []),
+        profile=current.profile,
+        subprofiles=current.subprofiles,
     )
 
 
@@ -81,7 +84,7 @@ def _out(user: User) -> UserOut:
 
 @router.post("/v1/customers/{customer_id}/users", status_code=201, response_model=Invited)
 async def invite(
-    customer: AdministeredCustomer,
+    customer: InvitingCustomer,
     body: InviteIn,
     principal: CurrentPrincipal,
     session: SessionDep,

@@ -9,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity import audit
 from identity import repository as repo
 from identity.deps import Deps
-from identity.domain import contract_ended, may_administer_profile
+from identity.domain import contract_ended
 from identity.models import Customer, User
+from identity.profiles import CurrentProfile
 from identity.schemas import InviteIn
 from identity.service.confirmations import request_user_confirmation
 from identity.service.events import user_created, user_deactivated
 from servicekit.auth import Principal
 from servicekit.pagination import Page
-from servicekit.problems import Conflict, Forbidden, Unauthorized, ValidationFailed
+from servicekit.problems import Conflict, Unauthorized, ValidationFailed
 
 
 async def me(session: AsyncSession, principal: Principal) -> User:
@@ -26,19 +27,11 @@ async def me(session: AsyncSession, principal: Principal) -> User:
     return user
 
 
-async def _actor_profile(session: AsyncSession, principal: Principal) -> str | None:
-    """The acting user's profile as identity recorded it (None for operator/service)."""
-    if principal.is_operator or principal.is_service:
-        return None
-    actor = await repo.get_user(session, principal.user_id)
-    return actor.profile if actor else None
-
-
-def _check_profile_power(principal: Principal, actor_profile: str | None, target: str) -> None:
-    if principal.is_operator or principal.is_service:
-        return
-    if not may_administer_profile(actor_profile, target):
-        raise Forbidden(f"Your profile may not administer a user with profile {target}")
+async def current_profile(deps: Deps, user: User) -> CurrentProfile:
+    """What delegation holds for the user now; operator staff have no customer profile."""
+    if user.kind == "operator" or user.customer_id is None:
+        return CurrentProfile(None, [])
+    return await deps.profiles.current(user.customer_id, user.id)
 
 
 async def invite(
@@ -48,8 +41,8 @@ async def invite(
     customer: Customer,
     form: InviteIn,
 ) -> User:
-    """Invite a user into ``customer`` (one the caller administers, ``api.auth``)."""
-    _check_profile_power(principal, await _actor_profile(session, principal), form.profile)
+    """Invite a user into ``customer`` (one the caller administers and, for an access
+    owner, whose owners the caller appoints: delegation's answers, ``api.auth``)."""
     now = deps.now()
     if contract_ended(form.contract.ends_on, now.date()):
         raise ValidationFailed(
@@ -110,12 +103,12 @@ async def deactivate(
 ) -> User:
     """Deactivate a user (one of a customer the caller administers, locked: ``api.auth``):
     no more logins, refresh families revoked, open links expired, and
-    ``user.deactivated`` tells delegation to drop every right. Idempotent."""
+    ``user.deactivated`` tells delegation to drop every right. Idempotent. Whether the
+    caller may remove this user is delegation's answer (``api.auth.managed_user``)."""
     if user.status == "deactivated":
         return user
     if not (principal.is_operator or principal.is_service) and principal.subject == str(user.id):
         raise Conflict("You cannot remove yourself; ask another administrator")
-    _check_profile_power(principal, await _actor_profile(session, principal), user.profile or "")
     now = deps.now()
     user.status = "deactivated"
     user.deactivated_at = now
