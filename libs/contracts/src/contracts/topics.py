@@ -153,13 +153,13 @@ _TOPICS: list[TopicSpec] = [
         UserCreatedV1,
         "A user was created (invited or registrant).",
         producers=("identity",),
-        consumers=("delegation", "notifier"),
+        consumers=("delegation", "fleet", "notifier"),
     ),
     _event_topic(
         UserDeactivatedV1,
         "A user was deactivated; all their rights go.",
         producers=("identity",),
-        consumers=("delegation", "notifier"),
+        consumers=("delegation", "fleet", "notifier"),
     ),
     _event_topic(
         CustomerTerminatedV1,

@@ -8,9 +8,9 @@ from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
 from contracts.events.billing import UsageRatedV1
 from contracts.events.catalogue import CataloguePublishedV1
-from contracts.events.identity import CustomerTerminatedV1
+from contracts.events.identity import CustomerTerminatedV1, UserCreatedV1, UserDeactivatedV1
 from fleet.deps import Deps
-from fleet.service import catalogue, consumption, customers
+from fleet.service import catalogue, consumption, customers, users
 from servicekit.consumer import Handler
 
 
@@ -30,8 +30,20 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
     ) -> None:
         await catalogue.store_version(session, deps, payload)
 
+    async def on_user_created(
+        session: AsyncSession, event: CloudEvent, payload: UserCreatedV1
+    ) -> None:
+        await users.record_user(session, deps, payload)
+
+    async def on_user_deactivated(
+        session: AsyncSession, event: CloudEvent, payload: UserDeactivatedV1
+    ) -> None:
+        await users.deactivate_user(session, deps, payload)
+
     return {
         UsageRatedV1: on_usage_rated,
         CustomerTerminatedV1: on_customer_terminated,
         CataloguePublishedV1: on_catalogue_published,
+        UserCreatedV1: on_user_created,
+        UserDeactivatedV1: on_user_deactivated,
     }

@@ -184,3 +184,17 @@ class CatalogueVersion(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     document: Mapped[dict[str, object]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(Base):
+    """The users of the customers, as identity announced them (``user.created``,
+    ``user.deactivated``): a SIM's end user must be an active service user of the SIM's
+    customer (ADR 0020)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    profile: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))  # active | deactivated
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,6 +20,7 @@ from fleet.models import (
     SimHistory,
     TerminatedCustomer,
     UsageCounter,
+    User,
 )
 from servicekit.db import utcnow
 from servicekit.pagination import Keyset, Page
@@ -360,3 +361,8 @@ class CatalogueCache:
             self._versions = [Catalogue.from_document(r.document) for r in rows]
             self._numbers = [r.version for r in rows]
         return self._versions
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """A user as identity's events told fleet (``fleet.service.users``)."""
+    return await session.get(User, user_id)

@@ -9,6 +9,7 @@ from fleet_factories import new_id, random_iccid, random_imsi, random_msisdn, si
 from openpyxl import load_workbook
 
 from .conftest import Fleet
+from .test_end_user import known_users, user_created
 
 pytestmark = pytest.mark.integration
 
@@ -308,6 +309,8 @@ async def test_the_end_user_is_set_published_and_cleared(fleet: Fleet):
     sim = await fleet.provision(customer)
     sim_id = sim["sim_id"]
     end_user = new_id()
+    await fleet.publish(user_created(end_user, customer, "service_user"))
+    await known_users(fleet, {end_user})
     url = f"/v1/sims/{sim_id}/end-user"
     resp = await fleet.client.put(url, json={"user_id": end_user}, headers=fleet.operator())
     assert resp.status_code == 200 and resp.json()["end_user_id"] == end_user

@@ -22,6 +22,7 @@ from fleet.service.common import (
     record_history,
 )
 from fleet.service.fleet_manager import enforce_threshold
+from fleet.service.users import may_be_end_user
 from servicekit.problems import Conflict, NotFound, ValidationFailed
 
 
@@ -189,10 +190,18 @@ async def remove_option(
 async def set_end_user(
     session: AsyncSession, deps: Deps, sim: Sim, user_id: uuid.UUID | None, actor: Actor
 ) -> Sim:
-    """Idempotent: naming the current end user again changes and publishes nothing."""
+    """Idempotent: naming the current end user again changes and publishes nothing. The
+    end user must be an active service user of the SIM's customer [8.6]: another
+    customer's user, an unknown id or another profile is a 422 that changes nothing
+    (the same answer for each, so it reveals no other customer's users)."""
     sim = await locked_active(session, sim)
     if sim.end_user_id == user_id:
         return sim
+    if user_id is not None and not await may_be_end_user(session, user_id, sim.customer_id):
+        raise ValidationFailed(
+            "The end user must be an active service user of the SIM's customer",
+            errors=[{"field": "user_id", "message": "not a service user of this customer"}],
+        )
     previous = sim.end_user_id
     now = deps.now()
     sim.end_user_id = user_id
