@@ -50,14 +50,28 @@ class Customer(Base):
 
 
 class Affiliate(Base):
-    """[9.1] An affiliated company listed at registration, known by enterprise number
-    only: when a customer with that number exists, the parent's access owner owns it."""
+    """[9.1] An affiliated company listed at registration, known by enterprise number.
+    Informational: a listed number confers nothing (``AffiliateLink`` does)."""
 
     __tablename__ = "customer_affiliates"
     __table_args__ = (PrimaryKeyConstraint("customer_id", "enterprise_number"),)
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     enterprise_number: Mapped[str] = mapped_column(String(10), index=True)
+
+
+class AffiliateLink(Base):
+    """[9.1] A customer operator staff confirmed as an affiliate of ``parent_id`` when
+    accepting the parent's registration: the parent's access owner owns it too. Only
+    ``customer.registered``'s ``confirmed_affiliates`` creates one, never a later
+    registration under a listed number."""
+
+    __tablename__ = "affiliate_links"
+    __table_args__ = (PrimaryKeyConstraint("parent_id", "affiliate_id"),)
+
+    parent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    affiliate_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class User(Base):

@@ -13,7 +13,15 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delegation.domain import Grant, Person, Scope, SimFacts
-from delegation.models import Affiliate, Assignment, Customer, Sim, ThirdPartyDelegation, User
+from delegation.models import (
+    Affiliate,
+    AffiliateLink,
+    Assignment,
+    Customer,
+    Sim,
+    ThirdPartyDelegation,
+    User,
+)
 from servicekit.pagination import Keyset, Page
 
 ACTIVE = "active"
@@ -94,6 +102,16 @@ async def replace_affiliates(
     await session.flush()
 
 
+async def replace_affiliate_links(
+    session: AsyncSession, parent_id: UUID, affiliate_ids: Iterable[UUID], at: datetime
+) -> None:
+    """The confirmed affiliates of ``parent_id`` [9.1], as its acceptance decided."""
+    await session.execute(delete(AffiliateLink).where(AffiliateLink.parent_id == parent_id))
+    for affiliate_id in sorted(set(affiliate_ids) - {parent_id}):
+        session.add(AffiliateLink(parent_id=parent_id, affiliate_id=affiliate_id, confirmed_at=at))
+    await session.flush()
+
+
 async def terminated_among(session: AsyncSession, customer_ids: Collection[UUID]) -> set[UUID]:
     if not customer_ids:
         return set()
@@ -110,19 +128,18 @@ async def group_links(
     parent_ids: Collection[UUID] | None = None,
     child_ids: Collection[UUID] | None = None,
 ) -> set[tuple[UUID, UUID]]:
-    """(parent, affiliate) pairs [9.1]: the parent listed the affiliate's enterprise
-    number at registration and the affiliate is a registered customer."""
+    """(parent, affiliate) pairs [9.1]: operator staff confirmed the affiliate when
+    accepting the parent's registration. A listed enterprise number alone links nothing,
+    whenever a company registers under it."""
     if parent_ids is not None and not parent_ids:
         return set()
     if child_ids is not None and not child_ids:
         return set()
-    query = select(Affiliate.customer_id, Customer.customer_id).join(
-        Customer, Customer.enterprise_number == Affiliate.enterprise_number
-    )
+    query = select(AffiliateLink.parent_id, AffiliateLink.affiliate_id)
     if parent_ids is not None:
-        query = query.where(Affiliate.customer_id.in_(parent_ids))
+        query = query.where(AffiliateLink.parent_id.in_(parent_ids))
     if child_ids is not None:
-        query = query.where(Customer.customer_id.in_(child_ids))
+        query = query.where(AffiliateLink.affiliate_id.in_(child_ids))
     rows = await session.execute(query)
     return {(parent, child) for parent, child in rows if parent != child}
 

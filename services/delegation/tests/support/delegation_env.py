@@ -94,9 +94,13 @@ class Env:
         wants_access_owner: bool = True,
         affiliates: list[str] | None = None,
         number: str | None = None,
+        confirmed: list[UUID] | None = None,
     ) -> Customer:
         registered = factories.customer_registered(
-            wants_access_owner=wants_access_owner, affiliates=affiliates, number=number
+            wants_access_owner=wants_access_owner,
+            affiliates=affiliates,
+            number=number,
+            confirmed=confirmed,
         )
         customer_id, registrant = registered.customer_id, registered.registrant_user_id
         number = registered.enterprise_number

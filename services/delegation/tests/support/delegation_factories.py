@@ -126,12 +126,14 @@ def customer_registered(
     wants_access_owner: bool = True,
     affiliates: list[str] | None = None,
     number: str | None = None,
+    confirmed: list[UUID] | None = None,
 ) -> CustomerRegisteredV1:
     return CustomerRegisteredV1(
         customer_id=customer_id or uuid.uuid4(),
         enterprise_number=number or enterprise_number(),
         company_name=f"Brouwerij {suffix()}",
         affiliates=affiliates or [],
+        confirmed_affiliates=confirmed or [],
         registrant_user_id=registrant or uuid.uuid4(),
         wants_access_owner=wants_access_owner,
         accepted_at=now(),

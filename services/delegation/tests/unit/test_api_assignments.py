@@ -342,10 +342,27 @@ async def test_ended_contracts_are_revoked_by_the_sweep(env: Env) -> None:
     assert len(await _changes(env, pu)) == 2
 
 
-async def test_affiliate_registered_later_falls_under_the_parents_access_owner(env: Env) -> None:
+async def test_a_listed_affiliate_registering_later_falls_under_nobody(env: Env) -> None:
     number = enterprise_number()
     parent = await env.register(affiliates=[number])
     child = await env.register(number=number)
+    d = await env.check(parent.registrant, "invoice.read", customer_resource(child.customer_id))
+    assert d == {"allowed": False, "reason": "other_customer"}
+
+
+async def test_a_listed_affiliate_registered_earlier_falls_under_nobody_unconfirmed(
+    env: Env,
+) -> None:
+    child = await env.register()
+    parent = await env.register(affiliates=[child.enterprise_number])
+    for action in ("invoice.read", "user.manage", "role.grant"):
+        d = await env.check(parent.registrant, action, customer_resource(child.customer_id))
+        assert d["allowed"] is False, action
+
+
+async def test_a_confirmed_affiliate_falls_under_the_parents_access_owner(env: Env) -> None:
+    child = await env.register()
+    parent = await env.register(affiliates=[child.enterprise_number], confirmed=[child.customer_id])
     d = await env.check(parent.registrant, "invoice.read", customer_resource(child.customer_id))
     assert d == {"allowed": True, "reason": "access_owner_affiliate"}
     assert (

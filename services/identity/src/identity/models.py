@@ -94,6 +94,9 @@ class Customer(Base):
     contact_email: Mapped[str] = mapped_column(String(254))
     wants_access_owner: Mapped[bool] = mapped_column(Boolean)
     affiliates: Mapped[list[str]] = mapped_column(JSON)
+    # [9.1] The customers operator staff confirmed as affiliates when accepting (ids as
+    # text); a listed number alone confers nothing.
+    confirmed_affiliates: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     accepted_at: Mapped[datetime] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     terminated_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 from uuid import UUID
 
 from servicekit.http import ServiceClient
@@ -27,6 +28,8 @@ class CurrentProfile:
 
 class Profiles(Protocol):
     async def current(self, customer_id: UUID, user_id: UUID) -> CurrentProfile: ...
+
+    async def access_owners(self, customer_id: UUID) -> list[UUID]: ...
 
     async def close(self) -> None: ...
 
@@ -64,6 +67,33 @@ class DelegationProfiles:
             return strongest(list(page["items"]))
         except (KeyError, TypeError) as exc:
             raise ServiceUnavailable("The delegation service gave an unreadable answer") from exc
+
+    async def access_owners(self, customer_id: UUID) -> list[UUID]:
+        """The customer's own access owners now (not through a group, not third party)."""
+        owners: list[UUID] = []
+        cursor: str | None = None
+        while True:
+            path = f"/v1/customers/{customer_id}/assignments?limit=100"
+            page = await self.delegation.get_json(
+                path + (f"&cursor={quote(cursor)}" if cursor else "")
+            )
+            if page is None:
+                return owners
+            try:
+                owners += [
+                    UUID(str(a["user_id"]))
+                    for a in page["items"]
+                    if a.get("profile") == "access_owner"
+                    and a.get("status") == "active"
+                    and not a.get("third_party")
+                ]
+                cursor = page.get("next_cursor")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ServiceUnavailable(
+                    "The delegation service gave an unreadable answer"
+                ) from exc
+            if not cursor:
+                return sorted(set(owners))
 
     async def close(self) -> None:
         await self.delegation.close()

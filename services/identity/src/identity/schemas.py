@@ -153,9 +153,32 @@ class RegistrationOut(BaseModel):
     decided_at: datetime | None
 
 
+class AcceptIn(Strict):
+    """Optional body of the accept route [9.1]: the listed affiliates operator staff
+    confirm. A listed affiliate not confirmed here gets no link, now or later."""
+
+    confirmed_affiliates: list[EnterpriseNumber] = Field(default_factory=list, max_length=200)
+
+    @field_validator("confirmed_affiliates")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class AffiliateOut(BaseModel):
+    enterprise_number: str
+    # The affiliate's customer, when it is one (active) at acceptance.
+    customer_id: UUID | None
+    confirmed: bool
+    # The affiliate already has an access owner of its own (told by mail of the link).
+    has_access_owner: bool
+
+
 class Accepted(BaseModel):
     customer_id: UUID
     status: str
+    affiliates: list[AffiliateOut] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 # -- confirmation ----------------------------------------------------------------------

@@ -42,6 +42,22 @@ class FakeProfiles:
             return CurrentProfile(None, [])
         return CurrentProfile(user.profile, list(user.subprofiles or []))
 
+    async def access_owners(self, customer_id: uuid.UUID) -> list[uuid.UUID]:
+        """The customer's active users whose profile (as user.created left it) is owner."""
+        async with self.db.sessions() as session:
+            rows = await session.scalars(
+                select(User.id).where(
+                    User.customer_id == customer_id,
+                    User.status.in_(("active", "pending_confirmation")),
+                    User.profile == "access_owner",
+                )
+            )
+            return [
+                u
+                for u in rows
+                if self.now.get(u, CurrentProfile("access_owner", [])).profile == "access_owner"
+            ]
+
     async def close(self) -> None:
         return None
 

@@ -58,7 +58,20 @@ async def accepted_with_three_events(
         headers=await stack.operator(),
     )
     assert accepted.status_code == 200, accepted.text
-    assert accepted.json() == {"customer_id": customer_id, "status": "active"}
+    assert accepted.json() == {
+        "customer_id": customer_id,
+        "status": "active",
+        # Listed, not confirmed: no link [9.1]; not a customer either.
+        "affiliates": [
+            {
+                "enterprise_number": "0202239951",
+                "customer_id": None,
+                "confirmed": False,
+                "has_access_owner": False,
+            }
+        ],
+        "warnings": [],
+    }
 
     # Four events, in one transaction, keyed by the customer (the last for its audit trail).
     events = await stack.outbox_events(customer_id)

@@ -62,6 +62,7 @@ CATALOGUE: dict[str, TemplateSpec] = {
     "account_deactivated": _spec("email", (), "first_name", "company_name", "reason"),
     "account_deactivation_notice": _spec("email", ("user_count",), "company_name"),
     "application_deactivation_notice": _spec("email", ("application",), "company_name"),
+    "affiliate_linked": _spec("email", ("parent_company",), "first_name", "company_name"),
 }
 
 

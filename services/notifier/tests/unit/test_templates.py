@@ -12,6 +12,7 @@ SAMPLE_PARAMS = {
     "confirm_url": URL,
     "first_name": "Anne",
     "company_name": "Acme BV",
+    "parent_company": "Acme Group NV",
     "billing_account_name": "Mobile fleet",
     "invoice_number": "F2026-000123",
     "period": "2026-10",

@@ -47,8 +47,13 @@ class CustomerRegisteredV1(EventPayload):
     company_name: str = Field(min_length=1)
     affiliates: list[EnterpriseNumber] = Field(
         default_factory=list,
-        description="Enterprise numbers of the affiliated companies listed at registration; "
-        "the access owner is access owner of these too.",
+        description="Enterprise numbers of the affiliated companies listed at registration. "
+        "A listed number confers nothing by itself [9.1]: only confirmed_affiliates do.",
+    )
+    confirmed_affiliates: list[UUID] = Field(
+        default_factory=list,
+        description="Customers the operator confirmed, when accepting, as affiliates of this "
+        "one: its access owner is access owner of these too. Never created implicitly.",
     )
     registrant_user_id: UUID = Field(description="The person who registered the customer.")
     wants_access_owner: bool = Field(

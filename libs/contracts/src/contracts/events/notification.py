@@ -39,6 +39,9 @@ TEMPLATES: dict[str, str] = {
     "user_count; optional company_name",
     "application_deactivation_notice": "An application unused for 6 months was deactivated. "
     "params: application; optional company_name",
+    "affiliate_linked": "The recipient's company was confirmed as an affiliate of another "
+    "customer, whose access owner now administers it too. params: parent_company; optional "
+    "first_name, company_name",
 }
 """Template names for producers and the notifier to share, with the params each uses.
 

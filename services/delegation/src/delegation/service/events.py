@@ -47,9 +47,13 @@ async def customer_registered(
     customer.wants_access_owner = payload.wants_access_owner
     customer.registered_at = payload.accepted_at
     customer.updated_at = deps.now()
-    # [9.1] Affiliates are known by enterprise number only; a customer registered with
-    # one of them later falls under this customer's access owner from then on.
+    # [9.1] Listed numbers are kept for the record; only the affiliates operator staff
+    # confirmed at acceptance are linked. A company registering later under a listed
+    # number falls under nobody's access owner by itself.
     await repo.replace_affiliates(session, payload.customer_id, payload.affiliates)
+    await repo.replace_affiliate_links(
+        session, payload.customer_id, payload.confirmed_affiliates, payload.accepted_at
+    )
 
 
 async def user_created(session: AsyncSession, deps: Deps, payload: UserCreatedV1) -> None:

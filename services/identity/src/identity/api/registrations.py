@@ -11,7 +11,9 @@ from identity.deps import DepsDep
 from identity.models import Registration
 from identity.schemas import (
     Accepted,
+    AcceptIn,
     AddressOut,
+    AffiliateOut,
     RegistrantOut,
     RegistrationCreated,
     RegistrationIn,
@@ -74,10 +76,33 @@ async def list_registrations(
 
 @router.post("/v1/operator/registrations/{registration_id}/accept", response_model=Accepted)
 async def accept(
-    registration_id: UUID, operator: OperatorPrincipal, session: SessionDep, deps: DepsDep
+    registration_id: UUID,
+    operator: OperatorPrincipal,
+    session: SessionDep,
+    deps: DepsDep,
+    body: AcceptIn | None = None,
 ) -> Accepted:
-    customer = await registrations.accept(session, deps, registration_id, operator)
-    return Accepted(customer_id=customer.id, status=customer.status)
+    """The agreement starts. [9.1] Listed affiliates become affiliates (the access owner
+    administers them too) only when listed in ``confirmed_affiliates``; the answer says
+    which affiliates are customers and warns when one already has its own access owner
+    (who is told by mail). The body is optional: without it nothing is confirmed."""
+    done = await registrations.accept(
+        session, deps, registration_id, operator, body.confirmed_affiliates if body else []
+    )
+    return Accepted(
+        customer_id=done.customer.id,
+        status=done.customer.status,
+        affiliates=[
+            AffiliateOut(
+                enterprise_number=a.enterprise_number,
+                customer_id=a.customer_id,
+                confirmed=a.confirmed,
+                has_access_owner=a.has_access_owner,
+            )
+            for a in done.affiliates
+        ],
+        warnings=done.warnings,
+    )
 
 
 @router.post("/v1/operator/registrations/{registration_id}/reject", response_model=RegistrationOut)

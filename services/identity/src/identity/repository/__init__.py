@@ -3,6 +3,7 @@
 from identity.repository.accounts import (
     REGISTRATIONS_OLDEST_FIRST,
     USERS_OLDEST_FIRST,
+    active_customer_by_enterprise,
     active_customer_for_enterprise,
     expire_confirmations_of_customer,
     expire_confirmations_of_user,
@@ -55,6 +56,7 @@ __all__ = [
     "AUDIT_CHAIN_LOCK",
     "REGISTRATIONS_OLDEST_FIRST",
     "USERS_OLDEST_FIRST",
+    "active_customer_by_enterprise",
     "active_customer_for_enterprise",
     "active_signing_key",
     "audit_entries",

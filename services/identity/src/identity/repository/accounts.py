@@ -80,6 +80,11 @@ async def active_customer_for_enterprise(session: AsyncSession, number: str) -> 
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
+async def active_customer_by_enterprise(session: AsyncSession, number: str) -> Customer | None:
+    stmt = select(Customer).where(Customer.enterprise_number == number, Customer.status == "active")
+    return (await session.scalars(stmt.limit(1))).first()
+
+
 # -- users and credentials -------------------------------------------------------------
 
 

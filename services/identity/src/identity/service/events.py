@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from contracts.events.identity import (
@@ -24,6 +25,7 @@ def customer_registered(customer: Customer, user: User, now: datetime) -> Custom
         enterprise_number=customer.enterprise_number,
         company_name=customer.company_name,
         affiliates=list(customer.affiliates),
+        confirmed_affiliates=[uuid.UUID(c) for c in customer.confirmed_affiliates or []],
         registrant_user_id=user.id,
         wants_access_owner=customer.wants_access_owner,
         accepted_at=now,
