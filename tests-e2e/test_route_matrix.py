@@ -1,0 +1,177 @@
+"""The cross-customer matrix: every route of every service's OpenAPI document, called with
+the token of ANOTHER customer's access owner on ids that belong to the first customer,
+is refused (403 or 404) and writes or publishes nothing.
+
+The routes come from each running service's ``/openapi.json``: a new route is covered
+without editing this test. Path parameters are filled with the first customer's ids by
+name (``customer_id``, ``billing_account_id``, ``invoice_id``, ``sim_id``, ``user_id``,
+``assignment_id``, ``registration_id``; any other id is a fresh UUID, any other text a
+word). The exceptions are rules, not a list of routes; each is named where it applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from portal_client import Portal, Sinks, last_month, run_billing, set_up_account, usage_records
+from stack import SERVICES
+
+REFUSED = {403, 404}
+METHODS = ("get", "post", "put", "patch", "delete")
+# Tables that change by design on any request, the caller's or not: the audit trail
+# records refusals (issue 6, item 11), and consumers' bookkeeping of events in flight.
+BOOKKEEPING = re.compile(r"^(audit.*|inbox.*|dead_letter.*|alembic_version)$")
+
+
+@pytest.fixture(scope="module")
+def world(portal: Portal, sinks: Sinks) -> dict[str, Any]:
+    """Customer A with a billing account, a SIM, an invoice; B's access owner."""
+    owner = portal.onboard(sinks)
+    stranger = portal.onboard(sinks)
+    acct = set_up_account(portal, sinks, owner, alerts=["email"])
+    period = last_month()
+    portal.billing.post(
+        "/v1/operator/usage",
+        headers=portal.operator(),
+        json={"records": usage_records(acct["account_id"], acct["msisdn"], period)[:1]},
+    )
+    run_billing(portal, period, [acct["account_id"]])
+    [invoice] = portal.billing.get(
+        f"/v1/billing-accounts/{acct['account_id']}/invoices", headers=owner["headers"]
+    ).json()["items"]
+    [assignment] = portal.delegation.get(
+        f"/v1/customers/{owner['customer_id']}/assignments",
+        headers=owner["headers"],
+        params={"user_id": owner["user_id"]},
+    ).json()["items"]
+    ids = {
+        "customer_id": owner["customer_id"],
+        "billing_account_id": acct["account_id"],
+        "invoice_id": invoice["invoice_id"],
+        "sim_id": acct["sim_id"],
+        "user_id": owner["user_id"],
+        "assignment_id": assignment["assignment_id"],
+        "registration_id": owner["registration_id"],
+    }
+    return {"ids": ids, "stranger": stranger, "owner": owner}
+
+
+def routes(portal: Portal) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for service in SERVICES:
+        document = portal.http[service].get("/openapi.json").json()
+        for path, item in document["paths"].items():
+            for method in METHODS:
+                if method in item:
+                    yield service, method, path, item[method]
+
+
+def fill(path: str, operation: dict[str, Any], ids: dict[str, str]) -> str:
+    for param in operation.get("parameters", []):
+        if param["in"] != "path":
+            continue
+        name = param["name"]
+        schema = param.get("schema", {})
+        value = ids.get(name) or (
+            str(uuid.uuid4()) if schema.get("format") == "uuid" else "DATA_5GB"
+        )
+        path = path.replace("{" + name + "}", value)
+    return path
+
+
+def snapshot(stack: Any) -> dict[str, str]:
+    """A digest of every table's rows (and the outbox's count), per service database."""
+    import asyncpg
+
+    async def take() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for service in SERVICES:
+            url = stack.service_env[service][f"{service.upper()}_DATABASE_URL"]
+            conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+            try:
+                tables = [
+                    r["tablename"]
+                    for r in await conn.fetch(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    )
+                ]
+                for table in sorted(t for t in tables if not BOOKKEEPING.match(t)):
+                    if table == "outbox":
+                        # Rows leave once published: count what was ever written (seq).
+                        query = "SELECT coalesce(max(seq), 0)::text FROM outbox"
+                    else:
+                        query = (
+                            f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+                            f' FROM "{table}" t'
+                        )
+                    out[f"{service}.{table}"] = str(await conn.fetchval(query))
+            finally:
+                await conn.close()
+        return out
+
+    return asyncio.run(take())
+
+
+def settled(stack: Any) -> dict[str, str]:
+    """Wait until the onboarding's events have worked through (two equal snapshots)."""
+    previous = snapshot(stack)
+    for _ in range(60):
+        current = snapshot(stack)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("the system never settled")
+
+
+def allowed_exception(
+    service: str, method: str, path: str, op: dict[str, Any], status: int
+) -> bool:
+    """The rules under which an answer other than 403/404 reveals and changes nothing."""
+    params = [p for p in op.get("parameters", []) if p["in"] == "path"]
+    # Rule 1: a route with a required body validates it before anything else (delegation's
+    # dependencies declare the body, see its api/auth.py); an empty body is a 422 that
+    # reads no customer data. Writes are still checked below.
+    if status == 422 and op.get("requestBody", {}).get("required"):
+        return True
+    # Rule 2: a route without path parameters names no object of customer A: it answers
+    # for the caller's own customer (e.g. /v1/me) or for nobody (public catalogue,
+    # registration, token). Its answer is checked for A's ids instead.
+    if not params:
+        return True
+    # Rule 3: a route that authenticates by signature, not bearer token (the bank's
+    # callback), refuses a bearer caller with 401 before it reads anything.
+    return status == 401 and "callback" in path
+
+
+def test_another_customers_owner_is_refused_on_every_route_and_writes_nothing(
+    stack: Any, portal: Portal, world: dict[str, Any]
+) -> None:
+    ids, stranger = world["ids"], world["stranger"]
+    before = settled(stack)
+    seen, wrong = 0, []
+    for service, method, path, op in routes(portal):
+        url = fill(path, op, ids)
+        kwargs: dict[str, Any] = {"headers": stranger["headers"]}
+        if method in ("post", "put", "patch"):
+            kwargs["json"] = {}
+        resp = portal.http[service].request(method.upper(), url, **kwargs)
+        seen += 1
+        leaked = [name for name, value in ids.items() if value in resp.text]
+        if resp.status_code in REFUSED:
+            continue
+        if allowed_exception(service, method, path, op, resp.status_code) and not leaked:
+            continue
+        wrong.append((service, method.upper(), path, resp.status_code, leaked))
+    after = snapshot(stack)
+    assert seen > 60  # the six documents were read
+    assert wrong == []
+    changed = {
+        k: (before.get(k), after.get(k))
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k)
+    }
+    assert changed == {}
