@@ -100,7 +100,8 @@ def running_stack(
     )
     stack.start_all()
     try:
-        stack.wait_ready(timeout_s=180)
+        # A loaded shared machine may need longer: E2E_READY_TIMEOUT_S.
+        stack.wait_ready(timeout_s=float(os.environ.get("E2E_READY_TIMEOUT_S", "180")))
         yield stack
     finally:
         stack.stop_all()

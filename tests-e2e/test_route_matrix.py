@@ -21,6 +21,10 @@ import pytest
 from portal_client import Portal, Sinks, last_month, run_billing, set_up_account, usage_records
 from stack import SERVICES
 
+# Starting six services, two customers and a billing run outlast the default 300 s on a
+# shared, loaded machine.
+pytestmark = pytest.mark.timeout(1500)
+
 REFUSED = {403, 404}
 METHODS = ("get", "post", "put", "patch", "delete")
 # Tables that change by design on any request, the caller's or not: the audit trail
