@@ -254,8 +254,9 @@ async def require_with(
     The refusal must not reveal what the caller may not see: it is 404 ("no such ...")
     unless the caller may see the object, then 403. The caller may see it when
     ``visible_with`` (usually the read action) is allowed, or when ``known`` says the
-    caller knows of it anyway (e.g. their own customer). Operator staff and services
-    pass without asking. The delegation client and its test double both answer through
+    caller knows of it anyway (e.g. their own customer). Operator staff pass without
+    asking; so do services, which only reach routes that admitted their token's scope
+    (``servicekit.auth.principal_or_service``; every other route refuses them). The delegation client and its test double both answer through
     this function, so a service's tests see exactly the production 404/403 behaviour.
     """
     if not actions:
