@@ -21,7 +21,12 @@ def test_registrant_becomes_access_owner_and_may_read_only_own_customers_invoice
     assert early.status_code == 401
 
     accepted = portal.accept(reg["registration_id"])
-    assert accepted == {"customer_id": reg["customer_id"], "status": "active"}
+    assert accepted == {
+        "customer_id": reg["customer_id"],
+        "status": "active",
+        "affiliates": [],  # none listed, none confirmed [9.1]
+        "warnings": [],
+    }
     mail = sinks.wait_mail(reg["email"])[0]
     token = sinks.link_token(mail)
 

@@ -74,17 +74,28 @@ def routes(portal: Portal) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
                     yield service, method, path, item[method]
 
 
-def fill(path: str, operation: dict[str, Any], ids: dict[str, str]) -> str:
+def _value(name: str, schema: dict[str, Any], ids: dict[str, str]) -> str:
+    """A's id for a known name; else the first allowed value, a fresh UUID, or a word."""
+    if name in ids:
+        return ids[name]
+    for option in [schema, *schema.get("anyOf", [])]:
+        if option.get("enum"):
+            return str(option["enum"][0])
+        if option.get("format") == "uuid":
+            return str(uuid.uuid4())
+    return "DATA_5GB"
+
+
+def fill(path: str, operation: dict[str, Any], ids: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The path with its parameters filled, and the required query parameters."""
+    query: dict[str, str] = {}
     for param in operation.get("parameters", []):
-        if param["in"] != "path":
-            continue
-        name = param["name"]
-        schema = param.get("schema", {})
-        value = ids.get(name) or (
-            str(uuid.uuid4()) if schema.get("format") == "uuid" else "DATA_5GB"
-        )
-        path = path.replace("{" + name + "}", value)
-    return path
+        name, schema = param["name"], param.get("schema", {})
+        if param["in"] == "path":
+            path = path.replace("{" + name + "}", _value(name, schema, ids))
+        elif param["in"] == "query" and param.get("required"):
+            query[name] = _value(name, schema, ids)
+    return path, query
 
 
 def snapshot(stack: Any) -> dict[str, str]:
@@ -158,8 +169,8 @@ def test_another_customers_owner_is_refused_on_every_route_and_writes_nothing(
     before = settled(stack)
     seen, wrong = 0, []
     for service, method, path, op in routes(portal):
-        url = fill(path, op, ids)
-        kwargs: dict[str, Any] = {"headers": stranger["headers"]}
+        url, query = fill(path, op, ids)
+        kwargs: dict[str, Any] = {"headers": stranger["headers"], "params": query}
         if method in ("post", "put", "patch"):
             kwargs["json"] = {}
         resp = portal.http[service].request(method.upper(), url, **kwargs)

@@ -256,8 +256,9 @@ async def require_with(
     ``visible_with`` (usually the read action) is allowed, or when ``known`` says the
     caller knows of it anyway (e.g. their own customer). Operator staff pass without
     asking; so do services, which only reach routes that admitted their token's scope
-    (``servicekit.auth.principal_or_service``; every other route refuses them). The delegation client and its test double both answer through
-    this function, so a service's tests see exactly the production 404/403 behaviour.
+    (``servicekit.auth.principal_or_service``; every other route refuses them). The
+    delegation client and its test double both answer through this function, so a
+    service's tests see exactly the production 404/403 behaviour.
     """
     if not actions:
         raise ValueError("require needs at least one action")

@@ -128,8 +128,9 @@ async def open_account(j: Journey) -> None:
     assert r.status_code == 403
     r = await j.client.get(f"/v1/customers/{j.customer}/billing-accounts", headers=j.user)
     assert [a["billing_account_id"] for a in r.json()["items"]] == [j.account]
+    # Another customer's list, of which the caller may see nothing: 404, not an empty page.
     r = await j.client.get(f"/v1/customers/{j.customer}/billing-accounts", headers=j.other)
-    assert r.status_code == 200 and r.json()["items"] == []
+    assert r.status_code == 404
     r = await j.client.get(f"/v1/billing-accounts/{j.account}", headers=j.facts_reader)
     assert r.json()["status"] == "active" and r.json()["kind"] == "mobile"
     # The notifier's token reads PDFs only: not the account's facts, not its invoices.

@@ -181,8 +181,21 @@ class AccountFilter:
     active_only: bool = False
 
 
+async def _outsider_sees_nothing(
+    session: AsyncSession, principal: Principal, customer_id: UUID, ids: frozenset[UUID]
+) -> None:
+    """A list of another customer the caller may see nothing of is a 404 (as for one of
+    its objects), never an empty page: the customer's own users know it exists, and a
+    third party sees the accounts delegated to it."""
+    if principal.customer_id == customer_id:
+        return
+    accounts = await accounts_repo.existing_account_ids(session, ids)
+    if not any(a.customer_id == customer_id for a in accounts.values()):
+        raise NotFound("No such customer")
+
+
 async def listable_accounts(
-    customer_id: UUID, principal: CurrentPrincipal, deps: DepsDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> AccountFilter:
     """Users: the active accounts they may read invoices of. Administrators (who grant
     rights per billing account) see the whole list even when they may not read the
@@ -202,15 +215,18 @@ async def listable_accounts(
     except Problem:
         # Only widens the list; without an answer the user sees what they may read.
         log.warning("role.grant check failed; listing readable billing accounts only")
-        return readable
-    return AccountFilter(active_only=True) if admin.allowed else readable
+        admin = None
+    if admin is not None and admin.allowed:
+        return AccountFilter(active_only=True)
+    await _outsider_sees_nothing(session, principal, customer_id, readable.ids or frozenset())
+    return readable
 
 
 ListableAccounts = Annotated[AccountFilter, Depends(listable_accounts)]
 
 
 async def invoice_readable_accounts(
-    customer_id: UUID, principal: CurrentPrincipal, deps: DepsDep
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
 ) -> AccountFilter:
     """The accounts whose invoices the caller reads (insights): users per their rights."""
     if principal.kind != "user":
@@ -220,7 +236,9 @@ async def invoice_readable_accounts(
     )
     if str(customer_id) in visible.customer_ids:
         return AccountFilter()
-    return AccountFilter(frozenset(UUID(i) for i in visible.ids))
+    ids = frozenset(UUID(i) for i in visible.ids)
+    await _outsider_sees_nothing(session, principal, customer_id, ids)
+    return AccountFilter(ids)
 
 
 InvoiceReadableAccounts = Annotated[AccountFilter, Depends(invoice_readable_accounts)]

@@ -21,6 +21,7 @@ from fleet.service import sims
 from servicekit.app import SessionDep
 from servicekit.auth import CurrentPrincipal, OperatorPrincipal, Principal, principal_or_service
 from servicekit.delegation_client import Resource, Visible
+from servicekit.problems import NotFound
 
 READ = Action.SIM_READ
 
@@ -120,11 +121,20 @@ async def fleet_manager_activator(
     return customer_id
 
 
-async def visible_sims(principal: CurrentPrincipal, deps: DepsDep) -> Visible | None:
-    """What the caller may see in SIM lists; None for operator staff and services: all."""
+async def visible_sims(
+    customer_id: UUID, principal: CurrentPrincipal, session: SessionDep, deps: DepsDep
+) -> Visible | None:
+    """What the caller may see in a customer's SIM list; None for operator staff: all.
+    Another customer's list the caller may see nothing of is a 404 (as for one of its
+    SIMs), never an empty page; the customer's own users know it exists."""
     if principal.is_operator or principal.is_service:
         return None
-    return await deps.delegation.visible(principal.subject, "sim", READ)
+    visible = await deps.delegation.visible(principal.subject, "sim", READ)
+    if principal.customer_id == customer_id or str(customer_id) in visible.customer_ids:
+        return visible
+    if not await sims.any_of_customer(session, customer_id, {UUID(i) for i in visible.ids}):
+        raise NotFound("No such customer")
+    return visible
 
 
 ReadableSim = Annotated[Sim, Depends(readable_sim)]

@@ -63,6 +63,16 @@ async def get_sim(session: AsyncSession, sim_id: uuid.UUID) -> Sim:
     return sim
 
 
+async def any_of_customer(
+    session: AsyncSession, customer_id: uuid.UUID, sim_ids: set[uuid.UUID]
+) -> bool:
+    """Whether any of ``sim_ids`` is a SIM of ``customer_id``."""
+    if not sim_ids:
+        return False
+    page = await repo.list_sims(session, customer_id, only_ids=sim_ids, limit=1)
+    return bool(page.items)
+
+
 async def provision(session: AsyncSession, deps: Deps, new: NewSim, actor: Actor) -> Sim:
     products = await current_catalogue(session, deps)
     try:
