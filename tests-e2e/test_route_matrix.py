@@ -174,6 +174,11 @@ def test_another_customers_owner_is_refused_on_every_route_and_writes_nothing(
         if method in ("post", "put", "patch"):
             kwargs["json"] = {}
         resp = portal.http[service].request(method.upper(), url, **kwargs)
+        for _ in range(3):
+            # 503 is "try again" (an overloaded peer, fail closed): ask again for the answer.
+            if resp.status_code != 503:
+                break
+            resp = portal.http[service].request(method.upper(), url, **kwargs)
         seen += 1
         # An id the caller sent may come back (a problem's ``instance`` is the path);
         # any other of A's ids in the answer is a leak.
