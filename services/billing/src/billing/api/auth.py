@@ -2,8 +2,9 @@
 
 Each dependency loads the object (404 if absent) and asks servicekit's one 404/403 rule,
 ``delegation.require``: 404 when the caller may not even see it, 403 when they may see
-but not do this. Operators and services pass. A terminated customer's data is no longer
-available to its users, whatever rights remain.
+but not do this. Operators pass; a service's token only on the two internal reads that
+admit its scope (an account's facts, an invoice's PDF). A terminated customer's data is no
+longer available to its users, whatever rights remain.
 """
 
 from __future__ import annotations
