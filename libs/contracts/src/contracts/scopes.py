@@ -23,6 +23,8 @@ class ServiceScope(StrEnum):
     BILLING_ACCOUNT_READ = "billing:billing_account.read"
     # billing's invoice PDF (GET /v1/invoices/{id}/pdf), to attach it to the invoice mail
     INVOICE_PDF_READ = "billing:invoice_pdf.read"
+    # billing's UBL document of an invoice (GET /v1/invoices/{id}/ubl), sent over Peppol
+    INVOICE_UBL_READ = "billing:invoice_ubl.read"
     # fleet's facts of one SIM (GET /v1/sims/{id})
     SIM_READ = "fleet:sim.read"
 
@@ -40,8 +42,15 @@ SERVICE_SCOPES: dict[str, frozenset[ServiceScope]] = {
     "delegation": frozenset({ServiceScope.BILLING_ACCOUNT_READ, ServiceScope.SIM_READ}),
     "billing": frozenset({ServiceScope.RIGHTS_CHECK}),
     "fleet": frozenset({ServiceScope.RIGHTS_CHECK}),
-    # einvoice learns an account's customer and kind from billing
-    "einvoice": frozenset({ServiceScope.RIGHTS_CHECK, ServiceScope.BILLING_ACCOUNT_READ}),
+    # einvoice learns an account's customer and kind from billing, and sends the invoice's
+    # UBL document over Peppol
+    "einvoice": frozenset(
+        {
+            ServiceScope.RIGHTS_CHECK,
+            ServiceScope.BILLING_ACCOUNT_READ,
+            ServiceScope.INVOICE_UBL_READ,
+        }
+    ),
     # the notifier attaches the invoice PDF to the invoice mail
     "notifier": frozenset({ServiceScope.RIGHTS_CHECK, ServiceScope.INVOICE_PDF_READ}),
 }

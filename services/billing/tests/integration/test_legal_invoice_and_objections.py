@@ -144,6 +144,12 @@ async def test_closed_invoice_is_legal_and_has_a_valid_peppol_document(
         assert {line["vat_rate"] for line in inv["lines"]} == {"21"}
 
         url = f"/v1/invoices/{inv['invoice_id']}/ubl"
+        # einvoice's token (scope billing:invoice_ubl.read) fetches what it sends over
+        # Peppol; the notifier's (PDF only) does not.
+        einvoice = tokens.headers("einvoice", kind="service")
+        assert (await s.client.get(url, headers=einvoice)).status_code == 200
+        notifier = tokens.headers("notifier", kind="service")
+        assert (await s.client.get(url, headers=notifier)).status_code == 403
         r = await s.client.get(url, headers=s.user)
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/xml"

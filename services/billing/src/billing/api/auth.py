@@ -2,8 +2,8 @@
 
 Each dependency loads the object (404 if absent) and asks servicekit's one 404/403 rule,
 ``delegation.require``: 404 when the caller may not even see it, 403 when they may see
-but not do this. Operators pass; a service's token only on the two internal reads that
-admit its scope (an account's facts, an invoice's PDF). A terminated customer's data is no
+but not do this. Operators pass; a service's token only on the internal reads that admit
+its scope (an account's facts, an invoice's PDF or UBL document). A terminated customer's data is no
 longer available to its users, whatever rights remain.
 """
 
@@ -59,6 +59,9 @@ AccountFactsReader = Annotated[
 ]
 InvoicePdfReader = Annotated[
     Principal, Depends(principal_or_service(ServiceScope.INVOICE_PDF_READ))
+]
+InvoiceUblReader = Annotated[
+    Principal, Depends(principal_or_service(ServiceScope.INVOICE_UBL_READ))
 ]
 
 
@@ -167,6 +170,15 @@ async def pdf_readable_invoice(
 
 ReadableInvoice = Annotated[Invoice, Depends(readable_invoice)]
 PdfReadableInvoice = Annotated[Invoice, Depends(pdf_readable_invoice)]
+
+
+async def ubl_readable_invoice(
+    invoice_id: UUID, principal: InvoiceUblReader, session: SessionDep, deps: DepsDep
+) -> Invoice:
+    return await _invoice(session, deps, principal, invoice_id, Action.INVOICE_READ)
+
+
+UblReadableInvoice = Annotated[Invoice, Depends(ubl_readable_invoice)]
 UsageReadableInvoice = Annotated[Invoice, Depends(usage_readable_invoice)]
 ObjectableInvoice = Annotated[Invoice, Depends(objectable_invoice)]
 

@@ -15,6 +15,7 @@ from billing.api.auth import (
     PdfReadableInvoice,
     ReadableAccount,
     ReadableInvoice,
+    UblReadableInvoice,
     UsageReadableAccount,
     UsageReadableInvoice,
 )
@@ -230,7 +231,7 @@ async def object_to_invoice(
         }
     },
 )
-async def get_invoice_ubl(invoice: ReadableInvoice, session: SessionDep) -> Response:
+async def get_invoice_ubl(invoice: UblReadableInvoice, session: SessionDep) -> Response:
     content = await invoices.get_ubl(session, invoice)
     return Response(
         content,
