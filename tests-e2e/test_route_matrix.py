@@ -131,12 +131,14 @@ def snapshot(stack: Any) -> dict[str, str]:
     return asyncio.run(take())
 
 
-def settled(stack: Any) -> dict[str, str]:
-    """Wait until the onboarding's events have worked through (two equal snapshots)."""
-    previous = snapshot(stack)
-    for _ in range(60):
+def settled(stack: Any, quiet_rounds: int = 5) -> dict[str, str]:
+    """Wait until the onboarding's events have worked through every consumer: the same
+    snapshot ``quiet_rounds`` times in a row (a loaded machine's consumers lag)."""
+    previous, same = snapshot(stack), 0
+    for _ in range(200):
         current = snapshot(stack)
-        if current == previous:
+        same = same + 1 if current == previous else 0
+        if same >= quiet_rounds:
             return current
         previous = current
     raise AssertionError("the system never settled")
