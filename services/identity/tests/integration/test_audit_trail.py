@@ -214,7 +214,8 @@ async def test_only_the_access_owner_reads_the_trail_and_filters_are_checked(
 
     assert (await stack.client.get(url, headers=manager)).status_code == 403
     assert (await stack.client.get(url, headers=stranger)).status_code == 404
-    assert (await stack.client.get(url, headers=await service_token(stack))).status_code == 403
+    # No service token names identity as its audience (ADR 19): 401.
+    assert (await stack.client.get(url, headers=await service_token(stack))).status_code == 401
     assert (await stack.client.get(url)).status_code == 401
 
     for params in (

@@ -230,7 +230,7 @@ async def accept(
         customer_id=customer.id,
         details={
             "registrant_user_id": str(user.id),
-            "confirmed_affiliates": [str(c) for c in linked],
+            "confirmed_affiliates": ",".join(str(c) for c in linked),
         },
         now=now,
     )
