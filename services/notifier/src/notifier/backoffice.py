@@ -16,6 +16,7 @@ from notifier.models import Notification
 from notifier.schemas import BulkResendIn, BulkResendOut, NotificationOut
 from notifier.service import log_notification, route
 from notifier.templates import TemplateProblem
+from servicekit.db import database_now
 from servicekit.pagination import Page
 from servicekit.problems import Conflict
 from servicekit.telemetry import current_trace_headers
@@ -81,7 +82,7 @@ async def resend(session: AsyncSession, deps: Deps, original: Notification) -> N
                 "Its one-time link was removed after the retention period; the service that "
                 "asked for it must request a new one"
             ) from None
-    now = deps.now()
+    now = await database_now(session)  # due at once by the clock the claims use
     new_id = uuid.uuid4()
     n = Notification(
         id=new_id,

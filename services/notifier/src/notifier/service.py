@@ -77,8 +77,12 @@ def log_notification(n: Notification, message: str, **fields: Any) -> None:
 async def request_notification(
     session: AsyncSession, deps: Deps, event: CloudEvent, payload: NotificationRequestedV1
 ) -> Notification | None:
-    """Record one notification for the request; None when it was already recorded."""
-    now = deps.now()
+    """Record one notification for the request; None when it was already recorded.
+
+    Times that decide when a row is due (``next_attempt_at``) come from the database's
+    clock, like the claims: an instance whose clock runs ahead would otherwise hold back
+    what it records until the database's clock catches up."""
+    now = await database_now(session)
     to = payload.to
     explicit = to.email if payload.channel == "email" else to.mobile
     key = dedupe_key(
@@ -194,7 +198,7 @@ async def upsert_recipient(session: AsyncSession, deps: Deps, payload: UserCreat
     rec.locale = payload.locale
     rec.updated_at = deps.now()
     await session.flush()
-    now = deps.now()
+    now = await database_now(session)
     for n in await repo.waiting_for(session, payload.user_id):
         await route(session, deps, n, now)
         log_notification(n, "recipient known; notification released")
@@ -293,7 +297,7 @@ async def claim_due(
 async def record_sent(
     session: AsyncSession, deps: Deps, job: Job, provider_message_id: str
 ) -> None:
-    now = deps.now()
+    now = await database_now(session)
     n = await repo.get_notification(session, job.id, for_update=True)
     if n is None or n.status == Status.SENT:
         return
@@ -321,7 +325,7 @@ async def record_sent(
 
 
 async def record_failure(session: AsyncSession, deps: Deps, job: Job, error: DeliveryError) -> None:
-    now = deps.now()
+    now = await database_now(session)
     n = await repo.get_notification(session, job.id, for_update=True)
     if n is None or n.status != Status.SENDING:
         return  # another instance took over after our lease ran out

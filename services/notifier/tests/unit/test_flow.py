@@ -369,6 +369,20 @@ async def test_an_instance_whose_clock_runs_two_minutes_ahead_sends_nothing_twic
     assert [n.status for n in await rows(env)] == ["sent"]
 
 
+async def test_a_request_recorded_by_an_instance_two_minutes_ahead_is_sent_at_once(
+    env: Env,
+) -> None:
+    """Due times are set by the database's clock too: a request recorded by an instance
+    whose clock runs ahead is not held back until the database's clock catches up."""
+    payload = confirmation_request()
+    event = new_event(payload, source="/services/test")
+    ahead = at(env.deps, datetime.now(UTC) + timedelta(minutes=2))
+    async with env.kit.db.transaction() as session:
+        await service.request_notification(session, ahead, event, payload)
+    assert await env.sender.run_once() == 1
+    assert len(env.mailer.sent) == 1
+
+
 async def _abandon_mid_send(env: Env, attempts: int) -> None:
     """As if the sending process died mid-send on each of ``attempts`` claims."""
     async with env.kit.db.transaction() as session:
