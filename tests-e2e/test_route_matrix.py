@@ -159,16 +159,28 @@ def settled(stack: Any, patterns: list[str], quiet_rounds: int = 5) -> dict[str,
     raise AssertionError("the system never settled")
 
 
+def _reader() -> AIOKafkaConsumer:
+    # A throw-away group: aiokafka 0.14's group-less consumer raises CancelledError on stop.
+    return AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"e2e-matrix-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+    )
+
+
 async def _end_offsets() -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    consumer = _reader()
     await consumer.start()
     try:
+        existing = await consumer.topics()  # also loads every topic's partitions
         partitions = [
             TopicPartition(topic, p)
             for topic in CATALOGUE
+            if topic in existing
             for p in (consumer.partitions_for_topic(topic) or set())
         ]
-        return dict(await consumer.end_offsets(partitions)) if partitions else {}
+        consumer.assign(partitions)
+        return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
 
@@ -176,7 +188,7 @@ async def _end_offsets() -> dict[TopicPartition, int]:
 async def _published_since(start: dict[TopicPartition, int], needles: list[str]) -> list[str]:
     """Events written to any topic after ``start`` that name A or B (audit excepted)."""
     found: list[str] = []
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    consumer = _reader()
     await consumer.start()
     try:
         partitions = [tp for tp in start if not BOOKKEEPING.match(tp.topic)]
