@@ -58,7 +58,11 @@ def main() -> int:
     print(f"invoice.read on another customer: {denied}")
 
     step("Invoice journey: billing account, SIM, e-mail delivery confirmed by its link")
-    acct = set_up_account(portal, sinks, owner, alerts=["email", "sms"])
+    # The SIM was active on the network since the start of last month (taken over from its
+    # inventory), so last month's invoice follows its plan: allowances, monthly fee.
+    acct = set_up_account(
+        portal, sinks, owner, alerts=["email", "sms"], active_since=f"{last_month()}-01"
+    )
     print(
         f"billing account {acct['account_id']}, SIM {acct['msisdn']}, "
         f"invoices to {acct['email']} with SMS alerts to {acct['mobile']}"

@@ -240,8 +240,15 @@ def usage_records(account_id: str, line: str, period: str) -> list[dict[str, Any
 
 
 def set_up_account(
-    portal: Portal, sinks: Sinks, owner: dict[str, Any], *, alerts: list[str]
+    portal: Portal,
+    sinks: Sinks,
+    owner: dict[str, Any],
+    *,
+    alerts: list[str],
+    active_since: str | None = None,
 ) -> dict[str, Any]:
+    """A billing account with one SIM (active since ``active_since``, YYYY-MM-DD, or now)
+    whose invoices go by e-mail, confirmed by its link."""
     op = portal.operator()
     resp = portal.billing.post(
         "/v1/operator/billing-accounts",
@@ -273,6 +280,7 @@ def set_up_account(
             "msisdn": msisdn,
             "imsi": imsi(),
             "tariff_plan": plan,
+            **({"active_since": active_since} if active_since else {}),
         },
     )
     assert resp.status_code == 201, resp.text

@@ -3,10 +3,13 @@ events checked on the real Kafka."""
 
 import io
 import uuid
+from datetime import datetime, time, timedelta
 
 import pytest
 from fleet_factories import new_id, random_iccid, random_imsi, random_msisdn, sim_body
 from openpyxl import load_workbook
+
+from fleet.domain.rules import BRUSSELS
 
 from .conftest import Fleet
 from .test_end_user import known_users, user_created
@@ -57,6 +60,29 @@ async def test_provisioning_stores_the_sim_and_publishes_sim_changed(fleet: Flee
     assert [(h["change"], h["to"], h["by"]["kind"]) for h in history.json()["items"]] == [
         ("provisioned", "SMART_S", "operator")
     ]
+
+
+async def test_a_sim_taken_over_from_the_network_counts_from_its_activation_day(fleet: Fleet):
+    """Its subscription starts at midnight (Belgian time) of the day given, so billing
+    prorates and applies allowances from then; a future day or one too old is refused."""
+    customer = new_id()
+    today = datetime.now(BRUSSELS).date()
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last month's first
+    body = {**sim_body(customer), "active_since": first.isoformat()}
+    resp = await fleet.client.post("/v1/operator/sims", json=body, headers=fleet.operator())
+    assert resp.status_code == 201, resp.text
+    sim_id = resp.json()["sim_id"]
+    [(_key, event)] = await fleet.recorder.wait_for("sim.changed", lambda d: d["sim_id"] == sim_id)
+    midnight = datetime.combine(first, time(0), BRUSSELS)
+    assert datetime.fromisoformat(event.data["changed_at"].replace("Z", "+00:00")) == midnight
+    for day in (
+        (today + timedelta(days=1)).isoformat(),
+        today.replace(year=today.year - 3).isoformat(),
+    ):
+        bad = {**sim_body(customer), "active_since": day.isoformat()}
+        resp = await fleet.client.post("/v1/operator/sims", json=bad, headers=fleet.operator())
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"][0]["field"] == "active_since"
 
 
 async def test_only_operator_staff_provision(fleet: Fleet):

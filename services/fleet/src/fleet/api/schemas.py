@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -29,6 +29,13 @@ class ProvisionSim(_Body):
     tariff_plan: str = Field(max_length=40, examples=["SMART_M"])
     options: list[str] = Field(default_factory=list, max_length=20)
     end_user_id: UUID | None = None
+    active_since: date | None = Field(
+        default=None,
+        description="For a SIM taken over from the network's inventory: the day (Belgian "
+        "time) it became active, at most 24 months ago and never in the future; its plan "
+        "and options count from then (billing prorates and applies allowances from it). "
+        "Default: now.",
+    )
 
     _iccid = field_validator("iccid")(identifiers.normalize_iccid)
     _msisdn = field_validator("msisdn")(identifiers.normalize_msisdn)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fleet import repository as repo
 from fleet.deps import Deps
 from fleet.domain import catalogue
+from fleet.domain.rules import BRUSSELS
 from fleet.models import Sim, SimOption
 from fleet.service.catalogue import current_catalogue
 from fleet.service.common import (
@@ -38,6 +40,26 @@ class NewSim:
     tariff_plan: str
     options: list[str] = field(default_factory=list)
     end_user_id: uuid.UUID | None = None
+    active_since: date | None = None
+
+
+MAX_BACKDATING_MONTHS = 24
+
+
+def activation_moment(now: datetime, active_since: date | None) -> datetime:
+    """When a new SIM's subscription starts: now, or the start (Belgian time) of the day
+    it became active on the network; ValidationFailed for a future day or one more than
+    24 months back."""
+    if active_since is None:
+        return now
+    today = now.astimezone(BRUSSELS).date()
+    oldest = date(today.year - MAX_BACKDATING_MONTHS // 12, today.month, 1)
+    if not oldest <= active_since <= today:
+        message = f"must lie between {oldest.isoformat()} and today ({today.isoformat()})"
+        raise ValidationFailed(
+            f"active_since {message}", errors=[{"field": "active_since", "message": message}]
+        )
+    return datetime.combine(active_since, time(0), BRUSSELS).astimezone(UTC)
 
 
 def _unknown_product(exc: catalogue.UnknownProduct, field_name: str) -> ValidationFailed:
@@ -88,7 +110,7 @@ async def provision(session: AsyncSession, deps: Deps, new: NewSim, actor: Actor
     taken = await repo.duplicate_fields(session, iccid=new.iccid, msisdn=new.msisdn, imsi=new.imsi)
     if taken:
         raise Conflict(f"Another SIM already has this {', '.join(taken)}", fields=taken)
-    now = deps.now()
+    now = activation_moment(deps.now(), new.active_since)
     sim = Sim(
         id=uuid.uuid4(),
         customer_id=new.customer_id,
