@@ -40,14 +40,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import ARRAY, Select, String, bindparam, func, select
+from sqlalchemy import ARRAY, Insert, Select, String, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
 from contracts.topics import CATALOGUE, KEEP_FOREVER, dead_letter_topic, topic_of
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.faults import is_database_unavailable
 from servicekit.loop import BackgroundLoop
 from servicekit.telemetry import context_from_kafka_headers, tracer
@@ -207,7 +207,7 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
-        max_batch: int = 500,
+        max_batch: int = 2000,
         offset_reset: str = "earliest",
     ) -> None:
         self.db = db
@@ -224,6 +224,7 @@ class EventConsumer:
         # A proxy until tracing is configured, then the real tracer (looked up once).
         self._tracer = tracer()
         self._seen_stmt: Select[str] | None = None
+        self._record_stmt: Insert | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self.assigned = False
         # Offsets applied (effects committed) but not yet committed to Kafka, and the
@@ -414,7 +415,6 @@ class EventConsumer:
                 await self._process(record, event, payload, handler)
 
     async def _apply_batch(self, parsed: list[_Parsed]) -> None:
-        inbox = self.db.inbox
         outcomes: list[tuple[str, str]] = []
         started = time.perf_counter()
         async with self.db.transaction() as session:
@@ -447,7 +447,7 @@ class EventConsumer:
             if run:
                 await self._apply_run(session, run)
             if rows:
-                await session.execute(inbox.insert(), rows)
+                await self._record_inbox(session, rows)
         per_event = (time.perf_counter() - started) / len(parsed)
         # The same samples as one inc()/observe() per event, one label lookup per kind.
         for (topic, outcome), count in collections.Counter(outcomes).items():
@@ -482,6 +482,41 @@ class EventConsumer:
                     inbox.c.event_id.in_(bindparam("ids", expanding=True)),
                 )
         return self._seen_stmt
+
+    async def _record_inbox(self, session: AsyncSession, rows: list[dict[str, str]]) -> None:
+        """Insert a batch's inbox entries. On PostgreSQL one statement takes the ids and
+        topics as two array parameters (``INSERT ... SELECT unnest(...)``): a batch of
+        2,000 costs one bind instead of 6,000 parameters built in Python."""
+        if self.db.dialect != "postgresql":
+            await session.execute(self.db.inbox.insert(), rows)
+            return
+        if self._record_stmt is None:
+            inbox = self.db.inbox
+            new = (
+                func.unnest(
+                    bindparam("ids", type_=ARRAY(String)), bindparam("topics", type_=ARRAY(String))
+                )
+                .table_valued("event_id", "topic")
+                .render_derived()
+            )
+            self._record_stmt = inbox.insert().from_select(
+                ["consumer", "event_id", "topic", "processed_at"],
+                select(
+                    bindparam("consumer", type_=String),
+                    new.c.event_id,
+                    new.c.topic,
+                    bindparam("at", type_=inbox.c.processed_at.type),
+                ),
+            )
+        await session.execute(
+            self._record_stmt,
+            {
+                "consumer": self.group_id,
+                "ids": [r["event_id"] for r in rows],
+                "topics": [r["topic"] for r in rows],
+                "at": utcnow(),
+            },
+        )
 
     async def _apply_run(self, session: AsyncSession, run: list[_Parsed]) -> None:
         apply_many = run[0][3].apply_many  # type: ignore[attr-defined]
