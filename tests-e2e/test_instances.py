@@ -60,9 +60,19 @@ def _every_invoice_mailed_once(portal: Portal, sinks: Sinks, accounts: list[dict
 
 
 def _invoices(portal: Portal, owner: dict[str, Any], account_id: str) -> list[dict]:  # type: ignore[type-arg]
-    resp = portal.billing.get(
-        f"/v1/billing-accounts/{account_id}/invoices", headers=owner["headers"]
-    )
+    """The account's invoices, read as a client would: right after delegation restarted,
+    billing may still refuse with 503 + Retry-After (its circuit breaker to delegation is
+    open until a probe succeeds, ADR 22); the client waits as told and asks again. Any
+    other answer than 200 or such a 503 fails at once."""
+    deadline = time.monotonic() + 60
+    while True:
+        resp = portal.billing.get(
+            f"/v1/billing-accounts/{account_id}/invoices", headers=owner["headers"]
+        )
+        retry_after = resp.headers.get("Retry-After")
+        if resp.status_code != 503 or retry_after is None or time.monotonic() > deadline:
+            break
+        time.sleep(min(float(retry_after), 5.0))
     assert resp.status_code == 200, resp.text
     return list(resp.json()["items"])
 

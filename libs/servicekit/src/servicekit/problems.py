@@ -112,7 +112,16 @@ class TooManyRequests(Problem):
 
 
 class ServiceUnavailable(Problem):
+    """Something this answer depends on (the database, a peer service) cannot answer now.
+    Always sent with ``Retry-After`` (1 s unless the raiser knows better), so a client
+    waits and asks again instead of treating it as final."""
+
     status, slug = 503, "service-unavailable"
+
+    def __init__(self, detail: str, **kw: Any) -> None:
+        headers = dict(kw.pop("headers", None) or {})
+        headers.setdefault("Retry-After", "1")
+        super().__init__(detail, headers=headers, **kw)
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

@@ -66,8 +66,10 @@ async def test_unreachable_delegation_fails_closed_with_503() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     client = _client(handler)
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as refused:
         await client.check("u", "invoice.read", _resource())
+    # A client is told when to ask again, as for every 503 (the breaker's own says longer).
+    assert refused.value.headers["Retry-After"] == "1"
 
 
 def _answering(allowed: set[str]) -> DelegationClient:
