@@ -288,37 +288,27 @@ kafka_format() {
   printf '%s\n' "${KAFKA_USERS[@]}" >"$KAFKA_USERS_MARKER"
 }
 
-# kafka_add_users [plaintext]: add the SCRAM users the storage does not hold yet (listed in
-# the marker) through the running broker, with Kafka's ConfigCommand from the broker jars
-# (AlterUserScramCredentials); as the admin unless the broker runs without SASL.
+# kafka_add_users [plaintext]: add the SCRAM users the storage does not hold yet (the marker
+# lists those it holds) through the running broker: python -m servicekit.kafka_users (the
+# tool compose and Kubernetes run too), as the admin, or without authentication while the
+# broker runs without SASL (then the admin's own credential is added as well).
 kafka_add_users() {
-  local mode=${1:-sasl} u missing=() cfg="$RUN/kafka-admin.properties"
+  local mode=${1:-sasl} u missing=() args=(--local-defaults)
   for u in "${KAFKA_USERS[@]}"; do
     grep -qx -- "$u" "$KAFKA_USERS_MARKER" 2>/dev/null || missing+=("$u")
   done
   [[ ${#missing[@]} -gt 0 ]] || return 0
-  (
-    umask 077
-    if [[ $mode == plaintext ]]; then
-      echo "security.protocol=PLAINTEXT" >"$cfg"
-    else
-      cat >"$cfg" <<EOF
-security.protocol=SASL_PLAINTEXT
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$KAFKA_ADMIN_PASSWORD";
-EOF
-    fi
-  )
-  for u in "${missing[@]}"; do
-    log "kafka: adding SCRAM user $u"
-    "$JAVA" -Xmx256m -cp "$KAFKA_HOME/libs/*" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.xml" \
-      -Dkafka.logs.dir="$LOGS" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
-      --command-config "$cfg" --alter --entity-type users --entity-name "$u" \
-      --add-config "SCRAM-SHA-512=[iterations=8192,password=$(kafka_password "$u")]" \
-      >>"$LOGS/kafka-users.log" 2>&1 || die "kafka: could not add SCRAM user $u; see $LOGS/kafka-users.log"
-    echo "$u" >>"$KAFKA_USERS_MARKER"
-  done
-  rm -f "$cfg"
+  ensure_uv
+  log "kafka: adding SCRAM users ${missing[*]}"
+  local protocol=SASL_PLAINTEXT
+  if [[ $mode == plaintext ]]; then
+    protocol=PLAINTEXT
+    args+=(--with-admin)
+  fi
+  (cd "$REPO" && KAFKA_SECURITY_PROTOCOL=$protocol KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \
+    "${UV[@]}" run python -m servicekit.kafka_users ensure "${args[@]}") >>"$LOGS/kafka-users.log" 2>&1 ||
+    die "kafka: could not add the SCRAM users; see $LOGS/kafka-users.log"
+  printf '%s\n' "${KAFKA_USERS[@]}" >"$KAFKA_USERS_MARKER"
 }
 
 kafka_ready() { python3 "$HERE/kafka_ready.py" "127.0.0.1:$KAFKA_PORT" "$@"; }

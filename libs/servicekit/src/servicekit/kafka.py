@@ -19,6 +19,7 @@ them (``ServiceSettings``); compose and Kubernetes take real ones from their sec
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ class KafkaSecurity:
     mechanism: str = SCRAM_SHA_512
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # SASL_SSL: the CA bundle that signed the brokers' certificates (else the system's).
+    cafile: str | None = None
 
     @property
     def uses_sasl(self) -> bool:
@@ -64,12 +67,15 @@ class KafkaSecurity:
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for AIOKafkaProducer/Consumer/AdminClient/Client."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol.upper().endswith("SSL"):
+            options["ssl_context"] = ssl.create_default_context(cafile=self.cafile)
         if not self.uses_sasl:
-            return {"security_protocol": self.protocol}
+            return options
         if not self.username or self.password is None:
             raise ValueError(f"{self.protocol} needs a SASL username and password")
         return {
-            "security_protocol": self.protocol,
+            **options,
             "sasl_mechanism": self.mechanism,
             "sasl_plain_username": self.username,
             "sasl_plain_password": self.password,
@@ -87,6 +93,7 @@ def security_of(settings: ServiceSettings) -> KafkaSecurity:
         mechanism=settings.kafka_sasl_mechanism,
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password,
+        cafile=settings.kafka_ssl_cafile,
     )
 
 
@@ -110,6 +117,7 @@ def admin_security(env: Mapping[str, str] | None = None) -> KafkaSecurity:
         mechanism=env.get("KAFKA_SASL_MECHANISM") or SCRAM_SHA_512,
         username=user,
         password=env.get("KAFKA_ADMIN_PASSWORD") or local_password(user),
+        cafile=env.get("KAFKA_SSL_CAFILE") or None,
     )
 
 
@@ -131,4 +139,5 @@ def principal_security(user: str, env: Mapping[str, str] | None = None) -> Kafka
         mechanism=base.mechanism,
         username=user,
         password=local_password(user),
+        cafile=base.cafile,
     )

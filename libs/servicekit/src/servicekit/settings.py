@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
         default="SCRAM-SHA-512",
         validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism"),
     )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+    )
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = Field(default="", repr=False)
     redis_url: str = Field(

@@ -47,6 +47,12 @@ def test_plaintext_sends_no_credentials() -> None:
     assert KafkaSecurity().options() == {"security_protocol": "PLAINTEXT"}
 
 
+def test_sasl_ssl_wraps_the_connection_in_tls() -> None:
+    options = KafkaSecurity("SASL_SSL", username="billing", password="pw").options()
+    assert options["ssl_context"].verify_mode.name == "CERT_REQUIRED"
+    assert options["sasl_plain_username"] == "billing"
+
+
 def test_tools_connect_as_the_admin_from_the_environment() -> None:
     env = {"KAFKA_BOOTSTRAP_SERVERS": "k:9092", "KAFKA_ADMIN_PASSWORD": "pw"}
     options = admin_options(env)
