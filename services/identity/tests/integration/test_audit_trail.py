@@ -21,7 +21,7 @@ from contracts.events.audit import AuditAction, AuditActorV1, AuditRecordedV1
 from identity import audit_cli
 from identity.models import CustomerAuditEvent
 from identity.service import audit_trail
-from servicekit.kafka import admin_security
+from servicekit.kafka import admin_security, bootstrap_from_env
 
 from .conftest import Stack, StackFactory
 from .factories import (
@@ -110,7 +110,7 @@ async def test_recorded_events_reach_the_chain_once_even_when_delivered_twice(
     make_stack: StackFactory,
 ) -> None:
     group = f"identity-audit-it-{uuid.uuid4().hex[:8]}"
-    bootstrap = "127.0.0.1:9092"
+    bootstrap = bootstrap_from_env()  # the broker the stack uses, not always 9092
     await group_at_end(bootstrap, group)
     stack = await make_stack(relay_enabled=True, consumer_enabled=True, consumer_group=group)
 
