@@ -208,7 +208,7 @@ def wanted_passwords(
 
 
 async def upsert(admin: AIOKafkaAdminClient, passwords: Mapping[str, str]) -> None:
-    upsertions = []
+    upsertions: list[tuple[Any, ...]] = []
     for user, password in passwords.items():
         salt = secrets.token_bytes(32)
         upsertions.append((user, SCRAM_SHA_512, ITERATIONS, salt, salted(password, salt), {}))
@@ -219,7 +219,7 @@ async def upsert(admin: AIOKafkaAdminClient, passwords: Mapping[str, str]) -> No
 
 
 async def remove(admin: AIOKafkaAdminClient, users: Iterable[str]) -> None:
-    deletions = [(user, SCRAM_SHA_512, {}) for user in users]
+    deletions: list[tuple[Any, ...]] = [(user, SCRAM_SHA_512, {}) for user in users]
     response: Any = await admin._send_request(AlterUserScramCredentialsRequest([], deletions))
     _raise_failures(response)
 
