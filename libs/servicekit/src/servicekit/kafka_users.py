@@ -2,6 +2,8 @@
 
     python -m servicekit.kafka_users ensure    # set every user's password from the env
     python -m servicekit.kafka_users list      # the users the broker holds
+    python -m servicekit.kafka_users remove NAME...
+    python -m servicekit.kafka_users rotate-admin   # KAFKA_ADMIN_NEW_PASSWORD
 
 ``ensure`` sets the SCRAM-SHA-512 credential of each principal of
 ``servicekit.kafka_acl.PRINCIPALS`` to ``<NAME>_KAFKA_SASL_PASSWORD`` (the very variable
@@ -285,7 +287,7 @@ async def remove_users(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portal-kafka-users")
-    parser.add_argument("command", choices=["ensure", "list", "remove"])
+    parser.add_argument("command", choices=["ensure", "list", "remove", "rotate-admin"])
     parser.add_argument("users", nargs="*", help="remove: the users to remove")
     parser.add_argument("--bootstrap", default=bootstrap_from_env())
     parser.add_argument(
@@ -303,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         for user in asyncio.run(list_users(args.bootstrap)):
             print(user)
+        return 0
+    if args.command == "rotate-admin":
+        # Logs in with KAFKA_ADMIN_PASSWORD, sets KAFKA_ADMIN_NEW_PASSWORD.
+        new = os.environ.get("KAFKA_ADMIN_NEW_PASSWORD")
+        if not new:
+            parser.error("rotate-admin needs KAFKA_ADMIN_NEW_PASSWORD")
+        admin = str(admin_security().username)
+        asyncio.run(ensure(args.bootstrap, {admin: new}))
+        print(f"kafka users: {admin}'s password changed; now change the brokers' and the tools'")
         return 0
     if args.command == "remove":
         asyncio.run(remove_users(args.bootstrap, args.users))
