@@ -260,15 +260,8 @@ async def faststream_throughput(url: str, topic: str, n: int) -> float:
             inbox.c.consumer == group, inbox.c.event_id.in_(bindparam("ids", expanding=True))
         )
 
-    from faststream.security import SASLScram512
-
     # As the other clients here: the broker's admin over SASL/SCRAM (ADR 24).
-    security = (
-        SASLScram512(username=ADMIN.username or "", password=ADMIN.password or "", use_ssl=False)
-        if ADMIN.uses_sasl
-        else None
-    )
-    broker = KafkaBroker(BOOTSTRAP, logger=None, security=security)
+    broker = KafkaBroker(BOOTSTRAP, logger=None, security=ADMIN.faststream())
 
     @broker.subscriber(
         topic,

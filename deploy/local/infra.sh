@@ -593,7 +593,13 @@ ensure_topics() {
   (cd "$REPO" && KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
     "${UV[@]}" run python -m servicekit.topics ensure) ||
     die "topics: 'python -m servicekit.topics ensure' failed"
-  # The services' rights on the bus, from the same catalogue (ADR 24); idempotent.
+  # The services' rights on the bus, from the same catalogue (ADR 24); idempotent. A broker
+  # without authentication (KAFKA_SECURITY_PROTOCOL=PLAINTEXT, pointed elsewhere) has no
+  # authorizer to hold them.
+  if [[ ${KAFKA_SECURITY_PROTOCOL:-} == PLAINTEXT ]]; then
+    log "acls: KAFKA_SECURITY_PROTOCOL=PLAINTEXT, the broker authorizes nothing; no ACLs applied"
+    return 0
+  fi
   log "acls: uv run python -m servicekit.kafka_acl apply"
   (cd "$REPO" && KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
     "${UV[@]}" run python -m servicekit.kafka_acl apply) ||

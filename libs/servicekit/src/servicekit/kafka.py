@@ -65,6 +65,20 @@ class KafkaSecurity:
         """``User:<name>`` as the broker's authorizer sees it; None without SASL."""
         return f"User:{self.username}" if self.uses_sasl and self.username else None
 
+    def faststream(self) -> Any:
+        """The same as a FastStream ``security=`` object, for its ``KafkaBroker`` (None
+        for plain PLAINTEXT). FastStream is imported only when this is called."""
+        from faststream.security import BaseSecurity, SASLScram256, SASLScram512
+
+        tls = self.protocol.upper().endswith("SSL")
+        context = ssl.create_default_context(cafile=self.cafile) if tls else None
+        if not self.uses_sasl:
+            return BaseSecurity(ssl_context=context, use_ssl=True) if tls else None
+        if not self.username or self.password is None:
+            raise ValueError(f"{self.protocol} needs a SASL username and password")
+        scram = SASLScram512 if self.mechanism == SCRAM_SHA_512 else SASLScram256
+        return scram(self.username, self.password, ssl_context=context, use_ssl=tls)
+
     def options(self) -> dict[str, Any]:
         """Keyword arguments for AIOKafkaProducer/Consumer/AdminClient/Client."""
         options: dict[str, Any] = {"security_protocol": self.protocol}

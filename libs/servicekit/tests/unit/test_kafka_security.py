@@ -53,6 +53,20 @@ def test_sasl_ssl_wraps_the_connection_in_tls() -> None:
     assert options["sasl_plain_username"] == "billing"
 
 
+def test_faststream_gets_the_same_principal() -> None:
+    from faststream.kafka.security import parse_security
+
+    security = KafkaSecurity("SASL_PLAINTEXT", username="billing", password="pw").faststream()
+    assert parse_security(security) | {"ssl_context": None} == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "billing",
+        "sasl_plain_password": "pw",
+        "ssl_context": None,
+    }
+    assert KafkaSecurity().faststream() is None
+
+
 def test_tools_connect_as_the_admin_from_the_environment() -> None:
     env = {"KAFKA_BOOTSTRAP_SERVERS": "k:9092", "KAFKA_ADMIN_PASSWORD": "pw"}
     options = admin_options(env)
