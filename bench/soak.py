@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,9 @@ from throughput import (
     ADMIN,
     BOOTSTRAP,
     InsertEffect,
-    consumer_throughput,
     delete_topics,
     effects_table,
-    events,
     make_topic,
-    raw_produce,
 )
 
 from contracts.envelope import CloudEvent, new_event
@@ -101,7 +99,9 @@ async def produce(db: Database, topic: str, rate: float, stop: asyncio.Event) ->
     written = 0
     started = time.perf_counter()
     while not stop.is_set():
-        due = int((time.perf_counter() - started) * rate) - written
+        # At most 5,000 per tick: with a rate beyond capacity (the capacity run) the
+        # producer writes as fast as it can without building one huge transaction.
+        due = min(int((time.perf_counter() - started) * rate) - written, 5000)
         if due > 0:
             rows = []
             for _ in range(due):
@@ -129,29 +129,34 @@ async def produce(db: Database, topic: str, rate: float, stop: asyncio.Event) ->
     return written
 
 
-async def capacity(kind: str) -> float:
-    payloads = events(10000)
-    topic = await make_topic("soakcap")
-    try:
-        await raw_produce(topic, payloads)
-        return await consumer_throughput(await fresh_database_url("soak"), topic, len(payloads))
-    finally:
-        await delete_topics([topic])
+async def capacity(kind: str, seconds: float = 60.0) -> float:
+    """What the whole pipeline of this script sustains: the producer writing as fast as it
+    can, the relay and the consumer, in this one process, for ``seconds``; the rate of
+    applied events after the first quarter (warm-up). The soak runs at half of it."""
+    result = await pipeline(
+        rate=1e9, minutes=seconds / 60, sample_s=seconds / 4, verbose=False, drain=False
+    )
+    first, last = result.samples[0], result.samples[-1]
+    return (last[2] - first[2]) / ((last[0] - first[0]) * 60)
 
 
-async def main(args: argparse.Namespace) -> int:
-    if args.db == "postgres":
-        os.environ.setdefault("TEST_POSTGRES_URL", PG)
-    else:
-        os.environ.pop("TEST_POSTGRES_URL", None)
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    rate = args.rate
-    if not rate:
-        cap = await capacity(args.db)
-        rate = cap / 2
-        print(f"capacity (consumer, apply_many, {args.db}): {cap:.0f}/s; rate: {rate:.0f}/s")
-    print(f"soak: {args.minutes} min at {rate:.0f} events/s on {args.db}", flush=True)
+@dataclass
+class Result:
+    samples: list[tuple[float, float, int, float, float, float]]
+    windows: list[tuple[float, list[float]]]
+    written: int
+    done: int
+    outbox: int
+    lag: int
 
+
+async def pipeline(
+    *, rate: float, minutes: float, sample_s: float, verbose: bool = True, drain: bool = True
+) -> Result:
+    """Producer -> outbox -> relay -> topic -> consumer -> effects, at ``rate`` for
+    ``minutes``; samples every ``sample_s``; then (``drain``) waits at most 120 s for the
+    outbox and the lag to reach zero."""
+    written = 0
     topic = await make_topic("soak")
     prefix = topic.removesuffix(CustomerTerminatedV1.event_type)
     md_out, md_in = new_metadata(), new_metadata()
@@ -180,12 +185,13 @@ async def main(args: argparse.Namespace) -> int:
 
     samples: list[tuple[float, float, int, float, float, float]] = []
     windows: list[tuple[float, list[float]]] = []  # (minute, latencies of the interval)
-    print(f"{'min':>6}{'RSS MiB':>10}{'applied':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    if verbose:
+        print(f"{'min':>6}{'RSS MiB':>10}{'applied':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     started = time.perf_counter()
     applied = 0
     try:
-        while (elapsed := time.perf_counter() - started) < args.minutes * 60:
-            await asyncio.sleep(min(args.sample_s, args.minutes * 60 - elapsed))
+        while (elapsed := time.perf_counter() - started) < minutes * 60:
+            await asyncio.sleep(min(sample_s, minutes * 60 - elapsed))
             lat, effect.latencies = effect.latencies, []
             applied += len(lat)
             minute = (time.perf_counter() - started) / 60
@@ -193,17 +199,18 @@ async def main(args: argparse.Namespace) -> int:
             row = (minute, rss_mib(), applied, pct(ms, 0.5), pct(ms, 0.99), max(ms or [0]))
             samples.append(row)
             windows.append((minute, ms))
-            print(
-                f"{row[0]:>6.1f}{row[1]:>10.1f}{row[2]:>10}{row[3]:>9.1f}{row[4]:>9.1f}"
-                f"{row[5]:>9.1f}",
-                flush=True,
-            )
+            if verbose:
+                print(
+                    f"{row[0]:>6.1f}{row[1]:>10.1f}{row[2]:>10}{row[3]:>9.1f}{row[4]:>9.1f}"
+                    f"{row[5]:>9.1f}",
+                    flush=True,
+                )
         stop.set()
         written = await producing
         # Drain: everything written is published, applied and its offsets committed.
         deadline = time.perf_counter() + 120
         outbox = lag_total = done = -1
-        while time.perf_counter() < deadline:
+        while drain and time.perf_counter() < deadline:
             async with producer_db.sessions() as s:
                 outbox = (
                     await s.execute(select(func.count()).select_from(producer_db.outbox))
@@ -224,6 +231,26 @@ async def main(args: argparse.Namespace) -> int:
             await db.dispose()
             await drop_database(url)
         await delete_topics([topic])
+
+    return Result(samples, windows, written, done or 0, outbox, lag_total)
+
+
+async def main(args: argparse.Namespace) -> int:
+    if args.db == "postgres":
+        os.environ.setdefault("TEST_POSTGRES_URL", PG)
+    else:
+        os.environ.pop("TEST_POSTGRES_URL", None)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    rate = args.rate
+    if not rate:
+        cap = await capacity(args.db)
+        rate = cap / 2
+        print(f"capacity (producer + relay + consumer, {args.db}): {cap:.0f}/s; rate: {rate:.0f}/s")
+    print(f"soak: {args.minutes} min at {rate:.0f} events/s on {args.db}", flush=True)
+
+    result = await pipeline(rate=rate, minutes=args.minutes, sample_s=args.sample_s)
+    samples, windows = result.samples, result.windows
+    outbox, lag_total, done, written = result.outbox, result.lag, result.done, result.written
 
     after = [s for s in samples if s[0] > args.warmup_min]
     span = max(1.0, min(5.0, (args.minutes - args.warmup_min) / 3))

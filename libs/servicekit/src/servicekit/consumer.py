@@ -17,9 +17,11 @@ Failures:
   ``dlq.<service>`` with the error in its headers and the partition moves on.
   ``portal-dlq replay`` puts dead letters back on their topic.
 
-Why not FastStream subscribers: its ``ack()`` commits synchronously per message and it has
-no retry/dead-letter policy of its own; we need offsets committed per batch only after
-the effect's transaction, so the loop below uses aiokafka directly (docs/adr/0004).
+The subscriber is declared with FastStream (``EventConsumer.broker()``): a batch
+subscriber per service with manual acknowledgement, whose handler is the policy above;
+FastStream owns the connection, group membership, the poll loop and its AsyncAPI
+description, servicekit owns what happens to each event and when offsets are committed
+(docs/adr/0004).
 """
 
 from __future__ import annotations
@@ -32,28 +34,49 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import ARRAY, Select, String, bindparam, func, select
+from sqlalchemy import ARRAY, Insert, Select, String, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, InvalidEvent, parse_data
 from contracts.topics import CATALOGUE, KEEP_FOREVER, dead_letter_topic, topic_of
-from servicekit.db import Database
+from servicekit.db import Database, utcnow
 from servicekit.faults import is_database_unavailable
 from servicekit.kafka import NO_SECURITY, KafkaSecurity
-from servicekit.loop import BackgroundLoop
+from servicekit.loop import LOOP_FAILURES, BackgroundLoop
 from servicekit.telemetry import context_from_kafka_headers, tracer
 
 log = logging.getLogger(__name__)
+
+
+class _NoTopicCreationNotice(logging.Filter):
+    """Topics are created by ``portal-topics ensure``, never by a subscriber: FastStream's
+    warning that it will not create them is what we asked for, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Auto create topics is disabled" not in record.getMessage()
+
+
+_FASTSTREAM_LOG = logging.getLogger("servicekit.consumer.faststream")
+_FASTSTREAM_LOG.addFilter(_NoTopicCreationNotice())
+
+
+async def _records_as_they_are(message: Any) -> Any:
+    """FastStream decoder: hand the handler the message itself (its records), decoding
+    nothing; the handler parses each CloudEvent once."""
+    return message
+
 
 Handler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
 """``async def on_x(session, event, payload: XV1) -> None``; the payload is of the class
@@ -196,6 +219,9 @@ class EventHandlers(Mapping[str, Handler]):
 _Parsed = tuple[ConsumerRecord[Any, Any], CloudEvent, EventPayload, Handler]
 
 
+DEFAULT_MAX_BATCH = 2000  # events per poll, applied in one transaction
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -208,7 +234,7 @@ class EventConsumer:
         max_attempts: int = 5,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
-        max_batch: int = 500,
+        max_batch: int = DEFAULT_MAX_BATCH,
         offset_reset: str = "earliest",
         security: KafkaSecurity = NO_SECURITY,
     ) -> None:
@@ -227,14 +253,18 @@ class EventConsumer:
         # A proxy until tracing is configured, then the real tracer (looked up once).
         self._tracer = tracer()
         self._seen_stmt: Select[str] | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-        self.assigned = False
+        self._record_stmt: Insert | None = None
+        self._broker: KafkaBroker | None = None
+        self._subscriber: Any = None
+        self._idle = asyncio.Event()  # no batch in hand
+        self._idle.set()
+        self._failures = 0  # consecutive failed batches (backoff)
         # Offsets applied (effects committed) but not yet committed to Kafka, and the
         # last ones committed, per partition.
         self._applied: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        # Only the reconnect loop: one pass is one consumer session, ended by a lost
-        # broker (backoff, then a new session) or by stop().
+        # Only the start/reconnect loop: one pass is one consumer session (a started
+        # FastStream broker), ended by stop(), or by a failed start (backoff, then anew).
         self._loop = BackgroundLoop(
             f"consumer-{group_id}",
             self._session,
@@ -249,6 +279,58 @@ class EventConsumer:
     def _stopping(self) -> asyncio.Event:
         return self._loop.stopping
 
+    @property
+    def _consumer(self) -> AIOKafkaConsumer | None:
+        """The subscriber's aiokafka consumer while a session runs."""
+        return self._subscriber.consumer if self._subscriber is not None else None
+
+    @property
+    def assigned(self) -> bool:
+        """Whether this instance holds partitions (readiness reports it)."""
+        consumer = self._consumer
+        return consumer is not None and bool(consumer.assignment())
+
+    # -- the FastStream subscriber -----------------------------------------------------
+
+    def broker(self) -> KafkaBroker:
+        """A FastStream broker with this service's one subscriber declared: a batch
+        subscriber on every topic it handles, in its consumer group, offsets committed
+        by hand (``AckPolicy.MANUAL``) after the batch's effects are committed, with the
+        rebalance listener that commits what was applied before partitions go. Its
+        handler is ``_on_batch``: the inbox, retry and dead-letter policy below.
+
+        Topics are never created by the subscriber (``portal-topics ensure`` creates them
+        with their declared partitions, ADR 4); message bodies are not decoded by
+        FastStream (the handler parses CloudEvents itself, once)."""
+        broker = KafkaBroker(
+            self.bootstrap,
+            security=self.security.faststream(),  # the service's own principal (ADR 24)
+            client_id=f"{self.service}-{self.group_id}",
+            allow_auto_create_topics=False,
+            apply_types=False,
+            logger=_FASTSTREAM_LOG,
+            log_level=logging.DEBUG,  # "Received"/"Processed" per batch; errors stay ERROR
+            graceful_timeout=None,  # stop() waits for the batch in hand itself
+        )
+        self._subscriber = broker.subscriber(
+            *self.handlers.topics,
+            group_id=self.group_id,
+            batch=True,
+            max_records=self.max_batch,
+            batch_timeout_ms=500,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset=cast(Literal["earliest", "latest", "none"], self.offset_reset),
+            listener=_CommitOnRevoke(self),
+            max_poll_interval_ms=900_000,
+            session_timeout_ms=15_000,
+            heartbeat_interval_ms=3_000,
+            decoder=_records_as_they_are,
+            title=f"{self.service}:{self.group_id}",
+            description=f"Events {self.service} applies (inbox, retries, dead letters)",
+        )
+        self._subscriber(self._on_batch)
+        return broker
+
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
@@ -257,21 +339,32 @@ class EventConsumer:
     async def stop(self, deadline_s: float = 10.0) -> None:
         """Finish the batch in hand within ``deadline_s`` (its offsets are committed),
         else abandon it uncommitted: the next owner re-reads it, the inbox absorbs it."""
+        started = time.monotonic()
         await self._loop.stop(deadline_s)
+        left = deadline_s - (time.monotonic() - started)
+        if not self._idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), max(left, 0.0))
         await self._close()
 
     async def _close(self) -> None:
-        if self._consumer is not None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
             try:
-                await self._consumer.stop()
+                await broker.stop()  # cancels a batch still in hand: rolled back
             except Exception:
                 log.warning("kafka consumer did not stop cleanly", exc_info=True)
-        self._consumer = None
-        self.assigned = False
+        self._subscriber = None
 
     async def _session(self) -> bool:
-        with contextlib.suppress(_Stopping):  # stop() abandoned the record in hand
-            await self._run()
+        """One consumer session: the broker started, kept until stop(). FastStream's
+        subscriber rides out broker outages on the same consumer; a failed start (broker
+        unreachable) ends the session and the loop starts a new one after a backoff."""
+        self._applied.clear()
+        self._broker = self.broker()
+        await self._broker.start()
+        self._loop.reset_backoff()  # connected: the next outage starts backing off anew
+        await self._stopping.wait()
         return False
 
     async def _session_failed(self, exc: Exception) -> None:
@@ -280,38 +373,61 @@ class EventConsumer:
     async def _sleep(self, seconds: float) -> None:
         await self._loop.sleep(seconds)
 
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group_id,
-            client_id=f"{self.service}-{self.group_id}",
-            enable_auto_commit=False,
-            auto_offset_reset=self.offset_reset,
-            max_poll_interval_ms=900_000,
-            session_timeout_ms=15_000,
-            heartbeat_interval_ms=3_000,
-            **self.security.options(),
-        )
-        self._consumer = consumer
-        self._applied.clear()
-        consumer.subscribe(list(self.handlers.keys()), listener=_CommitOnRevoke(self))
-        await consumer.start()
-        self._loop.reset_backoff()  # connected: the next outage starts backing off anew
-        while not self._stopping.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-            self.assigned = bool(consumer.assignment())
-            if not batches:
-                continue
+    async def _on_batch(self, message: Any) -> None:
+        """The subscriber's handler: one poll's records, applied and committed.
+
+        Nothing escapes it: FastStream would log the error and read on past the batch.
+        A batch that fails outside the per-event policy (the offset commit, a dead letter
+        that cannot be written) is rewound to what was not committed and read again after
+        a backoff, as a new consumer session would; the inbox absorbs what was applied."""
+        records: tuple[ConsumerRecord[Any, Any], ...] = message.raw_message
+        if not records or self._stopping.is_set():
+            self._rewind(records)
+            return
+        batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:
+            batches.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        self._idle.clear()
+        try:
             await self._handle_poll(batches)
             # One commit for everything this poll returned, after every effect is
             # committed: at-least-once without a broker round trip per partition.
             await self._commit(set(batches))
-            for tp in batches:
-                highwater = consumer.highwater(tp)
+            self._failures = 0
+            consumer = self._consumer
+            for tp in batches if consumer is not None else ():
+                highwater = consumer.highwater(tp)  # type: ignore[union-attr]
                 if highwater is not None:
                     LAG.labels(self.service, tp.topic, str(tp.partition)).set(
                         max(highwater - (self._committed.get(tp) or 0), 0)
                     )
+        except _Stopping:
+            self._rewind(records)  # abandoned uncommitted on shutdown
+        except Exception as exc:
+            self._failures += 1
+            LOOP_FAILURES.labels(f"consumer-{self.group_id}").inc()
+            delay = min(1.0 * 2 ** (self._failures - 1), 15.0)
+            log.warning(
+                "batch of %d events failed, read again in %.1fs: %r", len(records), delay, exc
+            )
+            self._rewind(records)
+            await self._sleep(delay)
+        finally:
+            self._idle.set()
+
+    def _rewind(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Seek each partition of ``records`` back to its first offset not committed, so
+        the subscriber reads it again instead of moving past it."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        first: dict[TopicPartition, int] = {}
+        for record in records:
+            first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        for tp, offset in first.items():
+            resume = self._applied.pop(tp, None)  # applied but not committed: from there
+            with contextlib.suppress(IllegalStateError, AssertionError, KafkaError):
+                consumer.seek(tp, offset if resume is None else resume)
 
     async def _commit(self, partitions: set[TopicPartition]) -> None:
         """Commit the applied offsets of ``partitions`` (those still ours)."""
@@ -418,7 +534,6 @@ class EventConsumer:
                 await self._process(record, event, payload, handler)
 
     async def _apply_batch(self, parsed: list[_Parsed]) -> None:
-        inbox = self.db.inbox
         outcomes: list[tuple[str, str]] = []
         started = time.perf_counter()
         async with self.db.transaction() as session:
@@ -451,7 +566,7 @@ class EventConsumer:
             if run:
                 await self._apply_run(session, run)
             if rows:
-                await session.execute(inbox.insert(), rows)
+                await self._record_inbox(session, rows)
         per_event = (time.perf_counter() - started) / len(parsed)
         # The same samples as one inc()/observe() per event, one label lookup per kind.
         for (topic, outcome), count in collections.Counter(outcomes).items():
@@ -486,6 +601,41 @@ class EventConsumer:
                     inbox.c.event_id.in_(bindparam("ids", expanding=True)),
                 )
         return self._seen_stmt
+
+    async def _record_inbox(self, session: AsyncSession, rows: list[dict[str, str]]) -> None:
+        """Insert a batch's inbox entries. On PostgreSQL one statement takes the ids and
+        topics as two array parameters (``INSERT ... SELECT unnest(...)``): a batch of
+        2,000 costs one bind instead of 6,000 parameters built in Python."""
+        if self.db.dialect != "postgresql":
+            await session.execute(self.db.inbox.insert(), rows)
+            return
+        if self._record_stmt is None:
+            inbox = self.db.inbox
+            new = (
+                func.unnest(
+                    bindparam("ids", type_=ARRAY(String)), bindparam("topics", type_=ARRAY(String))
+                )
+                .table_valued("event_id", "topic")
+                .render_derived()
+            )
+            self._record_stmt = inbox.insert().from_select(
+                ["consumer", "event_id", "topic", "processed_at"],
+                select(
+                    bindparam("consumer", type_=String),
+                    new.c.event_id,
+                    new.c.topic,
+                    bindparam("at", type_=inbox.c.processed_at.type),
+                ),
+            )
+        await session.execute(
+            self._record_stmt,
+            {
+                "consumer": self.group_id,
+                "ids": [r["event_id"] for r in rows],
+                "topics": [r["topic"] for r in rows],
+                "at": utcnow(),
+            },
+        )
 
     async def _apply_run(self, session: AsyncSession, run: list[_Parsed]) -> None:
         apply_many = run[0][3].apply_many  # type: ignore[attr-defined]

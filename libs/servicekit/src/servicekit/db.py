@@ -203,8 +203,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, **kwargs)
         sync_engine: Engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
+        _multi_row_inserts(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    _multi_row_inserts(engine)
+    return engine
+
+
+def _multi_row_inserts(engine: AsyncEngine) -> None:
+    """An ``execute(table.insert(), [rows...])`` becomes one ``INSERT ... VALUES (...),
+    (...)`` per page of rows (SQLAlchemy's "insertmanyvalues", which it already uses for
+    inserts with RETURNING) instead of the driver's executemany, one statement per row.
+    Same rows, same errors, same transaction; measured ~2x faster for the consumer's
+    inbox and the handlers' batch inserts on asyncpg (docs/benchmarks.md)."""
+    engine.sync_engine.dialect.use_insertmanyvalues_wo_returning = True
 
 
 class Database:
