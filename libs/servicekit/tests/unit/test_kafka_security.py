@@ -101,3 +101,15 @@ def test_the_plan_grants_no_creation_and_no_cluster_rights() -> None:
     assert {(a.principal, a.resource_name, a.pattern_type) for a in groups} == {
         (f"User:{s}", s, "PREFIXED") for s in SERVICES
     }
+
+
+def test_users_get_the_passwords_the_services_read() -> None:
+    from servicekit.kafka_users import env_password_variable, wanted_passwords
+
+    assert env_password_variable("billing") == "BILLING_KAFKA_SASL_PASSWORD"
+    env = {"BILLING_KAFKA_SASL_PASSWORD": "b1", "KAFKA_ADMIN_PASSWORD": "a1"}
+    assert wanted_passwords(env) == {"billing": "b1"}  # the others are left alone
+    local = wanted_passwords(env, local_defaults=True, with_admin=True)
+    assert local["billing"] == "b1" and local["admin"] == "a1"
+    assert local["notifier"] == local_password("notifier")
+    assert set(local) == {"admin", *kafka_acl.PRINCIPALS}
