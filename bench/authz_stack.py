@@ -88,7 +88,8 @@ def running_stack(
     service_env = {
         s: {
             f"{s.upper()}_DATABASE_URL": urls[s],
-            f"{s.upper()}_CONSUMER_GROUP": f"bench-{run}-{s}",
+            # Starts with the service's name: its principal may use only such groups (ADR 24).
+            f"{s.upper()}_CONSUMER_GROUP": f"{s}-bench-{run}",
             f"{s.upper()}_CONSUMER_OFFSET_RESET": "latest",
         }
         for s in SERVICES

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import (
+    ADMIN,
     BOOTSTRAP,
     InsertEffect,
     delete_topics,
@@ -168,12 +169,13 @@ async def pipeline(
     effect = Timed(effects, batched=True)
     consumer_db.on_commit(effect.committed)
     group = f"soak-{uuid.uuid4().hex}"
-    relay = OutboxRelay(producer_db, service="soak", bootstrap=BOOTSTRAP)
+    relay = OutboxRelay(producer_db, service="soak", bootstrap=BOOTSTRAP, security=ADMIN)
     consumer = EventConsumer(
         consumer_db,
         service="billing",
         group_id=group,
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers=EventHandlers({CustomerTerminatedV1: effect}, topic_prefix=prefix),
     )
     await relay.start()
@@ -215,7 +217,9 @@ async def pipeline(
                 ).scalar() or 0
             async with consumer_db.sessions() as s:
                 done = (await s.execute(select(func.count()).select_from(effects))).scalar()
-            lag_total = sum((await probe_group_lag(BOOTSTRAP, group, "soak")).values())
+            lag_total = sum(
+                (await probe_group_lag(BOOTSTRAP, group, "soak", security=ADMIN)).values()
+            )
             if outbox == 0 and lag_total == 0 and done == written:
                 break
             await asyncio.sleep(1)

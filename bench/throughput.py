@@ -30,17 +30,20 @@ from contracts.envelope import CloudEvent, new_event, parse_data
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import DEFAULT_MAX_BATCH, EventConsumer, EventHandlers
 from servicekit.db import Database, new_metadata
+from servicekit.kafka import admin_security
 from servicekit.outbox import OutboxRelay
 from servicekit.testing import drop_database, fresh_database_url
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 PARTITIONS = 6
 
 
 async def make_topic(prefix: str) -> str:
     # Ends with the catalogue topic, so a consumer can subscribe with a topic prefix.
     name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}.{CustomerTerminatedV1.event_type}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
@@ -50,7 +53,7 @@ async def make_topic(prefix: str) -> str:
 
 
 async def delete_topics(names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
     await admin.start()
     try:
         await admin.delete_topics(names)
@@ -76,7 +79,11 @@ def events(n: int) -> list[tuple[bytes, bytes]]:
 
 async def raw_produce(topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
     producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+        bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
     )
     await producer.start()
     try:
@@ -92,6 +99,7 @@ async def raw_consume(topic: str, n: int) -> float:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"bench-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -133,7 +141,7 @@ async def relay_throughput(url: str, topic: str, payloads: list[tuple[bytes, byt
                     for k, v in payloads[i : i + 1000]
                 ],
             )
-    relay = OutboxRelay(db, service="bench", bootstrap=BOOTSTRAP, batch_size=2000)
+    relay = OutboxRelay(db, service="bench", bootstrap=BOOTSTRAP, security=ADMIN, batch_size=2000)
     await relay._ensure_producer()  # connect first: measure publishing, not connecting
     started = time.perf_counter()
     published = 0
@@ -194,6 +202,7 @@ async def consumer_throughput(url: str, topic: str, n: int, *, batched: bool = T
         service="billing",
         group_id=f"bench-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers=EventHandlers(
             {CustomerTerminatedV1: handler},
             topic_prefix=topic.removesuffix(CustomerTerminatedV1.event_type),
@@ -254,7 +263,8 @@ async def faststream_throughput(url: str, topic: str, n: int) -> float:
             inbox.c.consumer == group, inbox.c.event_id.in_(bindparam("ids", expanding=True))
         )
 
-    broker = KafkaBroker(BOOTSTRAP, logger=None)
+    # As the other clients here: the broker's admin over SASL/SCRAM (ADR 24).
+    broker = KafkaBroker(BOOTSTRAP, logger=None, security=ADMIN.faststream())
 
     @broker.subscriber(
         topic,

@@ -35,10 +35,13 @@ from contracts.envelope import new_event
 from contracts.events.billing import UsageRecordV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
+from servicekit.kafka import admin_security
 from servicekit.outbox import Outbox
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 TOPIC_SUFFIX = UsageRecordV1.event_type
 KINDS = ("voice", "sms", "data")
 
@@ -67,7 +70,7 @@ def records(n: int, accounts: list[uuid.UUID]) -> list[tuple[bytes, bytes]]:
 
 
 async def produce(topic: str, items: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **ADMIN.options(), linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(topic, value=v, key=k) for k, v in items]
@@ -79,7 +82,7 @@ async def produce(topic: str, items: list[tuple[bytes, bytes]]) -> None:
 async def main(n: int, n_accounts: int) -> None:
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
     topic = prefix + TOPIC_SUFFIX
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
     await admin.start()
     await admin.create_topics([NewTopic(topic, 12, 1)])
     url = await fresh_database_url("bench_usage")
@@ -112,6 +115,7 @@ async def main(n: int, n_accounts: int) -> None:
             service="billing",
             group_id=f"bench-{uuid.uuid4().hex}",
             bootstrap=BOOTSTRAP,
+            security=ADMIN,
             handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}, topic_prefix=prefix),
         )
         started = time.perf_counter()

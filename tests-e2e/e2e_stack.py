@@ -75,7 +75,8 @@ def running_stack(
     service_env = {
         s: {
             f"{s.upper()}_DATABASE_URL": databases[s],
-            f"{s.upper()}_CONSUMER_GROUP": f"e2e-{run}-{s}",
+            # Starts with the service's name: its principal may use only such groups (ADR 24).
+            f"{s.upper()}_CONSUMER_GROUP": f"{s}-e2e-{run}",
             f"{s.upper()}_CONSUMER_OFFSET_RESET": "latest",
             f"{s.upper()}_CONSUMER_BACKOFF_INITIAL_S": "0.1",
             f"{s.upper()}_CONSUMER_BACKOFF_MAX_S": "1",

@@ -20,9 +20,12 @@ from portal_client import Portal, Sinks, eventually, unique_email
 from stack import SERVICES, Stack
 
 from contracts.topics import dead_letter_topic, topic
+from servicekit.kafka import admin_security
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 INFRA = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.sh"
 
 
@@ -31,7 +34,9 @@ def infra(command: str) -> None:
 
 
 async def _dead_letter_counts() -> dict[str, int]:
-    reader = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_auto_commit=False
+    )
     await reader.start()
     try:
         counts = {}

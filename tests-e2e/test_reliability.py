@@ -25,14 +25,19 @@ from stack import Stack
 
 from contracts.envelope import new_event
 from contracts.events.identity import ContractV1, CustomerRegisteredV1, UserCreatedV1
+from servicekit.kafka import admin_security
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 INFRA = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.sh"
 
 
 async def _produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     try:
         for key, value in records:
@@ -45,6 +50,7 @@ async def _dead_letters(topic: str, marker: bytes, timeout_s: float = 30) -> lis
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"e2e-probe-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
     )

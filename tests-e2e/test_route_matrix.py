@@ -25,6 +25,7 @@ from portal_client import Portal, Sinks, last_month, run_billing, set_up_account
 from stack import SERVICES
 
 from contracts.topics import CATALOGUE
+from servicekit.kafka import admin_security
 
 # Starting six services, two customers and a billing run outlast the default 300 s on a
 # shared, loaded machine.
@@ -40,6 +41,8 @@ BOOKKEEPING = re.compile(
     r"^(audit.*|customer_audit.*|inbox.*|dead_letter.*|dlq\..*|alembic_version|outbox.*)$"
 )
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +166,7 @@ def _reader() -> AIOKafkaConsumer:
     # A throw-away group: aiokafka 0.14's group-less consumer raises CancelledError on stop.
     return AIOKafkaConsumer(
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"e2e-matrix-{uuid.uuid4().hex}",
         enable_auto_commit=False,
     )

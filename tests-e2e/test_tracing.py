@@ -12,9 +12,12 @@ from aiokafka import AIOKafkaConsumer
 from portal_client import Portal
 
 from contracts.envelope import CloudEvent, InvalidEvent
+from servicekit.kafka import admin_security
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 async def _find_event(
@@ -23,6 +26,7 @@ async def _find_event(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"e2e-probe-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
     )

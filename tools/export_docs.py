@@ -83,8 +83,10 @@ def settings_reference() -> str:
             default = "SQLite file `var/data/<service>.db` (or under `PORTAL_DATA_DIR`)"
         elif name in ("service_name", "port"):
             default = "the service's own"
-        elif name in ("client_id", "consumer_group"):
+        elif name in ("client_id", "consumer_group", "kafka_sasl_username"):
             default = "the service's name"
+        elif name == "kafka_sasl_password":
+            default = "`<service>-local-only` (the local broker's; refused in production)"
         lines.append(f"| {env} | {default} |")
     for service in SERVICES:
         cls = _settings_class(service)

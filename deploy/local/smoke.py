@@ -36,6 +36,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# As the broker's admin over SASL/SCRAM (ADR 24). This script runs outside the workspace
+# (aiokafka only), so it reads the variables servicekit.kafka.admin_security() reads.
+_ADMIN_USER = os.environ.get("KAFKA_ADMIN_USERNAME") or "admin"
+KAFKA_OPTIONS: dict[str, Any] = (
+    {"security_protocol": "PLAINTEXT"}
+    if os.environ.get("KAFKA_SECURITY_PROTOCOL") == "PLAINTEXT"
+    else {
+        "security_protocol": os.environ.get("KAFKA_SECURITY_PROTOCOL") or "SASL_PLAINTEXT",
+        "sasl_mechanism": os.environ.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512",
+        "sasl_plain_username": _ADMIN_USER,
+        "sasl_plain_password": os.environ.get("KAFKA_ADMIN_PASSWORD")
+        or f"{_ADMIN_USER}-local-only",
+    }
+)
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 PG_PORT = os.environ.get("PG_PORT", "5432")
 SMTP_PORT = int(os.environ.get("SINK_SMTP_PORT", "1025"))
@@ -51,7 +65,7 @@ def ok(msg: str) -> None:
 
 async def check_kafka() -> None:
     topic = f"infra-smoke-{RUN}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **KAFKA_OPTIONS)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
@@ -60,7 +74,9 @@ async def check_kafka() -> None:
             await admin.create_topics([NewTopic("infra-smoke", 1, 1)])
         ok(f"kafka: created topic {topic} (3 partitions)")
 
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=BOOTSTRAP, **KAFKA_OPTIONS, enable_idempotence=True
+        )
         await producer.start()
         try:
             for i in range(30):
@@ -74,6 +90,7 @@ async def check_kafka() -> None:
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=BOOTSTRAP,
+            **KAFKA_OPTIONS,
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -97,6 +114,7 @@ async def check_kafka() -> None:
         again = AIOKafkaConsumer(
             topic,
             bootstrap_servers=BOOTSTRAP,
+            **KAFKA_OPTIONS,
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -113,6 +131,7 @@ async def check_kafka() -> None:
         tp = TopicPartition("infra-smoke", 0)
         persist = AIOKafkaConsumer(
             bootstrap_servers=BOOTSTRAP,
+            **KAFKA_OPTIONS,
             group_id="infra-smoke",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

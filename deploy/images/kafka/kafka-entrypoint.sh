@@ -10,7 +10,15 @@
 #   KAFKA_REPLICATION_FACTOR        replicas of internal topics and the default (1)
 #   KAFKA_MIN_INSYNC_REPLICAS       (1; 2 with three brokers)
 #   KAFKA_HEAP_OPTS                 JVM heap flags
+#   KAFKA_ADMIN_PASSWORD            required: the super user `admin` (ADR 24): its SCRAM
+#                                   credential is made when the storage is formatted, and
+#                                   it is the controllers' login (SASL PLAIN). Clients use
+#                                   SASL_PLAINTEXT + SCRAM-SHA-512 on 9092; every request is
+#                                   authorized (ACLs by python -m servicekit.kafka_acl apply).
 set -euo pipefail
+
+: "${KAFKA_ADMIN_PASSWORD:?KAFKA_ADMIN_PASSWORD must be set (the broker super user admin)}"
+admin_pw=$KAFKA_ADMIN_PASSWORD
 
 node_id="${KAFKA_NODE_ID:-1}"
 host="${KAFKA_ADVERTISED_HOST:-$HOSTNAME}"
@@ -26,11 +34,20 @@ cat >"$conf" <<PROPS
 process.roles=broker,controller
 node.id=$node_id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://:9092,CONTROLLER://:9093
-advertised.listeners=PLAINTEXT://$host:9092
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=SASL_PLAINTEXT://:9092,CONTROLLER://:9093
+advertised.listeners=SASL_PLAINTEXT://$host:9092
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_pw" user_admin="$admin_pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs=$data
 
 default.replication.factor=$rf
@@ -54,10 +71,22 @@ num.io.threads=4
 log.retention.hours=168
 PROPS
 
+chmod 600 "$conf"  # holds the admin's password
+
 cp=(-cp "/opt/kafka/libs/*" -Dlog4j2.configurationFile=/opt/kafka/log4j2.xml)
+# Written next to the data when it was formatted with the SCRAM admin (the broker ignores
+# plain files in its log directory).
+sasl_marker=$data/portal-sasl-formatted
 if [[ ! -f $data/meta.properties ]]; then
-  echo "kafka-entrypoint: formatting $data (cluster $cluster_id, node $node_id)"
-  java -Xmx128m "${cp[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$conf"
+  echo "kafka-entrypoint: formatting $data (cluster $cluster_id, node $node_id, SCRAM user admin)"
+  java -Xmx128m "${cp[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" \
+    --add-scram "SCRAM-SHA-512=[name=admin,iterations=8192,password=$admin_pw]"
+  touch "$sasl_marker"
+elif [[ ! -f $sasl_marker ]]; then
+  # Formatted by an image before ADR 24: no SCRAM user, so no client could log in. The data
+  # is not touched; development data: `compose down -v`; else docs/operations.md.
+  echo "kafka-entrypoint: $data was formatted without SASL users (image before ADR 24); see docs/operations.md (Kafka users)" >&2
+  exit 78
 fi
 # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several flags
 exec java ${KAFKA_HEAP_OPTS} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \

@@ -40,6 +40,7 @@ from servicekit.db import Database, utcnow
 from servicekit.delegation_client import Delegation, DelegationClient
 from servicekit.http import CircuitBreaker
 from servicekit.inbox import INBOX_PURGED, inbox_retention, purge_inbox
+from servicekit.kafka import KafkaSecurity, security_of
 from servicekit.logging import configure_logging
 from servicekit.loop import BackgroundLoop
 from servicekit.migrations import upgrade_to_head_async
@@ -80,10 +81,13 @@ class ServiceKit:
         self.db = Database(settings.database_url, metadata)
         self.migrations_dir = migrations_dir
         self.outbox = Outbox(self.db, source=f"/services/{self.service}")
+        # The service's own Kafka principal, for every client it makes (ADR 24).
+        self.kafka_security = security_of(settings)
         self.relay = OutboxRelay(
             self.db,
             service=self.service,
             bootstrap=settings.kafka_bootstrap_servers,
+            security=self.kafka_security,
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
         )
@@ -192,6 +196,7 @@ class ServiceKit:
                 backoff_initial_s=s.consumer_backoff_initial_s,
                 backoff_max_s=s.consumer_backoff_max_s,
                 offset_reset=s.consumer_offset_reset,
+                security=self.kafka_security,
             )
             await self.consumer.start()
         if self.handlers:
@@ -221,6 +226,7 @@ class ServiceKit:
             bootstrap=s.kafka_bootstrap_servers,
             on_event=on_event,
             on_reset=lambda: on_event(None),
+            security=self.kafka_security,
         )
         self.broadcast.start()
 
@@ -239,7 +245,12 @@ class ServiceKit:
         s = self.settings
 
         async def probe(kit: ServiceKit) -> None:
-            await probe_group_lag(s.kafka_bootstrap_servers, s.consumer_group, kit.service)
+            await probe_group_lag(
+                s.kafka_bootstrap_servers,
+                s.consumer_group,
+                kit.service,
+                security=kit.kafka_security,
+            )
 
         self.run_periodically("consumer-lag-probe", s.lag_probe_interval_s, probe)
 
@@ -294,7 +305,9 @@ class ServiceKit:
         """Database, Kafka and (where used) Redis, for ``/healthz``, metrics and alerts."""
         probes: dict[str, Awaitable[Any]] = {
             "database": _probe(self.db.ping()),
-            "kafka": _probe(_kafka_metadata(self.settings.kafka_bootstrap_servers)),
+            "kafka": _probe(
+                _kafka_metadata(self.settings.kafka_bootstrap_servers, self.kafka_security)
+            ),
         }
         if self.redis is not None:
             probes["redis"] = _probe(self.redis.ping())
@@ -314,8 +327,10 @@ async def _probe(coro: Awaitable[Any]) -> str:
     return "ok"
 
 
-async def _kafka_metadata(bootstrap: str) -> None:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+async def _kafka_metadata(bootstrap: str, security: KafkaSecurity) -> None:
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=2000, **security.options()
+    )
     try:
         await client.bootstrap()  # a real metadata request
     finally:

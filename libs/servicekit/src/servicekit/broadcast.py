@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, parse_data
+from servicekit.kafka import NO_SECURITY, KafkaSecurity
 from servicekit.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ class BroadcastReader:
         on_event: Callable[[EventPayload], None],
         on_reset: Callable[[], None] | None = None,
         fetch_max_wait_ms: int = 50,
+        security: KafkaSecurity = NO_SECURITY,
     ) -> None:
         self.service = service
+        self.security = security
         self.topic = topic
         self.bootstrap = bootstrap
         self.on_event = on_event
@@ -73,6 +76,7 @@ class BroadcastReader:
             enable_auto_commit=False,
             auto_offset_reset="latest",
             fetch_max_wait_ms=self.fetch_max_wait_ms,
+            **self.security.options(),
         )
         await consumer.start()
         try:

@@ -53,6 +53,7 @@ from contracts.envelope import CloudEvent, InvalidEvent, parse_data
 from contracts.topics import CATALOGUE, KEEP_FOREVER, dead_letter_topic, topic_of
 from servicekit.db import Database, utcnow
 from servicekit.faults import is_database_unavailable
+from servicekit.kafka import NO_SECURITY, KafkaSecurity
 from servicekit.loop import LOOP_FAILURES, BackgroundLoop
 from servicekit.telemetry import context_from_kafka_headers, tracer
 
@@ -235,11 +236,13 @@ class EventConsumer:
         backoff_max_s: float = 5.0,
         max_batch: int = DEFAULT_MAX_BATCH,
         offset_reset: str = "earliest",
+        security: KafkaSecurity = NO_SECURITY,
     ) -> None:
         self.db = db
         self.service = service
         self.group_id = group_id
         self.bootstrap = bootstrap
+        self.security = security
         self.handlers = handlers if isinstance(handlers, EventHandlers) else EventHandlers(handlers)
         self.max_attempts = max_attempts
         self.backoff_initial_s = backoff_initial_s
@@ -301,6 +304,7 @@ class EventConsumer:
         FastStream (the handler parses CloudEvents itself, once)."""
         broker = KafkaBroker(
             self.bootstrap,
+            security=self.security.faststream(),  # the service's own principal (ADR 24)
             client_id=f"{self.service}-{self.group_id}",
             allow_auto_create_topics=False,
             apply_types=False,
@@ -829,11 +833,14 @@ GROUP_LAG = Gauge(
 )
 
 
-async def probe_group_lag(bootstrap: str, group_id: str, service: str) -> dict[str, int]:
+async def probe_group_lag(
+    bootstrap: str, group_id: str, service: str, *, security: KafkaSecurity = NO_SECURITY
+) -> dict[str, int]:
     """Ask the broker how far the group's committed offsets trail the partitions' ends;
     sets ``consumer_group_lag_events`` and returns ``{"topic/partition": lag}``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    options = security.options()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group_id)

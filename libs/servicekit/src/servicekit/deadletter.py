@@ -3,10 +3,11 @@
     portal-dlq list   --service notifier
     portal-dlq replay --service notifier [--max 100]
 
-Replay puts each dead letter back on its original topic with its original key and
-headers (the ``dlq.*`` diagnostics removed) and commits its position in the dead-letter
-topic, so each letter is replayed once. The consumer's inbox makes a replay of an event
-that did apply in the meantime harmless.
+Both run as the broker's admin (``KAFKA_ADMIN_USERNAME`` / ``KAFKA_ADMIN_PASSWORD``, see
+``servicekit.kafka``). Replay puts each dead letter back on its original topic with its
+original key and headers (the ``dlq.*`` diagnostics removed) and commits its position in
+the dead-letter topic, so each letter is replayed once. The consumer's inbox makes a replay
+of an event that did apply in the meantime harmless.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from typing import Any, TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.topics import dead_letter_topic
+from servicekit.kafka import KafkaSecurity, admin_security
 from servicekit.outbox import kafka_producer
 
 Record: TypeAlias = "ConsumerRecord[Any, Any]"
 
 
 async def _read(
-    service: str, bootstrap: str, *, group: str | None, max_records: int, idle_s: float = 3.0
+    service: str,
+    bootstrap: str,
+    *,
+    group: str | None,
+    max_records: int,
+    security: KafkaSecurity,
+    idle_s: float = 3.0,
 ) -> tuple[AIOKafkaConsumer, list[Record]]:
     consumer = AIOKafkaConsumer(
         dead_letter_topic(service),
@@ -35,6 +43,7 @@ async def _read(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **security.options(),
     )
     await consumer.start()
     records: list[Record] = []
@@ -63,20 +72,38 @@ def _describe(record: Record) -> dict[str, object]:
 
 
 async def list_dead_letters(
-    service: str, bootstrap: str, max_records: int = 1000
+    service: str, bootstrap: str, max_records: int = 1000, *, security: KafkaSecurity | None = None
 ) -> list[dict[str, object]]:
-    consumer, records = await _read(service, bootstrap, group=None, max_records=max_records)
+    consumer, records = await _read(
+        service,
+        bootstrap,
+        group=None,
+        max_records=max_records,
+        security=security or admin_security(),
+    )
     await consumer.stop()
     return [_describe(r) for r in records]
 
 
 async def replay(
-    service: str, bootstrap: str, max_records: int = 10_000, *, group: str | None = None
+    service: str,
+    bootstrap: str,
+    max_records: int = 10_000,
+    *,
+    group: str | None = None,
+    security: KafkaSecurity | None = None,
 ) -> int:
+    """An operator's action, as the broker's admin by default (``KAFKA_ADMIN_*``): it puts
+    letters back on topics that other services own, which no service principal may write."""
+    security = security or admin_security()
     consumer, records = await _read(
-        service, bootstrap, group=group or f"dlq-replay-{service}", max_records=max_records
+        service,
+        bootstrap,
+        group=group or f"dlq-replay-{service}",
+        max_records=max_records,
+        security=security,
     )
-    producer = kafka_producer(bootstrap, client_id=f"{service}-dlq-replay")
+    producer = kafka_producer(bootstrap, client_id=f"{service}-dlq-replay", security=security)
     await producer.start()
     try:
         for record in records:

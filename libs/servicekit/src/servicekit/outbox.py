@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent, new_event
 from servicekit.db import Database, utcnow
+from servicekit.kafka import NO_SECURITY, KafkaSecurity
 from servicekit.loop import BackgroundLoop
 from servicekit.problems import Problem
 from servicekit.telemetry import current_trace_headers
@@ -156,10 +157,15 @@ class Outbox:
         }
 
 
-def kafka_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+def kafka_producer(
+    bootstrap: str, *, client_id: str, security: KafkaSecurity = NO_SECURITY
+) -> AIOKafkaProducer:
+    # Idempotence needs no IDEMPOTENT_WRITE ACL: since Kafka 3.0 (KIP-679) WRITE on any
+    # topic allows InitProducerId; the relay's principal has WRITE on the topics it owns.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
+        **security.options(),
         acks="all",  # acknowledged once min.insync.replicas hold it (2 of 3 in production)
         enable_idempotence=True,  # no duplicates from producer retries
         linger_ms=5,
@@ -187,10 +193,12 @@ class OutboxRelay:
         bootstrap: str,
         batch_size: int = 1000,
         poll_interval_s: float = 0.5,
+        security: KafkaSecurity = NO_SECURITY,
     ) -> None:
         self.db = db
         self.service = service
         self.bootstrap = bootstrap
+        self.security = security
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self._producer: AIOKafkaProducer | None = None
@@ -232,7 +240,9 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = kafka_producer(self.bootstrap, client_id=f"{self.service}-relay")
+            producer = kafka_producer(
+                self.bootstrap, client_id=f"{self.service}-relay", security=self.security
+            )
             try:
                 await producer.start()
             except BaseException:
@@ -375,7 +385,11 @@ class OutboxRelay:
             futures: dict[int, asyncio.Future[Any]] = {}
             for row in rows:
                 if row.topic not in topics:
-                    refused[row.seq] = f"topic {row.topic!r} does not exist on the broker"
+                    # Metadata lists only the topics this principal may describe.
+                    refused[row.seq] = (
+                        f"topic {row.topic!r} does not exist on the broker "
+                        "(or this service's principal may not write it)"
+                    )
                     continue
                 headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
                 key = row.key.encode() if row.key else None

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.kafka import is_local_password, local_password
+
 # Secrets that ship as development defaults; refused outside development.
 DEV_PLACEHOLDER_SECRETS = frozenset({"dev-secret", "change-me", "operator-dev-password"})
 
@@ -48,6 +50,24 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
     )
+    # The service's own Kafka principal (ADR 24): SASL/SCRAM with <SERVICE>_KAFKA_SASL_USERNAME
+    # (default: the service's name) and <SERVICE>_KAFKA_SASL_PASSWORD (default: the local
+    # broker's local-only value, refused in production). PLAINTEXT only for a broker
+    # without authentication.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="SASL_PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512",
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism"),
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+    )
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = Field(default="", repr=False)
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "redis_url"),
@@ -137,15 +157,23 @@ class ServiceSettings(BaseSettings):
             self.client_id = self.service_name
         if not self.consumer_group:
             self.consumer_group = self.service_name
+        if not self.kafka_sasl_username:
+            self.kafka_sasl_username = self.service_name
+        if not self.kafka_sasl_password:
+            self.kafka_sasl_password = local_password(self.kafka_sasl_username)
         if self.environment == "production":
             for name in self.secret_fields():
                 if getattr(self, name) in DEV_PLACEHOLDER_SECRETS:
                     raise ValueError(f"{name} still has its development placeholder value")
+            if self.kafka_security_protocol != "PLAINTEXT" and is_local_password(
+                self.kafka_sasl_username, self.kafka_sasl_password
+            ):
+                raise ValueError("kafka_sasl_password still has its local-only value")
         return self
 
     def secret_fields(self) -> list[str]:
         """Names of settings that hold secrets; subclasses extend this list."""
-        return ["client_secret"]
+        return ["client_secret", "kafka_sasl_password"]
 
     @property
     def jwks_url(self) -> str:

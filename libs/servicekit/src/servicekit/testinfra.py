@@ -47,7 +47,8 @@ IMAGES = {
 START_TIMEOUT_S = 180.0
 PG_USER = PG_PASSWORD = "portal"
 
-# A single-node KRaft broker whose client listener is the same port inside and outside the
+# A single-node KRaft broker (SASL/SCRAM and ACLs as deploy/local/infra.sh, ADR 24) whose
+# client listener is the same port inside and outside the
 # container, so the address it advertises (127.0.0.1:<port>) is the one the tests reach.
 # Uses only the image's Java and /opt/kafka/libs, not its entrypoint (which advertises the
 # container's name for compose).
@@ -57,11 +58,20 @@ cat > "$data/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:19093
-listeners=PLAINTEXT://0.0.0.0:{port},CONTROLLER://127.0.0.1:19093
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=SASL_PLAINTEXT://0.0.0.0:{port},CONTROLLER://127.0.0.1:19093
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config={plain_jaas}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:{admin_user}
+allow.everyone.if.no.acl.found=false
 log.dirs=$data/logs
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
@@ -76,10 +86,34 @@ group.initial.rebalance.delay.ms=0
 log.cleaner.dedupe.buffer.size=8388608
 EOF
 java -Xmx128m -cp '/opt/kafka/libs/*' kafka.tools.StorageTool format \\
-  -t tU3VtZo6QJSejtjoS8ngpg -c "$data/server.properties"
+  -t tU3VtZo6QJSejtjoS8ngpg -c "$data/server.properties" {scram_users}
 exec java -Xmx512m -XX:+UseG1GC -cp '/opt/kafka/libs/*' \\
   -Dlog4j2.configurationFile=/opt/kafka/log4j2.xml kafka.Kafka "$data/server.properties"
 """
+
+
+def _kafka_script(port: int) -> str:
+    """The container's start script: every principal a SCRAM user at format time, with its
+    local-only password (servicekit.kafka), the admin's from ``KAFKA_ADMIN_PASSWORD``."""
+    from servicekit.kafka import admin_security, local_password
+    from servicekit.kafka_acl import PRINCIPALS
+
+    admin = admin_security()
+    users = {str(admin.username): str(admin.password)}
+    users.update({p: local_password(p) for p in PRINCIPALS})
+    scram = " ".join(
+        f"--add-scram 'SCRAM-SHA-512=[name={name},iterations=8192,password={password}]'"
+        for name, password in users.items()
+    )
+    login = f'username="{admin.username}" password="{admin.password}"'
+    return _KAFKA_SCRIPT.format(
+        port=port,
+        admin_user=admin.username,
+        scram_users=scram,
+        scram_jaas=f"org.apache.kafka.common.security.scram.ScramLoginModule required {login};",
+        plain_jaas="org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'{login} user_{admin.username}="{admin.password}";',
+    )
 
 
 async def _warm_up_group_coordinator(bootstrap: str) -> None:
@@ -89,10 +123,14 @@ async def _warm_up_group_coordinator(bootstrap: str) -> None:
     joins here first, as on the long-running local broker."""
     from aiokafka import AIOKafkaConsumer
 
+    from servicekit.kafka import admin_security
     from servicekit.topics import CATALOGUE
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id="portal-test-infra-warm-up", enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id="portal-test-infra-warm-up",
+        enable_auto_commit=False,
+        **admin_security().options(),
     )
     await consumer.start()
     try:
@@ -242,13 +280,12 @@ class ContainerInfra:
 
     def start_kafka(self) -> str:
         port = _free_port()
-        container, image = self._container(
-            "kafka", entrypoint=["bash", "-c", _KAFKA_SCRIPT.format(port=port)]
-        )
+        container, image = self._container("kafka", entrypoint=["bash", "-c", _kafka_script(port)])
         container.with_bind_ports(port, port)
         self._start("kafka", container, image)
         bootstrap = f"127.0.0.1:{port}"
 
+        from servicekit.kafka_acl import apply as apply_acls
         from servicekit.topics import ensure_topics
 
         def listening() -> bool:
@@ -264,6 +301,7 @@ class ContainerInfra:
         quiet.setLevel(logging.CRITICAL)
         try:
             _wait("Kafka", lambda: asyncio.run(ensure_topics(bootstrap)) is not None)
+            asyncio.run(apply_acls(bootstrap))
             asyncio.run(_warm_up_group_coordinator(bootstrap))
         finally:
             quiet.setLevel(level)

@@ -1,7 +1,8 @@
 """Create the catalogue's topics with their declared partition counts and retention.
 
 ``portal-topics ensure`` (or ``python -m servicekit.topics ensure``) is idempotent and is
-run at deploy time, before the services start: a topic created implicitly by a client
+run at deploy time as the broker's admin (``KAFKA_ADMIN_USERNAME`` / ``KAFKA_ADMIN_PASSWORD``),
+before the services start: a topic created implicitly by a client
 would get the broker default partition count, not the one the catalogue declares.
 """
 
@@ -15,6 +16,7 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import CATALOGUE
+from servicekit.kafka import KafkaSecurity, admin_security
 
 
 def durability_configs(replication_factor: int) -> dict[str, str]:
@@ -26,8 +28,15 @@ def durability_configs(replication_factor: int) -> dict[str, str]:
     return {}
 
 
-async def ensure_topics(bootstrap: str, *, replication_factor: int = 1) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+async def ensure_topics(
+    bootstrap: str, *, replication_factor: int = 1, security: KafkaSecurity | None = None
+) -> list[str]:
+    """Creates the missing topics as the broker's admin (``KAFKA_ADMIN_*`` by default)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=10000,
+        **(security or admin_security()).options(),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

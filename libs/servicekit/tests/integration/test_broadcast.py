@@ -16,10 +16,13 @@ from contracts.events import DelegationChangedV1
 from servicekit.auth import ServiceTokenProvider
 from servicekit.broadcast import BroadcastReader
 from servicekit.delegation_client import DelegationClient, Resource
+from servicekit.kafka import admin_security
 
 pytestmark = pytest.mark.integration
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 async def _token() -> tuple[str, float]:
@@ -58,7 +61,11 @@ async def test_every_instance_reads_the_revocation_and_refuses_the_right() -> No
                 got.set()
 
         reader = BroadcastReader(
-            service="billing", topic="delegation.changed", bootstrap=BOOTSTRAP, on_event=on_event
+            service="billing",
+            topic="delegation.changed",
+            bootstrap=BOOTSTRAP,
+            security=ADMIN,
+            on_event=on_event,
         )
         reader.start()
         instances.append(client)
@@ -73,7 +80,7 @@ async def test_every_instance_reads_the_revocation_and_refuses_the_right() -> No
         for client in instances:
             assert (await client.check("u", "invoice.read", resource)).allowed
 
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
         await producer.start()
         try:
             event = new_event(revoked, source="/services/delegation")

@@ -18,17 +18,20 @@ from contracts.envelope import new_event
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, EventHandlers, PermanentError, probe_group_lag
 from servicekit.db import Database, new_metadata
+from servicekit.kafka import admin_security
 from servicekit.testing import drop_database, fresh_database_url
 
 pytestmark = pytest.mark.integration
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 EVENTS = 300
 
 
 async def _topic(prefix: str) -> str:
     name = f"{prefix}customer.terminated"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
@@ -38,7 +41,9 @@ async def _topic(prefix: str) -> str:
 
 
 async def _publish(topic: str, count: int) -> set[str]:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     ids = set()
     try:
@@ -113,6 +118,7 @@ async def test_a_rebalance_mid_flow_loses_nothing_and_applies_nothing_twice() ->
             service="billing",
             group_id=group,
             bootstrap=BOOTSTRAP,
+            security=ADMIN,
             handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
             offset_reset="earliest",
             max_batch=20,
@@ -145,7 +151,7 @@ async def test_a_rebalance_mid_flow_loses_nothing_and_applies_nothing_twice() ->
         assert total == distinct == EVENTS  # none applied twice
 
         async def no_lag() -> bool:
-            lags = await probe_group_lag(BOOTSTRAP, group, "test")
+            lags = await probe_group_lag(BOOTSTRAP, group, "test", security=ADMIN)
             return bool(lags) and not any(lags.values())
 
         await _until(no_lag, timeout_s=30)
@@ -172,6 +178,7 @@ async def test_the_broker_reports_lag_while_no_instance_consumes() -> None:
         service="billing",
         group_id=group,
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
         offset_reset="earliest",
     )
@@ -182,13 +189,13 @@ async def test_the_broker_reports_lag_while_no_instance_consumes() -> None:
         async def caught_up() -> bool:
             async with db.sessions() as s:
                 applied = (await s.execute(select(func.count()).select_from(db.inbox))).scalar()
-            lags = await probe_group_lag(BOOTSTRAP, group, "test")
+            lags = await probe_group_lag(BOOTSTRAP, group, "test", security=ADMIN)
             return applied == 10 and bool(lags) and sum(lags.values()) == 0
 
         await _until(caught_up, timeout_s=30)
         await consumer.stop()  # gone: nothing consumes, the broker still knows the lag
         await _publish(topic, 7)
-        lags = await probe_group_lag(BOOTSTRAP, group, "test")
+        lags = await probe_group_lag(BOOTSTRAP, group, "test", security=ADMIN)
         assert sum(lags.values()) == 7
     finally:
         await consumer.stop()
@@ -223,6 +230,7 @@ async def test_a_failing_event_in_a_poll_of_several_partitions_is_isolated() -> 
         service="billing",
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
         offset_reset="earliest",
     )
@@ -269,6 +277,7 @@ async def test_a_batch_handler_applies_each_event_once() -> None:
         service="billing",
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers=EventHandlers({CustomerTerminatedV1: handler}, topic_prefix=prefix),
         offset_reset="earliest",
     )

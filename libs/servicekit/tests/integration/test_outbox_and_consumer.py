@@ -14,6 +14,7 @@ from contracts.events.identity import CustomerTerminatedV1, UserCreatedV1
 from contracts.examples import example
 from servicekit.consumer import EventConsumer, PermanentError
 from servicekit.db import Database, new_metadata
+from servicekit.kafka import admin_security
 from servicekit.migrations import run_env  # noqa: F401  (imported to prove it loads)
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.telemetry import configure_tracing, tracer
@@ -22,6 +23,8 @@ from servicekit.testing import fresh_database_url
 pytestmark = pytest.mark.integration
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 TOPIC = "customer.terminated"
 
 
@@ -57,6 +60,7 @@ async def _read_events(customer_id: str, count: int, timeout_s: float = 20.0) ->
     consumer = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -85,7 +89,9 @@ async def _read_events(customer_id: str, count: int, timeout_s: float = 20.0) ->
 async def test_events_written_in_a_transaction_reach_kafka_in_order_and_leave_the_outbox():
     db, _ = await _database()
     outbox = Outbox(db, source="/services/test")
-    relay = OutboxRelay(db, service="test", bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    relay = OutboxRelay(
+        db, service="test", bootstrap=BOOTSTRAP, security=ADMIN, poll_interval_s=0.1
+    )
     customer = uuid.uuid4()
     configure_tracing("test", None)
     written = []
@@ -119,7 +125,9 @@ async def test_a_rolled_back_transaction_publishes_nothing():
 
 
 async def _publish(values: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     try:
         for key, value in values:
@@ -132,6 +140,7 @@ async def _dead_letters(service: str, marker: bytes, timeout_s: float = 20.0) ->
     consumer = AIOKafkaConsumer(
         f"dlq.{service}",
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
     )
@@ -185,12 +194,15 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison_without_
         service=service,
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers={CustomerTerminatedV1: handler},
         backoff_initial_s=0.01,
         offset_reset="latest",
     )
     # Dead letters go through the service's outbox, published by its relay.
-    relay = OutboxRelay(db, service=service, bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    relay = OutboxRelay(
+        db, service=service, bootstrap=BOOTSTRAP, security=ADMIN, poll_interval_s=0.1
+    )
     await relay.start()
     await consumer.start()
     try:
@@ -262,6 +274,7 @@ async def test_consumer_continues_the_producers_trace():
         service="billing",
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers={CustomerTerminatedV1: handler},
         offset_reset="latest",
     )
@@ -273,7 +286,7 @@ async def test_consumer_continues_the_producers_trace():
             await asyncio.sleep(0.2)
         trace_id = uuid.uuid4().hex
         event = new_event(_payload(), source="/services/test")
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -308,7 +321,9 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
 
     service, group = "einvoice", f"test-replay-{uuid.uuid4().hex}"
     # Position the replay group at the end, so only this test's letter is replayed.
-    probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), group_id=group, enable_auto_commit=False
+    )
     await probe.start()
     try:
         parts = [
@@ -330,10 +345,13 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
         service=service,
         group_id=f"test-{uuid.uuid4().hex}",
         bootstrap=BOOTSTRAP,
+        security=ADMIN,
         handlers={CustomerTerminatedV1: refuse},
         offset_reset="latest",
     )
-    relay = OutboxRelay(db, service=service, bootstrap=BOOTSTRAP, poll_interval_s=0.1)
+    relay = OutboxRelay(
+        db, service=service, bootstrap=BOOTSTRAP, security=ADMIN, poll_interval_s=0.1
+    )
     await relay.start()
     await consumer.start()
     event = new_event(_payload(), source="/services/test")
@@ -352,6 +370,7 @@ async def test_replay_puts_a_dead_letter_back_on_its_topic_once():
     watcher = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="latest",
     )

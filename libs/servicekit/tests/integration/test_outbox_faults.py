@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from contracts.events.identity import CustomerTerminatedV1
 from servicekit.db import Database, new_metadata
 from servicekit.inbox import inbox_retention, purge_inbox
+from servicekit.kafka import admin_security
 from servicekit.outbox import EventTooLarge, Outbox, OutboxRelay
 from servicekit.parked import list_parked, requeue
 from servicekit.testing import drop_database, fresh_database_url
@@ -22,6 +23,8 @@ from servicekit.testing import drop_database, fresh_database_url
 pytestmark = pytest.mark.integration
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 TOPIC = "customer.terminated"
 
 
@@ -46,6 +49,7 @@ async def _event_ids_on_topic(key: str, count: int, timeout_s: float = 20.0) -> 
     consumer = AIOKafkaConsumer(
         TOPIC,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -121,7 +125,7 @@ async def test_add_many_writes_one_row_per_payload_in_order_with_its_key() -> No
 
 async def test_unpublishable_events_are_parked_and_the_events_after_them_flow() -> None:
     db = await _database()
-    relay = OutboxRelay(db, service="test-parking", bootstrap=BOOTSTRAP)
+    relay = OutboxRelay(db, service="test-parking", bootstrap=BOOTSTRAP, security=ADMIN)
     key = str(uuid.uuid4())
     try:
         first = await _raw_row(db, topic=TOPIC, key=key, value=b'{"n": 1}')

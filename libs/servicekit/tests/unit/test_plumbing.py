@@ -128,7 +128,12 @@ def test_access_log_lines_lose_one_time_tokens_from_query_strings() -> None:
 def test_production_refuses_placeholder_secrets() -> None:
     with pytest.raises(ValueError, match="client_secret"):
         ServiceSettings(service_name="x", environment="production", client_secret="dev-secret")
-    ok = ServiceSettings(service_name="x", environment="production", client_secret="s3cr3t-v4lue")
+    ok = ServiceSettings(
+        service_name="x",
+        environment="production",
+        client_secret="s3cr3t-v4lue",
+        kafka_sasl_password="k4fka-s3cret",
+    )
     assert ok.consumer_group == "x" and ok.database_url.startswith("sqlite+aiosqlite:///")
 
 

@@ -17,6 +17,7 @@ from billing.settings import BillingSettings
 from contracts.base import EventPayload
 from contracts.envelope import new_event
 from servicekit.auth import TokenVerifier
+from servicekit.kafka import admin_security
 from servicekit.outbox import kafka_producer
 from servicekit.testing import (
     FakeDelegation,
@@ -28,6 +29,8 @@ from servicekit.testing import (
 
 # The broker of the run: the local one, or a container (PORTAL_TEST_INFRA=containers).
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +97,7 @@ async def wait_consumer_assigned(app: Any) -> None:
 
 async def publish(payload: EventPayload, *, key: str | None = None) -> str:
     event = new_event(payload, source="/tests/billing")
-    producer = kafka_producer(BOOTSTRAP, client_id="billing-tests")
+    producer = kafka_producer(BOOTSTRAP, client_id="billing-tests", security=ADMIN)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -115,6 +118,7 @@ async def find_on_topic(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
         group_id=f"billing-test-reader-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

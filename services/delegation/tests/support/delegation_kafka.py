@@ -14,8 +14,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.base import EventPayload
 from contracts.envelope import CLOUDEVENTS_JSON, CloudEvent, new_event
+from servicekit.kafka import admin_security
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -34,7 +37,7 @@ async def start_group_at_end(group_id: str, topics: list[str]) -> None:
     consumer starts exactly there: it sees what this test publishes next and none of
     the backlog other tests left on the shared topics."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, group_id=group_id, enable_auto_commit=False
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -47,7 +50,9 @@ async def start_group_at_end(group_id: str, topics: list[str]) -> None:
 
 
 async def publish(payloads: list[EventPayload], *, source: str = "/services/identity") -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     try:
         for payload in payloads:
@@ -67,7 +72,9 @@ class Tail:
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_auto_commit=False
+        )
         self.seen: list[CloudEvent] = []
 
     async def __aenter__(self) -> Tail:

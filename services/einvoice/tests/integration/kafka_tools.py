@@ -10,12 +10,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.envelope import CloudEvent, InvalidEvent
+from servicekit.kafka import admin_security
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 
 
 async def publish(*events: CloudEvent, key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     try:
         for event in events:
@@ -40,7 +45,7 @@ class KafkaTap:
 
     async def __aenter__(self) -> KafkaTap:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=BOOTSTRAP, enable_auto_commit=False, group_id=None
+            bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_auto_commit=False, group_id=None
         )
         await consumer.start()
         partitions = [

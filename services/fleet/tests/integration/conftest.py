@@ -25,6 +25,7 @@ from fleet.main import create_app
 from fleet.settings import FleetSettings
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource, Visible
+from servicekit.kafka import admin_security
 from servicekit.testing import (
     FakeDelegation,
     TokenFactory,
@@ -37,6 +38,8 @@ os.environ.setdefault(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
 )
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 RECORDED_TOPICS = ("sim.changed", "notification.requested", "fleet-manager.changed")
 
 
@@ -52,6 +55,7 @@ class Recorder:
         consumer = AIOKafkaConsumer(
             *RECORDED_TOPICS,
             bootstrap_servers=BOOTSTRAP,
+            **ADMIN.options(),
             group_id=f"fleet-test-recorder-{uuid.uuid4().hex}",
             auto_offset_reset="latest",
             enable_auto_commit=False,
@@ -103,7 +107,9 @@ class Recorder:
 
 async def publish(payload: EventPayload, *, event_id: uuid.UUID | None = None) -> None:
     event = new_event(payload, source="/services/test", event_id=event_id)
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, **ADMIN.options(), enable_idempotence=True
+    )
     await producer.start()
     try:
         await producer.send_and_wait(event.type, value=event.to_bytes(), key=payload.key().encode())

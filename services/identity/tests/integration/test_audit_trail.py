@@ -21,6 +21,7 @@ from contracts.events.audit import AuditAction, AuditActorV1, AuditRecordedV1
 from identity import audit_cli
 from identity.models import CustomerAuditEvent
 from identity.service import audit_trail
+from servicekit.kafka import admin_security, bootstrap_from_env
 
 from .conftest import Stack, StackFactory
 from .factories import (
@@ -74,7 +75,9 @@ async def until(probe: Callable[[], Awaitable[bool]], what: str, within_s: float
 async def group_at_end(bootstrap: str, group: str) -> None:
     """Commit the topic's end offsets for a new group, so identity's consumer reads what
     this test publishes and none of the backlog other tests left on the shared broker."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, **admin_security().options()
+    )
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -87,7 +90,9 @@ async def group_at_end(bootstrap: str, group: str) -> None:
 
 
 async def send(bootstrap: str, events: list[CloudEvent], key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, **admin_security().options()
+    )
     await producer.start()
     try:
         for event in events:
@@ -105,7 +110,7 @@ async def test_recorded_events_reach_the_chain_once_even_when_delivered_twice(
     make_stack: StackFactory,
 ) -> None:
     group = f"identity-audit-it-{uuid.uuid4().hex[:8]}"
-    bootstrap = "127.0.0.1:9092"
+    bootstrap = bootstrap_from_env()  # the broker the stack uses, not always 9092
     await group_at_end(bootstrap, group)
     stack = await make_stack(relay_enabled=True, consumer_enabled=True, consumer_group=group)
 

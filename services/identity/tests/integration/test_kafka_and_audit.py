@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from contracts.envelope import CloudEvent
 from identity import audit
+from servicekit.kafka import admin_security
 
 from .conftest import StackFactory
 from .factories import register_and_accept
@@ -26,7 +27,9 @@ async def test_accepted_registration_reaches_kafka_as_cloudevents(
 ) -> None:
     stack = await make_stack(relay_enabled=True)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.settings.kafka_bootstrap_servers, enable_auto_commit=False
+        bootstrap_servers=stack.settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        **admin_security().options(),  # the test's own reader (ADR 24)
     )
     await consumer.start()
     try:

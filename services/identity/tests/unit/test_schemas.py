@@ -109,6 +109,7 @@ def test_production_refuses_development_secrets():
     with pytest.raises(ValidationError, match="development"):
         IdentitySettings(
             environment="production",
+            kafka_sasl_password="k4fka-s3cret",
             key_passphrase="a" * 32,
             operator_password="a-real-operator-password",
             client_secret="x",
@@ -117,6 +118,7 @@ def test_production_refuses_development_secrets():
     with pytest.raises(ValidationError, match="placeholder"):
         IdentitySettings(
             environment="production",
+            kafka_sasl_password="k4fka-s3cret",
             key_passphrase="a" * 32,
             operator_password="operator-dev-password",
             client_secret="x",
@@ -125,12 +127,14 @@ def test_production_refuses_development_secrets():
     with pytest.raises(ValidationError, match="placeholder"):
         IdentitySettings(
             environment="production",
+            kafka_sasl_password="k4fka-s3cret",
             operator_password="a-real-operator-password",
             client_secret="x",
             service_clients={"billing": "s3cret-s3cret"},
         )
     ok = IdentitySettings(
         environment="production",
+        kafka_sasl_password="k4fka-s3cret",
         key_passphrase="a" * 32,
         operator_password="a-real-operator-password",
         client_secret="x",

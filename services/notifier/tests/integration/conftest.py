@@ -28,12 +28,15 @@ from notifier.main import create_app
 from notifier.settings import NotifierSettings
 from servicekit.app import ServiceKit
 from servicekit.auth import TokenVerifier
+from servicekit.kafka import admin_security
 from servicekit.testing import FakeDelegation, TokenFactory, fresh_database_url, running
 
 os.environ.setdefault(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
 )
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
+ADMIN = admin_security()
 SINK = os.environ.get("SINK_HTTP_URL", "http://127.0.0.1:8025")
 
 PDF = b"%PDF-1.4\n% a fake invoice from the test billing\n%%EOF\n"
@@ -137,6 +140,10 @@ async def stack() -> AsyncIterator[Stack]:
         database_url=url,
         environment="test",
         consumer_group=f"notifier-test-{uuid.uuid4().hex[:8]}",
+        # This stack reads and writes its own prefixed copies of the topics (below), which
+        # the notifier's principal may not touch: it connects as the broker's admin.
+        kafka_sasl_username=str(ADMIN.username),
+        kafka_sasl_password=str(ADMIN.password),
         consumer_offset_reset="latest",
         consumer_backoff_initial_s=0.05,
         sender_poll_interval_s=0.2,
@@ -160,12 +167,12 @@ async def stack() -> AsyncIterator[Stack]:
     kit.tokens = FakeServiceTokens()  # type: ignore[assignment]
     prefix = f"it-notifier-{uuid.uuid4().hex[:8]}."
     kit.handlers = kit.handlers.with_topic_prefix(prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, **ADMIN.options())
     await admin.start()
     await admin.create_topics(
         [NewTopic(name, num_partitions=2, replication_factor=1) for name in kit.handlers]
     )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **ADMIN.options(), enable_idempotence=True)
     await producer.start()
     try:
         async with running(app) as client, httpx.AsyncClient(base_url=SINK, timeout=5) as sink:
@@ -192,7 +199,11 @@ async def published() -> AsyncIterator[Any]:
     async def start(topic: str) -> AIOKafkaConsumer:
         # No group: every partition of the topic is assigned to this reader.
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=KAFKA, enable_auto_commit=False, auto_offset_reset="latest"
+            topic,
+            bootstrap_servers=KAFKA,
+            **ADMIN.options(),
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
         )
         await consumer.start()
         consumers.append(consumer)
