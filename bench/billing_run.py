@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -71,6 +72,10 @@ DESTINATIONS = (
     ("data", "internet"),
     ("data", "internet"),
 )
+CUSTOMER_COLUMNS = ["customer_id", "enterprise_number", "company_name", "address", "language",
+                    "registered_at"]  # fmt: skip
+SIM_COLUMNS = ["sim_id", "customer_id", "billing_account_id", "msisdn", "tariff_plan", "options",
+               "status", "active_since", "changed_at"]  # fmt: skip
 CHUNK = 50_000  # records per COPY: keeps the seeding's memory small
 
 
@@ -86,7 +91,9 @@ class Seeded:
     records: int
 
 
-async def seed(url: str, n_accounts: int, n_records: int, period: Period, rng: random.Random) -> Seeded:
+async def seed(
+    url: str, n_accounts: int, n_records: int, period: Period, rng: random.Random
+) -> Seeded:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         created = period.starts_at - timedelta(days=90)
@@ -96,10 +103,8 @@ async def seed(url: str, n_accounts: int, n_records: int, period: Period, rng: r
         for i in range(n_accounts):
             customer_id, account_id = uuid.uuid4(), uuid.uuid4()
             postal, city = CITIES[i % len(CITIES)]
-            address = (
-                '{"street": "Wetstraat", "number": "%d", "postal_code": "%s", "city": "%s", '
-                '"country": "BE"}' % (1 + i % 200, postal, city)
-            )
+            street = {"street": "Wetstraat", "number": str(1 + i % 200)}
+            address = json.dumps({**street, "postal_code": postal, "city": city, "country": "BE"})
             customers.append((customer_id, enterprise_number(i), f"Bench Company {i} NV",
                               address, ("nl", "fr", "en")[i % 3], created))  # fmt: skip
             accounts.append((account_id, customer_id, "mobile", f"Account {i}", "active", created))
@@ -118,8 +123,7 @@ async def seed(url: str, n_accounts: int, n_records: int, period: Period, rng: r
         await conn.copy_records_to_table(
             "customers",
             records=customers,
-            columns=["customer_id", "enterprise_number", "company_name", "address", "language",
-                     "registered_at"],  # fmt: skip
+            columns=CUSTOMER_COLUMNS,
         )
         await conn.copy_records_to_table(
             "billing_accounts",
@@ -129,8 +133,7 @@ async def seed(url: str, n_accounts: int, n_records: int, period: Period, rng: r
         await conn.copy_records_to_table(
             "sims",
             records=sims,
-            columns=["sim_id", "customer_id", "billing_account_id", "msisdn", "tariff_plan",
-                     "options", "status", "active_since", "changed_at"],  # fmt: skip
+            columns=SIM_COLUMNS,
         )
         await conn.copy_records_to_table(
             "sim_history",

@@ -48,6 +48,9 @@ class BillingSettings(ServiceSettings):
     billing_worker_enabled: bool = True
     billing_worker_poll_s: float = 1.0
     billing_run_lease_s: float = 60.0
+    # Accounts invoiced per transaction: a few statements per chunk instead of a dozen per
+    # account; a chunk must finish well within the lease.
+    billing_run_chunk_accounts: int = 100
 
     # The scheduler asks for one run per ended period, for every account, once the period
     # ended billing_schedule_delay_hours ago (late usage records from the network arrive

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.invoice import UsageSum
@@ -112,22 +112,6 @@ def _to_invoice(account_id: uuid.UUID, period_end: datetime) -> list[Any]:
     ]
 
 
-async def sums_for_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> list[UsageSum]:
-    return await _sums(session, UsageRecord.invoice_id == invoice_id)
-
-
-async def mark_invoiced(
-    session: AsyncSession, account_id: uuid.UUID, period_end: datetime, invoice_id: uuid.UUID
-) -> int:
-    result = await session.execute(
-        update(UsageRecord)
-        .where(*_to_invoice(account_id, period_end))
-        .values(invoice_id=invoice_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 @dataclass(frozen=True)
 class UsageFilter:
     """Narrows call details and the usage parts of insights; None = any."""
@@ -162,30 +146,9 @@ class ToCharge:
     amount: Decimal
 
 
-async def usage_to_charge(session: AsyncSession, invoice_id: uuid.UUID) -> list[ToCharge]:
-    """The invoice's records in order of use, with what the contract needs to charge them."""
-    q = (
-        select(
-            UsageRecord.record_id,
-            UsageRecord.line,
-            UsageRecord.period,
-            UsageRecord.kind,
-            UsageRecord.zone,
-            UsageRecord.started_at,
-            UsageRecord.quantity,
-            UsageRecord.amount,
-        )
-        .where(UsageRecord.invoice_id == invoice_id)
-        .order_by(UsageRecord.started_at, UsageRecord.record_id)
-    )
-    rows = await session.execute(q)
-    return [ToCharge(*row) for row in rows.all()]
-
-
 async def invoiced_before(
     session: AsyncSession,
     account_id: uuid.UUID,
-    invoice_id: uuid.UUID,
     lines: set[str],
     periods: set[str],
 ) -> list[ToCharge]:
@@ -204,7 +167,6 @@ async def invoiced_before(
         ).where(
             UsageRecord.billing_account_id == account_id,
             UsageRecord.invoice_id.is_not(None),
-            UsageRecord.invoice_id != invoice_id,
             UsageRecord.line.in_(part),
             UsageRecord.period.in_(sorted(periods)),
         )
@@ -212,11 +174,68 @@ async def invoiced_before(
     return found
 
 
-async def set_charged_amounts(session: AsyncSession, amounts: dict[str, Decimal]) -> None:
-    """Store what the invoice charges for each record (by record id)."""
-    params = [{"record_id": r, "amount": a} for r, a in amounts.items()]
-    for part in chunks(params):
-        await session.execute(update(UsageRecord), part)
+async def usage_to_invoice(
+    session: AsyncSession, account_ids: list[uuid.UUID], period_end: datetime
+) -> dict[uuid.UUID, list[ToCharge]]:
+    """Every uninvoiced record of these accounts up to the end of the period (late
+    records of an earlier period included), by account, row-locked until the invoices'
+    transaction ends: a record arriving meanwhile is left for the next invoice, and no
+    other invoice can take these. One query per chunk of accounts."""
+    found: dict[uuid.UUID, list[ToCharge]] = {a: [] for a in account_ids}
+    for part in chunks(account_ids):
+        q = (
+            select(
+                UsageRecord.billing_account_id,
+                UsageRecord.record_id,
+                UsageRecord.line,
+                UsageRecord.period,
+                UsageRecord.kind,
+                UsageRecord.zone,
+                UsageRecord.started_at,
+                UsageRecord.quantity,
+                UsageRecord.amount,
+            )
+            .where(
+                UsageRecord.billing_account_id.in_(part),
+                UsageRecord.invoice_id.is_(None),
+                UsageRecord.started_at < period_end,
+            )
+            .with_for_update()
+        )
+        for row in (await session.execute(q)).all():
+            found[row[0]].append(ToCharge(*row[1:]))
+    return found
+
+
+_SET_INVOICED_PG = text(
+    "UPDATE usage_records SET invoice_id = v.invoice_id, amount = v.amount "
+    "FROM unnest(CAST(:record_ids AS varchar[]), CAST(:invoice_ids AS uuid[]), "
+    "CAST(:amounts AS numeric[])) AS v(record_id, invoice_id, amount) "
+    "WHERE usage_records.record_id = v.record_id"
+)
+
+
+async def set_invoiced(
+    session: AsyncSession, charged: list[tuple[str, uuid.UUID, Decimal]]
+) -> None:
+    """Put each record (id) on its invoice with the amount the invoice charges for it,
+    in one write per record. PostgreSQL: one UPDATE joined to three arrays per 20,000
+    records, instead of an executemany of one UPDATE per record."""
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        for part in chunks(charged, 20_000):
+            await session.execute(
+                _SET_INVOICED_PG,
+                {
+                    "record_ids": [r for r, _, _ in part],
+                    "invoice_ids": [i for _, i, _ in part],
+                    "amounts": [a for _, _, a in part],
+                },
+            )
+        return
+    params = [{"record_id": r, "invoice_id": i, "amount": a} for r, i, a in charged]
+    for rows in chunks(params):
+        await session.execute(update(UsageRecord), rows)  # by primary key
 
 
 async def page_invoice_usage(
