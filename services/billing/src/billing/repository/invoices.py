@@ -118,23 +118,27 @@ async def add_invoice_parts(
     await session.flush()
 
 
+async def _insert_many(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    for part in chunks(rows):
+        await session.execute(insert(model), part)
+
+
 async def add_invoices(
-    session: AsyncSession,
-    invoices: list[dict[str, Any]],
-    lines: list[dict[str, Any]],
-    pdfs: list[dict[str, Any]],
-    ubls: list[dict[str, Any]],
+    session: AsyncSession, invoices: list[dict[str, Any]], lines: list[dict[str, Any]]
 ) -> None:
-    """Many invoices with their lines and documents: one multi-row INSERT per table (per
-    1,000 rows) instead of a flush per invoice."""
-    for model, rows in (
-        (Invoice, invoices),
-        (InvoiceLine, lines),
-        (InvoicePdf, pdfs),
-        (InvoiceUbl, ubls),
-    ):
-        for part in chunks(rows):
-            await session.execute(insert(model), part)
+    """Many invoices with their lines: one multi-row INSERT per table (per 1,000 rows)
+    instead of a flush per invoice."""
+    await _insert_many(session, Invoice, invoices)
+    await _insert_many(session, InvoiceLine, lines)
+
+
+async def add_documents(
+    session: AsyncSession, pdfs: list[dict[str, Any]], ubls: list[dict[str, Any]]
+) -> None:
+    """Many invoices' PDFs and UBL documents (rows of ``invoice_id``, ``content``,
+    ``created_at``)."""
+    await _insert_many(session, InvoicePdf, pdfs)
+    await _insert_many(session, InvoiceUbl, ubls)
 
 
 async def invoice_ubl(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | None:

@@ -178,29 +178,25 @@ async def usage_to_invoice(
     session: AsyncSession, account_ids: list[uuid.UUID], period_end: datetime
 ) -> dict[uuid.UUID, list[ToCharge]]:
     """Every uninvoiced record of these accounts up to the end of the period (late
-    records of an earlier period included), by account, row-locked until the invoices'
-    transaction ends: a record arriving meanwhile is left for the next invoice, and no
-    other invoice can take these. One query per chunk of accounts."""
+    records of an earlier period included), by account; one query per chunk of accounts.
+    A record arriving after this read is left for the next invoice; ``set_invoiced``
+    refuses records another invoice took meanwhile."""
     found: dict[uuid.UUID, list[ToCharge]] = {a: [] for a in account_ids}
     for part in chunks(account_ids):
-        q = (
-            select(
-                UsageRecord.billing_account_id,
-                UsageRecord.record_id,
-                UsageRecord.line,
-                UsageRecord.period,
-                UsageRecord.kind,
-                UsageRecord.zone,
-                UsageRecord.started_at,
-                UsageRecord.quantity,
-                UsageRecord.amount,
-            )
-            .where(
-                UsageRecord.billing_account_id.in_(part),
-                UsageRecord.invoice_id.is_(None),
-                UsageRecord.started_at < period_end,
-            )
-            .with_for_update()
+        q = select(
+            UsageRecord.billing_account_id,
+            UsageRecord.record_id,
+            UsageRecord.line,
+            UsageRecord.period,
+            UsageRecord.kind,
+            UsageRecord.zone,
+            UsageRecord.started_at,
+            UsageRecord.quantity,
+            UsageRecord.amount,
+        ).where(
+            UsageRecord.billing_account_id.in_(part),
+            UsageRecord.invoice_id.is_(None),
+            UsageRecord.started_at < period_end,
         )
         for row in (await session.execute(q)).all():
             found[row[0]].append(ToCharge(*row[1:]))
@@ -211,8 +207,13 @@ _SET_INVOICED_PG = text(
     "UPDATE usage_records SET invoice_id = v.invoice_id, amount = v.amount "
     "FROM unnest(CAST(:record_ids AS varchar[]), CAST(:invoice_ids AS uuid[]), "
     "CAST(:amounts AS numeric[])) AS v(record_id, invoice_id, amount) "
-    "WHERE usage_records.record_id = v.record_id"
+    "WHERE usage_records.record_id = v.record_id AND usage_records.invoice_id IS NULL"
 )
+
+
+class UsageTaken(Exception):
+    """Records read for an invoice were put on another one meanwhile (two runs of
+    different periods for one account at once): nothing of this invoice may be kept."""
 
 
 async def set_invoiced(
@@ -220,11 +221,12 @@ async def set_invoiced(
 ) -> None:
     """Put each record (id) on its invoice with the amount the invoice charges for it,
     in one write per record. PostgreSQL: one UPDATE joined to three arrays per 20,000
-    records, instead of an executemany of one UPDATE per record."""
+    records, instead of an executemany of one UPDATE per record. Raises UsageTaken (roll
+    back) when a record is already on an invoice."""
     assert session.bind is not None
     if session.bind.dialect.name == "postgresql":
         for part in chunks(charged, 20_000):
-            await session.execute(
+            result = await session.execute(
                 _SET_INVOICED_PG,
                 {
                     "record_ids": [r for r, _, _ in part],
@@ -232,6 +234,8 @@ async def set_invoiced(
                     "amounts": [a for _, _, a in part],
                 },
             )
+            if getattr(result, "rowcount", len(part)) != len(part):
+                raise UsageTaken("usage records were invoiced by another run meanwhile")
         return
     params = [{"record_id": r, "invoice_id": i, "amount": a} for r, i, a in charged]
     for rows in chunks(params):

@@ -3,7 +3,12 @@ when it is issued), its PDF and its Peppol UBL document."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -125,3 +130,48 @@ def render_documents(doc: LegalInvoice) -> tuple[bytes, bytes | None]:
         log.warning("no Peppol document for %s %s: %s", doc.kind, doc.number, exc)
         ubl = None
     return pdf, ubl
+
+
+def render_all(docs: list[LegalInvoice]) -> list[tuple[bytes, bytes | None]]:
+    return [render_documents(doc) for doc in docs]
+
+
+class DocumentRenderer:
+    """Renders many documents at once (a chunk of a billing run) in worker processes, so
+    the PDFs, the costliest part of an invoice, use every core; a few (a single invoice,
+    a credit note) are rendered in this process. ``processes`` 0 or 1: never a pool.
+
+    The pool is started on first use with ``spawn`` (a fork of a process running an event
+    loop, Kafka clients and database connections is not safe)."""
+
+    MIN_FOR_POOL = 8
+
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = min(os.cpu_count() or 1, 4) if processes is None else processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def render(self, docs: list[LegalInvoice]) -> list[tuple[bytes, bytes | None]]:
+        if self.processes < 2 or len(docs) < self.MIN_FOR_POOL:
+            return render_all(docs)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        loop = asyncio.get_running_loop()
+        size = -(-len(docs) // self.processes)
+        try:
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, render_all, docs[i : i + size])
+                    for i in range(0, len(docs), size)
+                )
+            )
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (killed?): a new pool next time
+            raise
+        return [rendered for part in parts for rendered in part]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

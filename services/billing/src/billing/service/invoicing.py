@@ -3,6 +3,7 @@ events, for a chunk of accounts in one transaction (a billing run) or for one.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from billing.domain.invoice import (
     invoice_number,
     vat_totals,
 )
-from billing.domain.legal import communication_base, structured_communication
+from billing.domain.legal import LegalInvoice, communication_base, structured_communication
 from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import customers as customers_repo
@@ -36,7 +37,6 @@ from billing.service.documents import (
     DocumentFacts,
     legal_document,
     parties_snapshot,
-    render_documents,
 )
 from contracts.events.billing import InvoiceClosedV1, InvoiceTotalsV1
 
@@ -119,10 +119,9 @@ async def close_periods(
     sequences = await repo.next_invoice_sequences(session, issue_date.year, len(drafts))
     invoices: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
-    pdfs: list[dict[str, Any]] = []
-    ubls: list[dict[str, Any]] = []
     on_invoice: list[tuple[str, uuid.UUID, Decimal]] = []
     events: list[InvoiceClosedV1] = []
+    docs: list[LegalInvoice] = []
     for draft, sequence in zip(drafts, sequences, strict=True):
         account, totals = draft.account, draft.totals
         customer = customers.get(account.customer_id)
@@ -152,7 +151,7 @@ async def close_periods(
                 "parties": parties,
             }
         )
-        pdf, ubl = render_documents(
+        docs.append(
             legal_document(
                 DocumentFacts(
                     kind="invoice",
@@ -170,9 +169,6 @@ async def close_periods(
                 totals,
             )
         )
-        pdfs.append({"invoice_id": invoice_id, "content": pdf, "created_at": issued_at})
-        if ubl is not None:
-            ubls.append({"invoice_id": invoice_id, "content": ubl, "created_at": issued_at})
         line_rows += [
             {
                 "id": uuid.uuid4(),
@@ -208,9 +204,25 @@ async def close_periods(
         )
         out[account.id] = invoice_id
 
-    await repo.add_invoices(session, invoices, line_rows, pdfs, ubls)
-    await usage_repo.set_invoiced(session, on_invoice)
-    await deps.outbox.add_many(session, events)
+    # The documents are rendered (in worker processes for a chunk) while the database
+    # takes the invoices, the usage and the events.
+    rendering = asyncio.ensure_future(deps.documents.render(docs))
+    try:
+        await repo.add_invoices(session, invoices, line_rows)
+        await usage_repo.set_invoiced(session, on_invoice)
+        await deps.outbox.add_many(session, events)
+    except BaseException:
+        rendering.cancel()
+        rendering.add_done_callback(lambda task: task.cancelled() or task.exception())
+        raise
+    rendered = await rendering
+    pdfs: list[dict[str, Any]] = []
+    ubls: list[dict[str, Any]] = []
+    for invoice, (pdf, ubl) in zip(invoices, rendered, strict=True):
+        pdfs.append({"invoice_id": invoice["id"], "content": pdf, "created_at": issued_at})
+        if ubl is not None:
+            ubls.append({"invoice_id": invoice["id"], "content": ubl, "created_at": issued_at})
+    await repo.add_documents(session, pdfs, ubls)
     return out
 
 
