@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.domain.calendar import Period
 from billing.domain.catalogue import CatalogueHistory
 from billing.domain.charging import (
+    FeeSegment,
     SimState,
     SimTimeline,
     Subscribed,
@@ -93,10 +94,18 @@ class Charged:
 
 
 def charge_account(
-    account: BillingAccount, facts: ToInvoice, period: Period, catalogues: CatalogueHistory
+    account: BillingAccount,
+    facts: ToInvoice,
+    period: Period,
+    catalogues: CatalogueHistory,
+    fees: dict[tuple[SimState, ...], list[FeeSegment]] | None = None,
 ) -> Charged:
     """Charge the account's records and the period's fees and discounts; plain data in,
-    plain data out. UnknownPlan (a plan the catalogue does not price) fails the invoice."""
+    plain data out. UnknownPlan (a plan the catalogue does not price) fails the invoice.
+
+    ``fees``: prorated fees by SIM history, shared by the accounts of a chunk (most SIMs
+    of a run have the same history, and prorating walks every day of the period)."""
+    fees = {} if fees is None else fees
     timelines: dict[str, list[SimTimeline]] = defaultdict(list)
     by_sim: dict[uuid.UUID, SimTimeline] = {}
     for sim in facts.sims:
@@ -135,14 +144,12 @@ def charge_account(
         for sim in facts.sims
         if sim.active_since < end and (sim.deactivated_at is None or sim.deactivated_at >= start)
     ]
-    subscriptions = [
-        Subscription(sim.msisdn, fee)
-        for sim in billed
-        for fee in promotions(
-            account.customer_id,
-            prorated_fees(by_sim[sim.sim_id], period, catalogues),
-            period,
-            catalogues,
-        )
-    ]
+    subscriptions = []
+    for sim in billed:
+        timeline = by_sim[sim.sim_id]
+        key = tuple(timeline.states)
+        if key not in fees:
+            fees[key] = prorated_fees(timeline, period, catalogues)
+        for fee in promotions(account.customer_id, fees[key], period, catalogues):
+            subscriptions.append(Subscription(sim.msisdn, fee))
     return Charged(amounts=charged, subscriptions=subscriptions)

@@ -94,10 +94,11 @@ async def close_periods(
     catalogues = await catalogue_history(session, deps)
     facts = await load_to_invoice(session, [a.id for a in todo], period)
     drafts: list[_Draft] = []
+    fees: dict[Any, Any] = {}  # prorated fees by SIM history, for the whole chunk
     for account in todo:
         try:
             records = facts[account.id].records
-            charged = charge_account(account, facts[account.id], period, catalogues)
+            charged = charge_account(account, facts[account.id], period, catalogues, fees)
             lines = build_lines(usage_sums(records, charged.amounts), charged.subscriptions)
         except Exception as exc:  # this account fails; the others go on
             out[account.id] = exc
