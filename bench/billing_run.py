@@ -191,6 +191,26 @@ async def counts(db: Database) -> dict[str, int]:
         return out
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the server is shared: other
+    sessions' queries count too)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def rss_mib(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
@@ -200,10 +220,17 @@ async def bill(db: Database, deps: Deps, period: Period) -> tuple[float, Billing
         run = await runs.request_run(
             s, deps, period_text=str(period), account_ids=None, requested_by="bench"
         )
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, pg = time.perf_counter(), time.process_time(), postgres_cpu_s()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     worked = await jobs.work_next_run(db, deps)
     elapsed = time.perf_counter() - started
-    print(f"CPU time of this process during the run: {time.process_time() - cpu:.2f} s")
+    deps.documents.close(wait=True)  # so the rendering processes' CPU time is counted
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"CPU during the run: this process {time.process_time() - cpu:.2f} s, rendering "
+        f"processes {after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime:.2f}"
+        f" s, all PostgreSQL processes {postgres_cpu_s() - pg:.2f} s"
+    )
     assert worked, "no run was claimed"
     async with db.sessions() as s:
         done = await s.get(BillingRun, run.id)

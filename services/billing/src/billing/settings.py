@@ -51,9 +51,9 @@ class BillingSettings(ServiceSettings):
     # Accounts invoiced per transaction: a few statements per chunk instead of a dozen per
     # account; a chunk must finish well within the lease.
     billing_run_chunk_accounts: int = 100
-    # Worker processes rendering a chunk's PDFs and UBL documents (None: the cores, at
-    # most 4; 0 or 1: in the service's own process).
-    billing_render_processes: int | None = None
+    # Worker processes rendering a chunk's PDFs and UBL documents while the database
+    # writes it; 0 or 1: a thread of the service's own process (billing.service.documents).
+    billing_render_processes: int = 0
 
     # The scheduler asks for one run per ended period, for every account, once the period
     # ended billing_schedule_delay_hours ago (late usage records from the network arrive

@@ -258,6 +258,6 @@ async def test_documents_rendered_in_worker_processes_are_the_ones_rendered_here
     finally:
         renderer.close()
     here = render_all(docs)
-    assert len(pooled) == len(docs) >= DocumentRenderer.MIN_FOR_POOL
+    assert len(pooled) == len(docs) >= DocumentRenderer.MIN_OFF_LOOP
     assert [pdf_text(p) for p, _ in pooled] == [pdf_text(p) for p, _ in here]
     assert [u for _, u in pooled] == [u for _, u in here]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -137,22 +136,29 @@ def render_all(docs: list[LegalInvoice]) -> list[tuple[bytes, bytes | None]]:
 
 
 class DocumentRenderer:
-    """Renders many documents at once (a chunk of a billing run) in worker processes, so
-    the PDFs, the costliest part of an invoice, use every core; a few (a single invoice,
-    a credit note) are rendered in this process. ``processes`` 0 or 1: never a pool.
+    """Renders many documents at once (a chunk of a billing run) off the event loop, so
+    the PDFs, the costliest part of an invoice, are made while the database writes the
+    chunk: in a thread by default (the service's process mostly waits for the database
+    then), or in ``processes`` worker processes (2 or more; started on first use with
+    ``spawn``, as a fork of a process running an event loop, Kafka clients and database
+    connections is not safe). A few documents (one invoice, a credit note) are rendered
+    in place.
 
-    The pool is started on first use with ``spawn`` (a fork of a process running an event
-    loop, Kafka clients and database connections is not safe)."""
+    Measured on 2 shared cores (docs/benchmarks.md): a worker process costs ~2.5 s of CPU
+    to start (it imports the service), more than the 1.4 ms a PDF now takes saves on a
+    run of a thousand invoices; hence the thread by default."""
 
-    MIN_FOR_POOL = 8
+    MIN_OFF_LOOP = 8
 
-    def __init__(self, processes: int | None = None) -> None:
-        self.processes = min(os.cpu_count() or 1, 4) if processes is None else processes
+    def __init__(self, processes: int = 0) -> None:
+        self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
 
     async def render(self, docs: list[LegalInvoice]) -> list[tuple[bytes, bytes | None]]:
-        if self.processes < 2 or len(docs) < self.MIN_FOR_POOL:
+        if len(docs) < self.MIN_OFF_LOOP:
             return render_all(docs)
+        if self.processes < 2:
+            return await asyncio.to_thread(render_all, docs)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn")
@@ -171,7 +177,7 @@ class DocumentRenderer:
             raise
         return [rendered for part in parts for rendered in part]
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = False) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
