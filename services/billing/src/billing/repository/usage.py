@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import DateTime, func, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.invoice import UsageSum
@@ -182,21 +182,28 @@ async def usage_to_invoice(
     A record arriving after this read is left for the next invoice; ``set_invoiced``
     refuses records another invoice took meanwhile."""
     found: dict[uuid.UUID, list[ToCharge]] = {a: [] for a in account_ids}
+    t = UsageRecord.__table__.c
+    # A billing run reads every record once: Core columns (no ORM loading), and on
+    # PostgreSQL the driver's aware UTC datetimes as they come (no conversion per row).
+    assert session.bind is not None
+    started_at: Any = t.started_at
+    if session.bind.dialect.name == "postgresql":
+        started_at = type_coerce(t.started_at, DateTime(timezone=True))
     for part in chunks(account_ids):
         q = select(
-            UsageRecord.billing_account_id,
-            UsageRecord.record_id,
-            UsageRecord.line,
-            UsageRecord.period,
-            UsageRecord.kind,
-            UsageRecord.zone,
-            UsageRecord.started_at,
-            UsageRecord.quantity,
-            UsageRecord.amount,
+            t.billing_account_id,
+            t.record_id,
+            t.line,
+            t.period,
+            t.kind,
+            t.zone,
+            started_at,
+            t.quantity,
+            t.amount,
         ).where(
-            UsageRecord.billing_account_id.in_(part),
-            UsageRecord.invoice_id.is_(None),
-            UsageRecord.started_at < period_end,
+            t.billing_account_id.in_(part),
+            t.invoice_id.is_(None),
+            t.started_at < period_end,
         )
         for row in (await session.execute(q)).all():
             found[row[0]].append(ToCharge(*row[1:]))
