@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +14,30 @@ from billing.models import ExcludedRecord, UsageRecord
 from billing.repository._sql import chunks, insert_ignoring_conflicts, money
 from servicekit.pagination import Keyset, Page
 
+# The ids as an array joined to each primary key: ``record_id = ANY(:ids)`` measured
+# ~240 ms a batch of 500 on a growing table (a generic plan scanning it, as servicekit's
+# inbox check once did), this a few ms.
+_KNOWN_PG = text(
+    "SELECT u.record_id FROM unnest(CAST(:ids AS varchar[])) AS i(id) "
+    "JOIN usage_records u ON u.record_id = i.id "
+    "UNION ALL "
+    "SELECT e.record_id FROM unnest(CAST(:ids AS varchar[])) AS i(id) "
+    "JOIN excluded_records e ON e.record_id = i.id"
+)
+
+
+def _postgresql(session: AsyncSession) -> bool:
+    assert session.bind is not None
+    return session.bind.dialect.name == "postgresql"
+
 
 async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[str]:
+    ids = sorted(set(record_ids))
+    if _postgresql(session):
+        # One array parameter: no IN list of a thousand parameters to render and plan.
+        return set((await session.execute(_KNOWN_PG, {"ids": ids})).scalars())
     known: set[str] = set()
-    for part in chunks(sorted(set(record_ids))):
+    for part in chunks(ids):
         rows = await session.scalars(
             select(UsageRecord.record_id).where(UsageRecord.record_id.in_(part))
         )
@@ -29,10 +49,42 @@ async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[
     return known
 
 
+_USAGE_COLUMNS = ("record_id", "billing_account_id", "customer_id", "line", "kind",
+                  "destination", "zone", "started_at", "quantity", "amount", "period",
+                  "invoice_id", "received_at")  # fmt: skip
+_INSERT_USAGE_PG = text(
+    "INSERT INTO usage_records (record_id, billing_account_id, customer_id, line, kind, "
+    "destination, zone, started_at, quantity, amount, period, invoice_id, received_at) "
+    "SELECT * FROM unnest(CAST(:record_id AS varchar[]), CAST(:billing_account_id AS uuid[]), "
+    "CAST(:customer_id AS uuid[]), CAST(:line AS varchar[]), CAST(:kind AS varchar[]), "
+    "CAST(:destination AS varchar[]), CAST(:zone AS varchar[]), "
+    "CAST(:started_at AS timestamptz[]), CAST(:quantity AS bigint[]), "
+    "CAST(:amount AS numeric[]), CAST(:period AS varchar[]), CAST(:invoice_id AS uuid[]), "
+    "CAST(:received_at AS timestamptz[])) "
+    "ON CONFLICT DO NOTHING RETURNING record_id"
+)
+
+
+def _utc(value: datetime) -> datetime:
+    """UTCDateTime's rule for a value bound without the column type: aware, as UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} refused")
+    return value.astimezone(UTC)
+
+
 async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rated records; returns the ids actually inserted (a concurrent writer of the
-    same record wins the race without an error)."""
+    same record wins the race without an error). PostgreSQL: one INSERT from arrays per
+    5,000 rows (a multi-row VALUES rendered 13 parameters a row)."""
     inserted: set[str] = set()
+    if _postgresql(session):
+        for part in chunks(rows, 5_000):
+            columns = {c: [row[c] for row in part] for c in _USAGE_COLUMNS}
+            for name in ("started_at", "received_at"):
+                columns[name] = [_utc(v) for v in columns[name]]
+            result = await session.execute(_INSERT_USAGE_PG, columns)
+            inserted.update(result.scalars())
+        return inserted
     for part in chunks(rows):
         stmt = insert_ignoring_conflicts(session, UsageRecord).returning(UsageRecord.record_id)
         result = await session.execute(stmt, part)
