@@ -10,6 +10,8 @@ overlapping runs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -64,23 +66,50 @@ async def work_run(db: Database, deps: Deps, run_id: uuid.UUID) -> None:
     period, pending = started
 
     size = max(1, deps.settings.billing_run_chunk_accounts)
-    for start in range(0, len(pending), size):
-        chunk = pending[start : start + size]
-        try:
-            async with db.transaction() as session:
-                if not await runs.close_run_accounts(session, deps, run_id, chunk, period):
-                    log.warning("lost the lease on billing run %s; another worker has it", run_id)
+    chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+
+    async def prepare(chunk: list[uuid.UUID]) -> runs.Prepared:
+        async with db.transaction() as session:  # reads only (and the catalogue, if new)
+            return await runs.prepare_run_accounts(session, deps, chunk, period)
+
+    # The next chunk is read and charged while this one is written: the service's process
+    # and the database work at the same time instead of taking turns.
+    following = asyncio.ensure_future(prepare(chunks[0])) if chunks else None
+    try:
+        for i, chunk in enumerate(chunks):
+            assert following is not None
+            current, following = following, None
+            try:
+                prepared: runs.Prepared | None = await current
+            except Exception:
+                log.warning("billing run %s: preparing a chunk failed", run_id, exc_info=True)
+                prepared = None
+            if i + 1 < len(chunks):
+                following = asyncio.ensure_future(prepare(chunks[i + 1]))
+            try:
+                if prepared is None:
+                    raise RuntimeError("the chunk could not be prepared")
+                async with db.transaction() as session:
+                    if not await runs.close_run_accounts(session, deps, run_id, prepared):
+                        log.warning(
+                            "lost the lease on billing run %s; another worker has it", run_id
+                        )
+                        return
+            except Exception:
+                # Something only the database could tell (an overlapping run wrote one of
+                # these invoices first...): the chunk is rolled back; take its accounts one
+                # at a time, so only what really fails is recorded as failed.
+                log.warning("billing run %s: a chunk failed, one account at a time", run_id,
+                            exc_info=True)  # fmt: skip
+                if not await _close_one_by_one(db, deps, run_id, chunk, period):
                     return
-        except Exception:
-            # Something only the database could tell (an overlapping run wrote one of
-            # these invoices first...): the chunk is rolled back; take its accounts one
-            # at a time, so only what really fails is recorded as failed.
-            log.warning("billing run %s: a chunk failed, one account at a time", run_id,
-                        exc_info=True)  # fmt: skip
-            if not await _close_one_by_one(db, deps, run_id, chunk, period):
-                return
-        async with db.transaction() as session:
-            await runs.refresh_run_counts(session, run_id)
+            async with db.transaction() as session:
+                await runs.refresh_run_counts(session, run_id)
+    finally:
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(BaseException):
+                await following
 
     async with db.transaction() as session:
         status = await runs.finish_run(session, deps, run_id)

@@ -25,7 +25,7 @@ from billing.domain.invoice import (
     vat_totals,
 )
 from billing.domain.legal import LegalInvoice, communication_base, structured_communication
-from billing.models import BillingAccount
+from billing.models import BillingAccount, Customer
 from billing.repository import accounts as accounts_repo
 from billing.repository import customers as customers_repo
 from billing.repository import invoices as repo
@@ -65,17 +65,40 @@ class _Draft:
     totals: Totals
 
 
+@dataclass
+class Prepared:
+    """A chunk's invoices, charged but not numbered or written (``prepare_invoices``)."""
+
+    period: Period
+    # Accounts already settled: their existing invoice's id, or why they cannot be invoiced.
+    out: dict[uuid.UUID, uuid.UUID | Exception]
+    drafts: list[_Draft]
+    customers: dict[uuid.UUID, Customer]
+
+
 async def close_periods(
     session: AsyncSession, deps: Deps, account_ids: Sequence[uuid.UUID], period: Period
 ) -> dict[uuid.UUID, uuid.UUID | Exception]:
     """Each account's invoice for ``period``, made now unless it already exists: its id,
     or the exception that kept that account from being invoiced (nothing written for it).
 
-    The records are row-locked and read first, charged as the contract says (allowances,
-    options: billing.service.charging), and exactly those are put on the invoice, so a
-    record arriving meanwhile is either on this invoice or left for the next one, never
-    half. The accounts' invoices are numbered consecutively and written with their lines,
+    The records are read first, charged as the contract says (allowances, options:
+    billing.service.charging), and exactly those are put on the invoice, so a record
+    arriving meanwhile is either on this invoice or left for the next one, never half.
+    The accounts' invoices are numbered consecutively and written with their lines,
     documents and ``invoice.closed`` events in a few statements per chunk."""
+    return await write_invoices(
+        session, deps, await prepare_invoices(session, deps, account_ids, period)
+    )
+
+
+async def prepare_invoices(
+    session: AsyncSession, deps: Deps, account_ids: Sequence[uuid.UUID], period: Period
+) -> Prepared:
+    """Read and charge (no write): a billing run prepares the next chunk in its own
+    session while the previous one is written. What changes in between is caught when
+    writing: an invoice made meanwhile violates the unique constraint, a record invoiced
+    meanwhile fails ``set_invoiced``; either rolls the chunk back."""
     ids = list(dict.fromkeys(account_ids))
     out: dict[uuid.UUID, uuid.UUID | Exception] = {}
     existing = await repo.invoices_for_period(session, ids, str(period))
@@ -89,7 +112,7 @@ async def close_periods(
         else:
             todo.append(accounts[account_id])
     if not todo:
-        return out
+        return Prepared(period, out, [], {})
 
     catalogues = await catalogue_history(session, deps)
     facts = await load_to_invoice(session, [a.id for a in todo], period)
@@ -105,11 +128,20 @@ async def close_periods(
             continue
         totals = vat_totals(line.amount for line in lines)
         drafts.append(_Draft(account, records, charged, lines, totals))
+    customer_ids = {d.account.customer_id for d in drafts}
+    customers = await customers_repo.customers_by_id(session, customer_ids) if drafts else {}
+    return Prepared(period, out, drafts, customers)
+
+
+async def write_invoices(
+    session: AsyncSession, deps: Deps, prepared: Prepared
+) -> dict[uuid.UUID, uuid.UUID | Exception]:
+    """Number, render and write what ``prepare_invoices`` charged; every account's
+    outcome (its invoice id, or why not)."""
+    out = dict(prepared.out)
+    drafts, customers, period = prepared.drafts, prepared.customers, prepared.period
     if not drafts:
         return out
-
-    customer_ids = {d.account.customer_id for d in drafts}
-    customers = await customers_repo.customers_by_id(session, customer_ids)
     issued_at = deps.now()
     issue_date = calendar.local_date(issued_at)
     due_date = calendar.due_date(issued_at, deps.settings.payment_term_days)

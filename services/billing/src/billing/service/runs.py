@@ -19,7 +19,7 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import runs as repo
 from billing.schemas import RunOut
-from billing.service.invoicing import close_period, close_periods
+from billing.service.invoicing import Prepared, close_period, prepare_invoices, write_invoices
 from servicekit.problems import Conflict, NotFound, ValidationFailed
 from servicekit.telemetry import current_trace_headers
 
@@ -155,22 +155,25 @@ async def close_run_account(
     return True
 
 
+async def prepare_run_accounts(
+    session: AsyncSession, deps: Deps, account_ids: list[uuid.UUID], period: Period
+) -> Prepared:
+    """Read and charge a chunk of the run's accounts (no write; see ``prepare_invoices``)."""
+    return await prepare_invoices(session, deps, account_ids, period)
+
+
 async def close_run_accounts(
-    session: AsyncSession,
-    deps: Deps,
-    run_id: uuid.UUID,
-    account_ids: list[uuid.UUID],
-    period: Period,
+    session: AsyncSession, deps: Deps, run_id: uuid.UUID, prepared: Prepared
 ) -> bool:
-    """Invoice a chunk of the run's accounts in this one transaction; an account that
-    cannot be invoiced (an unpriced plan...) is recorded as failed, the others are done.
-    False when this worker lost the run's lease (nothing done)."""
+    """Invoice a prepared chunk of the run's accounts in this one transaction; an account
+    that cannot be invoiced (an unpriced plan...) is recorded as failed, the others are
+    done. False when this worker lost the run's lease (nothing done)."""
     now = deps.now()
     until = now + timedelta(seconds=deps.settings.billing_run_lease_s)
     if not await repo.claim(session, run_id, deps.instance_id, now, until):
         return False
     outcomes: list[dict[str, object]] = []
-    for account_id, result in (await close_periods(session, deps, account_ids, period)).items():
+    for account_id, result in (await write_invoices(session, deps, prepared)).items():
         if isinstance(result, Exception):
             log.error(
                 "billing account could not be invoiced",
