@@ -52,6 +52,7 @@ from billing.models import (
 )
 from billing.service import runs
 from billing.service.catalogue import publish_catalogue
+from billing.service.documents import DocumentRenderer
 from billing.settings import BillingSettings
 from servicekit.db import Database
 from servicekit.outbox import Outbox
@@ -256,11 +257,13 @@ async def one(n_accounts: int, n_records: int, *, profile: bool = False) -> Resu
     try:
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+        settings = BillingSettings(database_url=url)  # BILLING_* variables apply
         deps = Deps(
-            settings=BillingSettings(database_url=url),
+            settings=settings,
             outbox=Outbox(db, source="/services/billing"),
             delegation=FakeDelegation(),
             rules=ExclusionRules(),
+            documents=DocumentRenderer(settings.billing_render_processes),  # as main.py
         )
         async with db.transaction() as s:
             await publish_catalogue(s, deps)
