@@ -1,6 +1,8 @@
-"""Ingestion of usage records from the ``usage.records`` topic into billing.
+"""Ingestion of usage records into billing: from the ``usage.records`` topic, or (--http)
+through the operator's bulk route.
 
     uv run python bench/usage_ingestion.py [--records 50000] [--accounts 100]
+    uv run python bench/usage_ingestion.py --http [--records 50000] [--batch 5000]
 
 Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
 ``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``) and a fresh
@@ -8,12 +10,20 @@ Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
 catalogue's standard prices → insert the records → one ``usage.rated`` outbox row each →
 commit → offset commit. Timed from the first stored record until the last one is stored
 (polled every 50 ms). The records are produced before the consumer starts.
+
+--http: billing's app (``billing.main.create_app``, lifespan included: migrations, outbox
+relay) on a fresh database, called in-process through httpx's ASGI transport (no socket,
+no uvicorn: the JSON body, pydantic's validation of every record, the route and the
+use case are measured) with ``POST /v1/operator/usage`` batches of ``--batch`` records,
+one after the other; then the first batch again, which must add nothing (idempotent on
+record id).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -46,7 +56,7 @@ TOPIC_SUFFIX = UsageRecordV1.event_type
 KINDS = ("voice", "sms", "data")
 
 
-def records(n: int, accounts: list[uuid.UUID]) -> list[tuple[bytes, bytes]]:
+def payloads(n: int, accounts: list[uuid.UUID]) -> list[UsageRecordV1]:
     start = datetime.now(UTC) - timedelta(days=2)
     out = []
     for i in range(n):
@@ -64,9 +74,15 @@ def records(n: int, accounts: list[uuid.UUID]) -> list[tuple[bytes, bytes]]:
             started_at=start + timedelta(seconds=i),
             **quantity,
         )
-        event = new_event(payload, source="/network/bench")
-        out.append((str(account).encode(), event.to_bytes()))
+        out.append(payload)
     return out
+
+
+def records(n: int, accounts: list[uuid.UUID]) -> list[tuple[bytes, bytes]]:
+    return [
+        (str(p.billing_account_id).encode(), new_event(p, source="/network/bench").to_bytes())
+        for p in payloads(n, accounts)
+    ]
 
 
 async def produce(topic: str, items: list[tuple[bytes, bytes]]) -> None:
@@ -141,9 +157,70 @@ async def main(n: int, n_accounts: int) -> None:
         await admin.close()
 
 
+async def http_main(n: int, n_accounts: int, batch: int) -> None:
+    from billing.main import create_app
+    from servicekit.auth import TokenVerifier
+    from servicekit.testing import TokenFactory, running
+
+    url = await fresh_database_url("bench_usage_http")
+    tokens = TokenFactory()
+    settings = BillingSettings(
+        database_url=url,
+        environment="test",
+        consumer_enabled=False,
+        billing_worker_enabled=False,
+        billing_schedule_enabled=False,
+        retention_enabled=False,
+    )
+    app = create_app(
+        settings,
+        verifier=TokenVerifier(
+            tokens.key_source, issuer="portal-identity", audience="portal", service="billing"
+        ),
+        delegation=FakeDelegation(),
+    )
+    operator = tokens.headers(uuid.uuid4(), kind="operator")
+    try:
+        async with running(app) as client:
+            db = app.state.kit.db
+            accounts = [uuid.uuid4() for _ in range(n_accounts)]
+            async with db.transaction() as session:
+                for a in accounts:
+                    account = BillingAccount(id=a, customer_id=uuid.uuid4(), kind="mobile")
+                    session.add(account)
+                    account.name, account.status = "bench", "active"
+            bodies = []
+            items = [p.model_dump(mode="json") for p in payloads(n, accounts)]
+            for i in range(0, n, batch):
+                bodies.append(json.dumps({"records": items[i : i + batch]}).encode())
+            headers = {**operator, "content-type": "application/json"}
+            started, accepted = time.perf_counter(), 0
+            for body in bodies:
+                r = await client.post("/v1/operator/usage", content=body, headers=headers)
+                assert r.status_code == 202, r.text
+                accepted += r.json()["accepted"]
+            elapsed = time.perf_counter() - started
+            again = await client.post("/v1/operator/usage", content=bodies[0], headers=headers)
+            async with db.sessions() as s:
+                stored = (await s.execute(select(func.count()).select_from(UsageRecord))).scalar()
+            print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            python = platform.python_version()
+            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}")
+            rate = f"{n} records in {elapsed:.2f} s = {n / elapsed:,.0f} records/s"
+            print(f"POST /v1/operator/usage x{len(bodies)} of {batch} (postgres): {rate}")
+            print(f"accepted {accepted}, stored {stored}; the first batch again: {again.json()}")
+    finally:
+        await drop_database(url)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--http", action="store_true", help="the bulk route, not the topic")
+    parser.add_argument("--batch", type=int, default=5_000, help="records per request (--http)")
     args = parser.parse_args()
-    asyncio.run(main(args.records, args.accounts))
+    if args.http:
+        asyncio.run(http_main(args.records, args.accounts, args.batch))
+    else:
+        asyncio.run(main(args.records, args.accounts))

@@ -12,6 +12,7 @@ from fastapi import Depends
 
 from billing.domain.rating import ExclusionRules
 from billing.repository.catalogue import CatalogueCache
+from billing.service.documents import DocumentRenderer
 from billing.settings import BillingSettings
 from servicekit.app import deps_dependency
 from servicekit.db import utcnow
@@ -30,6 +31,8 @@ class Deps:
     # The price catalogue's versions as last read (billing.service.catalogue).
     catalogue: CatalogueCache = field(default_factory=CatalogueCache)
     now: Callable[[], datetime] = utcnow
+    # Invoices' PDFs and UBL documents, in worker processes when a run renders many.
+    documents: DocumentRenderer = field(default_factory=DocumentRenderer)
 
 
 DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]

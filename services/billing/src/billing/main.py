@@ -12,6 +12,7 @@ from billing.api import router
 from billing.deps import Deps
 from billing.domain.rating import ExclusionRules
 from billing.models import Base
+from billing.service.documents import DocumentRenderer
 from billing.settings import BillingSettings
 from servicekit.app import ServiceKit
 from servicekit.app import create_app as kit_app
@@ -37,7 +38,13 @@ def create_app(
         outbox=kit.outbox,
         delegation=kit.delegation,
         rules=ExclusionRules(settings.excluded_destinations),
+        documents=DocumentRenderer(settings.billing_render_processes),
     )
+
+    async def stop_renderer(_kit: ServiceKit) -> None:
+        deps.documents.close()
+
+    kit.on_shutdown.append(stop_renderer)
     kit.subscribe(handlers.event_handlers(deps))
     kit.run_periodically("catalogue", 3600, jobs.publish_catalogue(deps))
     if settings.billing_worker_enabled:

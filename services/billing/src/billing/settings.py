@@ -48,6 +48,12 @@ class BillingSettings(ServiceSettings):
     billing_worker_enabled: bool = True
     billing_worker_poll_s: float = 1.0
     billing_run_lease_s: float = 60.0
+    # Accounts invoiced per transaction: a few statements per chunk instead of a dozen per
+    # account; a chunk must finish well within the lease.
+    billing_run_chunk_accounts: int = 100
+    # Worker processes rendering a chunk's PDFs and UBL documents while the database
+    # writes it; 0 or 1: a thread of the service's own process (billing.service.documents).
+    billing_render_processes: int = 0
 
     # The scheduler asks for one run per ended period, for every account, once the period
     # ended billing_schedule_delay_hours ago (late usage records from the network arrive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -160,3 +161,35 @@ async def test_a_sim_without_a_known_price_fails_its_account_not_the_run(tokens,
             headers=operator,
         )
         assert r.status_code == 422
+
+
+async def test_two_workers_running_overlapping_runs_make_each_invoice_once(tokens, operator):
+    async with billing_app(
+        tokens, FakeDelegation(), billing_worker_enabled=False, consumer_enabled=False
+    ) as (app, client):
+        deps, db = app.state.deps, app.state.kit.db
+        period = Period.of(datetime.now(UTC)).previous()
+        accounts = [await create_account(client, operator) for _ in range(3)]
+        day = period.starts_at + timedelta(days=2)
+        for account in accounts:
+            records = [usage_record(account, "voice", "021234567", day, duration_s=90)
+                       for _ in range(3)]  # fmt: skip
+            assert (await post_usage(client, operator, records)).status_code == 202
+        first = await _request_run(client, operator, period, accounts)
+        second = await _request_run(client, operator, period, accounts)
+
+        other = replace(deps, instance_id="other-instance")
+        await asyncio.gather(jobs.work_next_run(db, deps), jobs.work_next_run(db, other))
+
+        for run_id in (first, second):
+            run = await _run(client, operator, run_id)
+            assert (run["status"], run["done_accounts"], run["total_accounts"]) == ("done", 3, 3)
+        for account in accounts:
+            assert await _invoices(db, account) == 1
+        async with db.transaction() as s:
+            on_invoices = await s.scalar(
+                select(func.count())
+                .select_from(UsageRecord)
+                .join(Invoice, Invoice.id == UsageRecord.invoice_id)
+            )
+        assert on_invoices == 9  # every record on exactly one (existing) invoice

@@ -27,7 +27,7 @@ from billing.domain.legal import (
 )
 from billing.domain.ubl import MissingParty, build_ubl
 from billing.pdf import render_invoice_pdf
-from billing.service.documents import render_documents
+from billing.service.documents import DocumentRenderer, render_all, render_documents
 
 CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
 CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
@@ -244,3 +244,20 @@ def test_a_customer_not_known_yet_gets_a_pdf_but_no_peppol_document():
         build_ubl(invoice(customer=unknown))
     pdf, ubl = render_documents(invoice(customer=unknown))
     assert pdf.startswith(b"%PDF") and ubl is None
+
+
+# -- many documents at once (a billing run's chunk) ---------------------------------------
+
+
+async def test_documents_rendered_in_worker_processes_are_the_ones_rendered_here():
+    docs = [replace(invoice(lang), number=f"INV-2026-{n:06d}")
+            for n, lang in enumerate(["nl", "fr", "en"] * 4, start=1)]  # fmt: skip
+    renderer = DocumentRenderer(2)
+    try:
+        pooled = await renderer.render(docs)
+    finally:
+        renderer.close()
+    here = render_all(docs)
+    assert len(pooled) == len(docs) >= DocumentRenderer.MIN_OFF_LOOP
+    assert [pdf_text(p) for p, _ in pooled] == [pdf_text(p) for p, _ in here]
+    assert [u for _, u in pooled] == [u for _, u in here]

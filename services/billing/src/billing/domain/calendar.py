@@ -22,6 +22,12 @@ class InvalidPeriod(ValueError):
     pass
 
 
+@lru_cache(maxsize=512)
+def _month_start(year: int, month: int) -> datetime:
+    # Cached: charging asks for a period's bounds for every SIM of a billing run.
+    return datetime(year, month, 1, tzinfo=BRUSSELS).astimezone(UTC)
+
+
 @dataclass(frozen=True, order=True)
 class Period:
     year: int
@@ -55,7 +61,7 @@ class Period:
     @property
     def starts_at(self) -> datetime:
         """First instant of the period, as an aware UTC datetime."""
-        return datetime(self.year, self.month, 1, tzinfo=BRUSSELS).astimezone(UTC)
+        return _month_start(self.year, self.month)
 
     @property
     def ends_at(self) -> datetime:

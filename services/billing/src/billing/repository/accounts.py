@@ -104,6 +104,18 @@ async def sims_billed_in_period(
     return list(await session.scalars(q.order_by(Sim.msisdn)))
 
 
+async def sims_of_accounts(
+    session: AsyncSession, account_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Sim]]:
+    """Every SIM of these accounts, by account, by number then activation."""
+    found: dict[uuid.UUID, list[Sim]] = {a: [] for a in account_ids}
+    for part in chunks(account_ids):
+        q = select(Sim).where(Sim.billing_account_id.in_(part))
+        for sim in await session.scalars(q.order_by(Sim.msisdn, Sim.active_since)):
+            found[sim.billing_account_id].append(sim)
+    return found
+
+
 async def sims_of_account(session: AsyncSession, account_id: uuid.UUID) -> list[Sim]:
     q = select(Sim).where(Sim.billing_account_id == account_id)
     return list(await session.scalars(q.order_by(Sim.msisdn, Sim.active_since)))

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import (
@@ -16,7 +17,7 @@ from billing.models import (
     InvoiceUbl,
     Objection,
 )
-from billing.repository._sql import insert_ignoring_conflicts, money
+from billing.repository._sql import chunks, insert_ignoring_conflicts, money
 from servicekit.pagination import Keyset, Page
 
 
@@ -33,6 +34,22 @@ async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
         .returning(InvoiceSequence.last_value)
     )
     return int(result.scalar_one())
+
+
+async def next_invoice_sequences(session: AsyncSession, year: int, count: int) -> range:
+    """``count`` consecutive numbers of the year at once (a chunk of a billing run), locked
+    like ``next_invoice_sequence``."""
+    await session.execute(
+        insert_ignoring_conflicts(session, InvoiceSequence).values(year=year, last_value=0)
+    )
+    result = await session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.year == year)
+        .values(last_value=InvoiceSequence.last_value + count)
+        .returning(InvoiceSequence.last_value)
+    )
+    last = int(result.scalar_one())
+    return range(last - count + 1, last + 1)
 
 
 async def next_credit_note_sequence(session: AsyncSession, year: int) -> int:
@@ -61,6 +78,23 @@ async def invoice_for_period(
     )
 
 
+async def invoices_for_period(
+    session: AsyncSession, account_ids: list[uuid.UUID], period: str
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The invoice id of each of these accounts that has its invoice for ``period``."""
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for part in chunks(account_ids):
+        rows = await session.execute(
+            select(Invoice.billing_account_id, Invoice.id).where(
+                Invoice.billing_account_id.in_(part),
+                Invoice.period == period,
+                Invoice.kind == "invoice",
+            )
+        )
+        found.update({a: i for a, i in rows.all()})
+    return found
+
+
 async def credit_note_of(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
     return await session.scalar(select(Invoice).where(Invoice.corrects_invoice_id == invoice_id))
 
@@ -82,6 +116,29 @@ async def add_invoice_parts(
     if ubl is not None:
         session.add(InvoiceUbl(invoice_id=invoice_id, content=ubl))
     await session.flush()
+
+
+async def _insert_many(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    for part in chunks(rows):
+        await session.execute(insert(model), part)
+
+
+async def add_invoices(
+    session: AsyncSession, invoices: list[dict[str, Any]], lines: list[dict[str, Any]]
+) -> None:
+    """Many invoices with their lines: one multi-row INSERT per table (per 1,000 rows)
+    instead of a flush per invoice."""
+    await _insert_many(session, Invoice, invoices)
+    await _insert_many(session, InvoiceLine, lines)
+
+
+async def add_documents(
+    session: AsyncSession, pdfs: list[dict[str, Any]], ubls: list[dict[str, Any]]
+) -> None:
+    """Many invoices' PDFs and UBL documents (rows of ``invoice_id``, ``content``,
+    ``created_at``)."""
+    await _insert_many(session, InvoicePdf, pdfs)
+    await _insert_many(session, InvoiceUbl, ubls)
 
 
 async def invoice_ubl(session: AsyncSession, invoice_id: uuid.UUID) -> bytes | None:

@@ -109,6 +109,17 @@ async def set_run_account(
     )
 
 
+async def set_run_accounts(
+    session: AsyncSession, run_id: uuid.UUID, outcomes: list[dict[str, object]]
+) -> None:
+    """Several accounts' outcomes at once: dicts of ``billing_account_id``, ``status``,
+    ``invoice_id`` and ``error`` (an UPDATE by primary key, executemany)."""
+    if outcomes:
+        await session.execute(
+            update(BillingRunAccount), [{"run_id": run_id, **o} for o in outcomes]
+        )
+
+
 async def refresh_counts(session: AsyncSession, run: BillingRun) -> None:
     rows = await session.execute(
         select(BillingRunAccount.status, func.count())

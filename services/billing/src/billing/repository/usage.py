@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, func, select, text, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.invoice import UsageSum
@@ -14,10 +14,30 @@ from billing.models import ExcludedRecord, UsageRecord
 from billing.repository._sql import chunks, insert_ignoring_conflicts, money
 from servicekit.pagination import Keyset, Page
 
+# The ids as an array joined to each primary key: ``record_id = ANY(:ids)`` measured
+# ~240 ms a batch of 500 on a growing table (a generic plan scanning it, as servicekit's
+# inbox check once did), this a few ms.
+_KNOWN_PG = text(
+    "SELECT u.record_id FROM unnest(CAST(:ids AS varchar[])) AS i(id) "
+    "JOIN usage_records u ON u.record_id = i.id "
+    "UNION ALL "
+    "SELECT e.record_id FROM unnest(CAST(:ids AS varchar[])) AS i(id) "
+    "JOIN excluded_records e ON e.record_id = i.id"
+)
+
+
+def _postgresql(session: AsyncSession) -> bool:
+    assert session.bind is not None
+    return session.bind.dialect.name == "postgresql"
+
 
 async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[str]:
+    ids = sorted(set(record_ids))
+    if _postgresql(session):
+        # One array parameter: no IN list of a thousand parameters to render and plan.
+        return set((await session.execute(_KNOWN_PG, {"ids": ids})).scalars())
     known: set[str] = set()
-    for part in chunks(sorted(set(record_ids))):
+    for part in chunks(ids):
         rows = await session.scalars(
             select(UsageRecord.record_id).where(UsageRecord.record_id.in_(part))
         )
@@ -29,10 +49,42 @@ async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[
     return known
 
 
+_USAGE_COLUMNS = ("record_id", "billing_account_id", "customer_id", "line", "kind",
+                  "destination", "zone", "started_at", "quantity", "amount", "period",
+                  "invoice_id", "received_at")  # fmt: skip
+_INSERT_USAGE_PG = text(
+    "INSERT INTO usage_records (record_id, billing_account_id, customer_id, line, kind, "
+    "destination, zone, started_at, quantity, amount, period, invoice_id, received_at) "
+    "SELECT * FROM unnest(CAST(:record_id AS varchar[]), CAST(:billing_account_id AS uuid[]), "
+    "CAST(:customer_id AS uuid[]), CAST(:line AS varchar[]), CAST(:kind AS varchar[]), "
+    "CAST(:destination AS varchar[]), CAST(:zone AS varchar[]), "
+    "CAST(:started_at AS timestamptz[]), CAST(:quantity AS bigint[]), "
+    "CAST(:amount AS numeric[]), CAST(:period AS varchar[]), CAST(:invoice_id AS uuid[]), "
+    "CAST(:received_at AS timestamptz[])) "
+    "ON CONFLICT DO NOTHING RETURNING record_id"
+)
+
+
+def _utc(value: datetime) -> datetime:
+    """UTCDateTime's rule for a value bound without the column type: aware, as UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} refused")
+    return value.astimezone(UTC)
+
+
 async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rated records; returns the ids actually inserted (a concurrent writer of the
-    same record wins the race without an error)."""
+    same record wins the race without an error). PostgreSQL: one INSERT from arrays per
+    5,000 rows (a multi-row VALUES rendered 13 parameters a row)."""
     inserted: set[str] = set()
+    if _postgresql(session):
+        for part in chunks(rows, 5_000):
+            columns = {c: [row[c] for row in part] for c in _USAGE_COLUMNS}
+            for name in ("started_at", "received_at"):
+                columns[name] = [_utc(v) for v in columns[name]]
+            result = await session.execute(_INSERT_USAGE_PG, columns)
+            inserted.update(result.scalars())
+        return inserted
     for part in chunks(rows):
         stmt = insert_ignoring_conflicts(session, UsageRecord).returning(UsageRecord.record_id)
         result = await session.execute(stmt, part)
@@ -112,22 +164,6 @@ def _to_invoice(account_id: uuid.UUID, period_end: datetime) -> list[Any]:
     ]
 
 
-async def sums_for_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> list[UsageSum]:
-    return await _sums(session, UsageRecord.invoice_id == invoice_id)
-
-
-async def mark_invoiced(
-    session: AsyncSession, account_id: uuid.UUID, period_end: datetime, invoice_id: uuid.UUID
-) -> int:
-    result = await session.execute(
-        update(UsageRecord)
-        .where(*_to_invoice(account_id, period_end))
-        .values(invoice_id=invoice_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 @dataclass(frozen=True)
 class UsageFilter:
     """Narrows call details and the usage parts of insights; None = any."""
@@ -162,30 +198,9 @@ class ToCharge:
     amount: Decimal
 
 
-async def usage_to_charge(session: AsyncSession, invoice_id: uuid.UUID) -> list[ToCharge]:
-    """The invoice's records in order of use, with what the contract needs to charge them."""
-    q = (
-        select(
-            UsageRecord.record_id,
-            UsageRecord.line,
-            UsageRecord.period,
-            UsageRecord.kind,
-            UsageRecord.zone,
-            UsageRecord.started_at,
-            UsageRecord.quantity,
-            UsageRecord.amount,
-        )
-        .where(UsageRecord.invoice_id == invoice_id)
-        .order_by(UsageRecord.started_at, UsageRecord.record_id)
-    )
-    rows = await session.execute(q)
-    return [ToCharge(*row) for row in rows.all()]
-
-
 async def invoiced_before(
     session: AsyncSession,
     account_id: uuid.UUID,
-    invoice_id: uuid.UUID,
     lines: set[str],
     periods: set[str],
 ) -> list[ToCharge]:
@@ -204,7 +219,6 @@ async def invoiced_before(
         ).where(
             UsageRecord.billing_account_id == account_id,
             UsageRecord.invoice_id.is_not(None),
-            UsageRecord.invoice_id != invoice_id,
             UsageRecord.line.in_(part),
             UsageRecord.period.in_(sorted(periods)),
         )
@@ -212,11 +226,79 @@ async def invoiced_before(
     return found
 
 
-async def set_charged_amounts(session: AsyncSession, amounts: dict[str, Decimal]) -> None:
-    """Store what the invoice charges for each record (by record id)."""
-    params = [{"record_id": r, "amount": a} for r, a in amounts.items()]
-    for part in chunks(params):
-        await session.execute(update(UsageRecord), part)
+async def usage_to_invoice(
+    session: AsyncSession, account_ids: list[uuid.UUID], period_end: datetime
+) -> dict[uuid.UUID, list[ToCharge]]:
+    """Every uninvoiced record of these accounts up to the end of the period (late
+    records of an earlier period included), by account; one query per chunk of accounts.
+    A record arriving after this read is left for the next invoice; ``set_invoiced``
+    refuses records another invoice took meanwhile."""
+    found: dict[uuid.UUID, list[ToCharge]] = {a: [] for a in account_ids}
+    t = UsageRecord.__table__.c
+    # A billing run reads every record once: Core columns (no ORM loading), and on
+    # PostgreSQL the driver's aware UTC datetimes as they come (no conversion per row).
+    assert session.bind is not None
+    started_at: Any = t.started_at
+    if session.bind.dialect.name == "postgresql":
+        started_at = type_coerce(t.started_at, DateTime(timezone=True))
+    for part in chunks(account_ids):
+        q = select(
+            t.billing_account_id,
+            t.record_id,
+            t.line,
+            t.period,
+            t.kind,
+            t.zone,
+            started_at,
+            t.quantity,
+            t.amount,
+        ).where(
+            t.billing_account_id.in_(part),
+            t.invoice_id.is_(None),
+            t.started_at < period_end,
+        )
+        for row in (await session.execute(q)).all():
+            found[row[0]].append(ToCharge(*row[1:]))
+    return found
+
+
+_SET_INVOICED_PG = text(
+    "UPDATE usage_records SET invoice_id = v.invoice_id, amount = v.amount "
+    "FROM unnest(CAST(:record_ids AS varchar[]), CAST(:invoice_ids AS uuid[]), "
+    "CAST(:amounts AS numeric[])) AS v(record_id, invoice_id, amount) "
+    "WHERE usage_records.record_id = v.record_id AND usage_records.invoice_id IS NULL"
+)
+
+
+class UsageTaken(Exception):
+    """Records read for an invoice were put on another one meanwhile (two runs of
+    different periods for one account at once): nothing of this invoice may be kept."""
+
+
+async def set_invoiced(
+    session: AsyncSession, charged: list[tuple[str, uuid.UUID, Decimal]]
+) -> None:
+    """Put each record (id) on its invoice with the amount the invoice charges for it,
+    in one write per record. PostgreSQL: one UPDATE joined to three arrays per 20,000
+    records, instead of an executemany of one UPDATE per record. Raises UsageTaken (roll
+    back) when a record is already on an invoice."""
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        for part in chunks(charged, 20_000):
+            result = await session.execute(
+                _SET_INVOICED_PG,
+                {
+                    "record_ids": [r for r, _, _ in part],
+                    "invoice_ids": [i for _, i, _ in part],
+                    "amounts": [a for _, _, a in part],
+                },
+            )
+            if getattr(result, "rowcount", len(part)) != len(part):
+                raise UsageTaken("usage records were invoiced by another run meanwhile")
+        return
+    params = [{"record_id": r, "invoice_id": i, "amount": a} for r, i, a in charged]
+    for rows in chunks(params):
+        await session.execute(update(UsageRecord), rows)  # by primary key
 
 
 async def page_invoice_usage(

@@ -7,12 +7,14 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.domain.calendar import Period
 from billing.domain.catalogue import CatalogueHistory
 from billing.domain.charging import (
+    FeeSegment,
     SimState,
     SimTimeline,
     Subscribed,
@@ -48,40 +50,75 @@ def _timeline(sim: Sim, history: list[SimHistory]) -> SimTimeline:
 
 
 @dataclass(frozen=True)
+class ToInvoice:
+    """What charging one account's invoice needs, loaded for a chunk of accounts at once."""
+
+    sims: list[Sim]  # by number, then activation
+    histories: dict[uuid.UUID, list[SimHistory]]
+    records: list[usage_repo.ToCharge]  # uninvoiced, up to the end of the period
+    earlier: list[usage_repo.ToCharge]  # same lines and earlier periods, already invoiced
+
+
+async def load_to_invoice(
+    session: AsyncSession, account_ids: list[uuid.UUID], period: Period
+) -> dict[uuid.UUID, ToInvoice]:
+    """Usage, SIMs and SIM histories of these accounts in a few queries (the records are
+    row-locked until the transaction ends: see ``usage_repo.usage_to_invoice``)."""
+    records = await usage_repo.usage_to_invoice(session, account_ids, period.ends_at)
+    sims = await accounts_repo.sims_of_accounts(session, account_ids)
+    histories = await catalogue_repo.history_of_sims(
+        session, [s.sim_id for found in sims.values() for s in found]
+    )
+    out = {}
+    for account_id in account_ids:
+        mine = records[account_id]
+        earlier: list[usage_repo.ToCharge] = []
+        # Late records of a period already invoiced: what that invoice used counts first.
+        late = {r.period for r in mine if r.period != str(period)}
+        if late:
+            lines = {r.line for r in mine if r.period in late}
+            earlier = await usage_repo.invoiced_before(session, account_id, lines, late)
+        out[account_id] = ToInvoice(
+            sims=sims[account_id],
+            histories={s.sim_id: histories.get(s.sim_id, []) for s in sims[account_id]},
+            records=mine,
+            earlier=earlier,
+        )
+    return out
+
+
+@dataclass(frozen=True)
 class Charged:
+    amounts: dict[str, Decimal]  # what the invoice charges for each record, by record id
     subscriptions: list[Subscription]  # promotions taken off
 
 
-async def charge_invoice(
-    session: AsyncSession,
+def charge_account(
     account: BillingAccount,
-    invoice_id: uuid.UUID,
+    facts: ToInvoice,
     period: Period,
     catalogues: CatalogueHistory,
+    fees: dict[tuple[SimState, ...], list[FeeSegment]] | None = None,
 ) -> Charged:
-    """Charge the records already marked with ``invoice_id``; the period's fees and
-    discounts. UnknownPlan (a plan the catalogue does not price) fails the invoice."""
-    sims = await accounts_repo.sims_of_account(session, account.id)
-    histories = await catalogue_repo.history_of_sims(session, [s.sim_id for s in sims])
+    """Charge the account's records and the period's fees and discounts; plain data in,
+    plain data out. UnknownPlan (a plan the catalogue does not price) fails the invoice.
+
+    ``fees``: prorated fees by SIM history, shared by the accounts of a chunk (most SIMs
+    of a run have the same history, and prorating walks every day of the period)."""
+    fees = {} if fees is None else fees
     timelines: dict[str, list[SimTimeline]] = defaultdict(list)
     by_sim: dict[uuid.UUID, SimTimeline] = {}
-    for sim in sims:
-        by_sim[sim.sim_id] = _timeline(sim, histories.get(sim.sim_id, []))
+    for sim in facts.sims:
+        by_sim[sim.sim_id] = _timeline(sim, facts.histories.get(sim.sim_id, []))
         timelines[sim.msisdn].append(by_sim[sim.sim_id])
 
     groups: dict[tuple[str, str], list[UsageIn]] = defaultdict(list)
-    standard = {}
-    for r in await usage_repo.usage_to_charge(session, invoice_id):
-        standard[r.record_id] = r.amount
+    for r in facts.records:
         groups[(r.line, r.period)].append(_usage(r))
-    # Late records of a period already invoiced: what that invoice used counts first.
     earlier: dict[tuple[str, str], list[UsageIn]] = defaultdict(list)
-    if any(period_ != str(period) for _, period_ in groups):
-        lines = {line for line, _ in groups}
-        periods = {p for _, p in groups if p != str(period)}
-        for r in await usage_repo.invoiced_before(session, account.id, invoice_id, lines, periods):
-            earlier[(r.line, r.period)].append(_usage(r))
-    charged = {}
+    for r in facts.earlier:
+        earlier[(r.line, r.period)].append(_usage(r))
+    charged: dict[str, Decimal] = {}
     for (line, period_of_group), records in groups.items():
         candidates = timelines.get(line, [])
 
@@ -100,21 +137,19 @@ async def charge_invoice(
                 already_invoiced=earlier.get((line, period_of_group), []),
             )
         )
-    await usage_repo.set_charged_amounts(
-        session, {r: a for r, a in charged.items() if a != standard[r]}
-    )
 
-    billed = await accounts_repo.sims_billed_in_period(
-        session, account.id, period.starts_at, period.ends_at
-    )
-    subscriptions = [
-        Subscription(sim.msisdn, fee)
-        for sim in billed
-        for fee in promotions(
-            account.customer_id,
-            prorated_fees(by_sim[sim.sim_id], period, catalogues),
-            period,
-            catalogues,
-        )
+    start, end = period.starts_at, period.ends_at
+    billed = [  # SIMs on the account at some time during the period, by number
+        sim
+        for sim in facts.sims
+        if sim.active_since < end and (sim.deactivated_at is None or sim.deactivated_at >= start)
     ]
-    return Charged(subscriptions=subscriptions)
+    subscriptions = []
+    for sim in billed:
+        timeline = by_sim[sim.sim_id]
+        key = tuple(timeline.states)
+        if key not in fees:
+            fees[key] = prorated_fees(timeline, period, catalogues)
+        for fee in promotions(account.customer_id, fees[key], period, catalogues):
+            subscriptions.append(Subscription(sim.msisdn, fee))
+    return Charged(amounts=charged, subscriptions=subscriptions)

@@ -19,7 +19,7 @@ from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
 from billing.repository import runs as repo
 from billing.schemas import RunOut
-from billing.service.invoicing import close_period
+from billing.service.invoicing import Prepared, close_period, prepare_invoices, write_invoices
 from servicekit.problems import Conflict, NotFound, ValidationFailed
 from servicekit.telemetry import current_trace_headers
 
@@ -150,8 +150,43 @@ async def close_run_account(
     until = now + timedelta(seconds=deps.settings.billing_run_lease_s)
     if not await repo.claim(session, run_id, deps.instance_id, now, until):
         return False
-    invoice, _created = await close_period(session, deps, account_id, period)
-    await repo.set_run_account(session, run_id, account_id, status="done", invoice_id=invoice.id)
+    invoice_id = await close_period(session, deps, account_id, period)
+    await repo.set_run_account(session, run_id, account_id, status="done", invoice_id=invoice_id)
+    return True
+
+
+async def prepare_run_accounts(
+    session: AsyncSession, deps: Deps, account_ids: list[uuid.UUID], period: Period
+) -> Prepared:
+    """Read and charge a chunk of the run's accounts (no write; see ``prepare_invoices``)."""
+    return await prepare_invoices(session, deps, account_ids, period)
+
+
+async def close_run_accounts(
+    session: AsyncSession, deps: Deps, run_id: uuid.UUID, prepared: Prepared
+) -> bool:
+    """Invoice a prepared chunk of the run's accounts in this one transaction; an account
+    that cannot be invoiced (an unpriced plan...) is recorded as failed, the others are
+    done. False when this worker lost the run's lease (nothing done)."""
+    now = deps.now()
+    until = now + timedelta(seconds=deps.settings.billing_run_lease_s)
+    if not await repo.claim(session, run_id, deps.instance_id, now, until):
+        return False
+    outcomes: list[dict[str, object]] = []
+    for account_id, result in (await write_invoices(session, deps, prepared)).items():
+        if isinstance(result, Exception):
+            log.error(
+                "billing account could not be invoiced",
+                exc_info=result,
+                extra={"run_id": str(run_id), "billing_account_id": str(account_id)},
+            )
+            error = f"{type(result).__name__}: {result}"[:500]
+            outcomes.append({"billing_account_id": account_id, "status": "failed",
+                             "invoice_id": None, "error": error})  # fmt: skip
+        else:
+            outcomes.append({"billing_account_id": account_id, "status": "done",
+                             "invoice_id": result, "error": None})  # fmt: skip
+    await repo.set_run_accounts(session, run_id, outcomes)
     return True
 
 
