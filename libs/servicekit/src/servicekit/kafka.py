@@ -18,13 +18,16 @@ them (``ServiceSettings``); compose and Kubernetes take real ones from their sec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aiokafka.admin import AIOKafkaAdminClient
+
     from servicekit.settings import ServiceSettings
 
 SASL_PLAINTEXT = "SASL_PLAINTEXT"
@@ -155,3 +158,23 @@ def principal_security(user: str, env: Mapping[str, str] | None = None) -> Kafka
         password=local_password(user),
         cafile=base.cafile,
     )
+
+
+@contextlib.asynccontextmanager
+async def admin_client(
+    bootstrap: str, security: KafkaSecurity | None = None
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client of the broker, as ``security`` (the super user by default),
+    closed on the way out: for the operator tools (ACLs, SCRAM users)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=10000,
+        **(security or admin_security()).options(),
+    )
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()

@@ -39,7 +39,7 @@ from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest, Descri
 
 from contracts.events import DelegationChangedV1
 from contracts.topics import CATALOGUE, NETWORK, SERVICES
-from servicekit.kafka import KafkaSecurity, admin_security, bootstrap_from_env
+from servicekit.kafka import KafkaSecurity, admin_client, bootstrap_from_env
 
 # Kafka's wire codes (org.apache.kafka.common.resource / acl).
 RESOURCE_TYPES = {"ANY": 1, "TOPIC": 2, "GROUP": 3, "CLUSTER": 4, "TRANSACTIONAL_ID": 5}
@@ -134,12 +134,6 @@ class AclError(RuntimeError):
     """The broker refused an ACL request."""
 
 
-def _admin(bootstrap: str, security: KafkaSecurity) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=10000, **security.options()
-    )
-
-
 async def describe(admin: AIOKafkaAdminClient) -> list[Acl]:
     """Every ACL the broker holds (any resource, principal, operation)."""
     request = DescribeAclsRequest(
@@ -204,9 +198,7 @@ async def apply(
     principals = tuple(principals)
     wanted = set(plan(principals))
     managed = {user(p) for p in principals}
-    admin = _admin(bootstrap, security or admin_security())
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, security) as admin:
         present = set(await describe(admin))
         missing = sorted(wanted - present)
         stale = sorted(
@@ -217,17 +209,11 @@ async def apply(
         for acl in stale:
             await _delete(admin, acl)
         return Applied(created=missing, removed=stale, kept=len(wanted) - len(missing))
-    finally:
-        await admin.close()
 
 
 async def list_acls(bootstrap: str, *, security: KafkaSecurity | None = None) -> list[Acl]:
-    admin = _admin(bootstrap, security or admin_security())
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, security) as admin:
         return await describe(admin)
-    finally:
-        await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

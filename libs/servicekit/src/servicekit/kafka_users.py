@@ -48,6 +48,7 @@ from aiokafka.protocol.types import (
 from servicekit.kafka import (
     ADMIN_USER,
     KafkaSecurity,
+    admin_client,
     admin_security,
     bootstrap_from_env,
     local_password,
@@ -246,43 +247,25 @@ async def describe(admin: AIOKafkaAdminClient) -> list[str]:
     return sorted(user for user, code, _message, _infos, _tags in response.results if not code)
 
 
-def _admin(bootstrap: str, security: KafkaSecurity) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=10000, **security.options()
-    )
-
-
 async def ensure(
     bootstrap: str, passwords: Mapping[str, str], *, security: KafkaSecurity | None = None
 ) -> list[str]:
     """Set each user's password (created if new); returns the users set."""
-    admin = _admin(bootstrap, security or admin_security())
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, security) as admin:
         await upsert(admin, passwords)
-    finally:
-        await admin.close()
     return sorted(passwords)
 
 
 async def list_users(bootstrap: str, *, security: KafkaSecurity | None = None) -> list[str]:
-    admin = _admin(bootstrap, security or admin_security())
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, security) as admin:
         return await describe(admin)
-    finally:
-        await admin.close()
 
 
 async def remove_users(
     bootstrap: str, users: Iterable[str], *, security: KafkaSecurity | None = None
 ) -> None:
-    admin = _admin(bootstrap, security or admin_security())
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, security) as admin:
         await remove(admin, users)
-    finally:
-        await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:
