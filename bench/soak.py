@@ -106,7 +106,7 @@ def pct(values: list[float], q: float) -> float:
 
 class Timed(InsertEffect):
     """The benchmark's effect, noting each event's time; latencies are taken when the
-    consumer's transaction commits (``Database.on_commit``)."""
+    consumer's transaction commits (``Database.on_write_commit``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -203,7 +203,7 @@ async def pipeline(
         async with db.engine.begin() as conn:
             await conn.run_sync(db.metadata.create_all)
     effect = Timed(effects, batched=True)
-    consumer_db.on_commit(effect.committed)
+    consumer_db.on_write_commit(effect.committed)
     group = f"soak-{uuid.uuid4().hex}"
     relay = OutboxRelay(producer_db, service="soak", bootstrap=BOOTSTRAP, security=ADMIN)
     consumer = EventConsumer(

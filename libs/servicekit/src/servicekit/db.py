@@ -234,7 +234,6 @@ class Database:
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
         self.outbox_parked = outbox_parked_table(metadata)
-        self._after_commit: list[Callable[[], None]] = []
 
     def _watched_sessions(self) -> type[Session]:
         """This database's own session class, which notes whether a transaction wrote
@@ -271,12 +270,11 @@ class Database:
     def on_write_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after every commit of a transaction that wrote (inserted,
         updated or deleted anything), whichever path opened it: in-process caches of this
-        database's rows forget what may have changed (delegation's decision projection)."""
+        database's rows forget what may have changed (delegation's decision projection), the
+        outbox relay publishes at once. A read-only transaction (a check, an invoice list)
+        calls nothing: under read load the relay is not woken thousands of times a second
+        to find an empty outbox."""
         self._after_write_commit.append(callback)
-
-    def on_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after every commit (the relay uses it to wake up at once)."""
-        self._after_commit.append(callback)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -288,8 +286,6 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-        for callback in self._after_commit:
-            callback()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -215,10 +215,10 @@ class OutboxRelay:
             expected_errors=_BROKER_ERRORS,
             on_error=self._publish_failed,
         )
-        db.on_commit(self.wake)
+        db.on_write_commit(self.wake)  # an outbox row is written only by a writing commit
 
     def wake(self) -> None:
-        """Publish now (called after every commit); ignored while backing off after an
+        """Publish now (called after every commit that wrote); ignored while backing off after an
         error, so a broker outage is not hammered with a new producer per commit."""
         self._loop.wake()
 

@@ -126,7 +126,7 @@ class Sender:
             backoff_initial_s=0.5,
             backoff_max_s=30.0,
         )
-        db.on_commit(self._on_commit)
+        db.on_write_commit(self._on_commit)
 
     # -- lifecycle -------------------------------------------------------------------------
 
