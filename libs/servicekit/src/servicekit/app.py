@@ -25,14 +25,14 @@ from typing import Annotated, Any, TypeVar
 from aiokafka import AIOKafkaClient
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry import trace
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.events import DelegationChangedV1
+from servicekit.asgi import FastHandler, FastLane, FastRoutes, RequestTelemetry
 from servicekit.auth import ServiceTokenProvider, TokenVerifier, http_key_source
 from servicekit.broadcast import BroadcastReader
 from servicekit.consumer import EventConsumer, EventHandlers, Handler, probe_group_lag
@@ -52,12 +52,6 @@ from servicekit.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
 
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
-)
-HTTP_LATENCY = Histogram(
-    "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
-)
 DEPENDENCY_UP = Gauge(
     "dependency_up",
     "1 when the dependency answered its last probe (every dependency_probe_interval_s)",
@@ -132,6 +126,7 @@ class ServiceKit:
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.background: list[BackgroundLoop] = []  # the scheduled jobs
+        self.fast_routes: FastRoutes = {}  # see fast_route
 
         async def probe_dependencies(kit: ServiceKit) -> None:
             await kit.check_dependencies()
@@ -147,6 +142,12 @@ class ServiceKit:
         (UnknownTopic), so a wrong declaration stops the service at start-up.
         """
         self.handlers.add(handlers)
+
+    def fast_route(self, method: str, path: str, handler: FastHandler) -> None:
+        """Answer ``method path`` (an exact path, also declared as a normal route) with
+        ``handler`` when it can; see ``servicekit.asgi.FastLane`` and ADR 0026. Only for
+        hot, read-only routes: a request the handler declines runs through the route."""
+        self.fast_routes[(method, path)] = handler
 
     def run_periodically(
         self, name: str, interval_s: float, job: Callable[[ServiceKit], Awaitable[bool | None]]
@@ -393,13 +394,18 @@ def create_app(
             await kit.stop()
             log.info("service stopped")
 
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        # The request's span is RequestTelemetry's, its metrics are Prometheus', errors are
+        # logged by the problem handlers: FastAPI's own telemetry would add four spans and
+        # OpenTelemetry metrics to every request (ADR 0026).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
     app.state.kit = kit
     install_problem_handlers(app)
-
-    # Metrics and the X-Trace-Id header, as a plain ASGI middleware (Starlette's
-    # BaseHTTPMiddleware runs each request through an extra task and memory stream).
-    app.add_middleware(RequestMetrics, service=kit.service)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
@@ -438,12 +444,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
-    try:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    except ImportError:  # instrumentation is optional at run time
-        pass
+    # Plain ASGI middlewares (Starlette's BaseHTTPMiddleware would run each request
+    # through an extra task and memory stream); the last added runs first.
+    app.add_middleware(FastLane, routes=kit.fast_routes)  # ADR 0026
+    # The request's span, metrics and X-Trace-Id; for a refused request none of it.
+    app.add_middleware(RequestTelemetry, service=kit.service)
     # Outermost, so a refusal costs as little as possible (ADR 0023).
     app.add_middleware(
         AdmissionLimit,
@@ -454,42 +459,6 @@ def create_app(
         retry_after_s=s.overload_retry_after_s,
     )
     return app
-
-
-class RequestMetrics:
-    """Counts and times every request by route template; adds ``X-Trace-Id`` (the trace
-    id lets support find a request's logs and follow it through Kafka)."""
-
-    def __init__(self, app: Any, *, service: str) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_trace_id(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                ctx = trace.get_current_span().get_span_context()
-                if ctx.is_valid:
-                    headers = list(message.get("headers", []))
-                    headers.append((b"x-trace-id", format(ctx.trace_id, "032x").encode()))
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_trace_id)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(self.service, method, path, status).inc()
-            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:

@@ -250,18 +250,21 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
+def person_or_scoped_service(principal: Principal, scope: str) -> Principal:
+    """``principal`` if a person, or a service whose token carries ``scope``; 403 else."""
+    if principal.is_service and scope not in principal.scopes:
+        raise Forbidden(
+            f"This service token does not carry the scope {scope}", slug="insufficient-scope"
+        )
+    return principal
+
+
 def principal_or_service(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """A person, or a service whose token carries ``scope`` (a ``contracts.scopes``
     member): the dependency of the few internal reads a peer needs."""
 
     async def principal_or_scoped_service(request: Request) -> Principal:
-        principal = await verified_principal(request)
-        if principal.is_service and scope not in principal.scopes:
-            raise Forbidden(
-                f"This service token does not carry the scope {scope}",
-                slug="insufficient-scope",
-            )
-        return principal
+        return person_or_scoped_service(await verified_principal(request), scope)
 
     principal_or_scoped_service.__name__ = f"principal_or_service_{scope}"
     return principal_or_scoped_service

@@ -169,27 +169,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             request,
         )
 
-    async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
-        if not is_database_unavailable(exc):
-            return await _unexpected(request, exc)
+    async def _failure(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            problem_for_failure(exc, f"{request.method} {request.url.path}"), request
+        )
+
+    # The kinds of exception a database outage arrives as (see servicekit.faults), and
+    # everything else nobody caught.
+    for kind in (DBAPIError, PoolTimeout, OSError, Exception):
+        app.add_exception_handler(kind, _failure)
+
+
+def problem_for_failure(exc: Exception, where: str) -> Problem:
+    """What an exception no use case turned into a ``Problem`` means to the client."""
+    if is_database_unavailable(exc):
         # The service's own database is unreachable or restarting: nothing was changed
         # (the transaction did not commit), and the client may simply try again.
-        log.warning("database unavailable on %s %s", request.method, request.url.path)
-        return problem_response(
-            ServiceUnavailable(
-                "The service's database is unavailable; nothing was changed, try again shortly",
-                headers={"Retry-After": "5"},
-            ),
-            request,
+        log.warning("database unavailable on %s", where)
+        return ServiceUnavailable(
+            "The service's database is unavailable; nothing was changed, try again shortly",
+            headers={"Retry-After": "5"},
         )
-
-    # The kinds of exception a database outage arrives as (see servicekit.faults).
-    for kind in (DBAPIError, PoolTimeout, OSError):
-        app.add_exception_handler(kind, _infrastructure)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            Problem("An unexpected error occurred", status=500, slug="internal-error"), request
-        )
+    log.error("unhandled error on %s", where, exc_info=exc)
+    return Problem("An unexpected error occurred", status=500, slug="internal-error")

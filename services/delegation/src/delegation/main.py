@@ -70,4 +70,5 @@ def create_app(
         "the check API every service asks on every request.",
     )
     app.state.deps = deps
+    api.checks.register_fast_routes(kit, deps)
     return app

@@ -220,7 +220,7 @@ async def _assignment_of(
 # -- asking the check API ----------------------------------------------------------------
 
 
-async def _may_ask_about(
+async def may_ask_about(
     session: AsyncSession, deps: Deps, principal: Principal, subjects: set[UUID]
 ) -> None:
     """A user may ask about themselves, access owners and managers about the users of
@@ -250,7 +250,7 @@ async def _may_ask_about(
             raise Forbidden("You may only ask about yourself or users of customers you administer")
 
 
-def _check(body: CheckIn) -> Check:
+def check_of(body: CheckIn) -> Check:
     r = body.resource
     return Check(
         subject=body.subject,
@@ -268,8 +268,8 @@ def _check(body: CheckIn) -> Check:
 async def asked_check(
     body: CheckIn, principal: RightsAsker, session: SessionDep, deps: DepsDep
 ) -> Check:
-    await _may_ask_about(session, deps, principal, {body.subject})
-    return _check(body)
+    await may_ask_about(session, deps, principal, {body.subject})
+    return check_of(body)
 
 
 AskedCheck = Annotated[Check, Depends(asked_check)]
@@ -279,8 +279,8 @@ async def asked_batch(
     body: BatchIn, principal: RightsAsker, session: SessionDep, deps: DepsDep
 ) -> list[Check]:
     """The whole batch is refused (403) when one subject is out of the caller's reach."""
-    await _may_ask_about(session, deps, principal, {c.subject for c in body.checks})
-    return [_check(c) for c in body.checks]
+    await may_ask_about(session, deps, principal, {c.subject for c in body.checks})
+    return [check_of(c) for c in body.checks]
 
 
 AskedBatch = Annotated[list[Check], Depends(asked_batch)]
@@ -303,7 +303,7 @@ async def asked_resources(
     type: ResourceType = Query(),
     action: Action = Query(),
 ) -> ResourcesQuestion:
-    await _may_ask_about(session, deps, principal, {user_id})
+    await may_ask_about(session, deps, principal, {user_id})
     only = None
     if principal.kind == "user" and principal.user_id != user_id:
         only = await _administered_among(session, deps, principal, user_id)
