@@ -355,12 +355,14 @@ KitDep = Annotated[ServiceKit, Depends(get_kit)]
 D = TypeVar("D")
 
 
-def deps_dependency(cls: type[D]) -> Callable[[Request], D]:
+def deps_dependency(cls: type[D]) -> Callable[[Request], Awaitable[D]]:
     """The FastAPI dependency giving a service's ``Deps`` (what its use cases need),
     built once in ``main.py`` and kept on ``app.state.deps``. A service declares
     ``DepsDep = Annotated[Deps, Depends(deps_dependency(Deps))]``."""
 
-    def get_deps(request: Request) -> D:
+    # async although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    # thread, a thread hop on every request of every route.
+    async def get_deps(request: Request) -> D:
         deps = request.app.state.deps
         if not isinstance(deps, cls):
             raise TypeError(f"app.state.deps is {type(deps).__name__}, not {cls.__name__}")

@@ -19,7 +19,7 @@ class UsageQuery(UsageFilter):
         ]
 
 
-def usage_filter(
+async def usage_filter(  # async: FastAPI runs a plain def in a thread
     line: Annotated[
         str | None, Query(min_length=1, max_length=64, description="One line (MSISDN).")
     ] = None,
