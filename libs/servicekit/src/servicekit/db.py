@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -287,12 +287,44 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A transaction opened only if used: for a read that is usually answered from
+        memory (delegation's check), the session, its greenlet hops and its commit cost
+        as much as the rest of the request. If the block touches the session, it is a
+        normal ``transaction()``; if not, nothing was opened."""
+        lazy = _LazySession(self.sessions)
+        try:
+            yield cast(AsyncSession, lazy)
+            if lazy.opened is not None:
+                await lazy.opened.commit()
+        except BaseException:
+            if lazy.opened is not None:
+                await lazy.opened.rollback()
+            raise
+        finally:
+            if lazy.opened is not None:
+                await lazy.opened.close()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _LazySession:
+    """Stands for an ``AsyncSession`` made on first attribute access (``Database.reading``)."""
+
+    def __init__(self, factory: Callable[[], AsyncSession]) -> None:
+        self._factory = factory
+        self.opened: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.opened is None:
+            self.opened = self._factory()
+        return getattr(self.opened, name)
 
 
 def new_id() -> uuid.UUID:

@@ -73,7 +73,7 @@ def register_fast_routes(kit: ServiceKit, deps: Deps) -> None:
         return person_or_scoped_service(principal, ServiceScope.RIGHTS_CHECK)
 
     async def decide(principal: Principal, asked: list[Check]) -> list[Decision]:
-        async with kit.db.transaction() as session:
+        async with kit.db.reading() as session:  # opened only if memory lacks a fact
             await may_ask_about(session, deps, principal, {c.subject for c in asked})
             return await checks.decide_many(session, deps, asked)
 
