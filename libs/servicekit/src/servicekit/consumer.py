@@ -833,37 +833,79 @@ GROUP_LAG = Gauge(
 )
 
 
-async def probe_group_lag(
-    bootstrap: str, group_id: str, service: str, *, security: KafkaSecurity = NO_SECURITY
-) -> dict[str, int]:
-    """Ask the broker how far the group's committed offsets trail the partitions' ends;
-    sets ``consumer_group_lag_events`` and returns ``{"topic/partition": lag}``."""
-    options = security.options()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group_id)
+class GroupLagProbe:
+    """How far a group's committed offsets trail the partitions' ends, asked over
+    long-lived connections (a new admin client and consumer per probe meant two new
+    SASL/SCRAM handshakes on the event loop every 30 s); reconnects after a failure."""
+
+    def __init__(
+        self, bootstrap: str, group_id: str, service: str, *, security: KafkaSecurity = NO_SECURITY
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.service = service
+        self.security = security
+        self._admin: AIOKafkaAdminClient | None = None
+        self._reader: AIOKafkaConsumer | None = None
+
+    async def __call__(self) -> dict[str, int]:
+        """Sets ``consumer_group_lag_events`` and returns ``{"topic/partition": lag}``."""
+        try:
+            return await self._probe()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _probe(self) -> dict[str, int]:
+        options = self.security.options()
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap, request_timeout_ms=5000, **options
+            )
+            self._admin = admin
+            await admin.start()
+        committed = await self._admin.list_consumer_group_offsets(self.group_id)
         positions = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
         if not positions:
             return {}
-        await reader.start()
-        ends = await reader.end_offsets(list(positions))
+        if self._reader is None:
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, enable_auto_commit=False, **options
+            )
+            self._reader = reader
+            await reader.start()
+        ends = await self._reader.end_offsets(list(positions))
+        lags: dict[str, int] = {}
+        for tp, offset in positions.items():
+            lag = max(ends.get(tp, offset) - offset, 0)
+            GROUP_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+            lags[f"{tp.topic}/{tp.partition}"] = lag
+        return lags
+
+    async def close(self) -> None:
+        admin, reader, self._admin, self._reader = self._admin, self._reader, None, None
+        if admin is not None:
+            await admin.close()
+        if reader is not None:
+            await reader.stop()
+
+
+async def probe_group_lag(
+    bootstrap: str, group_id: str, service: str, *, security: KafkaSecurity = NO_SECURITY
+) -> dict[str, int]:
+    """One probe of a group's lag (``GroupLagProbe``), its connections closed after."""
+    probe = GroupLagProbe(bootstrap, group_id, service, security=security)
+    try:
+        return await probe()
     finally:
-        await admin.close()
-        await reader.stop()
-    lags: dict[str, int] = {}
-    for tp, offset in positions.items():
-        lag = max(ends.get(tp, offset) - offset, 0)
-        GROUP_LAG.labels(service, tp.topic, str(tp.partition)).set(lag)
-        lags[f"{tp.topic}/{tp.partition}"] = lag
-    return lags
+        await probe.close()
 
 
 __all__ = [
     "BatchHandler",
     "EventConsumer",
     "EventHandlers",
+    "GroupLagProbe",
     "Handler",
     "PermanentError",
     "RetryableError",
