@@ -23,19 +23,17 @@ FastAPI app.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from servicekit.problems import PROBLEM_JSON, Problem, problem_for_failure
-
-log = logging.getLogger(__name__)
+from servicekit.telemetry import context_from_mapping
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -106,7 +104,7 @@ class RequestTelemetry:
             carrier = _carrier(scope)
             with self._tracer.start_as_current_span(
                 method,
-                context=propagate.extract(carrier) if carrier else None,
+                context=context_from_mapping(carrier) if carrier else None,
                 kind=trace.SpanKind.SERVER,
                 attributes={"http.request.method": method, "url.path": scope["path"]},
             ) as span:
