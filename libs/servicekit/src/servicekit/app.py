@@ -120,6 +120,7 @@ class ServiceKit:
                 failures=settings.delegation_circuit_failures,
                 open_s=settings.delegation_circuit_open_s,
             ),
+            service=self.service,
         )
         # Caches that must forget when a right changes, on this instance (ADR 0022): each
         # is called with every delegation.changed event, and with None when the reader

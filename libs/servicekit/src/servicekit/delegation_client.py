@@ -25,12 +25,19 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
+from prometheus_client import Counter
 
 from contracts.actions import Action, action
 from servicekit.auth import Principal, ServiceTokenProvider
 from servicekit.http import CircuitBreaker
 from servicekit.problems import Forbidden, NotFound, ServiceUnavailable
 from servicekit.telemetry import current_trace_headers
+
+CACHE_LOOKUPS = Counter(
+    "rights_cache_lookups_total",
+    "Rights answers looked up in this instance's decision cache",
+    ["service", "outcome"],  # hit | miss
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class DelegationClient:
         max_entries: int = 10_000,
         transport: httpx.AsyncBaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
+        service: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
@@ -116,6 +124,8 @@ class DelegationClient:
         self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport)
         self.breaker = breaker or CircuitBreaker("rights")
         self.generation = 0  # bumped by every invalidation
+        self._hits = CACHE_LOOKUPS.labels(service, "hit")
+        self._misses = CACHE_LOOKUPS.labels(service, "miss")
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -135,7 +145,9 @@ class DelegationClient:
     def _cached(self, key: str) -> Any | None:
         hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():
+            self._hits.inc()
             return hit[1]
+        self._misses.inc()
         return None
 
     def _store(self, key: str, value: Any, generation: int) -> None:

@@ -149,3 +149,25 @@ async def test_a_cancelled_call_releases_the_trial() -> None:
     with pytest.raises(asyncio.CancelledError):
         await trial
     breaker.before()  # not refused: the cancelled trial gave its place back
+
+
+async def test_lookups_are_counted_as_hits_and_misses_per_service() -> None:
+    from prometheus_client import REGISTRY
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"allowed": True, "reason": "r"})
+
+    service = f"svc-{uuid.uuid4().hex[:8]}"
+    client = _client(handler, service=service)
+
+    def count(outcome: str) -> float:
+        labels = {"service": service, "outcome": outcome}
+        return REGISTRY.get_sample_value("rights_cache_lookups_total", labels) or 0.0
+
+    resource = _resource()
+    await client.check("u", "invoice.read", resource)  # miss, then stored
+    await client.check("u", "invoice.read", resource)  # hit
+    await client.check("u", "invoice.read", resource)  # hit
+    client.invalidate(None)
+    await client.check("u", "invoice.read", resource)  # miss again
+    assert (count("hit"), count("miss")) == (2.0, 2.0)
