@@ -148,9 +148,10 @@ class ServiceKit:
         self.handlers.add(handlers)
 
     def fast_route(self, method: str, path: str, handler: FastHandler) -> None:
-        """Answer ``method path`` (an exact path, also declared as a normal route) with
-        ``handler`` when it can; see ``servicekit.asgi.FastLane`` and ADR 0026. Only for
-        hot, read-only routes: a request the handler declines runs through the route."""
+        """Answer ``method path`` (an exact path or a route template, also declared as a
+        normal route) with ``handler`` when it can; see ``servicekit.asgi.FastLane`` and
+        ADR 0026. Only for hot, read-only routes: a request the handler declines runs
+        through the route."""
         self.fast_routes[(method, path)] = handler
 
     def run_periodically(

@@ -23,10 +23,12 @@ FastAPI app.
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
@@ -146,6 +148,12 @@ def _route_of(scope: Scope) -> str:
 class FastRequest:
     scope: Scope
     body: bytes
+    path_params: Mapping[str, str] = field(default_factory=dict)  # a template's ``{name}``s
+
+    def query(self) -> dict[str, list[str]]:
+        """The query string's parameters, each with every value given."""
+        raw = self.scope.get("query_string", b"")
+        return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
 
     def header(self, name: bytes) -> str | None:
         """A request header by its lower-case name, or None."""
@@ -186,9 +194,23 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _template(path: str) -> re.Pattern[str] | None:
+    """A route template's pattern (``{name}`` matches one path segment), or None for an
+    exact path."""
+    if "{" not in path:
+        return None
+    parts = re.split(r"\{(\w+)\}", path)
+    pattern = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
+    )
+    return re.compile(pattern + r"\Z")
+
+
 class FastLane:
-    """See the module's docstring. ``routes`` maps (method, exact path) to a handler; it
-    is read on every request, so routes registered after the app is built count."""
+    """See the module's docstring. ``routes`` maps (method, path) to a handler, the path
+    exact or a template as FastAPI writes it (``/v1/accounts/{account_id}/invoices``: the
+    handler gets ``path_params``). It is read on every request, so routes registered
+    after the app is built count."""
 
     # A body larger than this goes through the full route (which may refuse it).
     MAX_BODY = 1 << 20
@@ -196,21 +218,40 @@ class FastLane:
     def __init__(self, app: ASGIApp, *, routes: FastRoutes) -> None:
         self.app = app
         self.routes = routes
+        self._templates: list[tuple[str, str, re.Pattern[str], FastHandler]] = []
+        self._compiled_from: dict[tuple[str, str], FastHandler] = {}
+
+    def _match(self, method: str, path: str) -> tuple[FastHandler, str, dict[str, str]] | None:
+        handler = self.routes.get((method, path))
+        if handler is not None:
+            return handler, path, {}
+        if self._compiled_from != self.routes:
+            self._compiled_from = dict(self.routes)
+            self._templates = [
+                (m, template, pattern, h)
+                for (m, template), h in self.routes.items()
+                if (pattern := _template(template)) is not None
+            ]
+        for m, template, pattern, h in self._templates:
+            if m == method and (found := pattern.match(path)) is not None:
+                return h, template, found.groupdict()
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = None
+        matched = None
         if scope["type"] == "http" and self.routes:
-            handler = self.routes.get((scope["method"], scope["path"]))
-        if handler is None:
+            matched = self._match(scope["method"], scope["path"])
+        if matched is None:
             await self.app(scope, receive, send)
             return
+        handler, route, params = matched
         body, complete = await _read_body(receive, self.MAX_BODY)
         replay = _replaying(body, complete, receive)
         if not complete:
             await self.app(scope, replay, send)
             return
         try:
-            response = await handler(FastRequest(scope, body))
+            response = await handler(FastRequest(scope, body, params))
         except (Problem, ValidationError):
             response = None  # the full route gives the exact refusal
         except Exception as exc:  # database outage or a bug: as the full route would
@@ -219,13 +260,13 @@ class FastLane:
                 json_body(problem.body(scope["path"])), problem.status, PROBLEM_JSON.encode()
             )
             headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
-            scope[LANE_ROUTE] = scope["path"]
+            scope[LANE_ROUTE] = route
             await _send(send, response, headers)
             return
         if response is None:
             await self.app(scope, replay, send)
             return
-        scope[LANE_ROUTE] = scope["path"]
+        scope[LANE_ROUTE] = route
         await _send(send, response, [])
 
 

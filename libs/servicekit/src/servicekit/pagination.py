@@ -13,16 +13,17 @@ from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, or_
+from sqlalchemy import Integer, and_, bindparam, or_
 
 from servicekit.problems import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_CURSOR = 500
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=500)]
+Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR)]
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
@@ -108,6 +109,26 @@ class Keyset:
             stmt = stmt.where(self._after(position))
         order = [c.desc() if self.descending else c.asc() for c in self.columns]
         return stmt.order_by(*order).limit(limit + 1)
+
+    def prepared(self, stmt: Any, *, after: bool) -> Any:
+        """``apply`` with bound parameters in place of values, so a hot list builds its
+        statement once per shape (with or without a cursor) and reuses it: the cursor's
+        position binds as ``k0``, ``k1``..., the row count as ``limit``. Execute it with
+        ``params(cursor, limit)``."""
+        if after:
+            position = [bindparam(f"k{i}", type_=c.type) for i, c in enumerate(self.columns)]
+            stmt = stmt.where(self._after(position))
+        order = [c.desc() if self.descending else c.asc() for c in self.columns]
+        return stmt.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+    def params(self, cursor: str | None, limit: int) -> dict[str, Any]:
+        """The parameters of ``prepared`` for this cursor (400 if it is not one of ours)
+        and page size: ``limit + 1`` rows, the extra one saying whether a next page exists."""
+        values: dict[str, Any] = {"limit": limit + 1}
+        position = self.decode(cursor)
+        if position is not None:
+            values.update({f"k{i}": v for i, v in enumerate(position)})
+        return values
 
     def _after(self, position: list[Any]) -> Any:
         # (a, b, c) after (x, y, z), spelled out so each value binds with its column's

@@ -203,3 +203,39 @@ async def test_each_request_is_one_span_named_after_its_route_template() -> None
     assert resp.headers["x-trace-id"] == TRACE_ID == format(spans[2].context.trace_id, "032x")
     assert answered(403) == refused_before + 1
     exporter.clear()
+
+
+async def test_a_templated_route_gets_its_path_params_and_query_and_is_counted_by_template() -> (
+    None
+):
+    app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
+    seen: list[str] = []
+
+    @app.get("/accounts/{account_id}/invoices")
+    async def invoices(account_id: str) -> dict[str, str]:
+        seen.append(account_id)
+        return {"route": account_id}
+
+    async def handler(request: FastRequest) -> FastResponse | None:
+        account = request.path_params["account_id"]
+        if account == "declined":
+            return None
+        return FastResponse(json_body({"lane": account, "query": request.query()}))
+
+    template = "/accounts/{account_id}/invoices"
+    app.add_middleware(FastLane, routes={("GET", template): handler})
+    app.add_middleware(RequestTelemetry, service="test")
+    counted = HTTP_REQUESTS.labels("test", "GET", template, 200)
+    before = counted._value.get()
+    async with client(app) as c:
+        lane = await c.get("/accounts/a-1/invoices?limit=5&to=2026-01&to=2026-02&x=")
+        declined = await c.get("/accounts/declined/invoices")
+        deeper = await c.get("/accounts/a/b/invoices")  # one segment per parameter
+        other = await c.post("/accounts/a-1/invoices")
+    assert lane.json() == {
+        "lane": "a-1",
+        "query": {"limit": ["5"], "to": ["2026-01", "2026-02"], "x": [""]},
+    }
+    assert declined.json() == {"route": "declined"} and seen == ["declined"]
+    assert deeper.status_code == 404 and other.status_code == 405
+    assert counted._value.get() == before + 2  # by template, not by the account's id

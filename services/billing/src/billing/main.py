@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from billing import handlers, jobs
 from billing.api import router
+from billing.api.fast import register_fast_routes
 from billing.deps import Deps
 from billing.domain.rating import ExclusionRules
 from billing.models import Base
@@ -57,6 +58,7 @@ def create_app(
         )
     if settings.retention_enabled:
         kit.run_periodically("retention", settings.retention_interval_s, jobs.retention(deps))
+    register_fast_routes(kit, deps)  # the invoice list, ADR 0026
     app = kit_app(
         kit,
         routers=[router],

@@ -4,10 +4,11 @@ string on the wire."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from billing.models import BillingAccount, BillingRun, Invoice, Objection, UsageRecord
 from contracts.events.billing import UsageRecordV1
@@ -168,7 +169,8 @@ class InvoiceSummary(BaseModel):
     )
 
     @classmethod
-    def of(cls, inv: Invoice) -> InvoiceSummary:
+    def of(cls, inv: Invoice | Row[Any]) -> InvoiceSummary:
+        """From an invoice, or a row with its attribute names (the list's query)."""
         return cls(
             invoice_id=inv.id,
             number=inv.number,
