@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from billing.main import create_app
-from billing.models import Invoice
+from billing.models import BillingAccount, Invoice
 from billing.settings import BillingSettings
 from servicekit.asgi import FastRequest, FastResponse
 from servicekit.auth import TokenVerifier
@@ -132,6 +132,12 @@ async def test_the_lane_answers_as_the_route_does(billing: tuple[Any, Any], toke
     operator = tokens.headers(uuid.uuid4(), kind="operator")
     account = await create_account(client, operator)
     await add_invoices(app, account, ["2026-01", "2026-02", "2026-03", "2026-04"])
+    ended = await create_account(client, operator)
+    await add_invoices(app, ended, ["2026-01"])
+    async with app.state.kit.db.transaction() as session:  # as customer.terminated leaves it
+        gone = await session.get(BillingAccount, uuid.UUID(ended))
+        assert gone is not None
+        gone.status = "terminated"
     reader = tokens.headers(READER, kind="user", customer_id=uuid.uuid4())
     stranger = tokens.headers(STRANGER, kind="user", customer_id=uuid.uuid4())
     path = f"/v1/billing-accounts/{account}/invoices"
@@ -154,6 +160,12 @@ async def test_the_lane_answers_as_the_route_does(billing: tuple[Any, Any], toke
         ("no token", path, {}),
         ("a forged token", path, {"Authorization": "Bearer x.y.z"}),
         ("a service token", path, tokens.headers("notifier", kind="service")),
+        ("a terminated account", f"/v1/billing-accounts/{ended}/invoices", reader),
+        (
+            "a terminated account, for an operator",
+            f"/v1/billing-accounts/{ended}/invoices",
+            operator,
+        ),
         ("an unknown account", f"/v1/billing-accounts/{uuid.uuid4()}/invoices", reader),
         ("not an id", "/v1/billing-accounts/not-an-id/invoices", reader),
         ("an id in braces", f"/v1/billing-accounts/{{{account}}}/invoices", reader),
@@ -190,6 +202,7 @@ async def test_the_lane_answers_as_the_route_does(billing: tuple[Any, Any], toke
         "no token": 401,
         "a forged token": 401,
         "a service token": 403,
+        "a terminated account": 404,
         "an unknown account": 404,
         "not an id": 422,
         "limit 0": 422,

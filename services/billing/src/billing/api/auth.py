@@ -15,12 +15,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.deps import Deps, DepsDep
 from billing.models import BillingAccount, Invoice
 from billing.repository import accounts as accounts_repo
 from billing.repository import invoices as invoices_repo
+from billing.repository.accounts import AccountFacts
 from contracts.actions import Action
 from contracts.scopes import ServiceScope
 from servicekit.app import SessionDep
@@ -31,7 +32,7 @@ from servicekit.problems import NotFound, Problem
 log = logging.getLogger(__name__)
 
 
-def account_resource(account: BillingAccount) -> Resource:
+def account_resource(account: BillingAccount | AccountFacts) -> Resource:
     return Resource(
         "billing_account", account.id, account.customer_id, billing_account_id=account.id
     )
@@ -46,9 +47,14 @@ def invoice_resource(invoice: Invoice) -> Resource:
 # -- one billing account ------------------------------------------------------------------
 
 
+def _visible(account: BillingAccount | AccountFacts | None, principal: Principal) -> bool:
+    """A terminated customer's accounts are gone for its users (operators still see them)."""
+    return account is not None and not (account.status == "terminated" and principal.kind == "user")
+
+
 async def _account(session: AsyncSession, principal: Principal, account_id: UUID) -> BillingAccount:
     account = await accounts_repo.get_account(session, account_id)
-    if account is None or (account.status == "terminated" and principal.kind == "user"):
+    if account is None or not _visible(account, principal):
         raise NotFound("No such billing account")
     return account
 
@@ -71,6 +77,18 @@ async def readable_account(
     account = await _account(session, principal, billing_account_id)
     await deps.delegation.require(principal, account_resource(account), Action.INVOICE_READ)
     return account
+
+
+async def readable_account_facts(
+    conn: AsyncConnection, principal: Principal, deps: Deps, account_id: UUID
+) -> AccountFacts:
+    """``readable_account`` for the invoice list's fast lane (``api.fast``): the same rule,
+    on the account's facts read without the ORM."""
+    facts = await accounts_repo.account_facts(conn, account_id)
+    if facts is None or not _visible(facts, principal):
+        raise NotFound("No such billing account")
+    await deps.delegation.require(principal, account_resource(facts), Action.INVOICE_READ)
+    return facts
 
 
 async def account_with_facts(

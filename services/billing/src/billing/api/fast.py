@@ -2,10 +2,11 @@
 
 ``GET /v1/billing-accounts/{id}/invoices`` is the portal's most frequent read: every
 user opening the invoices page asks it. The lane answers it without FastAPI's
-per-request machinery, through the same functions as the route: the token verified by
-the kit's verifier, the account and the caller's right by ``api.auth.readable_account``
-(404 or 403 by servicekit's one rule), the page by ``service.invoices.list_invoices``, the
-reply by the route's own response model.
+per-request machinery and without an ORM session, through the route's own functions: the
+token verified by the kit's verifier, the account and the caller's right by
+``api.auth.readable_account_facts`` (the route's rule on the account's row: 404 or 403 by
+servicekit's one rule), the page by ``service.invoices.list_invoices``, the reply by the
+route's response model.
 
 It takes only the query the route takes in its plainest form: ``limit`` in digits,
 ``cursor``, ``from`` and ``to`` as ``YYYY-MM``, ``format=json``, each at most once
@@ -20,7 +21,7 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from billing.api.auth import readable_account
+from billing.api.auth import readable_account_facts
 from billing.deps import Deps
 from billing.service import invoices
 from servicekit.app import ServiceKit
@@ -81,10 +82,10 @@ def register_fast_routes(kit: ServiceKit, deps: Deps) -> None:
         principal = await kit.verifier.verify(token)
         if principal.is_service:
             return None  # the route refuses service tokens (403)
-        async with kit.db.reading() as session:
-            account = await readable_account(account_id, principal, session, deps)
+        async with kit.db.engine.connect() as conn:  # a read: no ORM session, rolled back
+            account = await readable_account_facts(conn, principal, deps, account_id)
             page = await invoices.list_invoices(
-                session,
+                conn,
                 account,
                 period_from=query.period_from,
                 period_to=query.period_to,

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol, cast
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.models import BillingAccount, Sim
 from billing.repository._sql import chunks
@@ -17,8 +18,33 @@ async def add_account(session: AsyncSession, account: BillingAccount) -> None:
     await session.flush()
 
 
+# Built once: every account-scoped request reads its account first, and ``session.get``
+# builds (and hashes) a new statement on each call.
+_ACCOUNT = select(BillingAccount).where(BillingAccount.id == bindparam("account_id"))
+
+
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> BillingAccount | None:
-    return await session.get(BillingAccount, account_id)
+    return await session.scalar(_ACCOUNT, {"account_id": account_id})
+
+
+class AccountFacts(Protocol):
+    """What a rights check needs of an account (``account_facts``'s row)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str
+
+
+_ACCOUNTS = BillingAccount.__table__
+_FACTS = select(_ACCOUNTS.c.id, _ACCOUNTS.c.customer_id, _ACCOUNTS.c.status).where(
+    _ACCOUNTS.c.id == bindparam("account_id")
+)
+
+
+async def account_facts(conn: AsyncConnection, account_id: uuid.UUID) -> AccountFacts | None:
+    """The account's id, customer and status, read without the ORM (a hot read's check)."""
+    row = (await conn.execute(_FACTS, {"account_id": account_id})).first()
+    return cast("AccountFacts | None", row)
 
 
 async def existing_account_ids(

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.models import (
     CreditNoteSequence,
@@ -191,7 +191,7 @@ def _summaries(after: bool, from_: bool, to: bool) -> Any:
 
 
 async def page_invoices(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     account_id: uuid.UUID,
     *,
     period_from: str | None,
