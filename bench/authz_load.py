@@ -7,7 +7,8 @@ vegeta (``GOSUMDB=off go install github.com/tsenart/vegeta/v12@v12.12.0``) sends
 at fixed rates, whatever the answers' latency (a closed-loop client would hide queueing).
 Phases, each printed as a row ``what  rate  p50  p99  success  503s``:
 
-1. ``GET /v1/billing-accounts/{id}/invoices`` (passes a check) at 250, 500, 1,000/s;
+1. ``GET /v1/billing-accounts/{id}/invoices`` (passes a check; a year of invoices on the
+   account) at 250, 500, 1,000/s;
 2. ``POST /v1/check`` (an access owner on a billing account) at 500, 1,000, 2,000/s;
 3. ``POST /v1/check/batch`` with 100 checks at 50, 100, 200 batches/s;
 4. overload: the check and the invoice list each offered twice their measured capacity for
@@ -46,6 +47,7 @@ sys.path.insert(0, str(HERE))
 
 from authz_stack import (  # noqa: E402
     People,
+    add_invoices,
     check_body,
     invoices_path,
     portal_of,
@@ -204,6 +206,8 @@ def run_ours(args: argparse.Namespace, results: list[Result]) -> None:
     with running_stack(args.db, args.port_base) as stack:
         portal = portal_of(stack)
         people = set_up_people(portal)
+        shown = add_invoices(portal, people)
+        print(f"the invoice list shows {shown} invoices", flush=True)
         token = people.owner_token
         deleg, billing = stack.url("delegation"), stack.url("billing")
         check = _target("POST", f"{deleg}/v1/check", token, check_body(people))

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,46 @@ def set_up_people(portal: Portal) -> People:
         what="the access owner may list the account's invoices",
     )
     return people
+
+
+def add_invoices(portal: Portal, people: People, months: int = 12) -> int:
+    """A year of closed invoices on the bench's account (one call a month, then a billing
+    run per period), so the list answers a realistic page rather than an empty one.
+    Returns how many invoices the list shows."""
+    op = portal.operator()
+    today = date.today().replace(day=1)
+    periods = []
+    for back in range(1, months + 1):
+        year, month = divmod(today.year * 12 + today.month - 1 - back, 12)
+        periods.append(f"{year:04d}-{month + 1:02d}")
+    records = [
+        {
+            "record_id": f"bench-{uuid.uuid4().hex}",
+            "billing_account_id": people.account_id,
+            "line": "+32470000001",
+            "kind": "voice",
+            "destination": "+3225551234",
+            "started_at": f"{period}-10T10:00:00+00:00",
+            "duration_s": 120,
+        }
+        for period in periods
+    ]
+    resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
+    assert resp.status_code == 202, resp.text
+    for period in periods:
+        resp = portal.billing.post(
+            "/v1/operator/billing-runs",
+            headers=op,
+            json={"period": period, "billing_account_ids": [people.account_id]},
+        )
+        assert resp.status_code == 202, resp.text
+        run = f"/v1/operator/billing-runs/{resp.json()['run_id']}"
+        eventually(
+            lambda u=run: portal.billing.get(u, headers=op).json()["status"] == "done",
+            what=f"the billing run of {period}",
+        )
+    resp = portal.billing.get(invoices_path(people), headers=bearer(people.owner_token))
+    return len(resp.json()["items"])
 
 
 def invoices_path(people: People) -> str:
