@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from portal_client import Portal, Sinks, last_month, run_billing, set_up_account, usage_records
 from stack import SERVICES
 
@@ -148,14 +149,49 @@ def snapshot(stack: Any, patterns: list[str]) -> dict[str, str]:
     return asyncio.run(take())
 
 
-def settled(stack: Any, patterns: list[str], quiet_rounds: int = 5) -> dict[str, str]:
-    """Wait until the onboarding's events have worked through every consumer: the same
-    snapshot ``quiet_rounds`` times in a row (a loaded machine's consumers lag)."""
+async def _drained(stack: Any) -> bool:
+    """Every service's outbox is empty and every consumer group of the stack has committed
+    up to the end of every partition it reads: no event is on its way anywhere."""
+    import asyncpg
+
+    for service in SERVICES:
+        url = stack.service_env[service][f"{service.upper()}_DATABASE_URL"]
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            if await conn.fetchval("SELECT count(*) FROM outbox"):
+                return False
+        finally:
+            await conn.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
+    reader = _reader()
+    await admin.start()
+    await reader.start()
+    try:
+        for service in SERVICES:
+            group = stack.service_env[service][f"{service.upper()}_CONSUMER_GROUP"]
+            committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
+            ends = await reader.end_offsets(list(committed))
+            if any(meta.offset >= 0 and meta.offset < ends[tp] for tp, meta in committed.items()):
+                return False
+        return True
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+def settled(stack: Any, patterns: list[str], quiet_rounds: int = 3) -> dict[str, str]:
+    """Wait until the onboarding's events have worked through every consumer: nothing in
+    any outbox, every consumer group at the end of its partitions, and the same snapshot,
+    ``quiet_rounds`` times in a row. (A snapshot that merely stays the same proves
+    nothing: a consumer backing off after the fault tests is quiet too.)"""
     previous, same = snapshot(stack, patterns), 0
-    for _ in range(200):
+    for _ in range(240):
         time.sleep(0.5)
+        drained = asyncio.run(_drained(stack))
         current = snapshot(stack, patterns)
-        same = same + 1 if current == previous else 0
+        same = same + 1 if drained and current == previous else 0
         if same >= quiet_rounds:
             return current
         previous = current
