@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -205,7 +206,15 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(sync_engine, "connect", _sqlite_pragmas)
         _multi_row_inserts(engine)
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it cost three round trips (BEGIN, a ping, ROLLBACK) on every checkout,
+    # as many as the request's own statements. A connection that died with the server is
+    # found by the statement that uses it: that request gets 503 with Retry-After
+    # (problems.problem_for_failure) and SQLAlchemy, seeing a disconnect, invalidates the
+    # whole pool, so the next requests connect afresh. Connections are also renewed
+    # every half hour (a proxy or firewall may drop idle ones silently).
+    engine = create_async_engine(
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=1800
+    )
     _multi_row_inserts(engine)
     return engine
 
@@ -305,6 +314,15 @@ class Database:
         finally:
             if lazy.opened is not None:
                 await lazy.opened.close()
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode, for a hot read-only route (ADR 26):
+        each statement stands alone, with no ORM session and no BEGIN and ROLLBACK round
+        trips around it. Statements do not share a snapshot; use ``transaction()`` for
+        anything that must be consistent across statements, and for every write."""
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -82,7 +82,7 @@ def register_fast_routes(kit: ServiceKit, deps: Deps) -> None:
         principal = await kit.verifier.verify(token)
         if principal.is_service:
             return None  # the route refuses service tokens (403)
-        async with kit.db.engine.connect() as conn:  # a read: no ORM session, rolled back
+        async with kit.db.statements() as conn:  # no ORM session, no BEGIN or ROLLBACK
             account = await readable_account_facts(conn, principal, deps, account_id)
             page = await invoices.list_invoices(
                 conn,
