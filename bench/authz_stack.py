@@ -25,7 +25,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "deploy" / "local"))
 
-from portal_client import Portal, Sinks, bearer, eventually, unique_email  # noqa: E402
+from portal_client import (  # noqa: E402
+    Portal,
+    Sinks,
+    bearer,
+    eventually,
+    run_billing,
+    unique_email,
+)
 from stack import SERVICES, Stack  # noqa: E402
 
 OPERATOR = ("operator-bench@portal.local", "Operator-bench-Passw0rd!")
@@ -200,17 +207,7 @@ def add_invoices(portal: Portal, people: People, months: int = 12) -> int:
     resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
     assert resp.status_code == 202, resp.text
     for period in periods:
-        resp = portal.billing.post(
-            "/v1/operator/billing-runs",
-            headers=op,
-            json={"period": period, "billing_account_ids": [people.account_id]},
-        )
-        assert resp.status_code == 202, resp.text
-        run = f"/v1/operator/billing-runs/{resp.json()['run_id']}"
-        eventually(
-            lambda u=run: portal.billing.get(u, headers=op).json()["status"] == "done",
-            what=f"the billing run of {period}",
-        )
+        run_billing(portal, period, [people.account_id])
     resp = portal.billing.get(invoices_path(people), headers=bearer(people.owner_token))
     return len(resp.json()["items"])
 

@@ -16,8 +16,8 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -186,3 +186,37 @@ async def running(app: FastAPI) -> AsyncIterator[AsyncClient]:
         transport = ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@contextmanager
+def fast_lane_answers(kit: Any) -> Iterator[list[int]]:
+    """Record the status of each answer the kit's fast lane (ADR 0026) gives itself; a
+    request it declines (answered by the route) records nothing."""
+    given: list[int] = []
+    routes = dict(kit.fast_routes)
+
+    def spy(handler: Any) -> Any:
+        async def spied(request: Any) -> Any:
+            response = await handler(request)
+            if response is not None:
+                given.append(response.status)
+            return response
+
+        return spied
+
+    kit.fast_routes.update({k: spy(h) for k, h in routes.items()})
+    try:
+        yield given
+    finally:
+        kit.fast_routes.update(routes)
+
+
+@contextmanager
+def without_fast_lane(kit: Any) -> Iterator[None]:
+    """Every request through the FastAPI routes: what the lane's answers must equal."""
+    routes = dict(kit.fast_routes)
+    kit.fast_routes.clear()
+    try:
+        yield
+    finally:
+        kit.fast_routes.update(routes)

@@ -4,8 +4,7 @@ included, on SQLite and PostgreSQL, and answers the plain reads itself."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,15 +15,16 @@ import pytest
 from billing.main import create_app
 from billing.models import BillingAccount, Invoice
 from billing.settings import BillingSettings
-from servicekit.asgi import FastRequest, FastResponse
 from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource
 from servicekit.testing import (
     FakeDelegation,
     TokenFactory,
     drop_database,
+    fast_lane_answers,
     fresh_database_url,
     running,
+    without_fast_lane,
 )
 
 from .factories import create_account
@@ -94,39 +94,6 @@ async def add_invoices(app: Any, account: str, periods: list[str]) -> None:
                 )
 
 
-@contextmanager
-def lane_answers(app: Any) -> Iterator[list[int]]:
-    """Record the status of each answer the fast lane gives itself."""
-    kit, given = app.state.kit, []
-    routes = dict(kit.fast_routes)
-
-    def spy(handler: Any) -> Any:
-        async def spied(request: FastRequest) -> FastResponse | None:
-            response = await handler(request)
-            if response is not None:
-                given.append(response.status)
-            return response
-
-        return spied
-
-    kit.fast_routes.update({k: spy(h) for k, h in routes.items()})
-    try:
-        yield given
-    finally:
-        kit.fast_routes.update(routes)
-
-
-@contextmanager
-def without_lane(app: Any) -> Iterator[None]:
-    kit = app.state.kit
-    routes = dict(kit.fast_routes)
-    kit.fast_routes.clear()
-    try:
-        yield
-    finally:
-        kit.fast_routes.update(routes)
-
-
 async def test_the_lane_answers_as_the_route_does(billing: tuple[Any, Any], tokens) -> None:
     app, client = billing
     operator = tokens.headers(uuid.uuid4(), kind="operator")
@@ -187,10 +154,10 @@ async def test_the_lane_answers_as_the_route_does(billing: tuple[Any, Any], toke
 
     fast, given = [], []
     for _, url, headers in cases:
-        with lane_answers(app) as answered:
+        with fast_lane_answers(app.state.kit) as answered:
             fast.append(await ask(url, headers))
         given.append(answered[0] if answered else None)
-    with without_lane(app):
+    with without_fast_lane(app.state.kit):
         routed = [await ask(url, headers) for _, url, headers in cases]
 
     for (name, *_), f, r in zip(cases, fast, routed, strict=True):

@@ -4,13 +4,11 @@ and answers the allowed questions itself."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from delegation_env import Env, customer_resource
 
-from servicekit.asgi import FastRequest, FastResponse
+from servicekit.testing import fast_lane_answers, without_fast_lane
 
 
 def _ask(subject: uuid.UUID, customer_id: uuid.UUID, action: str = "invoice.read") -> Any:
@@ -19,38 +17,6 @@ def _ask(subject: uuid.UUID, customer_id: uuid.UUID, action: str = "invoice.read
         "action": action,
         "resource": {k: str(v) for k, v in customer_resource(customer_id).items()},
     }
-
-
-@contextmanager
-def lane_answers(env: Env) -> Iterator[list[int]]:
-    """Record the status of each answer the fast lane gives itself."""
-    given: list[int] = []
-    routes = dict(env.kit.fast_routes)
-
-    def spy(handler: Any) -> Any:
-        async def spied(request: FastRequest) -> FastResponse | None:
-            response = await handler(request)
-            if response is not None:
-                given.append(response.status)
-            return response
-
-        return spied
-
-    env.kit.fast_routes.update({k: spy(h) for k, h in routes.items()})
-    try:
-        yield given
-    finally:
-        env.kit.fast_routes.update(routes)
-
-
-@contextmanager
-def without_lane(env: Env) -> Iterator[None]:
-    routes = dict(env.kit.fast_routes)
-    env.kit.fast_routes.clear()
-    try:
-        yield
-    finally:
-        env.kit.fast_routes.update(routes)
 
 
 async def test_the_lane_answers_as_the_route_does_for_every_kind_of_caller(env: Env) -> None:
@@ -94,9 +60,9 @@ async def test_the_lane_answers_as_the_route_does_for_every_kind_of_caller(env: 
             resp = await env.client.post(path, headers=headers, json=body)
         return resp.status_code, resp.headers["content-type"], resp.json()
 
-    with lane_answers(env) as given:
+    with fast_lane_answers(env.kit) as given:
         fast = [await ask(path, h, body) for _, path, h, body in cases]
-    with without_lane(env):
+    with without_fast_lane(env.kit):
         routed = [await ask(path, h, body) for _, path, h, body in cases]
 
     for (name, *_), f, r in zip(cases, fast, routed, strict=True):
@@ -114,7 +80,7 @@ async def test_the_lane_answers_as_the_route_does_for_every_kind_of_caller(env: 
 
 async def test_a_text_body_is_left_to_the_route(env: Env) -> None:
     a = await env.register()
-    with lane_answers(env) as given:
+    with fast_lane_answers(env.kit) as given:
         resp = await env.client.post(
             "/v1/check",
             headers={**env.service(), "Content-Type": "text/plain"},
