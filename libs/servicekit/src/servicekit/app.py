@@ -506,6 +506,7 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=10,
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
