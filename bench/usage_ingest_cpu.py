@@ -1,0 +1,148 @@
+"""CPU time per usage record of billing's ingestion, in this process, without the broker:
+what the machine's load does not change much (wall-clock figures on a shared machine do).
+
+    uv run python bench/usage_ingest_cpu.py [--records 20000] [--batch 500] [--profile N]
+
+Two measures on a fresh PostgreSQL database (``TEST_POSTGRES_URL``), each with its own
+fresh records (``bench/usage_ingestion.py``'s ``payloads``: 100 accounts, voice/SMS/data):
+
+- ``usage.ingest``: the use case alone, one transaction per batch of ``--batch`` records
+  (the bulk route's and the consumer's ``apply_many`` work, minus the HTTP/Kafka parts);
+- ``consumer``: ``EventConsumer._handle_poll`` on ready-made Kafka records of
+  ``--poll`` events spread over 12 partitions (as one poll of the benchmark's topic):
+  CloudEvent parse and payload validation, inbox check, ``OnUsageRecords.apply_many``,
+  inbox rows, commit. No broker: the offsets are not committed to Kafka.
+
+Reported: ``time.process_time()`` of this process per record (PostgreSQL's own CPU is
+not included), the wall time and the load average; ``--profile N`` prints cProfile's
+top N functions of the ``usage.ingest`` measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).parent))
+from usage_ingestion import payloads
+
+from billing.deps import Deps
+from billing.domain.rating import ExclusionRules
+from billing.handlers import OnUsageRecords
+from billing.models import Base, BillingAccount
+from billing.service import usage
+from billing.service.catalogue import publish_catalogue
+from billing.settings import BillingSettings
+from contracts.envelope import new_event
+from contracts.events.billing import UsageRecordV1
+from servicekit.consumer import EventConsumer, EventHandlers
+from servicekit.db import Database
+from servicekit.outbox import Outbox
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
+
+PARTITIONS = 12
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def main(n: int, batch: int, poll: int, profile: int) -> None:
+    url = await fresh_database_url("bench_usage_cpu")
+    db = Database(url, Base.metadata)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        deps = Deps(
+            settings=BillingSettings(database_url=url),
+            outbox=Outbox(db, source="/services/billing"),
+            delegation=FakeDelegation(),
+            rules=ExclusionRules(),
+        )
+        accounts = [uuid.uuid4() for _ in range(100)]
+        async with db.transaction() as s:
+            for a in accounts:
+                s.add(
+                    BillingAccount(
+                        id=a, customer_id=uuid.uuid4(), kind="mobile", name="b", status="active"
+                    )
+                )
+            await publish_catalogue(s, deps)
+        # Warm-up (imports, statement caches, the catalogue cache), not measured.
+        async with db.transaction() as s:
+            await usage.ingest(s, deps, payloads(batch, accounts))
+
+        print(f"load average before: {_load()}")
+        records = payloads(n, accounts)
+        prof = cProfile.Profile() if profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if prof:
+            prof.enable()
+        for i in range(0, n, batch):
+            async with db.transaction() as s:
+                await usage.ingest(s, deps, records[i : i + batch])
+        if prof:
+            prof.disable()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(
+            f"usage.ingest, {n} records in batches of {batch}: CPU {cpu:.2f} s = "
+            f"{cpu / n * 1e6:.0f} us/record; wall {wall:.2f} s = {n / wall:,.0f} records/s "
+            f"(load average after: {_load()})"
+        )
+        if prof:
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(profile)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(profile)
+
+        topic = UsageRecordV1.event_type
+        consumer = EventConsumer(
+            db,
+            service="billing",
+            group_id=f"bench-{uuid.uuid4().hex}",
+            bootstrap="unused:9092",
+            handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}),
+        )
+        items = payloads(n, accounts)
+        polls = []
+        for start in range(0, n, poll):
+            by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+            for j, p in enumerate(items[start : start + poll]):
+                key = str(p.billing_account_id).encode()
+                value = new_event(p, source="/network/bench").to_bytes()
+                part = hash(key) % PARTITIONS
+                by_tp.setdefault(TopicPartition(topic, part), []).append(
+                    ConsumerRecord(
+                        topic, part, start + j, 0, 0, key, value, None, len(key), len(value), []
+                    )
+                )
+            polls.append(by_tp)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for by_tp in polls:
+            await consumer._handle_poll(by_tp)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(
+            f"consumer (parse, inbox, apply_many, commit), {n} events in polls of {poll}: "
+            f"CPU {cpu:.2f} s = {cpu / n * 1e6:.0f} us/record; wall {wall:.2f} s = "
+            f"{n / wall:,.0f} records/s (load average after: {_load()})"
+        )
+    finally:
+        await db.dispose()
+        await drop_database(url)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500, help="records per usage.ingest")
+    parser.add_argument("--poll", type=int, default=2_000, help="events per consumer poll")
+    parser.add_argument("--profile", type=int, default=0, help="print the top N of cProfile")
+    args = parser.parse_args()
+    asyncio.run(main(args.records, args.batch, args.poll, args.profile))
