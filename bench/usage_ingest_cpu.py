@@ -13,9 +13,10 @@ fresh records (``bench/usage_ingestion.py``'s ``payloads``: 100 accounts, voice/
   CloudEvent parse and payload validation, inbox check, ``OnUsageRecords.apply_many``,
   inbox rows, commit. No broker: the offsets are not committed to Kafka.
 
-Reported: ``time.process_time()`` of this process per record (PostgreSQL's own CPU is
-not included), the wall time and the load average; ``--profile N`` prints cProfile's
-top N functions of the ``usage.ingest`` measure.
+Each measure runs ``--rounds`` times (new records each time, the tables growing): the
+best and the median of ``time.process_time()`` of this process per record (PostgreSQL's
+own CPU is not included), records/s of wall time, and the load average; ``--profile N``
+prints cProfile's top N functions of the ``usage.ingest`` measure.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ import asyncio
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -56,7 +59,32 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def main(n: int, batch: int, poll: int, profile: int) -> None:
+def _figures(values: list[float], best: Any = min) -> str:
+    each = ", ".join(f"{v:,.0f}" for v in values)
+    return f"best {best(values):,.0f}, median {statistics.median(values):,.0f} ({each})"
+
+
+def _polls(
+    topic: str, items: list[UsageRecordV1], poll: int
+) -> list[dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]:
+    """The Kafka records of ``items`` as polls of ``poll`` events over 12 partitions."""
+    polls = []
+    for start in range(0, len(items), poll):
+        by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        for j, p in enumerate(items[start : start + poll]):
+            key = str(p.billing_account_id).encode()
+            value = new_event(p, source="/network/bench").to_bytes()
+            part = hash(key) % PARTITIONS
+            by_tp.setdefault(TopicPartition(topic, part), []).append(
+                ConsumerRecord(
+                    topic, part, start + j, 0, 0, key, value, None, len(key), len(value), []
+                )
+            )
+        polls.append(by_tp)
+    return polls
+
+
+async def main(n: int, batch: int, poll: int, rounds: int, profile: int) -> None:
     url = await fresh_database_url("bench_usage_cpu")
     db = Database(url, Base.metadata)
     try:
@@ -82,20 +110,23 @@ async def main(n: int, batch: int, poll: int, profile: int) -> None:
             await usage.ingest(s, deps, payloads(batch, accounts))
 
         print(f"load average before: {_load()}")
-        records = payloads(n, accounts)
         prof = cProfile.Profile() if profile else None
-        wall, cpu = time.perf_counter(), time.process_time()
-        if prof:
-            prof.enable()
-        for i in range(0, n, batch):
-            async with db.transaction() as s:
-                await usage.ingest(s, deps, records[i : i + batch])
-        if prof:
-            prof.disable()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        cpus, walls = [], []
+        for _ in range(rounds):
+            records = payloads(n, accounts)
+            wall, cpu = time.perf_counter(), time.process_time()
+            if prof:
+                prof.enable()
+            for i in range(0, n, batch):
+                async with db.transaction() as s:
+                    await usage.ingest(s, deps, records[i : i + batch])
+            if prof:
+                prof.disable()
+            cpus.append((time.process_time() - cpu) / n * 1e6)
+            walls.append(n / (time.perf_counter() - wall))
         print(
-            f"usage.ingest, {n} records in batches of {batch}: CPU {cpu:.2f} s = "
-            f"{cpu / n * 1e6:.0f} us/record; wall {wall:.2f} s = {n / wall:,.0f} records/s "
+            f"usage.ingest, {rounds} x {n} records in batches of {batch}: CPU us/record "
+            f"{_figures(cpus)}; records/s {_figures(walls, best=max)} "
             f"(load average after: {_load()})"
         )
         if prof:
@@ -110,28 +141,18 @@ async def main(n: int, batch: int, poll: int, profile: int) -> None:
             bootstrap="unused:9092",
             handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}),
         )
-        items = payloads(n, accounts)
-        polls = []
-        for start in range(0, n, poll):
-            by_tp: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-            for j, p in enumerate(items[start : start + poll]):
-                key = str(p.billing_account_id).encode()
-                value = new_event(p, source="/network/bench").to_bytes()
-                part = hash(key) % PARTITIONS
-                by_tp.setdefault(TopicPartition(topic, part), []).append(
-                    ConsumerRecord(
-                        topic, part, start + j, 0, 0, key, value, None, len(key), len(value), []
-                    )
-                )
-            polls.append(by_tp)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for by_tp in polls:
-            await consumer._handle_poll(by_tp)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        cpus, walls = [], []
+        for _ in range(rounds):
+            polls = _polls(topic, payloads(n, accounts), poll)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for by_tp in polls:
+                await consumer._handle_poll(by_tp)
+            cpus.append((time.process_time() - cpu) / n * 1e6)
+            walls.append(n / (time.perf_counter() - wall))
         print(
-            f"consumer (parse, inbox, apply_many, commit), {n} events in polls of {poll}: "
-            f"CPU {cpu:.2f} s = {cpu / n * 1e6:.0f} us/record; wall {wall:.2f} s = "
-            f"{n / wall:,.0f} records/s (load average after: {_load()})"
+            f"consumer (parse, inbox, apply_many, commit), {rounds} x {n} events in polls of "
+            f"{poll}: CPU us/record {_figures(cpus)}; records/s {_figures(walls, best=max)} "
+            f"(load average after: {_load()})"
         )
     finally:
         await db.dispose()
@@ -143,6 +164,7 @@ if __name__ == "__main__":
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500, help="records per usage.ingest")
     parser.add_argument("--poll", type=int, default=2_000, help="events per consumer poll")
+    parser.add_argument("--rounds", type=int, default=3, help="measures of each kind")
     parser.add_argument("--profile", type=int, default=0, help="print the top N of cProfile")
     args = parser.parse_args()
-    asyncio.run(main(args.records, args.batch, args.poll, args.profile))
+    asyncio.run(main(args.records, args.batch, args.poll, args.rounds, args.profile))
