@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -125,6 +126,10 @@ async def main(n: int, n_accounts: int) -> None:
         items = records(n, accounts)
         await produce(topic, items)
         print(f"produced {n} records on {topic}")
+        del items
+        # As the service does once started (servicekit.app's lifespan; --http runs it).
+        gc.collect()
+        gc.freeze()
 
         consumer = EventConsumer(
             db,
