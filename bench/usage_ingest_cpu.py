@@ -13,7 +13,9 @@ fresh records (``bench/usage_ingestion.py``'s ``payloads``: 100 accounts, voice/
   CloudEvent parse and payload validation, inbox check, ``OnUsageRecords.apply_many``,
   inbox rows, commit. No broker: the offsets are not committed to Kafka.
 
-Each measure runs ``--rounds`` times (new records each time, the tables growing): the
+The input of each batch or poll is made just before it, with the clocks stopped (input made
+for all at once stayed in memory, where the collector walked it again and again). Each
+measure runs ``--rounds`` times (new records each time, the tables growing): the
 best and the median of ``time.process_time()`` of this process per record (PostgreSQL's
 own CPU is not included), records/s of wall time, and the load average; ``--profile N``
 prints cProfile's top N functions of the ``usage.ingest`` measure. Like the service after
@@ -120,17 +122,21 @@ async def main(n: int, batch: int, poll: int, rounds: int, profile: int) -> None
         prof = cProfile.Profile() if profile else None
         cpus, walls = [], []
         for _ in range(rounds):
-            records = payloads(n, accounts)
-            wall, cpu = time.perf_counter(), time.process_time()
-            if prof:
-                prof.enable()
-            for i in range(0, n, batch):
+            wall = cpu = 0.0
+            for _ in range(0, n, batch):
+                records = payloads(batch, accounts)  # made while the clocks stand still
+                started, cpu_started = time.perf_counter(), time.process_time()
+                if prof:
+                    prof.enable()
                 async with db.transaction() as s:
-                    await usage.ingest(s, deps, records[i : i + batch])
-            if prof:
-                prof.disable()
-            cpus.append((time.process_time() - cpu) / n * 1e6)
-            walls.append(n / (time.perf_counter() - wall))
+                    await usage.ingest(s, deps, records)
+                if prof:
+                    prof.disable()
+                cpu += time.process_time() - cpu_started
+                wall += time.perf_counter() - started
+            del records
+            cpus.append(cpu / n * 1e6)
+            walls.append(n / wall)
         print(
             f"usage.ingest, {rounds} x {n} records in batches of {batch}: CPU us/record "
             f"{_figures(cpus)}; records/s {_figures(walls, best=max)} "
@@ -150,12 +156,16 @@ async def main(n: int, batch: int, poll: int, rounds: int, profile: int) -> None
         )
         cpus, walls = [], []
         for _ in range(rounds):
-            polls = _polls(topic, payloads(n, accounts), poll)
-            wall, cpu = time.perf_counter(), time.process_time()
-            for by_tp in polls:
+            wall = cpu = 0.0
+            for _ in range(0, n, poll):
+                [by_tp] = _polls(topic, payloads(poll, accounts), poll)  # clocks stopped
+                started, cpu_started = time.perf_counter(), time.process_time()
                 await consumer._handle_poll(by_tp)
-            cpus.append((time.process_time() - cpu) / n * 1e6)
-            walls.append(n / (time.perf_counter() - wall))
+                cpu += time.process_time() - cpu_started
+                wall += time.perf_counter() - started
+            del by_tp
+            cpus.append(cpu / n * 1e6)
+            walls.append(n / wall)
         print(
             f"consumer (parse, inbox, apply_many, commit), {rounds} x {n} events in polls of "
             f"{poll}: CPU us/record {_figures(cpus)}; records/s {_figures(walls, best=max)} "
