@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import RFC_4122, UUID, uuid4
 
 import pytest
 from pydantic import ValidationError
@@ -284,3 +284,12 @@ def test_encode_events_refuses_what_new_event_refuses():
     empty_subject = UsageRatedV1.model_construct(**{**rated.model_dump(), "record_id": ""})
     with pytest.raises(ValidationError):
         encode_events([rated, empty_subject], source=SOURCE)
+
+
+def test_encode_events_ids_are_distinct_canonical_uuid4s():
+    rated = example(UsageRatedV1)
+    ids = [event_id for event_id, _ in encode_events([rated] * 2000, source=SOURCE)]
+    assert len(set(ids)) == 2000
+    for event_id in ids:
+        parsed = UUID(event_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, RFC_4122, event_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -169,6 +170,24 @@ def new_event(
 
 
 _ENVELOPE_HEAD = b'{"specversion":"1.0","id":"'
+
+
+def _uuid4_strings(n: int) -> list[str]:
+    """``n`` of what ``str(uuid4())`` gives (random, version 4, RFC 4122 variant), from
+    one ``os.urandom`` call: a third of the time of one ``UUID`` object each."""
+    raw = bytearray(os.urandom(16 * n))
+    for i in range(6, 16 * n, 16):
+        raw[i] = (raw[i] & 0x0F) | 0x40  # version 4
+    for i in range(8, 16 * n, 16):
+        raw[i] = (raw[i] & 0x3F) | 0x80  # variant RFC 4122
+    h = raw.hex()
+    return [
+        f"{h[j : j + 8]}-{h[j + 8 : j + 12]}-{h[j + 12 : j + 16]}-{h[j + 16 : j + 20]}-"
+        f"{h[j + 20 : j + 32]}"
+        for j in range(0, 32 * n, 32)
+    ]
+
+
 _DATA_CONTENT_TYPE_JSON = b',"datacontenttype":' + to_json(DATA_CONTENT_TYPE)
 
 
@@ -197,7 +216,7 @@ def encode_events(
     time_json = b',"time":' + to_json(at)
     by_class: dict[type[EventPayload], tuple[bytes, bytes]] = {}
     out: list[tuple[str, bytes]] = []
-    for payload in payloads:
+    for payload, event_id in zip(payloads, _uuid4_strings(len(payloads)), strict=True):
         cls = type(payload)
         parts = by_class.get(cls)
         if parts is None:
@@ -210,7 +229,6 @@ def encode_events(
             )
             by_class[cls] = parts
         subject = payload.subject()
-        event_id = str(uuid4())
         if subject is None:
             subject_json = b""
         elif subject:
