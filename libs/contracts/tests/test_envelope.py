@@ -1,8 +1,10 @@
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from uuid import UUID, uuid4
+from decimal import Decimal
+from uuid import RFC_4122, UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from contracts import (
     CLOUDEVENTS_JSON,
@@ -15,7 +17,10 @@ from contracts import (
     parse_data,
     service_source,
 )
-from contracts.examples import example
+from contracts.base import registered_payloads
+from contracts.envelope import encode_events
+from contracts.events.billing import UsageRatedV1
+from contracts.examples import EXAMPLES, example
 
 SOURCE = service_source("billing")
 
@@ -219,3 +224,72 @@ def test_data_failing_validation_raises_invalid_event():
 def test_time_is_serialized_as_rfc3339_with_offset():
     at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     assert json.loads(invoice_event(time=at).to_bytes())["time"] == "2026-11-02T09:30:00Z"
+
+
+# encode_events: the bytes of new_event(...).to_bytes(), without the models.
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 11, 2, 9, 30, 1, 123456, tzinfo=UTC),
+        datetime(2026, 11, 2, 9, 30, tzinfo=UTC),  # no fraction: "...:00Z"
+        datetime(2026, 11, 2, 10, 30, 0, 5, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_encode_events_gives_new_events_bytes_for_every_payload_example(at):
+    payloads = [EXAMPLES[cls] for cls in registered_payloads().values() if cls in EXAMPLES]
+    assert len(payloads) > 10
+    encoded = encode_events(payloads, source=SOURCE, time=at)
+    assert len({event_id for event_id, _ in encoded}) == len(payloads)
+    for payload, (event_id, value) in zip(payloads, encoded, strict=True):
+        expected = new_event(payload, source=SOURCE, event_id=event_id, time=at)
+        assert UUID(event_id).version == 4
+        assert value == expected.to_bytes()
+        assert CloudEvent.from_bytes(value) == expected
+        assert parse_data(CloudEvent.from_bytes(value)) == payload
+
+
+def test_encode_events_of_unvalidated_payloads_and_awkward_strings():
+    at = datetime.now(UTC)
+    rated = UsageRatedV1.model_construct(
+        record_id='r\u00e9c\u00f6rd "1"\\\x01\U0001f4de',
+        customer_id=uuid4(),
+        billing_account_id=uuid4(),
+        sim_id=None,
+        line="+32470000001",
+        kind="voice",
+        started_at=datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC),
+        quantity=61,
+        amount=Decimal("0.20"),
+        period="2026-11",
+    )
+    [(event_id, value)] = encode_events([rated], source=SOURCE, time=at)
+    expected = new_event(rated, source=SOURCE, event_id=event_id, time=at)
+    assert value == expected.to_bytes()
+    assert CloudEvent.from_bytes(value).subject == rated.record_id
+    # Without a time, now (UTC), the same for every event of the call.
+    before = datetime.now(UTC)
+    times = {CloudEvent.from_bytes(v).time for _, v in encode_events([rated, rated], source=SOURCE)}
+    assert len(times) == 1 and before <= times.pop() <= datetime.now(UTC)
+    assert encode_events([], source=SOURCE) == []
+
+
+def test_encode_events_refuses_what_new_event_refuses():
+    rated = UsageRatedV1.model_construct(**example(UsageRatedV1).model_dump())
+    with pytest.raises(ValidationError):
+        encode_events([rated], source="")
+    with pytest.raises(ValidationError):
+        encode_events([rated], source=SOURCE, time=datetime(2026, 11, 2, 9, 30))  # naive
+    empty_subject = UsageRatedV1.model_construct(**{**rated.model_dump(), "record_id": ""})
+    with pytest.raises(ValidationError):
+        encode_events([rated, empty_subject], source=SOURCE)
+
+
+def test_encode_events_ids_are_distinct_canonical_uuid4s():
+    rated = example(UsageRatedV1)
+    ids = [event_id for event_id, _ in encode_events([rated] * 2000, source=SOURCE)]
+    assert len(set(ids)) == 2000
+    for event_id in ids:
+        parsed = UUID(event_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, RFC_4122, event_id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, overload
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import to_json
 
 from contracts.base import EventPayload, lookup_payload, parse_dataschema
 from contracts.errors import InvalidEvent, UnknownEvent
@@ -20,6 +22,7 @@ __all__ = [
     "CloudEvent",
     "InvalidEvent",
     "UnknownEvent",
+    "encode_events",
     "new_event",
     "parse_data",
     "service_source",
@@ -164,6 +167,81 @@ def new_event(
         data=payload.model_dump(mode="json"),
         **attributes,
     )
+
+
+_ENVELOPE_HEAD = b'{"specversion":"1.0","id":"'
+
+
+def _uuid4_strings(n: int) -> list[str]:
+    """``n`` of what ``str(uuid4())`` gives (random, version 4, RFC 4122 variant), from
+    one ``os.urandom`` call: a third of the time of one ``UUID`` object each."""
+    raw = bytearray(os.urandom(16 * n))
+    for i in range(6, 16 * n, 16):
+        raw[i] = (raw[i] & 0x0F) | 0x40  # version 4
+    for i in range(8, 16 * n, 16):
+        raw[i] = (raw[i] & 0x3F) | 0x80  # variant RFC 4122
+    h = raw.hex()
+    return [
+        f"{h[j : j + 8]}-{h[j + 8 : j + 12]}-{h[j + 12 : j + 16]}-{h[j + 16 : j + 20]}-"
+        f"{h[j + 20 : j + 32]}"
+        for j in range(0, 32 * n, 32)
+    ]
+
+
+_DATA_CONTENT_TYPE_JSON = b',"datacontenttype":' + to_json(DATA_CONTENT_TYPE)
+
+
+def encode_events(
+    payloads: Sequence[EventPayload], *, source: str, time: datetime | None = None
+) -> list[tuple[str, bytes]]:
+    """``(id, value)`` of a new event around each payload: ``value`` is what
+    ``new_event(payload, source=source, time=time).to_bytes()`` gives for that id (the
+    same JSON, byte for byte), without building and validating a CloudEvent model and a
+    dict of the payload per event (a bulk write of thousands of events spent most of its
+    time there). One ``time`` for all of them (default: now, UTC); new UUID4 ids; each
+    ``subject`` is ``payload.subject()``.
+
+    The envelope's attributes are fixed here (``specversion``, ``datacontenttype``, the
+    class's ``type`` and ``dataschema``) or checked as ``new_event`` would: an empty
+    ``source`` or ``subject`` raises the same ValidationError (the model is built for
+    it). The payload is serialized once with its own pydantic serializer, as
+    ``model_dump(mode="json")`` inside the envelope's ``data`` would give it.
+    """
+    if not payloads:
+        return []
+    at = time if time is not None else datetime.now(UTC)
+    if not source or at.tzinfo is None or at.utcoffset() is None:
+        new_event(payloads[0], source=source, time=at)  # raises what new_event raises
+    middle = b'","source":' + to_json(source)
+    time_json = b',"time":' + to_json(at)
+    by_class: dict[type[EventPayload], tuple[bytes, bytes]] = {}
+    out: list[tuple[str, bytes]] = []
+    for payload, event_id in zip(payloads, _uuid4_strings(len(payloads)), strict=True):
+        cls = type(payload)
+        parts = by_class.get(cls)
+        if parts is None:
+            parts = (
+                middle + b',"type":' + to_json(cls.event_type) + time_json,
+                _DATA_CONTENT_TYPE_JSON
+                + b',"dataschema":'
+                + to_json(cls.dataschema())
+                + b',"data":',
+            )
+            by_class[cls] = parts
+        subject = payload.subject()
+        if subject is None:
+            subject_json = b""
+        elif subject:
+            subject_json = b',"subject":' + to_json(subject)
+        else:
+            new_event(payload, source=source, time=at)  # raises: subject must not be empty
+            raise AssertionError("unreachable")  # pragma: no cover
+        data = cls.__pydantic_serializer__.to_json(payload)
+        value = b"".join(
+            (_ENVELOPE_HEAD, event_id.encode(), parts[0], subject_json, parts[1], data, b"}")
+        )
+        out.append((event_id, value))
+    return out
 
 
 @overload

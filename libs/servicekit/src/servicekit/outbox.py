@@ -17,7 +17,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -30,11 +30,23 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import murmur2
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ARRAY, BigInteger, bindparam, delete, func, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Insert,
+    LargeBinary,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
-from contracts.envelope import CloudEvent, new_event
+from contracts.envelope import CLOUDEVENTS_JSON, CloudEvent, encode_events, new_event
 from servicekit.db import Database, utcnow
 from servicekit.kafka import NO_SECURITY, KafkaSecurity
 from servicekit.loop import BackgroundLoop
@@ -103,6 +115,7 @@ class Outbox:
         self.db = db
         self.source = source
         self.max_event_bytes = max_event_bytes
+        self._array_insert: Insert | None = None
 
     async def add(
         self,
@@ -124,30 +137,91 @@ class Outbox:
 
     async def add_many(
         self, session: AsyncSession, payloads: Sequence[EventPayload]
-    ) -> list[CloudEvent]:
-        """Like ``add`` for each payload, in order, in one ``executemany`` (a consumer or a
-        bulk route writing an event per item: one statement instead of one per event)."""
+    ) -> Sequence[CloudEvent]:
+        """Like ``add`` for each payload, in order, in one statement (a consumer or a bulk
+        route writing an event per item: one statement instead of one per event).
+
+        The events' JSON is built by ``contracts.envelope.encode_events`` (the bytes
+        ``new_event(...).to_bytes()`` gives, without a CloudEvent model per event; one
+        ``time`` for the batch). On PostgreSQL the rows go in as four array parameters
+        (``INSERT ... SELECT FROM unnest(...) WITH ORDINALITY ORDER BY``: ``seq`` follows
+        the payloads' order), elsewhere as an ``executemany``. The returned events are
+        parsed from the rows' bytes only when read."""
         if not payloads:
             return []
-        headers = {"content-type": "application/cloudevents+json", **current_trace_headers()}
-        events = [new_event(p, source=self.source) for p in payloads]
-        rows = [
-            self._row(event, key=p.key(), headers=headers)
-            for event, p in zip(events, payloads, strict=True)
-        ]
-        await session.execute(self.db.outbox.insert(), rows)
-        return events
+        headers = {"content-type": CLOUDEVENTS_JSON, **current_trace_headers()}
+        encoded = encode_events(payloads, source=self.source)
+        for (_, value), payload in zip(encoded, payloads, strict=True):
+            if len(value) > self.max_event_bytes:
+                raise self._too_large(payload.event_type, len(value))
+        keys = [p.key() for p in payloads]
+        if self.db.dialect == "postgresql":
+            await session.execute(
+                self._insert_from_arrays(),
+                {
+                    "event_ids": [event_id for event_id, _ in encoded],
+                    "topics": [p.event_type for p in payloads],
+                    "keys": keys,
+                    "values": [value for _, value in encoded],
+                    "headers": headers,
+                    "created_at": utcnow(),
+                },
+            )
+        else:
+            rows = [
+                {
+                    "event_id": event_id,
+                    "topic": p.event_type,
+                    "key": key,
+                    "value": value,
+                    "headers": headers,
+                }
+                for (event_id, value), p, key in zip(encoded, payloads, keys, strict=True)
+            ]
+            await session.execute(self.db.outbox.insert(), rows)
+        return _ParsedOnRead([value for _, value in encoded])
+
+    def _insert_from_arrays(self) -> Insert:
+        """PostgreSQL: the outbox rows from arrays of ids, topics, keys and values (one
+        bind each instead of five parameters a row), headers and time shared."""
+        if self._array_insert is None:
+            outbox = self.db.outbox
+            new = (
+                func.unnest(
+                    bindparam("event_ids", type_=ARRAY(String)),
+                    bindparam("topics", type_=ARRAY(String)),
+                    bindparam("keys", type_=ARRAY(String)),
+                    bindparam("values", type_=ARRAY(LargeBinary)),
+                )
+                .table_valued("event_id", "topic", "key", "value", with_ordinality="n")
+                .render_derived()
+            )
+            self._array_insert = outbox.insert().from_select(
+                ["event_id", "topic", "key", "value", "headers", "created_at"],
+                select(
+                    new.c.event_id,
+                    new.c.topic,
+                    new.c.key,
+                    new.c.value,
+                    bindparam("headers", type_=outbox.c.headers.type),
+                    bindparam("created_at", type_=outbox.c.created_at.type),
+                ).order_by(new.c.n),
+            )
+        return self._array_insert
+
+    def _too_large(self, event_type: str, size: int) -> EventTooLarge:
+        return EventTooLarge(
+            f"The {event_type} event would be {size} bytes; at most "
+            f"{self.max_event_bytes} can be published. Nothing was changed.",
+            event_type=event_type,
+            size=size,
+            limit=self.max_event_bytes,
+        )
 
     def _row(self, event: CloudEvent, *, key: str, headers: dict[str, str]) -> dict[str, Any]:
         value = event.to_bytes()
         if len(value) > self.max_event_bytes:
-            raise EventTooLarge(
-                f"The {event.type} event would be {len(value)} bytes; at most "
-                f"{self.max_event_bytes} can be published. Nothing was changed.",
-                event_type=event.type,
-                size=len(value),
-                limit=self.max_event_bytes,
-            )
+            raise self._too_large(event.type, len(value))
         return {
             "event_id": str(event.id),
             "topic": event.type,
@@ -155,6 +229,31 @@ class Outbox:
             "value": value,
             "headers": headers,
         }
+
+
+class _ParsedOnRead(Sequence[CloudEvent]):
+    """``add_many``'s events, each parsed from its row's bytes when first read (most
+    callers never read them: building a model per event cost more than writing it)."""
+
+    def __init__(self, values: list[bytes]) -> None:
+        self._values = values
+        self._events: dict[int, CloudEvent] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> CloudEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CloudEvent]: ...
+    def __getitem__(self, index: int | slice) -> CloudEvent | Sequence[CloudEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self._values))[index]]
+        i = range(len(self._values))[index]  # IndexError, negative indexes
+        event = self._events.get(i)
+        if event is None:
+            event = self._events[i] = CloudEvent.from_bytes(self._values[i])
+        return event
 
 
 def kafka_producer(

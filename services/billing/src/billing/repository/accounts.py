@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ARRAY, String, Uuid, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.models import BillingAccount, Sim
@@ -35,9 +35,9 @@ class AccountFacts(Protocol):
     status: str
 
 
-_ACCOUNTS = BillingAccount.__table__
-_FACTS = select(_ACCOUNTS.c.id, _ACCOUNTS.c.customer_id, _ACCOUNTS.c.status).where(
-    _ACCOUNTS.c.id == bindparam("account_id")
+_ACCOUNTS = BillingAccount.__table__.c
+_FACTS = select(_ACCOUNTS.id, _ACCOUNTS.customer_id, _ACCOUNTS.status).where(
+    _ACCOUNTS.id == bindparam("account_id")
 )
 
 
@@ -54,6 +54,41 @@ async def existing_account_ids(
     for part in chunks(sorted(set(ids))):
         rows = await session.scalars(select(BillingAccount).where(BillingAccount.id.in_(part)))
         found.update({a.id: a for a in rows})
+    return found
+
+
+def _postgresql(session: AsyncSession) -> bool:
+    assert session.bind is not None
+    return session.bind.dialect.name == "postgresql"
+
+
+_IDS = func.unnest(bindparam("ids", type_=ARRAY(Uuid))).table_valued("id").render_derived()
+# The ids as one array parameter joined to the primary key (no IN list of up to a
+# thousand parameters rendered, bound and planned per batch of usage records).
+_ACCOUNT_CUSTOMERS_PG = (
+    select(_ACCOUNTS.id, _ACCOUNTS.customer_id)
+    .select_from(_IDS)
+    .join(BillingAccount.__table__, _ACCOUNTS.id == _IDS.c.id)
+)
+
+
+async def customers_of_accounts(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The customer of each of these billing accounts that exists (whatever its status),
+    by account id: what ingesting usage needs, without loading the accounts."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    if _postgresql(session):
+        rows = await session.execute(_ACCOUNT_CUSTOMERS_PG, {"ids": wanted})
+        return {a: c for a, c in rows}
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for part in chunks(wanted):
+        rows = await session.execute(
+            select(_ACCOUNTS.id, _ACCOUNTS.customer_id).where(_ACCOUNTS.id.in_(part))
+        )
+        found.update({a: c for a, c in rows})
     return found
 
 
@@ -147,8 +182,27 @@ async def sims_of_account(session: AsyncSession, account_id: uuid.UUID) -> list[
     return list(await session.scalars(q.order_by(Sim.msisdn, Sim.active_since)))
 
 
+_SIMS = Sim.__table__.c
+_MSISDNS = (
+    func.unnest(bindparam("msisdns", type_=ARRAY(String))).table_valued("msisdn").render_derived()
+)
+_ACTIVE_SIMS_PG = (
+    select(_SIMS.msisdn, _SIMS.sim_id)
+    .select_from(_MSISDNS)
+    .join(Sim.__table__, _SIMS.msisdn == _MSISDNS.c.msisdn)
+    .where(_SIMS.status == "active")
+)
+
+
 async def sim_ids_by_msisdn(session: AsyncSession, msisdns: set[str]) -> dict[str, uuid.UUID]:
+    """The active SIM of each line (MSISDN) that has one. PostgreSQL: the lines as one
+    array parameter joined to the ``msisdn`` index."""
     found: dict[str, uuid.UUID] = {}
+    if not msisdns:
+        return found
+    if _postgresql(session):
+        rows = await session.execute(_ACTIVE_SIMS_PG, {"msisdns": sorted(msisdns)})
+        return {m: s for m, s in rows}
     for part in chunks(sorted(msisdns)):
         rows = await session.execute(
             select(Sim.msisdn, Sim.sim_id).where(Sim.msisdn.in_(part), Sim.status == "active")

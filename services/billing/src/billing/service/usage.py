@@ -64,7 +64,7 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
     (so a redelivery counts as a duplicate), never their line, time or destination.
     """
     errors = [e for i, r in enumerate(records) for e in _field_errors(i, r)]
-    accounts = await accounts_repo.existing_account_ids(
+    accounts = await accounts_repo.customers_of_accounts(
         session, [r.billing_account_id for r in records]
     )
     errors += [
@@ -104,7 +104,7 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
             {
                 "record_id": r.record_id,
                 "billing_account_id": r.billing_account_id,
-                "customer_id": accounts[r.billing_account_id].customer_id,
+                "customer_id": accounts[r.billing_account_id],
                 "line": r.line,
                 "kind": r.kind,
                 "destination": r.destination,
