@@ -47,26 +47,8 @@ def _payload(customer_id: uuid.UUID) -> CustomerTerminatedV1:
 
 
 async def _event_ids_on_topic(key: str, count: int, timeout_s: float = 20.0) -> list[str]:
-    consumer = AIOKafkaConsumer(
-        TOPIC,
-        bootstrap_servers=BOOTSTRAP,
-        **ADMIN.options(),
-        group_id=f"test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[str] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline and len(found) < count:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    if r.key and r.key.decode() == key:
-                        found.append(dict(r.headers)["event-id"].decode())
-    finally:
-        await consumer.stop()
-    return found
+    found = await _values_on_topic(key, count, timeout_s)
+    return [headers["event-id"].decode() for _, headers in found]
 
 
 async def _raw_row(db: Database, *, topic: str, key: str, value: bytes) -> str:
