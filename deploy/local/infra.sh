@@ -277,7 +277,11 @@ EOF
 # Format new storage with every SCRAM user (a KRaft cluster gets its first users this way).
 kafka_format() {
   local cluster_id u args=()
-  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # As Kafka's own Uuid.randomUuid: never one starting with "-", which the storage tool
+  # would read as an option (1 id in 64; it failed a CI run).
+  cluster_id=$(python3 -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')
   for u in "${KAFKA_USERS[@]}"; do
     args+=(--add-scram "SCRAM-SHA-512=[name=$u,iterations=8192,password=$(kafka_password "$u")]")
   done
