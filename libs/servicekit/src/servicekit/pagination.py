@@ -107,8 +107,7 @@ class Keyset:
         position = self.decode(cursor)
         if position is not None:
             stmt = stmt.where(self._after(position))
-        order = [c.desc() if self.descending else c.asc() for c in self.columns]
-        return stmt.order_by(*order).limit(limit + 1)
+        return stmt.order_by(*self._order()).limit(limit + 1)
 
     def prepared(self, stmt: Any, *, after: bool) -> Any:
         """``apply`` with bound parameters in place of values, so a hot list builds its
@@ -118,8 +117,10 @@ class Keyset:
         if after:
             position = [bindparam(f"k{i}", type_=c.type) for i, c in enumerate(self.columns)]
             stmt = stmt.where(self._after(position))
-        order = [c.desc() if self.descending else c.asc() for c in self.columns]
-        return stmt.order_by(*order).limit(bindparam("limit", type_=Integer))
+        return stmt.order_by(*self._order()).limit(bindparam("limit", type_=Integer))
+
+    def _order(self) -> list[Any]:
+        return [c.desc() if self.descending else c.asc() for c in self.columns]
 
     def params(self, cursor: str | None, limit: int) -> dict[str, Any]:
         """The parameters of ``prepared`` for this cursor (400 if it is not one of ours)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import Depends
@@ -47,16 +47,19 @@ def invoice_resource(invoice: Invoice) -> Resource:
 # -- one billing account ------------------------------------------------------------------
 
 
-def _visible(account: BillingAccount | AccountFacts | None, principal: Principal) -> bool:
-    """A terminated customer's accounts are gone for its users (operators still see them)."""
-    return account is not None and not (account.status == "terminated" and principal.kind == "user")
+_A = TypeVar("_A", BillingAccount, AccountFacts)
+
+
+def _shown(account: _A | None, principal: Principal) -> _A:
+    """The account, unless the caller may not know of it: absent, or a terminated
+    customer's account asked by one of its users (operators still see it). 404 then."""
+    if account is None or (account.status == "terminated" and principal.kind == "user"):
+        raise NotFound("No such billing account")
+    return account
 
 
 async def _account(session: AsyncSession, principal: Principal, account_id: UUID) -> BillingAccount:
-    account = await accounts_repo.get_account(session, account_id)
-    if account is None or not _visible(account, principal):
-        raise NotFound("No such billing account")
-    return account
+    return _shown(await accounts_repo.get_account(session, account_id), principal)
 
 
 # Internal reads open to a peer's service token with the scope (docs/security.md).
@@ -84,9 +87,7 @@ async def readable_account_facts(
 ) -> AccountFacts:
     """``readable_account`` for the invoice list's fast lane (``api.fast``): the same rule,
     on the account's facts read without the ORM."""
-    facts = await accounts_repo.account_facts(conn, account_id)
-    if facts is None or not _visible(facts, principal):
-        raise NotFound("No such billing account")
+    facts = _shown(await accounts_repo.account_facts(conn, account_id), principal)
     await deps.delegation.require(principal, account_resource(facts), Action.INVOICE_READ)
     return facts
 
