@@ -48,6 +48,7 @@ from servicekit.migrations import upgrade_to_head_async
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.overload import AdmissionLimit
 from servicekit.problems import PROBLEM_JSON, install_problem_handlers
+from servicekit.runtime import watch_runtime
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import configure_tracing
 
@@ -422,10 +423,12 @@ def create_app(
         # process: out of the collector's sight, a full collection no longer walks it
         # while requests wait (tens of milliseconds at the check's tail latency).
         gc.freeze()
+        stop_watching = watch_runtime()
         log.info("service started", extra={"port": s.port})
         try:
             yield
         finally:
+            stop_watching()
             await kit.stop()
             log.info("service stopped")
 
