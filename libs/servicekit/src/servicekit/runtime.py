@@ -65,4 +65,8 @@ def watch_runtime(interval_s: float = 0.05) -> Callable[[], None]:
     """Collector pauses and event-loop lag as metrics; returns the lag probe's stop."""
     watch_gc()
     task = asyncio.get_running_loop().create_task(_probe_lag(interval_s), name="loop-lag")
-    return task.cancel
+
+    def stop() -> None:
+        task.cancel()
+
+    return stop
