@@ -2,6 +2,7 @@
 
     uv run python bench/authz_load.py [--db sqlite|postgres] [--duration 10]
         [--port-base 19501] [--skip-openfga] [--skip-overload]
+        [--skip-gateway] [--skip-direct] [--gateway-max-conns 32]
 
 vegeta (``GOSUMDB=off go install github.com/tsenart/vegeta/v12@v12.12.0``) sends requests
 at fixed rates, whatever the answers' latency (a closed-loop client would hide queueing).
@@ -15,6 +16,9 @@ Phases, each printed as a row ``what  rate  p50  p99  success  503s``:
    30 s (the answered rate, refusals within 50 ms with 503 + Retry-After), then the normal
    latency again 5 s after the burst; and the issue's scenario: a burst of 1,000 checks/s
    on delegation while billing is asked 50/s;
+4b. phases 1, 2 and 4 again through the API gateway (nginx, ``tools/gateway.py``), the way
+   web clients come: at most ``--gateway-max-conns`` requests in flight per service, the
+   rest refused by the gateway (ADR 28);
 5. OpenFGA v1.22.1 (``GOSUMDB=off go install github.com/openfga/openfga/cmd/openfga@v1.22.1``,
    memory datastore) with the same model and tuples (profiles, scopes, the affiliate
    rule), checked at the same rates by the same generator.
@@ -47,6 +51,7 @@ sys.path.insert(0, str(HERE))
 
 from authz_stack import (  # noqa: E402
     People,
+    Stack,
     add_invoices,
     check_body,
     invoices_path,
@@ -208,40 +213,77 @@ def run_ours(args: argparse.Namespace, results: list[Result]) -> None:
         people = set_up_people(portal)
         shown = add_invoices(portal, people)
         print(f"the invoice list shows {shown} invoices", flush=True)
-        token = people.owner_token
-        deleg, billing = stack.url("delegation"), stack.url("billing")
-        check = _target("POST", f"{deleg}/v1/check", token, check_body(people))
-        batch = _target("POST", f"{deleg}/v1/check/batch", token, _batch(people, 100))
-        invoices = _target("GET", f"{billing}{invoices_path(people)}", token)
-        d = args.duration
         PIDS[:] = [p.pid for p in stack.processes.values()]
-        # The invoice list first: a delegation saturated by the check phases would
-        # otherwise be measured through billing too.
-        attack("warm-up", invoices, 100, 2)
-        for rate in _rates(args.invoice_rates):
-            _print(attack(f"invoices list [{args.db}]", invoices, rate, d), results)
-        attack("warm-up", check, 200, 2)
-        for rate in _rates(args.check_rates):
-            _print(attack(f"check [{args.db}]", check, rate, d), results)
-        for rate in _rates(args.batch_rates):
-            _print(attack(f"check/batch x100 [{args.db}]", batch, rate, d), results)
-        if args.skip_overload:
-            return
-        cap = capacity(results, f"check [{args.db}]")
-        overload(f"check [{args.db}]", check, cap, 30, results)
-        cap = capacity(results, f"invoices list [{args.db}]")
-        overload(f"invoices list [{args.db}]", invoices, cap, 30, results)
-        # The issue's scenario: delegation flooded, billing asked meanwhile.
-        burst = subprocess.Popen(
-            [sys.executable, __file__, "--_burst", check, "--_burst-rate", "1000"],
-        )
-        try:
-            _print(
-                attack(f"invoices list during check burst [{args.db}]", invoices, 50, 10), results
-            )
-        finally:
-            burst.wait()
-        _print(attack(f"invoices list after check burst [{args.db}]", invoices, 50, 10), results)
+        if not args.skip_direct:
+            direct_phases(args, stack, people, results)
+        if not args.skip_gateway:
+            gateway_phases(args, stack, people, results)
+
+
+def direct_phases(
+    args: argparse.Namespace, stack: Stack, people: People, results: list[Result]
+) -> None:
+    """Each service asked directly, as the services ask each other."""
+    token, db, d = people.owner_token, args.db, args.duration
+    deleg, billing = stack.url("delegation"), stack.url("billing")
+    check = _target("POST", f"{deleg}/v1/check", token, check_body(people))
+    batch = _target("POST", f"{deleg}/v1/check/batch", token, _batch(people, 100))
+    invoices = _target("GET", f"{billing}{invoices_path(people)}", token)
+    # The invoice list first: a delegation saturated by the check phases would
+    # otherwise be measured through billing too.
+    attack("warm-up", invoices, 100, 2)
+    for rate in _rates(args.invoice_rates):
+        _print(attack(f"invoices list [{db}]", invoices, rate, d), results)
+    attack("warm-up", check, 200, 2)
+    for rate in _rates(args.check_rates):
+        _print(attack(f"check [{db}]", check, rate, d), results)
+    for rate in _rates(args.batch_rates):
+        _print(attack(f"check/batch x100 [{db}]", batch, rate, d), results)
+    if args.skip_overload:
+        return
+    overload(f"check [{db}]", check, capacity(results, f"check [{db}]"), 30, results)
+    cap = capacity(results, f"invoices list [{db}]")
+    overload(f"invoices list [{db}]", invoices, cap, 30, results)
+    # The issue's scenario: delegation flooded, billing asked meanwhile.
+    burst = subprocess.Popen(
+        [sys.executable, __file__, "--_burst", check, "--_burst-rate", "1000"],
+    )
+    try:
+        _print(attack(f"invoices list during check burst [{db}]", invoices, 50, 10), results)
+    finally:
+        burst.wait()
+    _print(attack(f"invoices list after check burst [{db}]", invoices, 50, 10), results)
+
+
+def gateway_phases(
+    args: argparse.Namespace, stack: Stack, people: People, results: list[Result]
+) -> None:
+    """Web clients reach the services through the gateway (ADR 28): the check and the
+    list through it, then twice their capacity; its per-address limit is out of the way
+    (one generator stands for many users)."""
+    token, db, d = people.owner_token, args.db, args.duration
+    stack.gateway_dir = stack.log_dir / "gateway"
+    edge = stack.start_gateway(
+        args.port_base + 10,
+        rate="1000000r/s",
+        burst=1000000,
+        upstream_max_conns=args.gateway_max_conns,
+    )
+    PIDS.append(stack.processes["gateway"].pid)
+    check = _target("POST", f"{edge}/v1/check", token, check_body(people))
+    invoices = _target("GET", f"{edge}{invoices_path(people)}", token)
+    attack("warm-up", invoices, 100, 2)
+    for rate in _rates(args.invoice_rates):
+        _print(attack(f"invoices list via gateway [{db}]", invoices, rate, d), results)
+    attack("warm-up", check, 200, 2)
+    for rate in _rates(args.check_rates):
+        _print(attack(f"check via gateway [{db}]", check, rate, d), results)
+    if args.skip_overload:
+        return
+    what = f"check via gateway [{db}]"
+    overload(what, check, capacity(results, what), 30, results)
+    what = f"invoices list via gateway [{db}]"
+    overload(what, invoices, capacity(results, what), 30, results)
 
 
 # -- OpenFGA --------------------------------------------------------------------------
@@ -424,6 +466,13 @@ def main() -> int:
     parser.add_argument("--invoice-rates", default="250,500,1000")
     parser.add_argument("--skip-openfga", action="store_true")
     parser.add_argument("--skip-overload", action="store_true")
+    parser.add_argument(
+        "--skip-gateway", action="store_true", help="no phases through the API gateway"
+    )
+    parser.add_argument(
+        "--skip-direct", action="store_true", help="only the phases through the gateway"
+    )
+    parser.add_argument("--gateway-max-conns", type=int, default=32)
     parser.add_argument("--_burst", help=argparse.SUPPRESS)
     parser.add_argument("--_burst-rate", type=float, default=1000, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -129,6 +129,10 @@ class EdgeConfig:
     rate: str = "20r/s"
     burst: int = 40
     client_max_body_size: str = "10m"
+    # Requests in flight to one service instance, across the gateway's workers; beyond
+    # that the gateway answers 503 overloaded at once (ADR 0028). 0: no limit.
+    upstream_max_conns: int = 32
+    overload_retry_after_s: int = 1
     proxy_connect_timeout_s: int = 5
     proxy_read_timeout_s: int = 60
     # Load balancers in front whose X-Forwarded-For is believed (real_ip); none by default.
@@ -149,13 +153,25 @@ class EdgeConfig:
         return max(1, math.ceil(1 / per_s))
 
 
-def _problem(status: int, title: str, detail: str) -> str:
+def _problem(status: int, title: str, detail: str, type_: str = "about:blank") -> str:
     body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        {"type": type_, "title": title, "status": status, "detail": detail},
         separators=(",", ":"),
     )
     return "'" + body.replace("'", "\\'") + "'"
 
+
+def _overloaded() -> str:
+    return _problem(
+        503,
+        "Service Unavailable",
+        "The service is saturated; retry after the indicated delay",
+        OVERLOADED_TYPE,
+    )
+
+
+# The problem type of the services' own AdmissionLimit refusals (servicekit.overload).
+OVERLOADED_TYPE = "https://portal.example/problems/overloaded"
 
 _ERRORS = {
     404: ("Not Found", "no service serves this path"),
@@ -227,7 +243,9 @@ def _server_body(routes: Sequence[Route], cfg: EdgeConfig, tls: bool) -> list[st
         "",
     ]
     for status in sorted(_ERRORS):
-        lines.append(f"{i}error_page {status} @portal_{status};")
+        # "=": the named location's own status stands (502 may become 503 overloaded).
+        keep = "= " if status == 502 else ""
+        lines.append(f"{i}error_page {status} {keep}@portal_{status};")
     lines.append("")
     lines += [
         f"{i}location = /gateway/healthz {{",
@@ -259,6 +277,15 @@ def _server_body(routes: Sequence[Route], cfg: EdgeConfig, tls: bool) -> list[st
         lines += _common_headers(i + "    ")
         if status == 429:
             lines.append(f"{i}    add_header Retry-After {cfg.retry_after_s} always;")
+        if status == 502:
+            # nginx answers 502 "no live upstreams" when the service is at max_conns;
+            # $upstream_addr is then the upstream's name instead of an address.
+            lines += [
+                f"{i}    add_header Retry-After $portal_overload_retry_after always;",
+                f"{i}    if ($portal_overload_retry_after) {{",
+                f"{i}        return 503 {_overloaded()};",
+                f"{i}    }}",
+            ]
         lines += [f"{i}    return {status} {_problem(status, title, detail)};", f"{i}}}"]
     return lines
 
@@ -365,11 +392,27 @@ def render_nginx(routes: Sequence[Route], cfg: EdgeConfig, *, source: str) -> st
         "    }",
         "",
     ]
-    for service in services:
+    if cfg.upstream_max_conns > 0:
         out += [
-            f"    upstream {service} {{",
-            f"        server {cfg.upstreams[service]};",
-            "        keepalive 16;",
+            "    # A request refused because its service is at max_conns (no live upstream):",
+            "    # $upstream_addr names the upstream, not an address.",
+            "    map $upstream_addr $portal_overload_retry_after {",
+            '        "~^[a-z]+$" ' + str(cfg.overload_retry_after_s) + ";",
+            '        default "";',
+            "    }",
+            "",
+        ]
+    for service in services:
+        limit = f" max_conns={cfg.upstream_max_conns}" if cfg.upstream_max_conns > 0 else ""
+        out += [f"    upstream {service} {{"]
+        if limit:
+            # Shared by the workers, so the limit is the gateway's, not each worker's.
+            out.append(f"        zone upstream_{service} 64k;")
+        # Idle connections kept per worker: as many as may be in flight, or every request
+        # past the 16th would open (and the service accept) a new connection.
+        out += [
+            f"        server {cfg.upstreams[service]}{limit};",
+            f"        keepalive {max(16, cfg.upstream_max_conns)};",
             "    }",
         ]
     out.append("")
@@ -514,6 +557,7 @@ def local_config(
     rate: str = "20r/s",
     burst: int = 40,
     body_size: str = "10m",
+    upstream_max_conns: int = 32,
 ) -> EdgeConfig:
     """The gateway of `make run` and of the gateway's integration tests: loopback only."""
     return EdgeConfig(
@@ -526,6 +570,7 @@ def local_config(
         rate=rate,
         burst=burst,
         client_max_body_size=body_size,
+        upstream_max_conns=upstream_max_conns,
         listen_address="127.0.0.1",
         prefix=str(prefix),
         worker_processes="1",

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
@@ -104,9 +105,14 @@ class Stack:
             self.start(service)
 
     def start_gateway(
-        self, port: int, tls_port: int | None = None, cors_origins: tuple[str, ...] = ()
+        self,
+        port: int,
+        tls_port: int | None = None,
+        cors_origins: tuple[str, ...] = (),
+        **edge: Any,
     ) -> str:
-        """nginx in front of the services (the route table of tools/gateway.py); its URL."""
+        """nginx in front of the services (the route table of tools/gateway.py); its URL.
+        ``edge``: more of ``gateway.local_config``'s settings (rate, burst, ...)."""
         self.gateway_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         cfg = gateway.local_config(
@@ -115,6 +121,7 @@ class Stack:
             tls_port=tls_port,
             prefix=self.gateway_dir,
             cors_origins=cors_origins,
+            **edge,
         )
         if tls_port is not None:
             gateway.self_signed_certificate(self.gateway_dir)

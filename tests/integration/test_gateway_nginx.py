@@ -36,6 +36,8 @@ class Stub:
     service: str
     server: ThreadingHTTPServer
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # A request whose query has ``hold=1`` waits for this before it is answered.
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 def _stub(service: str) -> Stub:
@@ -47,6 +49,8 @@ def _stub(service: str) -> Stub:
             self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
             stub.seen.append((self.command, self.path, headers))
+            if "hold=1" in self.path:
+                stub.release.wait(30)
             body = json.dumps({"service": service, "path": self.path, "headers": headers})
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -80,8 +84,9 @@ class Gateway:
 
 def _start(tmp: Path, stubs: dict[str, Stub], **edge: object) -> Iterator[Gateway]:
     port, tls_port = _free_port(), _free_port()
+    extra_ports: dict[str, int] = edge.pop("extra_ports", {})  # type: ignore[assignment]
     cfg = gateway.local_config(
-        ports={s: stub.server.server_address[1] for s, stub in stubs.items()},
+        ports={s: stub.server.server_address[1] for s, stub in stubs.items()} | extra_ports,
         port=port,
         tls_port=tls_port,
         prefix=tmp,
@@ -133,6 +138,26 @@ def strict_gw(
 ) -> Iterator[Gateway]:
     """One request a minute per address, plus a burst of two."""
     yield from _start(tmp_path_factory.mktemp("strict"), stubs, rate="1r/m", burst=2)
+
+
+@pytest.fixture
+def busy_gw(tmp_path: Path) -> Iterator[Gateway]:
+    """At most one request in flight per service; notifier's address answers nothing."""
+    made = {s: _stub(s) for s in gateway.SERVICES if s != "notifier"}
+    nobody = _free_port()
+    try:
+        yield from _start(
+            tmp_path,
+            made,
+            rate="1000r/s",
+            burst=1000,
+            upstream_max_conns=1,
+            extra_ports={"notifier": nobody},
+        )
+    finally:
+        for stub in made.values():
+            stub.release.set()
+            stub.server.shutdown()
 
 
 def _problem(response: httpx.Response, status: int) -> dict[str, object]:
@@ -269,3 +294,41 @@ def test_past_the_burst_an_address_gets_429_with_retry_after(strict_gw: Gateway)
     assert refused.headers["retry-after"] == "60"
     assert refused.headers["x-request-id"]
     assert len(strict_gw.stubs["fleet"].seen) == before + 3
+
+
+def test_a_saturated_service_is_refused_at_the_edge_with_503_and_retry_after(
+    busy_gw: Gateway,
+) -> None:
+    fleet = busy_gw.stubs["fleet"]
+    held: list[httpx.Response] = []
+    first = threading.Thread(
+        target=lambda: held.append(httpx.get(busy_gw.url + "/v1/catalogue?hold=1", timeout=30))
+    )
+    first.start()
+    deadline = time.monotonic() + 10
+    while not fleet.seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(fleet.seen) == 1  # the first request is in flight at fleet
+
+    refused = httpx.get(busy_gw.url + "/v1/catalogue")
+    body = _problem(refused, 503)
+    assert str(body["type"]).endswith("/overloaded")
+    assert refused.headers["retry-after"] == "1"
+    assert refused.headers["x-request-id"]
+    assert len(fleet.seen) == 1  # the refused one never reached fleet
+
+    # The limit is per service: billing is not saturated.
+    assert httpx.get(busy_gw.url + "/v1/customers/c1/billing-accounts").status_code == 200
+
+    fleet.release.set()
+    first.join(timeout=30)
+    assert [r.status_code for r in held] == [200]
+    assert httpx.get(busy_gw.url + "/v1/catalogue").status_code == 200
+    assert len(fleet.seen) == 2
+
+
+def test_a_service_that_does_not_answer_is_502_not_overloaded(busy_gw: Gateway) -> None:
+    answer = httpx.get(busy_gw.url + "/v1/operator/notifications")
+    body = _problem(answer, 502)
+    assert body["type"] == "about:blank"
+    assert "retry-after" not in answer.headers
