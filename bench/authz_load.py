@@ -213,6 +213,8 @@ def run_ours(args: argparse.Namespace, results: list[Result]) -> None:
         people = set_up_people(portal)
         shown = add_invoices(portal, people)
         print(f"the invoice list shows {shown} invoices", flush=True)
+        billing_db = stack.service_env["billing"]["BILLING_DATABASE_URL"]
+        print(f"billing's database: {billing_db.split('://', 1)[0]}", flush=True)
         PIDS[:] = [p.pid for p in stack.processes.values()]
         if not args.skip_direct:
             direct_phases(args, stack, people, results)
