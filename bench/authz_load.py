@@ -201,7 +201,24 @@ def capacity(results: list[Result], what: str) -> float:
     )
 
 
-def overload(what: str, target: str, cap: float, duration_s: float, results: list[Result]) -> None:
+def sweep(
+    what: str,
+    target: str,
+    rates: list[float],
+    duration_s: float,
+    results: list[Result],
+    warm_up_rate: float = 0,
+) -> None:
+    """One row per rate, after a short warm-up at ``warm_up_rate`` (none if 0)."""
+    if warm_up_rate:
+        attack("warm-up", target, warm_up_rate, 2)
+    for rate in rates:
+        _print(attack(what, target, rate, duration_s), results)
+
+
+def overload(what: str, target: str, results: list[Result], duration_s: float = 30) -> None:
+    """Twice the capacity ``what`` showed in this run, then half of it 5 s later."""
+    cap = capacity(results, what)
     _print(attack(f"{what} @2x capacity", target, 2 * cap, duration_s), results)
     time.sleep(5)
     _print(attack(f"{what} 5 s after", target, cap / 2, 5), results)
@@ -233,19 +250,13 @@ def direct_phases(
     invoices = _target("GET", f"{billing}{invoices_path(people)}", token)
     # The invoice list first: a delegation saturated by the check phases would
     # otherwise be measured through billing too.
-    attack("warm-up", invoices, 100, 2)
-    for rate in _rates(args.invoice_rates):
-        _print(attack(f"invoices list [{db}]", invoices, rate, d), results)
-    attack("warm-up", check, 200, 2)
-    for rate in _rates(args.check_rates):
-        _print(attack(f"check [{db}]", check, rate, d), results)
-    for rate in _rates(args.batch_rates):
-        _print(attack(f"check/batch x100 [{db}]", batch, rate, d), results)
+    sweep(f"invoices list [{db}]", invoices, _rates(args.invoice_rates), d, results, 100)
+    sweep(f"check [{db}]", check, _rates(args.check_rates), d, results, 200)
+    sweep(f"check/batch x100 [{db}]", batch, _rates(args.batch_rates), d, results)
     if args.skip_overload:
         return
-    overload(f"check [{db}]", check, capacity(results, f"check [{db}]"), 30, results)
-    cap = capacity(results, f"invoices list [{db}]")
-    overload(f"invoices list [{db}]", invoices, cap, 30, results)
+    overload(f"check [{db}]", check, results)
+    overload(f"invoices list [{db}]", invoices, results)
     # The issue's scenario: delegation flooded, billing asked meanwhile.
     burst = subprocess.Popen(
         [sys.executable, __file__, "--_burst", check, "--_burst-rate", "1000"],
@@ -274,18 +285,13 @@ def gateway_phases(
     PIDS.append(stack.processes["gateway"].pid)
     check = _target("POST", f"{edge}/v1/check", token, check_body(people))
     invoices = _target("GET", f"{edge}{invoices_path(people)}", token)
-    attack("warm-up", invoices, 100, 2)
-    for rate in _rates(args.invoice_rates):
-        _print(attack(f"invoices list via gateway [{db}]", invoices, rate, d), results)
-    attack("warm-up", check, 200, 2)
-    for rate in _rates(args.check_rates):
-        _print(attack(f"check via gateway [{db}]", check, rate, d), results)
+    via = f"via gateway [{db}]"
+    sweep(f"invoices list {via}", invoices, _rates(args.invoice_rates), d, results, 100)
+    sweep(f"check {via}", check, _rates(args.check_rates), d, results, 200)
     if args.skip_overload:
         return
-    what = f"check via gateway [{db}]"
-    overload(what, check, capacity(results, what), 30, results)
-    what = f"invoices list via gateway [{db}]"
-    overload(what, invoices, capacity(results, what), 30, results)
+    overload(f"check {via}", check, results)
+    overload(f"invoices list {via}", invoices, results)
 
 
 # -- OpenFGA --------------------------------------------------------------------------

@@ -12,7 +12,9 @@ environment of the caller is passed through, so every setting can be pointed els
 ``make run`` also starts the API gateway (nginx, a child process like the services) with
 a configuration generated into ``var/gateway/`` by ``tools/gateway.py``: one origin on
 ``GATEWAY_PORT`` (8080) and TLS with a self-signed certificate on ``GATEWAY_TLS_PORT``
-(8443); ``GATEWAY_CORS_ORIGINS`` (comma-separated) lists the web origins allowed by CORS.
+(8443); ``GATEWAY_CORS_ORIGINS`` (comma-separated) lists the web origins allowed by CORS;
+``GATEWAY_UPSTREAM_MAX_CONNS`` (32) requests may be in flight to each service, the rest are
+refused by the gateway with 503 (ADR 0028).
 """
 
 from __future__ import annotations
@@ -226,10 +228,11 @@ def main() -> int:
     port = int(os.environ.get("GATEWAY_PORT", "8080"))
     tls_port = int(os.environ.get("GATEWAY_TLS_PORT", "8443"))
     origins = tuple(o for o in os.environ.get("GATEWAY_CORS_ORIGINS", "").split(",") if o)
+    max_conns = int(os.environ.get("GATEWAY_UPSTREAM_MAX_CONNS", "32"))
     stack.start_all()
     try:
         stack.wait_ready()
-        gateway_url = stack.start_gateway(port, tls_port, origins)
+        gateway_url = stack.start_gateway(port, tls_port, origins, upstream_max_conns=max_conns)
         print(_banner(stack, gateway_url, tls_port), flush=True)
         while not stopping:
             for service, proc in list(stack.processes.items()):
