@@ -50,15 +50,10 @@ class People:
     user_password: str
 
 
-# The local infrastructure's server (deploy/local/infra.sh) unless TEST_POSTGRES_URL says.
-LOCAL_POSTGRES = "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
-
-
 def _postgres_urls() -> dict[str, str]:
-    from servicekit.testing import fresh_database_url
+    from servicekit.testing import fresh_database_url, use_postgres
 
-    # fresh_database_url falls back to SQLite without it: a "postgres" run would not be one.
-    os.environ.setdefault("TEST_POSTGRES_URL", LOCAL_POSTGRES)
+    use_postgres()
 
     async def make() -> dict[str, str]:
         return {s: await fresh_database_url(s) for s in SERVICES}

@@ -4,7 +4,7 @@
     uv run python bench/billing_run.py --curve            # 1k/100k, 3k/300k, 10k/1M
     uv run --with pyinstrument python bench/billing_run.py --profile
 
-Seeds a fresh PostgreSQL database (``TEST_POSTGRES_URL``) directly with COPY (seeding is
+Seeds a fresh PostgreSQL database (``TEST_POSTGRES_URL``, else the local one) with COPY (seeding is
 not what is measured): customers with legal parties (enterprise number, address,
 language), one billing account each, 1-3 SIMs per account on Smart S/M/L with the options
 DATA_5GB and INTL_CALLS in mixed combinations (each with its ``sim_history`` entry, as
@@ -56,7 +56,7 @@ from billing.service.documents import DocumentRenderer
 from billing.settings import BillingSettings
 from servicekit.db import Database
 from servicekit.outbox import Outbox
-from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
 PLANS = ("SMART_S", "SMART_M", "SMART_L")
 OPTION_SETS: tuple[tuple[str, ...], ...] = ((), ("DATA_5GB",), ("INTL_CALLS",),
@@ -335,4 +335,5 @@ if __name__ == "__main__":
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--curve", action="store_true", help="1k/100k, 3k/300k, 10k/1M")
     parser.add_argument("--profile", action="store_true", help="pyinstrument (uv run --with)")
+    use_postgres()
     asyncio.run(main(parser.parse_args()))

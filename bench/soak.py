@@ -50,9 +50,7 @@ from contracts.events.identity import CustomerTerminatedV1
 from servicekit.consumer import EventConsumer, EventHandlers, probe_group_lag
 from servicekit.db import Database, new_metadata
 from servicekit.outbox import OutboxRelay
-from servicekit.testing import drop_database, fresh_database_url
-
-PG = "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
+from servicekit.testing import drop_database, fresh_database_url, use_postgres
 
 
 def rss_mib() -> float:
@@ -274,7 +272,7 @@ async def pipeline(
 
 async def main(args: argparse.Namespace) -> int:
     if args.db == "postgres":
-        os.environ.setdefault("TEST_POSTGRES_URL", PG)
+        use_postgres()
     else:
         os.environ.pop("TEST_POSTGRES_URL", None)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)

@@ -32,7 +32,7 @@ from servicekit.consumer import DEFAULT_MAX_BATCH, EventConsumer, EventHandlers
 from servicekit.db import Database, new_metadata
 from servicekit.kafka import admin_security
 from servicekit.outbox import OutboxRelay
-from servicekit.testing import drop_database, fresh_database_url
+from servicekit.testing import drop_database, fresh_database_url, use_postgres
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 # The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
@@ -325,9 +325,7 @@ async def main(n: int, which: str) -> None:
     dbs = ["postgres", "sqlite"] if which == "both" else [which]
     for kind in dbs:
         if kind == "postgres":
-            os.environ.setdefault(
-                "TEST_POSTGRES_URL", "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
-            )
+            use_postgres()
         else:
             os.environ.pop("TEST_POSTGRES_URL", None)
         topic = await make_topic("relay")

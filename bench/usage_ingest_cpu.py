@@ -3,8 +3,9 @@ what the machine's load does not change much (wall-clock figures on a shared mac
 
     uv run python bench/usage_ingest_cpu.py [--records 20000] [--batch 500] [--profile N]
 
-Two measures on a fresh PostgreSQL database (``TEST_POSTGRES_URL``), each with its own
-fresh records (``bench/usage_ingestion.py``'s ``payloads``: 100 accounts, voice/SMS/data):
+Two measures on a fresh PostgreSQL database (``TEST_POSTGRES_URL``, else the local one),
+each with its own fresh records (``bench/usage_ingestion.py``'s ``payloads``: 100
+accounts, voice/SMS/data):
 
 - ``usage.ingest``: the use case alone, one transaction per batch of ``--batch`` records
   (the bulk route's and the consumer's ``apply_many`` work, minus the HTTP/Kafka parts);
@@ -54,7 +55,7 @@ from contracts.events.billing import UsageRecordV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
 from servicekit.outbox import Outbox
-from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
 PARTITIONS = 12
 
@@ -184,4 +185,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="measures of each kind")
     parser.add_argument("--profile", type=int, default=0, help="print the top N of cProfile")
     args = parser.parse_args()
+    use_postgres()
     asyncio.run(main(args.records, args.batch, args.poll, args.rounds, args.profile))

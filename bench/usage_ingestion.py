@@ -5,14 +5,14 @@ through the operator's bulk route.
     uv run python bench/usage_ingestion.py --http [--records 50000] [--batch 5000]
 
 Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
-``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``) and a fresh
-12-partition topic ``bench.<id>.usage.records``: receive → parse → inbox → rate at the
-catalogue's standard prices → insert the records → one ``usage.rated`` outbox row each →
-commit → offset commit. Timed from the first stored record until the last one is stored
-(polled every 50 ms). The records are produced before the consumer starts. Also
-printed: the CPU time of this process (``time.process_time()``) per record over the
-measured time (topic: from the consumer's start, so its start-up and the 50 ms count
-queries are in it; PostgreSQL's and the broker's CPU are not).
+``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``, else the local
+one) and a fresh 12-partition topic ``bench.<id>.usage.records``: receive → parse → inbox
+→ rate at the catalogue's standard prices → insert the records → one ``usage.rated``
+outbox row each → commit → offset commit. Timed from the first stored record until the
+last one is stored (polled every 50 ms). The records are produced before the consumer
+starts. Also printed: the CPU time of this process (``time.process_time()``) per record
+over the measured time (topic: from the consumer's start, so its start-up and the 50 ms
+count queries are in it; PostgreSQL's and the broker's CPU are not).
 
 --http: billing's app (``billing.main.create_app``, lifespan included: migrations, outbox
 relay) on a fresh database, called in-process through httpx's ASGI transport (no socket,
@@ -51,7 +51,7 @@ from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
 from servicekit.kafka import admin_security
 from servicekit.outbox import Outbox
-from servicekit.testing import FakeDelegation, drop_database, fresh_database_url
+from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 # The tests' own clients connect as the broker's admin (servicekit.kafka, ADR 24).
@@ -233,6 +233,8 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=5_000, help="records per request (--http)")
     args = parser.parse_args()
     if args.http:
+        use_postgres()
         asyncio.run(http_main(args.records, args.accounts, args.batch))
     else:
+        use_postgres()
         asyncio.run(main(args.records, args.accounts))

@@ -130,6 +130,17 @@ class FakeDelegation:
         return None
 
 
+# The server of the local infrastructure (deploy/local/infra.sh).
+LOCAL_POSTGRES_URL = "postgresql+asyncpg://portal:portal@127.0.0.1:5432/postgres"
+
+
+def use_postgres() -> str:
+    """Make ``fresh_database_url`` create PostgreSQL databases: ``TEST_POSTGRES_URL``, or
+    the local infrastructure's server when it is unset. For benchmarks that report
+    PostgreSQL figures (without it they would silently run on SQLite)."""
+    return os.environ.setdefault("TEST_POSTGRES_URL", LOCAL_POSTGRES_URL)
+
+
 async def fresh_database_url(service: str) -> str:
     """A new empty database: PostgreSQL when TEST_POSTGRES_URL is set, else SQLite."""
     base = os.environ.get("TEST_POSTGRES_URL")
