@@ -136,3 +136,29 @@ def test_a_malformed_cors_origin_is_refused() -> None:
     cfg = gateway.EdgeConfig(upstreams={"identity": "x:1"}, cors_origins=("*",))
     with pytest.raises(ValueError, match="CORS origin"):
         gateway.render_nginx([Route("/v1/me", "identity")], cfg, source="test")
+
+
+def test_the_gateways_overload_refusal_has_the_services_problem_type() -> None:
+    from servicekit.problems import TYPE_BASE
+
+    assert gateway.OVERLOADED_TYPE == TYPE_BASE + "overloaded"
+
+
+def test_each_service_is_limited_in_flight_unless_the_limit_is_off() -> None:
+    routes = [Route("/v1/me", "identity"), Route("/v1/catalogue", "fleet")]
+    limited = gateway.render_nginx(
+        routes,
+        gateway.EdgeConfig(upstreams={"identity": "i:1", "fleet": "f:2"}, upstream_max_conns=8),
+        source="test",
+    )
+    assert "server i:1 max_conns=8;" in limited and "server f:2 max_conns=8;" in limited
+    assert "zone upstream_identity 64k;" in limited
+    assert "return 503 " in limited and "/problems/overloaded" in limited
+    unlimited = gateway.render_nginx(
+        routes,
+        gateway.EdgeConfig(upstreams={"identity": "i:1", "fleet": "f:2"}, upstream_max_conns=0),
+        source="test",
+    )
+    assert "max_conns" not in unlimited and "zone upstream_" not in unlimited
+    # No overload branch refers to a variable that is then not defined.
+    assert "portal_overload_retry_after" not in unlimited

@@ -161,6 +161,10 @@ def _problem(status: int, title: str, detail: str, type_: str = "about:blank") -
     return "'" + body.replace("'", "\\'") + "'"
 
 
+# The problem type of the services' own AdmissionLimit refusals (servicekit.overload).
+OVERLOADED_TYPE = "https://portal.example/problems/overloaded"
+
+
 def _overloaded() -> str:
     return _problem(
         503,
@@ -169,9 +173,6 @@ def _overloaded() -> str:
         OVERLOADED_TYPE,
     )
 
-
-# The problem type of the services' own AdmissionLimit refusals (servicekit.overload).
-OVERLOADED_TYPE = "https://portal.example/problems/overloaded"
 
 _ERRORS = {
     404: ("Not Found", "no service serves this path"),
@@ -277,7 +278,7 @@ def _server_body(routes: Sequence[Route], cfg: EdgeConfig, tls: bool) -> list[st
         lines += _common_headers(i + "    ")
         if status == 429:
             lines.append(f"{i}    add_header Retry-After {cfg.retry_after_s} always;")
-        if status == 502:
+        if status == 502 and cfg.upstream_max_conns > 0:
             # nginx answers 502 "no live upstreams" when the service is at max_conns;
             # $upstream_addr is then the upstream's name instead of an address.
             lines += [
