@@ -3,22 +3,16 @@
 (`make check-alerts` runs promtool on the same file: syntax, and the rules' unit tests.)
 """
 
-import re
+import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "monitoring" / "alerts.yml"
-QUOTED = re.compile(r'"[^"]*"')
-GROUPING = re.compile(r"\b(?:by|on|without|ignoring)\s*\([^)]*\)")
-IDENTIFIER = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
+sys.path.insert(0, str(ROOT / "tools"))
 
-
-def _metrics_in(expr: str) -> set[str]:
-    """Metric names in a PromQL expression: identifiers with an underscore, once quoted
-    label values and grouping label lists are removed."""
-    return set(IDENTIFIER.findall(GROUPING.sub("", QUOTED.sub("", expr))))
+from promql import exported_metric_names, metric_names  # noqa: E402
 
 
 def _alerts() -> list[dict]:  # type: ignore[type-arg]
@@ -26,17 +20,10 @@ def _alerts() -> list[dict]:  # type: ignore[type-arg]
     return [rule for group in groups for rule in group["rules"]]
 
 
-def _exported_metric_names() -> set[str]:
-    names: set[str] = set()
-    for path in [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]:
-        names |= set(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"([a-z_]+)"', path.read_text()))
-    return names
-
-
 def test_every_metric_in_an_alert_is_exported_by_the_code() -> None:
-    exported = _exported_metric_names()
+    exported = exported_metric_names()
     for rule in _alerts():
-        used = _metrics_in(str(rule["expr"]))
+        used = metric_names(str(rule["expr"]))
         assert used, rule["alert"]
         assert used <= exported, f"{rule['alert']} uses unknown metrics {used - exported}"
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from promql import exported_metric_names, metric_names  # noqa: E402
+
 COMPOSE = ROOT / "docker-compose.yml"
 DASHBOARDS = sorted((ROOT / "deploy" / "monitoring" / "grafana" / "dashboards").glob("*.json"))
 SERVICES = ("identity", "delegation", "billing", "fleet", "einvoice", "notifier")
@@ -165,27 +170,6 @@ def test_prometheus_scrapes_the_six_services_and_loads_the_alert_rules() -> None
 
 # --------------------------------------------------------------------- dashboards
 
-QUOTED = re.compile(r'"[^"]*"')
-GROUPING = re.compile(r"\b(?:by|on|without|ignoring)\s*\([^)]*\)")
-LABEL_MATCHERS = re.compile(r"\{[^}]*\}")
-GRAFANA_VARIABLE = re.compile(r"\$\w+")
-IDENTIFIER = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
-PROMQL_FUNCTIONS = {"histogram_quantile", "label_replace", "label_join", "count_values"}
-
-
-def _metrics_in(expr: str) -> set[str]:
-    """Metric names in a PromQL expression, histogram series suffixes removed."""
-    bare = GRAFANA_VARIABLE.sub("", LABEL_MATCHERS.sub("", GROUPING.sub("", QUOTED.sub("", expr))))
-    names = set(IDENTIFIER.findall(bare)) - PROMQL_FUNCTIONS
-    return {re.sub(r"_(bucket|sum|count)$", "", n) for n in names}
-
-
-def _exported_metric_names() -> set[str]:
-    names: set[str] = set()
-    for path in [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]:
-        names |= set(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"([a-z_]+)"', path.read_text()))
-    return names
-
 
 def _expressions() -> list[tuple[str, str]]:
     found = []
@@ -202,15 +186,15 @@ def test_the_metric_extraction_sees_names_and_ignores_functions_and_labels() -> 
         "histogram_quantile(0.95, sum by (service, le) "
         '(rate(http_request_duration_seconds_bucket{service=~"$service"}[$__rate_interval])))'
     )
-    assert _metrics_in(expr) == {"http_request_duration_seconds"}
+    assert metric_names(expr) == {"http_request_duration_seconds"}
 
 
 def test_every_metric_on_a_dashboard_is_exported_by_the_code() -> None:
-    exported = _exported_metric_names()
+    exported = exported_metric_names()
     expressions = _expressions()
     assert len(expressions) >= 10
     for where, expr in expressions:
-        used = _metrics_in(expr)
+        used = metric_names(expr)
         assert used, f"{where}: no metric in {expr!r}"
         assert used <= exported, f"{where} uses unknown metrics {used - exported}"
 
