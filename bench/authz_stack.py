@@ -30,6 +30,7 @@ from portal_client import (  # noqa: E402
     Sinks,
     bearer,
     eventually,
+    post_calls,
     run_billing,
     unique_email,
 )
@@ -194,20 +195,7 @@ def add_invoices(portal: Portal, people: People, months: int = 12) -> int:
     for back in range(1, months + 1):
         year, month = divmod(today.year * 12 + today.month - 1 - back, 12)
         periods.append(f"{year:04d}-{month + 1:02d}")
-    records = [
-        {
-            "record_id": f"bench-{uuid.uuid4().hex}",
-            "billing_account_id": people.account_id,
-            "line": "+32470000001",
-            "kind": "voice",
-            "destination": "+3225551234",
-            "started_at": f"{period}-10T10:00:00+00:00",
-            "duration_s": 120,
-        }
-        for period in periods
-    ]
-    resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
-    assert resp.status_code == 202, resp.text
+    post_calls(portal, op, [(people.account_id, "+32470000001", p) for p in periods])
     for period in periods:
         run_billing(portal, period, [people.account_id])
     resp = portal.billing.get(invoices_path(people), headers=bearer(people.owner_token))

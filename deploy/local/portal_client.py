@@ -344,24 +344,30 @@ def run_billing(portal: Portal, period: str, account_ids: list[str]) -> None:
     assert status["done_accounts"] == status["total_accounts"] == len(account_ids)
 
 
-def bill_one_call_each(portal: Portal, accounts: list[dict[str, Any]]) -> None:
-    """Last month's usage (one call per account), then a billing run over the accounts."""
-    period = last_month()
-    op = portal.operator()
+def post_calls(portal: Portal, op: dict[str, str], calls: list[tuple[str, str, str]]) -> None:
+    """One national call of 90 s per (billing account, line, period), on the 5th, posted
+    as usage records with the operator's headers ``op``."""
     records = [
         {
             "record_id": uuid.uuid4().hex,
-            "billing_account_id": a["account_id"],
-            "line": a["msisdn"],
+            "billing_account_id": account_id,
+            "line": line,
             "kind": "voice",
             "destination": "+3225550000",
             "started_at": f"{period}-05T10:00:00+00:00",
             "duration_s": 90,
         }
-        for a in accounts
+        for account_id, line, period in calls
     ]
     resp = portal.billing.post("/v1/operator/usage", headers=op, json={"records": records})
     assert resp.status_code == 202, resp.text
+
+
+def bill_one_call_each(portal: Portal, accounts: list[dict[str, Any]]) -> None:
+    """Last month's usage (one call per account), then a billing run over the accounts."""
+    period = last_month()
+    op = portal.operator()
+    post_calls(portal, op, [(a["account_id"], a["msisdn"], period) for a in accounts])
     resp = portal.billing.post(
         "/v1/operator/billing-runs",
         headers=op,

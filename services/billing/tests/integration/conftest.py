@@ -45,9 +45,15 @@ def operator(tokens: TokenFactory) -> dict[str, str]:
 
 @asynccontextmanager
 async def billing_app(
-    tokens: TokenFactory, delegation: FakeDelegation, **overrides: Any
+    tokens: TokenFactory,
+    delegation: FakeDelegation,
+    *,
+    url: str | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[Any, Any]]:
-    url = await fresh_database_url("billing")
+    """Billing's app on ``url`` (a fresh database by default), running, with its client;
+    ``overrides`` are more settings. The database goes away with it."""
+    url = url or await fresh_database_url("billing")
     settings = BillingSettings(
         database_url=url,
         environment="test",

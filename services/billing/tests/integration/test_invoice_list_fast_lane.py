@@ -12,21 +12,11 @@ from typing import Any
 
 import pytest
 
-from billing.main import create_app
 from billing.models import BillingAccount, Invoice
-from billing.settings import BillingSettings
-from servicekit.auth import TokenVerifier
 from servicekit.delegation_client import Resource
-from servicekit.testing import (
-    FakeDelegation,
-    TokenFactory,
-    drop_database,
-    fast_lane_answers,
-    fresh_database_url,
-    running,
-    without_fast_lane,
-)
+from servicekit.testing import FakeDelegation, TokenFactory, fast_lane_answers, without_fast_lane
 
+from .conftest import billing_app
 from .factories import create_account
 
 pytestmark = pytest.mark.integration
@@ -42,32 +32,16 @@ def rule(subject: str, action: str, resource: Resource) -> bool:
 async def billing(
     request: pytest.FixtureRequest, tokens: TokenFactory, tmp_path: Path
 ) -> AsyncIterator[tuple[Any, Any]]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/billing.db"
-    else:
-        url = await fresh_database_url("billing")
-    settings = BillingSettings(
-        database_url=url,
-        environment="test",
+    url = f"sqlite+aiosqlite:///{tmp_path}/billing.db" if request.param == "sqlite" else None
+    async with billing_app(
+        tokens,
+        FakeDelegation(rule),
+        url=url,
         consumer_enabled=False,
         relay_enabled=False,
-        retention_enabled=False,
-        billing_schedule_enabled=False,
         billing_worker_enabled=False,
-    )
-    app = create_app(
-        settings,
-        verifier=TokenVerifier(
-            tokens.key_source, issuer="portal-identity", audience="portal", service="billing"
-        ),
-        delegation=FakeDelegation(rule),
-    )
-    try:
-        async with running(app) as client:
-            yield app, client
-    finally:
-        if request.param == "postgresql":
-            await drop_database(url)
+    ) as running_app:
+        yield running_app
 
 
 async def add_invoices(app: Any, account: str, periods: list[str]) -> None:
