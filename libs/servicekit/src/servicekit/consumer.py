@@ -3,7 +3,8 @@
 For each message: parse the CloudEvent, open one transaction, skip it if its id is in
 the inbox, apply the effect, record the id, commit; only then is the offset committed
 (once per partition batch). A redelivered event therefore has no second effect, and a
-crash never loses one.
+crash never loses one. Handlers that are idempotent by their own key declare it and skip
+the inbox (``BatchHandler``, docs/adr/0029).
 
 Handlers are declared by payload class (``EventHandlers``); the topics to subscribe to
 come from the contracts catalogue.
@@ -34,6 +35,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -92,6 +94,12 @@ class BatchHandler(Protocol):
     of one handler inside a batch's transaction (after the inbox check, before the inbox
     rows); retries, dead letters and the one-by-one fallback call the handler itself.
     The batch is traced as one ``<topic> process`` span linked to each event's trace.
+
+    A handler may also declare ``idempotent = True``: applying an event it has already
+    applied, in the same transaction as the check, has no second effect *by the
+    handler's own key* (e.g. usage records by record id). Its events then skip the
+    inbox: no look-up, no inbox row (docs/adr/0029). Redeliveries are absorbed by the
+    handler instead and counted as ``processed``, not ``duplicate``.
     """
 
     async def __call__(self, session: AsyncSession, event: CloudEvent, payload: Any) -> None: ...
@@ -119,6 +127,11 @@ LAST_COMMIT = Gauge(
 DURATION = Histogram(
     "consumer_event_duration_seconds", "Time to apply one event", ["service", "topic"]
 )
+
+
+def _idempotent(handler: Handler) -> bool:
+    """Whether the handler absorbs redeliveries itself (``idempotent = True``)."""
+    return getattr(handler, "idempotent", False) is True
 
 
 class PermanentError(Exception):
@@ -283,6 +296,11 @@ class EventConsumer:
     def _consumer(self) -> AIOKafkaConsumer | None:
         """The subscriber's aiokafka consumer while a session runs."""
         return self._subscriber.consumer if self._subscriber is not None else None
+
+    @property
+    def committed(self) -> Mapping[TopicPartition, int]:
+        """The offsets this instance last committed to Kafka, per partition (a view)."""
+        return MappingProxyType(self._committed)
 
     @property
     def assigned(self) -> bool:
@@ -537,8 +555,12 @@ class EventConsumer:
         outcomes: list[tuple[str, str]] = []
         started = time.perf_counter()
         async with self.db.transaction() as session:
-            ids = [event.id for _, event, _, _ in parsed]
-            seen = set((await session.execute(self._seen_query(), {"ids": ids})).scalars())
+            ids = [event.id for _, event, _, handler in parsed if not _idempotent(handler)]
+            seen = (
+                set((await session.execute(self._seen_query(), {"ids": ids})).scalars())
+                if ids
+                else set()
+            )
             rows = []
             # Consecutive new events of one batch handler, applied together (in order).
             run: list[_Parsed] = []
@@ -558,10 +580,11 @@ class EventConsumer:
                         run = []
                     with self._span(record):
                         await handler(session, event, payload)
-                seen.add(event.id)
-                rows.append(
-                    {"consumer": self.group_id, "event_id": event.id, "topic": record.topic}
-                )
+                if not _idempotent(handler):
+                    seen.add(event.id)
+                    rows.append(
+                        {"consumer": self.group_id, "event_id": event.id, "topic": record.topic}
+                    )
                 outcomes.append((record.topic, "processed"))
             if run:
                 await self._apply_run(session, run)
@@ -716,6 +739,10 @@ class EventConsumer:
         self, handler: Handler, event: CloudEvent, payload: EventPayload, topic: str
     ) -> str:
         inbox = self.db.inbox
+        if _idempotent(handler):
+            async with self.db.transaction() as session:
+                await handler(session, event, payload)
+            return "processed"
         try:
             async with self.db.transaction() as session:
                 seen = (

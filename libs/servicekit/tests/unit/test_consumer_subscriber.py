@@ -70,3 +70,54 @@ async def test_an_event_delivered_twice_through_the_subscriber_is_applied_once(
         assert rows == 1
     finally:
         await db.dispose()
+
+
+class _ByOwnKey:
+    """A handler idempotent by its own key: it absorbs a redelivery itself."""
+
+    idempotent = True
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def __call__(self, session: Any, event: CloudEvent, payload: Any) -> None:
+        self.calls.append(event.id)
+
+    async def apply_many(self, session: Any, items: Any) -> None:
+        self.calls.extend(event.id for event, _ in items)
+
+
+async def test_an_idempotent_handler_gets_every_delivery_and_leaves_no_inbox_rows(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/consumer.db", new_metadata())
+    async with db.engine.begin() as conn:
+        await conn.run_sync(db.metadata.create_all)
+    handler = _ByOwnKey()
+    applied: list[str] = []
+
+    async def on_invoice(session: Any, event: CloudEvent, payload: Any) -> None:
+        applied.append(event.id)
+
+    consumer = EventConsumer(
+        db,
+        service="notifier",
+        group_id="notifier",
+        bootstrap="unused:9092",
+        handlers={UserCreatedV1: handler, InvoiceClosedV1: on_invoice},
+    )
+    user = new_event(example(UserCreatedV1), source="/services/identity")
+    invoice = new_event(example(InvoiceClosedV1), source="/services/billing")
+    try:
+        async with TestKafkaBroker(consumer.broker()) as test_broker:
+            await test_broker.publish(user.to_bytes(), "user.created")
+            await test_broker.publish(user.to_bytes(), "user.created")
+            await test_broker.publish(invoice.to_bytes(), "invoice.closed")
+            await test_broker.publish(invoice.to_bytes(), "invoice.closed")
+        assert handler.calls == [user.id, user.id]  # its own key absorbs the repeat
+        assert applied == [invoice.id]  # the inbox absorbs the other handler's
+        async with db.sessions() as session:
+            rows = (await session.execute(select(db.inbox.c.topic))).scalars().all()
+        assert rows == ["invoice.closed"]
+    finally:
+        await db.dispose()

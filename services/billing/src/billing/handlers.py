@@ -18,7 +18,13 @@ from servicekit.consumer import Handler, PermanentError
 
 class OnUsageRecords:
     """``usage.records``: one record per event, or a run of them at once (``apply_many``:
-    one ingest per run of a partition's batch, the same effect as one by one)."""
+    one ingest per run of a partition's batch, the same effect as one by one).
+
+    Idempotent by record id (``usage.ingest`` skips the ids it holds, stored or excluded,
+    and a concurrent writer's row wins without an error), so the consumer's inbox adds
+    nothing here: its events skip it (docs/adr/0029)."""
+
+    idempotent = True
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps

@@ -101,17 +101,20 @@ async def wait_consumer_assigned(app: Any) -> None:
         await kafka.position(tp)
 
 
-async def publish(payload: EventPayload, *, key: str | None = None) -> str:
+async def publish(payload: EventPayload, *, key: str | None = None, times: int = 1) -> str:
+    """Publish one new event of ``payload``; ``times`` > 1 sends the same event (same id
+    and bytes) again, as a producer's retry or a redelivery would."""
     event = new_event(payload, source="/tests/billing")
     producer = kafka_producer(BOOTSTRAP, client_id="billing-tests", security=ADMIN)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            event.type,
-            value=event.to_bytes(),
-            key=(key or payload.key()).encode(),
-            headers=[("content-type", b"application/cloudevents+json")],
-        )
+        for _ in range(times):
+            await producer.send_and_wait(
+                event.type,
+                value=event.to_bytes(),
+                key=(key or payload.key()).encode(),
+                headers=[("content-type", b"application/cloudevents+json")],
+            )
     finally:
         await producer.stop()
     return event.id
@@ -121,6 +124,18 @@ async def find_on_topic(
     topic: str, match: Callable[[dict[str, Any]], bool], within: float = 20.0
 ) -> dict[str, Any]:
     """Read the topic with a fresh group from the start until a message matches."""
+    return (await collect_on_topic(topic, lambda v: False, until=match, within=within))[-1]
+
+
+async def collect_on_topic(
+    topic: str,
+    match: Callable[[dict[str, Any]], bool],
+    *,
+    until: Callable[[dict[str, Any]], bool],
+    within: float = 20.0,
+) -> list[dict[str, Any]]:
+    """Read the topic with a fresh group from the start: every message that matches, up
+    to and including the first that matches ``until`` (last in the list)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
@@ -130,6 +145,7 @@ async def find_on_topic(
         enable_auto_commit=False,
     )
     await consumer.start()
+    found: list[dict[str, Any]] = []
     try:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
@@ -140,8 +156,12 @@ async def find_on_topic(
                         value = json.loads(record.value)
                     except ValueError:
                         continue
-                    if isinstance(value, dict) and match(value):
-                        return value
+                    if not isinstance(value, dict):
+                        continue
+                    if until(value):
+                        return [*found, value]
+                    if match(value):
+                        found.append(value)
         raise AssertionError(f"no matching message on {topic}")
     finally:
         await consumer.stop()

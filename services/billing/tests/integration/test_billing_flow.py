@@ -25,7 +25,14 @@ from contracts.events.identity import CustomerTerminatedV1
 from servicekit.delegation_client import Visible
 from servicekit.testing import FakeDelegation, TokenFactory
 
-from .conftest import billing_app, find_on_topic, publish, wait_consumer_assigned, wait_for
+from .conftest import (
+    billing_app,
+    collect_on_topic,
+    find_on_topic,
+    publish,
+    wait_consumer_assigned,
+    wait_for,
+)
 from .factories import create_account, post_usage, record_id, usage_record
 
 pytestmark = pytest.mark.integration
@@ -481,3 +488,43 @@ async def terminate_customer(j: Journey) -> None:
     await wait_for(terminated)
     url = f"/v1/invoices/{j.invoice['invoice_id']}"
     assert (await j.client.get(url, headers=j.user)).status_code == 404
+
+
+async def test_a_usage_record_delivered_again_on_the_topic_is_stored_and_rated_once(
+    tokens, operator
+):
+    """The same event twice (a redelivery), then the same record in a new event: one
+    usage row and one ``usage.rated``. Usage skips the consumer's inbox (ADR 29), so this
+    is the record id's doing."""
+    async with journey(tokens, operator) as j:
+        await open_account(j)
+        record = UsageRecordV1(
+            record_id=record_id("cdr-again"),
+            billing_account_id=uuid.UUID(j.account),
+            line=LINE,
+            kind="sms",
+            destination="+32475123456",
+            started_at=j.day,
+            count=1,
+        )
+        await publish(record, times=2)
+        await publish(record)
+        # Same account, so the same partition, after the repeats: once it is stored, the
+        # repeats have been applied too; its usage.rated follows theirs.
+        closing = record.model_copy(update={"record_id": record_id("cdr-closing")})
+        await publish(closing)
+        await wait_for(lambda: j.count(UsageRecord, UsageRecord.record_id == closing.record_id))
+        assert await j.count(UsageRecord, UsageRecord.record_id == record.record_id) == 1
+        rated = await collect_on_topic(
+            "usage.rated",
+            lambda v: v.get("subject") == record.record_id,
+            until=lambda v: v.get("subject") == closing.record_id,
+        )
+        assert [v["subject"] for v in rated] == [record.record_id, closing.record_id]
+        async with j.app.state.kit.db.sessions() as s:
+            inbox = await s.scalar(
+                select(func.count())
+                .select_from(j.app.state.kit.db.inbox)
+                .where(j.app.state.kit.db.inbox.c.topic == "usage.records")
+            )
+        assert inbox == 0
