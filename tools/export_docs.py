@@ -92,7 +92,13 @@ def settings_reference() -> str:
         cls = _settings_class(service)
         prefix = str(cls.model_config.get("env_prefix", ""))
         secrets = set(cls.secret_fields(cls.model_construct()))
-        own = [(n, f) for n, f in cls.model_fields.items() if n not in base.model_fields]
+        # Its own settings, and shared ones whose default it changes.
+        own = [
+            (n, f)
+            for n, f in cls.model_fields.items()
+            if n not in base.model_fields
+            or (n not in ("service_name", "port") and f.default != base.model_fields[n].default)
+        ]
         lines += [
             "",
             f"## {service}",

@@ -204,6 +204,7 @@ class ServiceKit:
                 backoff_max_s=s.consumer_backoff_max_s,
                 offset_reset=s.consumer_offset_reset,
                 security=self.kafka_security,
+                transactions=s.consumer_transactions,
             )
             await self.consumer.start()
         if self.handlers:

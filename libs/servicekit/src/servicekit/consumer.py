@@ -129,6 +129,24 @@ DURATION = Histogram(
 )
 
 
+def _split(
+    batches: Mapping[TopicPartition, list[ConsumerRecord[Any, Any]]], groups: int
+) -> list[dict[TopicPartition, list[ConsumerRecord[Any, Any]]]]:
+    """Partitions in at most ``groups`` groups of about equal numbers of records (the
+    largest partition first into the smallest group); each partition in one group."""
+    if groups <= 1 or len(batches) <= 1:
+        return [dict(batches)]
+    split: list[dict[TopicPartition, list[ConsumerRecord[Any, Any]]]] = [
+        {} for _ in range(min(groups, len(batches)))
+    ]
+    sizes = [0] * len(split)
+    for tp, records in sorted(batches.items(), key=lambda item: -len(item[1])):
+        smallest = sizes.index(min(sizes))
+        split[smallest][tp] = records
+        sizes[smallest] += len(records)
+    return split
+
+
 def _idempotent(handler: Handler) -> bool:
     """Whether the handler absorbs redeliveries itself (``idempotent = True``)."""
     return getattr(handler, "idempotent", False) is True
@@ -250,6 +268,7 @@ class EventConsumer:
         max_batch: int = DEFAULT_MAX_BATCH,
         offset_reset: str = "earliest",
         security: KafkaSecurity = NO_SECURITY,
+        transactions: int = 1,
     ) -> None:
         self.db = db
         self.service = service
@@ -262,6 +281,8 @@ class EventConsumer:
         self.backoff_max_s = backoff_max_s
         self.max_batch = max_batch
         self.offset_reset = offset_reset
+        # A poll's partitions are applied in up to this many concurrent transactions.
+        self.transactions = max(1, transactions)
         self.dlq_topic = dead_letter_topic(service)
         # A proxy until tracing is configured, then the real tracer (looked up once).
         self._tracer = tracer()
@@ -487,13 +508,31 @@ class EventConsumer:
     async def _handle_poll(
         self, batches: Mapping[TopicPartition, list[ConsumerRecord[Any, Any]]]
     ) -> None:
-        """Apply everything one poll returned in ONE transaction (inbox rows included),
-        then mark every partition applied.
+        """Apply everything one poll returned, then mark every partition applied.
 
-        If that transaction fails, it is rolled back and each partition's batch is
-        applied on its own (``_handle_batch``: one transaction per partition, then one
-        per event), so only the failing event is retried or dead-lettered.
+        The poll's partitions are split into at most ``transactions`` groups of about
+        equal size, applied concurrently: while one group's transaction waits on the
+        database, the next group is parsed and prepared. A partition is always in one
+        group, so its events keep their order. Each group goes in ONE transaction
+        (inbox rows included); if that fails, it is rolled back and each of its
+        partitions is applied on its own (``_apply_parsed``: one transaction per
+        partition, then one per event), so only the failing event is retried or
+        dead-lettered. Groups that succeeded stay applied when another fails.
         """
+        groups = _split(batches, self.transactions)
+        if len(groups) == 1:
+            await self._handle_group(groups[0])
+            return
+        outcomes = await asyncio.gather(
+            *(self._handle_group(group) for group in groups), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _handle_group(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> None:
         parsed = {tp: await self._parse(records) for tp, records in batches.items()}
         together = [p for ps in parsed.values() for p in ps]
         if len(parsed) > 1 and len(together) > 1:

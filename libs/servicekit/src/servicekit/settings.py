@@ -108,6 +108,10 @@ class ServiceSettings(BaseSettings):
     # "earliest" so a new group misses nothing; test stacks that share a broker with
     # old events start their fresh groups at "latest".
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # A poll's partitions are applied in up to this many concurrent transactions, so
+    # parsing and preparing one part overlaps the database's work on another (each
+    # partition stays in one, in order). 1: the whole poll in one transaction.
+    consumer_transactions: int = Field(default=1, ge=1, le=8)
     relay_enabled: bool = True
     relay_batch_size: int = 1000
     relay_poll_interval_s: float = 0.5

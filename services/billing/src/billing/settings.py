@@ -20,6 +20,9 @@ class BillingSettings(ServiceSettings):
 
     service_name: str = "billing"
     port: int = 8003
+    # usage.records arrives by the thousands a second: a poll's partitions are applied in
+    # two concurrent transactions (servicekit's consumer_transactions; bench/usage_ingestion.py).
+    consumer_transactions: int = Field(default=2, ge=1, le=8)
 
     # Free and emergency numbers never shown or billed (art. 110 §3). Patterns match the
     # normalised national number: digits, "x" = any one digit, a trailing "*" = anything.
