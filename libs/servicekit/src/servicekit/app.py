@@ -417,7 +417,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(kit.service, s.log_level)
+        configure_logging(kit.service, s.log_level, access_log=s.access_log)
         configure_tracing(kit.service, s.otlp_endpoint)
         await kit.start()
         # What start-up built (modules, models, routes, caches) lives as long as the
@@ -504,7 +504,7 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
     """Run one service with uvicorn; SIGTERM/SIGINT stop it gracefully via the lifespan."""
     import uvicorn
 
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, access_log=settings.access_log)
     uvicorn.run(
         app_factory(),
         host=settings.host,

@@ -70,7 +70,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", *, access_log: bool = False) -> None:
+    """JSON lines on stdout, redacted. uvicorn's access line per request only with
+    ``access_log`` (``<SERVICE>_ACCESS_LOG``; ADR 27): called again by the lifespan, after
+    uvicorn set up its loggers, this must not turn them back on."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter(
@@ -82,11 +85,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Access logs carry paths with ids only; keep them, but through our formatter.
+    # uvicorn's lines go through our formatter. Access lines carry paths with ids only;
+    # uvicorn writes them only while its access logger has a handler somewhere.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
-        lg.propagate = True
+        lg.propagate = access_log or name != "uvicorn.access"
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

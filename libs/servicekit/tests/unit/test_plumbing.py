@@ -185,3 +185,24 @@ def test_replicated_topics_require_two_in_sync_replicas_for_a_write() -> None:
 
     assert durability_configs(3) == {"min.insync.replicas": "2"}
     assert durability_configs(1) == {}
+
+
+def test_access_lines_stay_off_after_the_lifespan_configures_logging() -> None:
+    """uvicorn writes an access line per request only if its access logger has a handler
+    somewhere (``hasHandlers``, checked per connection, after the lifespan ran). Off by
+    default (ADR 27); on with ``<SERVICE>_ACCESS_LOG=true``, through our formatter."""
+    from servicekit.logging import configure_logging
+
+    access, root = logging.getLogger("uvicorn.access"), logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("svc", "INFO")
+        assert not access.hasHandlers()
+        configure_logging("svc", "INFO", access_log=True)
+        assert access.hasHandlers() and access.propagate
+        configure_logging("svc", "INFO", access_log=False)
+        assert not access.hasHandlers()
+        assert logging.getLogger("uvicorn.error").hasHandlers()  # errors still logged
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
