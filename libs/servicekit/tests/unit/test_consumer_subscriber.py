@@ -17,7 +17,11 @@ from servicekit.consumer import EventConsumer
 from servicekit.db import Database, new_metadata
 
 
-async def _consumer(tmp_path: Path, applied: list[str]) -> tuple[EventConsumer, Database]:
+async def _consumer(
+    tmp_path: Path, applied: list[str], user_handler: Any = None
+) -> tuple[EventConsumer, Database]:
+    """A notifier consumer on SQLite; ``applied`` records the events its handlers apply,
+    ``user_handler`` replaces the one for ``user.created``."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/consumer.db", new_metadata())
     async with db.engine.begin() as conn:
         await conn.run_sync(db.metadata.create_all)
@@ -33,7 +37,7 @@ async def _consumer(tmp_path: Path, applied: list[str]) -> tuple[EventConsumer, 
         service="notifier",
         group_id="notifier",
         bootstrap="unused:9092",
-        handlers={UserCreatedV1: on_user, InvoiceClosedV1: on_invoice},
+        handlers={UserCreatedV1: user_handler or on_user, InvoiceClosedV1: on_invoice},
     )
     return consumer, db
 
@@ -90,22 +94,9 @@ class _ByOwnKey:
 async def test_an_idempotent_handler_gets_every_delivery_and_leaves_no_inbox_rows(
     tmp_path: Path,
 ) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/consumer.db", new_metadata())
-    async with db.engine.begin() as conn:
-        await conn.run_sync(db.metadata.create_all)
     handler = _ByOwnKey()
     applied: list[str] = []
-
-    async def on_invoice(session: Any, event: CloudEvent, payload: Any) -> None:
-        applied.append(event.id)
-
-    consumer = EventConsumer(
-        db,
-        service="notifier",
-        group_id="notifier",
-        bootstrap="unused:9092",
-        handlers={UserCreatedV1: handler, InvoiceClosedV1: on_invoice},
-    )
+    consumer, db = await _consumer(tmp_path, applied, user_handler=handler)
     user = new_event(example(UserCreatedV1), source="/services/identity")
     invoice = new_event(example(InvoiceClosedV1), source="/services/billing")
     try:

@@ -21,7 +21,7 @@ class BillingSettings(ServiceSettings):
     service_name: str = "billing"
     port: int = 8003
     # usage.records arrives by the thousands a second: a poll's partitions are applied in
-    # two concurrent transactions (servicekit's consumer_transactions; bench/usage_ingestion.py).
+    # two concurrent transactions (ADR 30; bench/usage_ingestion.py).
     consumer_transactions: int = Field(default=2, ge=1, le=8)
 
     # Free and emergency numbers never shown or billed (art. 110 §3). Patterns match the

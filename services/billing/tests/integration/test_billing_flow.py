@@ -195,17 +195,22 @@ async def ingest_usage(j: Journey) -> None:
     assert "destination" not in rated["data"]
 
 
-async def ingest_usage_from_kafka(j: Journey) -> None:
-    """The same feed on Kafka; an unknown account there is dead-lettered."""
-    j.kafka_record = UsageRecordV1(
-        record_id=record_id(),
+def sms_record(j: Journey, rid: str) -> UsageRecordV1:
+    """One national SMS on the journey's account and line, on the period's second day."""
+    return UsageRecordV1(
+        record_id=rid,
         billing_account_id=uuid.UUID(j.account),
         line=LINE,
         kind="sms",
         destination="+32475123456",
         started_at=j.day,
         count=1,
-    )  # 0.08
+    )
+
+
+async def ingest_usage_from_kafka(j: Journey) -> None:
+    """The same feed on Kafka; an unknown account there is dead-lettered."""
+    j.kafka_record = sms_record(j, record_id())  # 0.08
     orphan = UsageRecordV1(
         record_id=record_id("cdr-orphan"),
         billing_account_id=uuid.uuid4(),
@@ -498,15 +503,7 @@ async def test_a_usage_record_delivered_again_on_the_topic_is_stored_and_rated_o
     is the record id's doing."""
     async with journey(tokens, operator) as j:
         await open_account(j)
-        record = UsageRecordV1(
-            record_id=record_id("cdr-again"),
-            billing_account_id=uuid.UUID(j.account),
-            line=LINE,
-            kind="sms",
-            destination="+32475123456",
-            started_at=j.day,
-            count=1,
-        )
+        record = sms_record(j, record_id("cdr-again"))
         await publish(record, times=2)
         await publish(record)
         # Same account, so the same partition, after the repeats: once it is stored, the
