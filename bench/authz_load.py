@@ -59,6 +59,7 @@ from authz_stack import (  # noqa: E402
     running_stack,
     set_up_people,
 )
+from proc import cpu_seconds  # noqa: E402
 
 GOBIN = Path(os.environ.get("GOBIN", Path.home() / "go" / "bin"))
 VEGETA = shutil.which("vegeta") or str(GOBIN / "vegeta")
@@ -85,18 +86,6 @@ class Result:
             f"ok/s {self.ok_per_s:7.1f}  503 {self.refused:>6} (p99 {self.refused_p99_ms:.1f} ms)"
             f"  cpu {self.cpu_ms:.2f} ms/answer"
         )
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 PIDS: list[int] = []  # the service processes whose CPU time is counted

@@ -36,11 +36,11 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from proc import cpu_seconds
 from sqlalchemy import func, select
 
 from billing.deps import Deps
@@ -104,127 +104,108 @@ async def produce(topic: str, items: list[tuple[bytes, bytes]]) -> None:
         await producer.stop()
 
 
-def _members(db: Database, deps: Deps, prefix: str, group: str, n: int, tx: int) -> list[Any]:
-    return [
-        EventConsumer(
-            db,
-            service="billing",
-            group_id=group,
-            bootstrap=BOOTSTRAP,
-            security=ADMIN,
-            handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}, topic_prefix=prefix),
-            transactions=tx,
-        )
-        for _ in range(n)
-    ]
+def _deps(db: Database, url: str) -> Deps:
+    return Deps(
+        settings=BillingSettings(database_url=url),
+        outbox=Outbox(db, source="/services/billing"),
+        delegation=FakeDelegation(),
+        rules=ExclusionRules(),
+    )
 
 
-def _offsets(consumers: list[Any]) -> dict[int, int]:
-    """The committed offset of each partition: the highest any member committed (a
-    partition that moved in a rebalance is in the old owner's map too)."""
-    merged: dict[int, int] = {}
-    for consumer in consumers:
-        for tp, offset in consumer.committed.items():
-            merged[tp.partition] = max(merged.get(tp.partition, 0), offset)
-    return merged
+def _consumer(db: Database, deps: Deps, prefix: str, group: str, tx: int) -> EventConsumer:
+    return EventConsumer(
+        db,
+        service="billing",
+        group_id=group,
+        bootstrap=BOOTSTRAP,
+        security=ADMIN,
+        handlers=EventHandlers({UsageRecordV1: OnUsageRecords(deps)}, topic_prefix=prefix),
+        transactions=tx,
+    )
 
 
 async def consume(
-    db: Database, deps: Deps, prefix: str, group: str, n: int, n_consumers: int, tx: int
+    db: Database, deps: Deps, prefix: str, group: str, n: int, tx: int
 ) -> tuple[float, float]:
     """Consume ``n`` records in this process: (seconds from the first commit to the last,
-    CPU seconds of this process from the consumers' start)."""
-    consumers = _members(db, deps, prefix, group, n_consumers, tx)
+    CPU seconds of this process from the consumer's start)."""
+    consumer = _consumer(db, deps, prefix, group, tx)
     started, cpu = time.perf_counter(), time.process_time()
-    for consumer in consumers:
-        await consumer.start()
-    # Progress from the consumers' committed offsets (the topic is new: offsets start at
+    await consumer.start()
+    # Progress from the consumer's committed offsets (the topic is new: offsets start at
     # 0): a record counts once its batch's transaction and offset commit are done, with
     # no count(*) on the growing table competing for the database.
     count, first_at = 0, None
     while count < n:
         await asyncio.sleep(0.01)
-        count = sum(_offsets(consumers).values())
+        count = sum(consumer.committed.values())
         if count and first_at is None:
             first_at = time.perf_counter()
     elapsed = time.perf_counter() - (first_at or started)
     cpu = time.process_time() - cpu
-    for consumer in consumers:
-        await consumer.stop()
+    await consumer.stop()
     return elapsed, cpu
 
 
-def _instance(url: str, prefix: str, group: str, n_consumers: int, tx: int, shared: Any) -> None:
-    """One more billing instance (a process of its own): its consumers in the group,
-    their committed offsets written to ``shared`` (one slot per partition) until the
-    parent sets the last slot; then its CPU time into the slot before it."""
+def _instance(url: str, prefix: str, group: str, tx: int, shared: Any) -> None:
+    """One billing instance (a process of its own) in the group: its committed offsets
+    written to ``shared`` (one slot per partition) and the number of partitions it holds
+    (the last slot) until the parent sets the slot before that; then its CPU time into
+    the slot before that one."""
 
     async def run() -> None:
         db = Database(url, Base.metadata)
-        deps = Deps(
-            settings=BillingSettings(database_url=url),
-            outbox=Outbox(db, source="/services/billing"),
-            delegation=FakeDelegation(),
-            rules=ExclusionRules(),
-        )
+        consumer = _consumer(db, _deps(db, url), prefix, group, tx)
         gc.collect()
         gc.freeze()
-        consumers = _members(db, deps, prefix, group, n_consumers, tx)
         cpu = time.process_time()
-        for consumer in consumers:
-            await consumer.start()
+        await consumer.start()
         while not shared[PARTITIONS + 1]:
             await asyncio.sleep(0.01)
-            for partition, offset in _offsets(consumers).items():
-                shared[partition] = offset
-            held = 0
-            for consumer in consumers:
-                kafka = consumer._consumer  # the aiokafka consumer of a running session
-                held += len(kafka.assignment()) if kafka is not None else 0
-            shared[PARTITIONS + 2] = held
+            for tp, offset in consumer.committed.items():
+                shared[tp.partition] = offset
+            shared[PARTITIONS + 2] = len(consumer.partitions)
         shared[PARTITIONS] = int((time.process_time() - cpu) * 1e6)
-        for consumer in consumers:
-            await consumer.stop()
+        await consumer.stop()
         await db.dispose()
 
     asyncio.run(run())
 
 
 def run_instances(
-    url: str, prefix: str, group: str, n: int, processes: int, n_consumers: int, tx: int
+    url: str, prefix: str, group: str, n: int, processes: int, tx: int
 ) -> tuple[float, float]:
     """Consume ``n`` records in ``processes`` billing instances (processes) of one group."""
     ctx = multiprocessing.get_context("spawn")
     slots = [ctx.Array("q", PARTITIONS + 3, lock=False) for _ in range(processes)]
-    workers = [
-        ctx.Process(target=_instance, args=(url, prefix, group, n_consumers, tx, slot))
-        for slot in slots
-    ]
+    workers = [ctx.Process(target=_instance, args=(url, prefix, group, tx, s)) for s in slots]
     for worker in workers:
         worker.start()
-    # Timed once every instance holds partitions and all are held (the group is stable:
-    # the rebalances of instances joining one after the other are not the steady state),
-    # over the records committed from then on.
-    count, stable_at, at_stable = 0, None, 0
-    while count < n:
-        time.sleep(0.01)
-        count = sum(max(slot[p] for slot in slots) for p in range(PARTITIONS))
-        held = [slot[PARTITIONS + 2] for slot in slots]
-        if stable_at is None and all(held) and sum(held) == PARTITIONS:
-            stable_at, at_stable = time.perf_counter(), count
-    assert stable_at is not None and at_stable < n, "the group was stable only at the end"
-    elapsed = (time.perf_counter() - stable_at) * n / (n - at_stable)
-    print(f"group stable after {at_stable} records; timed over the other {n - at_stable}")
-    for slot in slots:
-        slot[PARTITIONS + 1] = 1
-    for worker in workers:
-        worker.join(60)
+    try:
+        # Timed once every instance holds partitions and all are held (the group is
+        # stable: the rebalances of instances joining one after the other are not the
+        # steady state), over the records committed from then on. A partition that
+        # moved is in its old owner's slots too: the highest offset counts.
+        count, stable_at, at_stable = 0, None, 0
+        while count < n:
+            time.sleep(0.01)
+            count = sum(max(slot[p] for slot in slots) for p in range(PARTITIONS))
+            held = [slot[PARTITIONS + 2] for slot in slots]
+            if stable_at is None and all(held) and sum(held) == PARTITIONS:
+                stable_at, at_stable = time.perf_counter(), count
+        assert stable_at is not None and at_stable < n, "the group was stable only at the end"
+        elapsed = (time.perf_counter() - stable_at) * n / (n - at_stable)
+        print(f"group stable after {at_stable} records; timed over the other {n - at_stable}")
+    finally:
+        for slot in slots:
+            slot[PARTITIONS + 1] = 1
+        for worker in workers:
+            worker.join(60)
     return elapsed, sum(slot[PARTITIONS] for slot in slots) / 1e6
 
 
-async def main(
-    n: int, n_accounts: int, n_consumers: int = 1, transactions: int = 2, processes: int = 1
-) -> None:
+async def main(n: int, n_accounts: int, transactions: int = 2, processes: int = 1) -> None:
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
     topic = prefix + TOPIC_SUFFIX
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
@@ -236,13 +217,7 @@ async def main(
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
         accounts = [uuid.uuid4() for _ in range(n_accounts)]
-        settings = BillingSettings(database_url=url)
-        deps = Deps(
-            settings=settings,
-            outbox=Outbox(db, source="/services/billing"),
-            delegation=FakeDelegation(),
-            rules=ExclusionRules(),
-        )
+        deps = _deps(db, url)
         async with db.transaction() as session:
             for a in accounts:
                 session.add(
@@ -261,19 +236,16 @@ async def main(
 
         group = f"bench-{uuid.uuid4().hex}"
         if processes > 1:
-            elapsed, cpu = run_instances(
-                url, prefix, group, n, processes, n_consumers, transactions
-            )
+            elapsed, cpu = run_instances(url, prefix, group, n, processes, transactions)
         else:
-            elapsed, cpu = await consume(db, deps, prefix, group, n, n_consumers, transactions)
+            elapsed, cpu = await consume(db, deps, prefix, group, n, transactions)
         async with db.sessions() as s:
             stored = (await s.execute(select(func.count()).select_from(UsageRecord))).scalar()
         assert stored == n, f"{stored} records stored of {n}"
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         python = platform.python_version()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}")
-        rate = f"{processes} process(es) x {n_consumers} consumer(s), "
-        rate += f"{transactions} transaction(s) a poll: "
+        rate = f"{processes} instance(s), {transactions} transaction(s) a poll: "
         rate += f"{n} records in {elapsed:.2f} s = {n / elapsed:,.0f} records/s"
         rate += f"; CPU of the consumer process(es) {cpu:.2f} s = {cpu / n * 1e6:.0f} us/record"
         print(f"usage.records -> billing (postgres): {rate}")
@@ -318,11 +290,6 @@ def _serve(url: str, jwks: dict[str, Any], port: int) -> None:
     from servicekit.app import serve
 
     serve(lambda: _http_app(url, jwks, port), _http_settings(url, port))
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def http_main(n: int, n_accounts: int, batch: int, in_process: bool, in_flight: int) -> None:
@@ -379,10 +346,10 @@ async def http_main(n: int, n_accounts: int, batch: int, in_process: bool, in_fl
                     accepted += r.json()["accepted"]
 
             pid = server.pid if server is not None else os.getpid()
-            started, cpu = time.perf_counter(), _cpu_s(pid)
+            started, cpu = time.perf_counter(), cpu_seconds([pid])
             await asyncio.gather(*(sender() for _ in range(in_flight)))
             elapsed = time.perf_counter() - started
-            cpu = _cpu_s(pid) - cpu
+            cpu = cpu_seconds([pid]) - cpu
             again = await client.post("/v1/operator/usage", content=bodies[0], headers=headers)
             async with db.sessions() as s:
                 stored = (await s.execute(select(func.count()).select_from(UsageRecord))).scalar()
@@ -411,7 +378,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--accounts", type=int, default=100)
-    parser.add_argument("--consumers", type=int, default=1, help="in this process, one group")
     default = BillingSettings.model_fields["consumer_transactions"].default
     parser.add_argument(
         "--transactions", type=int, default=default, help="concurrent per poll (billing's default)"
@@ -433,6 +399,4 @@ if __name__ == "__main__":
         )
     else:
         use_postgres()
-        asyncio.run(
-            main(args.records, args.accounts, args.consumers, args.transactions, args.processes)
-        )
+        asyncio.run(main(args.records, args.accounts, args.transactions, args.processes))

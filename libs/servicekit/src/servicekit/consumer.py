@@ -324,10 +324,15 @@ class EventConsumer:
         return MappingProxyType(self._committed)
 
     @property
+    def partitions(self) -> frozenset[TopicPartition]:
+        """The partitions this instance holds now (none between sessions)."""
+        consumer = self._consumer
+        return frozenset(consumer.assignment()) if consumer is not None else frozenset()
+
+    @property
     def assigned(self) -> bool:
         """Whether this instance holds partitions (readiness reports it)."""
-        consumer = self._consumer
-        return consumer is not None and bool(consumer.assignment())
+        return bool(self.partitions)
 
     # -- the FastStream subscriber -----------------------------------------------------
 
