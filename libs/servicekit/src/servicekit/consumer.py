@@ -297,6 +297,7 @@ class EventConsumer:
         # last ones committed, per partition.
         self._applied: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
+        self._settled = False  # the last assignment's start positions are fixed
         # Only the start/reconnect loop: one pass is one consumer session (a started
         # FastStream broker), ended by stop(), or by a failed start (backoff, then anew).
         self._loop = BackgroundLoop(
@@ -331,8 +332,9 @@ class EventConsumer:
 
     @property
     def assigned(self) -> bool:
-        """Whether this instance holds partitions (readiness reports it)."""
-        return bool(self.partitions)
+        """Whether this instance holds partitions, their start positions fixed (readiness
+        reports it)."""
+        return self._settled and bool(self.partitions)
 
     # -- the FastStream subscriber -----------------------------------------------------
 
@@ -405,6 +407,7 @@ class EventConsumer:
         subscriber rides out broker outages on the same consumer; a failed start (broker
         unreachable) ends the session and the loop starts a new one after a backoff."""
         self._applied.clear()
+        self._settled = False
         self._broker = self.broker()
         await self._broker.start()
         self._loop.reset_backoff()  # connected: the next outage starts backing off anew
@@ -869,6 +872,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.owner._settled = False
         try:
             await self.owner._commit(set(revoked))
         except Exception:  # a failed commit here only means some events are re-read
@@ -877,19 +881,43 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
             self.owner._committed.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        """A topic kept forever carries state (every version of a document), not a stream:
-        a group that never committed on one of its partitions reads it from the start,
-        whatever ``consumer_offset_reset`` says (e.g. ``catalogue.published``, ADR 14)."""
-        consumer = self.owner._consumer
+        """Fix where the group starts on each partition it never committed on.
+
+        A topic kept forever carries state (every version of a document), not a stream:
+        the group reads it from the start, whatever ``consumer_offset_reset`` says (e.g.
+        ``catalogue.published``, ADR 14). On the others the reset policy's position is
+        committed at once: "latest" then means "from when the group first held the
+        partition", and an event published while the partition moves between members
+        (one left, the next not yet assigned) is read by the next one instead of being
+        skipped because "latest" moved on (ADR 31)."""
+        try:
+            await self._fix_starts(assigned)
+        finally:
+            self.owner._settled = True
+
+    async def _fix_starts(self, assigned: Any) -> None:
+        owner = self.owner
+        consumer = owner._consumer
         if consumer is None:
             return
-        prefix = self.owner.handlers.topic_prefix
-        for tp in assigned:
+        prefix = owner.handlers.topic_prefix
+        tps = list(assigned)
+        committed = await asyncio.gather(*(consumer.committed(tp) for tp in tps))
+        fresh = [tp for tp, offset in zip(tps, committed, strict=True) if offset is None]
+        for tp in fresh:
             spec = CATALOGUE.get(tp.topic.removeprefix(prefix))
-            if spec is None or spec.retention_ms != KEEP_FOREVER:
-                continue
-            if await consumer.committed(tp) is None:
+            if spec is not None and spec.retention_ms == KEEP_FOREVER:
                 await consumer.seek_to_beginning(tp)
+        if not fresh:
+            return
+        starts = {tp: await consumer.position(tp) for tp in fresh}
+        try:
+            await consumer.commit(starts)
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # Another rebalance began: the next assignment pins these partitions again.
+            log.warning("could not fix the group's start positions: %s", type(exc).__name__)
+            return
+        owner._committed.update(starts)
 
 
 class _Stopping(Exception):

@@ -295,3 +295,54 @@ async def test_a_batch_handler_applies_each_event_once() -> None:
         await consumer.stop()
         await db.dispose()
         await drop_database(db.url)
+
+
+async def test_a_group_that_starts_at_latest_keeps_its_start_when_its_partitions_move() -> None:
+    """``offset_reset="latest"`` means "from when the group first held the partition": an
+    event published while no member held it (one left, the next not yet joined) is applied
+    by the next member, not skipped because "latest" moved on. Events from before the
+    group existed are not applied."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    topic = await _topic(prefix)
+    db, effects = await _effects_database("kit_latest")
+    before = await _publish(topic, 8)
+
+    async def apply(session, event, payload) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(effects.insert().values(event_id=str(event.id)))
+
+    group = f"test-{uuid.uuid4().hex}"
+
+    def instance() -> EventConsumer:
+        return EventConsumer(
+            db,
+            service="billing",
+            group_id=group,
+            bootstrap=BOOTSTRAP,
+            security=ADMIN,
+            handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
+            offset_reset="latest",
+        )
+
+    first, second = instance(), instance()
+    try:
+        await first.start()
+
+        async def ready() -> bool:
+            return first.assigned
+
+        await _until(ready, timeout_s=30)
+        await first.stop()  # it applied nothing, so it committed nothing of its own
+        between = await _publish(topic, 8)  # no member holds the partitions now
+        await second.start()
+        await _consumed(db, effects, 8)
+        await asyncio.sleep(1)  # an event from before the group, if it were read, lands now
+        total, distinct = await _count(db, effects)
+        async with db.sessions() as s:
+            applied = set((await s.execute(select(effects.c.event_id))).scalars())
+        assert applied == between and not applied & before
+        assert total == distinct == 8
+    finally:
+        await first.stop()
+        await second.stop()
+        await db.dispose()
+        await drop_database(db.url)
