@@ -441,8 +441,13 @@ class EventConsumer:
             # committed: at-least-once without a broker round trip per partition.
             await self._commit(set(batches))
             self._failures = 0
+            # The lag of the partitions still ours (a rebalance may have taken some while
+            # the batch was applied; aiokafka asserts on those).
+            held = self.partitions
             consumer = self._consumer
             for tp in batches if consumer is not None else ():
+                if tp not in held:
+                    continue
                 highwater = consumer.highwater(tp)  # type: ignore[union-attr]
                 if highwater is not None:
                     LAG.labels(self.service, tp.topic, str(tp.partition)).set(

@@ -100,3 +100,57 @@ async def test_a_poll_in_concurrent_transactions_applies_each_event_once_in_part
         assert inbox == set(good)
     finally:
         await db.dispose()
+
+
+class _RevokedMidBatch:
+    """An aiokafka consumer whose partitions were taken by a rebalance while the batch
+    was applied: the commit is accepted, the partition is no longer assigned."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set()
+
+    def highwater(self, tp: TopicPartition) -> int:
+        raise AssertionError("Partition is not assigned")  # what aiokafka does
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        raise AssertionError("Partition is not assigned")
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(offsets)
+
+
+async def test_a_batch_whose_partition_was_revoked_meanwhile_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/consumer.db", new_metadata())
+    async with db.engine.begin() as conn:
+        await conn.run_sync(db.metadata.create_all)
+    applied: list[str] = []
+
+    async def handle(session: Any, event: CloudEvent, payload: Any) -> None:
+        applied.append(event.id)
+
+    consumer = EventConsumer(
+        db, service="notifier", group_id="test", bootstrap="unused:9092",
+        handlers={UserCreatedV1: handle},
+    )  # fmt: skip
+    kafka = _RevokedMidBatch()
+    monkeypatch.setattr(consumer, "_subscriber", type("Sub", (), {"consumer": kafka})())
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(consumer, "_sleep", sleep)
+    event = new_event(example(UserCreatedV1), source="/s/t")
+    record = ConsumerRecord("user.created", 3, 7, 0, 0, b"k", event.to_bytes(), None, 1, 0, [])
+    try:
+        await consumer._on_batch(type("Msg", (), {"raw_message": (record,)})())
+        assert applied == [event.id]
+        assert kafka.commits == [{TopicPartition("user.created", 3): 8}]
+        assert consumer._failures == 0 and slept == []  # applied and committed: no re-read
+    finally:
+        await db.dispose()
