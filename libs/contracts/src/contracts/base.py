@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -21,6 +22,7 @@ def dataschema_uri(event_type: str, version: int) -> str:
     return f"{DATASCHEMA_PREFIX}{event_type}:v{version}"
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen distinct URNs, read on every event
 def parse_dataschema(uri: str) -> tuple[str, int]:
     """``(event_type, version)`` named by a ``dataschema`` URN; ValueError if not one of ours."""
     match = _DATASCHEMA_RE.match(uri)

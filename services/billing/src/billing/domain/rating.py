@@ -36,6 +36,7 @@ DEFAULT_EXCLUDED_DESTINATIONS: tuple[str, ...] = (
 
 _PATTERN_RE = re.compile(r"^\+?[0-9xX]*\*?$")
 _SEPARATORS_RE = re.compile(r"[\s.\-/()]")
+_NUMBER_RE = re.compile(r"\+?\d+")
 _SHORT_NUMBER_MAX_DIGITS = 6
 
 
@@ -47,7 +48,7 @@ def normalise_destination(raw: str) -> str:
     if value.lower().startswith("tel:"):
         value = value[4:]
     compact = _SEPARATORS_RE.sub("", value)
-    if not re.fullmatch(r"\+?\d+", compact):
+    if not _NUMBER_RE.fullmatch(compact):
         return raw.strip().lower()
     if compact.startswith("00"):
         compact = "+" + compact[2:]
@@ -82,13 +83,17 @@ class ExclusionRules:
 
     def __init__(self, patterns: list[str] | tuple[str, ...] = DEFAULT_EXCLUDED_DESTINATIONS):
         self.patterns = validate_patterns(list(patterns))
-        self._compiled = [_compile(p) for p in self.patterns]
+        # One alternation of every pattern: one match per record, not one per pattern.
+        self._any = re.compile("|".join(f"(?:{_compile(p).pattern})" for p in self.patterns))
 
     def is_excluded(self, kind: str, destination: str) -> bool:
         if kind == "data":
             return False
-        number = normalise_destination(destination)
-        return any(rx.match(number) for rx in self._compiled)
+        return self.is_excluded_number(normalise_destination(destination))
+
+    def is_excluded_number(self, number: str) -> bool:
+        """Whether a number already normalised (``normalise_destination``) is excluded."""
+        return self._any.match(number) is not None
 
 
 class Zone(StrEnum):
@@ -107,14 +112,21 @@ EU_CALLING_CODES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
+_EU_CODE_LENGTHS = sorted({len(cc) for cc in EU_CALLING_CODES})
+
+
 def zone_of(kind: str, destination: str) -> Zone:
     if kind == "data":
         return Zone.NATIONAL
-    number = normalise_destination(destination)
+    return zone_of_number(normalise_destination(destination))
+
+
+def zone_of_number(number: str) -> Zone:
+    """The zone of a number already normalised (``normalise_destination``)."""
     if not number.startswith("+"):
         return Zone.NATIONAL
-    digits = number[1:]
-    if any(digits.startswith(cc) for cc in EU_CALLING_CODES):
+    # A calling code is a prefix of the digits: look up each possible length.
+    if any(number[1 : 1 + n] in EU_CALLING_CODES for n in _EU_CODE_LENGTHS):
         return Zone.EU
     return Zone.WORLD
 
@@ -163,9 +175,13 @@ def rate(kind: str, destination: str, quantity: int, prices: PriceList) -> Rated
     """Price one record at standard prices (no allowance: that is
     ``billing.domain.charging``, when the invoice is made). ``quantity`` is seconds
     (voice), messages (sms) or bytes (data)."""
+    return rate_in_zone(kind, zone_of(kind, destination), quantity, prices)
+
+
+def rate_in_zone(kind: str, zone: Zone, quantity: int, prices: PriceList) -> Rated:
+    """``rate`` for a record whose zone is already known (``zone_of``)."""
     if quantity < 0:
         raise ValueError("quantity must not be negative")
-    zone = zone_of(kind, destination)
     tariff = prices.zones[zone]
     if kind == "voice":
         amount = tariff.voice_per_minute * billable_seconds(quantity) / 60

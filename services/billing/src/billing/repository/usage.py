@@ -50,44 +50,48 @@ async def known_record_ids(session: AsyncSession, record_ids: list[str]) -> set[
 
 
 _USAGE_COLUMNS = ("record_id", "billing_account_id", "customer_id", "line", "kind",
-                  "destination", "zone", "started_at", "quantity", "amount", "period",
-                  "invoice_id", "received_at")  # fmt: skip
+                  "destination", "zone", "started_at", "quantity", "amount", "period")  # fmt: skip
+# Per-record columns as arrays; the time received is one value for the whole batch and
+# a new record is not invoiced yet (each array element costs asyncpg a type check).
 _INSERT_USAGE_PG = text(
     "INSERT INTO usage_records (record_id, billing_account_id, customer_id, line, kind, "
     "destination, zone, started_at, quantity, amount, period, invoice_id, received_at) "
-    "SELECT * FROM unnest(CAST(:record_id AS varchar[]), CAST(:billing_account_id AS uuid[]), "
+    "SELECT u.*, NULL, CAST(:received_at AS timestamptz) "
+    "FROM unnest(CAST(:record_id AS varchar[]), CAST(:billing_account_id AS uuid[]), "
     "CAST(:customer_id AS uuid[]), CAST(:line AS varchar[]), CAST(:kind AS varchar[]), "
     "CAST(:destination AS varchar[]), CAST(:zone AS varchar[]), "
     "CAST(:started_at AS timestamptz[]), CAST(:quantity AS bigint[]), "
-    "CAST(:amount AS numeric[]), CAST(:period AS varchar[]), CAST(:invoice_id AS uuid[]), "
-    "CAST(:received_at AS timestamptz[])) "
+    "CAST(:amount AS numeric[]), CAST(:period AS varchar[])) AS u "
     "ON CONFLICT DO NOTHING RETURNING record_id"
 )
 
 
 def _utc(value: datetime) -> datetime:
-    """UTCDateTime's rule for a value bound without the column type: aware, as UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} refused")
     return value.astimezone(UTC)
 
 
-async def insert_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rated records; returns the ids actually inserted (a concurrent writer of the
-    same record wins the race without an error). PostgreSQL: one INSERT from arrays per
-    5,000 rows (a multi-row VALUES rendered 13 parameters a row)."""
+async def insert_usage(
+    session: AsyncSession, rows: list[dict[str, Any]], received_at: datetime
+) -> set[str]:
+    """Insert rated records (the ``_USAGE_COLUMNS`` of each row), not yet invoiced,
+    received at ``received_at``; returns the ids actually inserted (a concurrent writer
+    of the same record wins the race without an error). PostgreSQL: one INSERT from
+    arrays per 5,000 rows (a multi-row VALUES rendered 13 parameters a row)."""
     inserted: set[str] = set()
     if _postgresql(session):
         for part in chunks(rows, 5_000):
-            columns = {c: [row[c] for row in part] for c in _USAGE_COLUMNS}
-            for name in ("started_at", "received_at"):
-                columns[name] = [_utc(v) for v in columns[name]]
+            columns: dict[str, Any] = {c: [row[c] for row in part] for c in _USAGE_COLUMNS}
+            columns["started_at"] = [_utc(v) for v in columns["started_at"]]
+            columns["received_at"] = _utc(received_at)
             result = await session.execute(_INSERT_USAGE_PG, columns)
             inserted.update(result.scalars())
         return inserted
     for part in chunks(rows):
         stmt = insert_ignoring_conflicts(session, UsageRecord).returning(UsageRecord.record_id)
-        result = await session.execute(stmt, part)
+        values = [{**row, "invoice_id": None, "received_at": received_at} for row in part]
+        result = await session.execute(stmt, values)
         inserted.update(result.scalars())
     return inserted
 

@@ -13,7 +13,7 @@ from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.catalogue import NoCatalogue
 from billing.domain.invoice import USAGE_ORDER, UsageSum
-from billing.domain.rating import rate
+from billing.domain.rating import Zone, normalise_destination, rate_in_zone, zone_of_number
 from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
@@ -84,14 +84,23 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
         else:
             fresh[r.record_id] = r
     now = deps.now()
-    excluded = [
-        r.record_id for r in fresh.values() if deps.rules.is_excluded(r.kind, r.destination)
-    ]
-    excluded_set = set(excluded)
-    catalogues = await catalogue_history(session, deps) if len(excluded_set) < len(fresh) else None
+    # Each destination normalised once: for the exclusion rules and for the zone.
+    zones: dict[str, Zone] = {}  # the zone of each record kept
+    excluded: list[str] = []
+    for r in fresh.values():
+        if r.kind == "data":
+            zones[r.record_id] = Zone.NATIONAL
+            continue
+        number = normalise_destination(r.destination)
+        if deps.rules.is_excluded_number(number):
+            excluded.append(r.record_id)
+        else:
+            zones[r.record_id] = zone_of_number(number)
+    catalogues = await catalogue_history(session, deps) if zones else None
     rows: list[dict[str, Any]] = []
     for r in fresh.values():
-        if r.record_id in excluded_set or catalogues is None:
+        zone = zones.get(r.record_id)
+        if zone is None or catalogues is None:
             continue
         try:
             prices = catalogues.valid_at(r.started_at).prices
@@ -99,7 +108,7 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
             raise UsageRejected(
                 [{"field": "started_at", "message": f"record {r.record_id}: {exc}"}]
             ) from exc
-        rated = rate(r.kind, r.destination, r.quantity, prices)
+        rated = rate_in_zone(r.kind, zone, r.quantity, prices)
         rows.append(
             {
                 "record_id": r.record_id,
@@ -113,11 +122,9 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
                 "quantity": rated.quantity,
                 "amount": rated.amount,
                 "period": str(Period.of(r.started_at)),
-                "invoice_id": None,
-                "received_at": now,
             }
         )
-    inserted = await repo.insert_usage(session, rows) if rows else set()
+    inserted = await repo.insert_usage(session, rows, now) if rows else set()
     inserted_excluded = await repo.insert_excluded(session, excluded, now) if excluded else set()
     # Rows lost to a concurrent writer of the same record are duplicates too.
     result.duplicates += len(fresh) - len(inserted) - len(inserted_excluded)
