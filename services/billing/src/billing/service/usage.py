@@ -132,13 +132,12 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
     result.excluded = len(inserted_excluded)
 
     sims = await accounts_repo.sim_ids_by_msisdn(session, {row["line"] for row in rows})
-    # Built without a second validation: every field comes from a record validated on the
-    # way in (UsageRecordV1) or from billing's own rating; validating each event again
-    # was a large part of ingesting (a profile of a batch of 500 records).
+    # Validated like any event: pydantic's validation in Rust is faster than its
+    # model_construct in Python (2.1 against 3.0 us an event, timeit 2026-12-02).
     await deps.outbox.add_many(
         session,
         [
-            UsageRatedV1.model_construct(
+            UsageRatedV1(
                 record_id=row["record_id"],
                 customer_id=row["customer_id"],
                 billing_account_id=row["billing_account_id"],
