@@ -18,7 +18,7 @@ from contracts import (
     service_source,
 )
 from contracts.base import registered_payloads
-from contracts.envelope import encode_events
+from contracts.envelope import encode_events, parse_event_as
 from contracts.events.billing import UsageRatedV1
 from contracts.examples import EXAMPLES, example
 
@@ -293,3 +293,30 @@ def test_encode_events_ids_are_distinct_canonical_uuid4s():
     for event_id in ids:
         parsed = UUID(event_id)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, RFC_4122, event_id)
+
+
+@pytest.mark.parametrize("cls", sorted(EXAMPLES, key=lambda c: c.__qualname__))
+def test_parse_event_as_reads_every_example_as_from_bytes_and_parse_data_do(cls):
+    raw = new_event(example(cls), source=SOURCE, extensions={"traceparent2": "x"}).to_bytes()
+    read = parse_event_as(raw, cls)
+    assert read is not None
+    event, payload = read
+    generic = CloudEvent.from_bytes(raw)
+    assert isinstance(event, CloudEvent) and payload is event.data
+    assert payload == parse_data(generic)
+    assert event.model_dump(exclude={"data"}) == generic.model_dump(exclude={"data"})
+    assert event.extensions == generic.extensions == {"traceparent2": "x"}
+
+
+def test_parse_event_as_declines_another_type_another_version_and_invalid_events():
+    event = new_event(example(UsageRecordV1), source=SOURCE)
+    raw = event.to_bytes()
+    assert parse_event_as(raw, UsageRatedV1) is None  # another type
+    v2 = raw.replace(b":usage.records:v1", b":usage.records:v2")
+    assert v2 != raw and parse_event_as(v2, UsageRecordV1) is None  # another version
+    missing = event.to_dict()
+    del missing["data"]["line"]
+    assert parse_event_as(json.dumps(missing).encode(), UsageRecordV1) is None
+    with pytest.raises(InvalidEvent):  # the generic path says why
+        parse_data(CloudEvent.from_dict(missing))
+    assert parse_event_as(b"{not json", UsageRecordV1) is None
