@@ -69,6 +69,8 @@ def test_period_bounds_are_brussels_months():
     assert p.ends_at == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
     assert Period.parse("2026-07").starts_at == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)  # CEST
     assert Period.of(datetime(2026, 10, 31, 23, 30, tzinfo=UTC)) == p
+    assert Period.text_of(datetime(2026, 10, 31, 23, 30, tzinfo=UTC)) == "2026-11"
+    assert Period.text_of(datetime(2026, 10, 31, 22, 59, tzinfo=UTC)) == "2026-10"
     assert str(Period.parse("2026-12").next()) == "2027-01"
     assert str(Period.parse("2027-01").previous()) == "2026-12"
 

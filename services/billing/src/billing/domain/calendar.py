@@ -52,6 +52,12 @@ class Period:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @staticmethod
+    def text_of(moment: datetime) -> str:
+        """``str(Period.of(moment))`` without the Period (once per usage record)."""
+        local = moment.astimezone(BRUSSELS)
+        return f"{local.year:04d}-{local.month:02d}"
+
     def next(self) -> Period:
         return Period(self.year + self.month // 12, self.month % 12 + 1)
 

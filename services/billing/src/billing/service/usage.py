@@ -121,7 +121,7 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
                 "started_at": r.started_at,
                 "quantity": rated.quantity,
                 "amount": rated.amount,
-                "period": str(Period.of(r.started_at)),
+                "period": Period.text_of(r.started_at),
             }
         )
     inserted = await repo.insert_usage(session, rows, now) if rows else set()
