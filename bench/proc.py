@@ -16,3 +16,42 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(*names: str) -> list[int]:
+    """The processes whose command name (``/proc/<pid>/comm``) is one of ``names``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in names:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU clock ticks of the whole machine so far (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class Window:
+    """The machine's busy share and the CPU of PostgreSQL's and the broker's processes
+    over a window (backends that exit within it are not counted)."""
+
+    def __init__(self) -> None:
+        self.pg, self.broker = pids_named("postgres"), pids_named("java")
+        self.start = (machine_ticks(), cpu_seconds(self.pg), cpu_seconds(self.broker))
+
+    def report(self, records: int) -> str:
+        (busy0, total0), pg0, broker0 = self.start
+        busy, total = machine_ticks()
+        pg, broker = cpu_seconds(self.pg) - pg0, cpu_seconds(self.broker) - broker0
+        share = (busy - busy0) / max(total - total0, 1)
+        return (
+            f"machine busy {share:.0%}; PostgreSQL {pg / records * 1e6:.0f} us/record, "
+            f"broker {broker / records * 1e6:.0f} us/record"
+        )

@@ -40,7 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from proc import cpu_seconds
+from proc import Window, cpu_seconds
 from sqlalchemy import func, select
 
 from billing.deps import Deps
@@ -136,14 +136,15 @@ async def consume(
     # Progress from the consumer's committed offsets (the topic is new: offsets start at
     # 0): a record counts once its batch's transaction and offset commit are done, with
     # no count(*) on the growing table competing for the database.
-    count, first_at = 0, None
+    count, first_at, window = 0, None, Window()
     while count < n:
         await asyncio.sleep(0.01)
         count = sum(consumer.committed.values())
         if count and first_at is None:
-            first_at = time.perf_counter()
+            first_at, window = time.perf_counter(), Window()
     elapsed = time.perf_counter() - (first_at or started)
     cpu = time.process_time() - cpu
+    print(f"from the first commit: {window.report(n)}")
     await consumer.stop()
     return elapsed, cpu
 
@@ -193,10 +194,11 @@ def run_instances(
             count = sum(max(slot[p] for slot in slots) for p in range(PARTITIONS))
             held = [slot[PARTITIONS + 2] for slot in slots]
             if stable_at is None and all(held) and sum(held) == PARTITIONS:
-                stable_at, at_stable = time.perf_counter(), count
+                stable_at, at_stable, window = time.perf_counter(), count, Window()
         assert stable_at is not None and at_stable < n, "the group was stable only at the end"
         elapsed = (time.perf_counter() - stable_at) * n / (n - at_stable)
         print(f"group stable after {at_stable} records; timed over the other {n - at_stable}")
+        print(f"over that time: {window.report(n - at_stable)}")
     finally:
         for slot in slots:
             slot[PARTITIONS + 1] = 1
