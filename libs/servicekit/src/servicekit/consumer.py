@@ -129,6 +129,19 @@ DURATION = Histogram(
 )
 
 
+def observe_many(histogram: Histogram, amount: float, count: int) -> None:
+    """``histogram.observe(amount)`` ``count`` times, in one step: a batch's events share
+    one duration, and 2,000 observe() calls a poll cost ~1.5 us an event. Uses the
+    histogram's own fields the way its observe() does (prometheus_client 0.2x); a unit
+    test holds it to the same samples as the calls one by one."""
+    histogram._raise_if_not_observable()  # type: ignore[attr-defined]
+    histogram._sum.inc(amount * count)  # type: ignore[attr-defined]
+    for i, bound in enumerate(histogram._upper_bounds):  # type: ignore[attr-defined]
+        if amount <= bound:
+            histogram._buckets[i].inc(count)  # type: ignore[attr-defined]
+            break
+
+
 def _split(
     batches: Mapping[TopicPartition, list[ConsumerRecord[Any, Any]]], groups: int
 ) -> list[dict[TopicPartition, list[ConsumerRecord[Any, Any]]]]:
@@ -662,9 +675,7 @@ class EventConsumer:
         # The same samples as one inc()/observe() per event, one label lookup per kind.
         for (topic, outcome), count in collections.Counter(outcomes).items():
             EVENTS.labels(self.service, topic, outcome).inc(count)
-            duration = DURATION.labels(self.service, topic)
-            for _ in range(count):
-                duration.observe(per_event)
+            observe_many(DURATION.labels(self.service, topic), per_event, count)
 
     def _seen_query(self) -> Select[str]:
         """Which of the ids ``:ids`` this consumer's inbox already holds (one query per

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy import Column, Integer, String, Table, select
 
 from contracts.envelope import CloudEvent, new_event
 from contracts.events import UserCreatedV1
 from contracts.examples import example
-from servicekit.consumer import EventConsumer, PermanentError, _split
+from servicekit.consumer import EventConsumer, PermanentError, _split, observe_many
 from servicekit.db import Database, new_metadata
 
 
@@ -154,3 +155,26 @@ async def test_a_batch_whose_partition_was_revoked_meanwhile_is_not_read_again(
         assert consumer._failures == 0 and slept == []  # applied and committed: no re-read
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.004, 0.3, 7.5, 1e6])
+def test_observe_many_gives_the_samples_of_as_many_observe_calls(amount: float) -> None:
+    registry = CollectorRegistry()
+    one_by_one = Histogram("one", "x", ["t"], registry=registry)
+    at_once = Histogram("many", "x", ["t"], registry=registry)
+    for _ in range(37):
+        one_by_one.labels("a").observe(amount)
+    observe_many(at_once.labels("a"), amount, 37)
+
+    def samples(name: str) -> list[tuple[str, dict[str, str], float]]:
+        metric = next(m for m in registry.collect() if m.name == name)
+        return [
+            (s.name.removeprefix(name), s.labels, s.value)
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        ]
+
+    # The same buckets and count; the sum up to float rounding (37 additions, one product).
+    one, many = samples("one"), samples("many")
+    assert [s[:2] for s in one] == [s[:2] for s in many]
+    assert [s[2] for s in one] == pytest.approx([s[2] for s in many])
