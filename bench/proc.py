@@ -40,16 +40,22 @@ def machine_ticks() -> tuple[int, int]:
 
 class Window:
     """The machine's busy share and the CPU of PostgreSQL's and the broker's processes
-    over a window (backends that exit within it are not counted)."""
+    over a window. Processes that start within it (new database connections) count
+    whole; those that exit within it are not counted."""
 
     def __init__(self) -> None:
-        self.pg, self.broker = pids_named("postgres"), pids_named("java")
-        self.start = (machine_ticks(), cpu_seconds(self.pg), cpu_seconds(self.broker))
+        self.start = machine_ticks()
+        self.pg = {pid: cpu_seconds([pid]) for pid in pids_named("postgres")}
+        self.broker = {pid: cpu_seconds([pid]) for pid in pids_named("java")}
+
+    @staticmethod
+    def _used(before: dict[int, float], name: str) -> float:
+        return sum(cpu_seconds([pid]) - before.get(pid, 0.0) for pid in pids_named(name))
 
     def report(self, records: int) -> str:
-        (busy0, total0), pg0, broker0 = self.start
+        busy0, total0 = self.start
+        pg, broker = self._used(self.pg, "postgres"), self._used(self.broker, "java")
         busy, total = machine_ticks()
-        pg, broker = cpu_seconds(self.pg) - pg0, cpu_seconds(self.broker) - broker0
         share = (busy - busy0) / max(total - total0, 1)
         return (
             f"machine busy {share:.0%}; PostgreSQL {pg / records * 1e6:.0f} us/record, "
