@@ -164,3 +164,16 @@ def create_kit_tables_v2() -> None:
 def drop_kit_tables_v2() -> None:
     """Kit tables v2 -> v1 (a ``downgrade()``). Frozen likewise."""
     op.drop_table("outbox_parked")
+
+
+def create_kit_tables_v3() -> None:
+    """Kit tables v2 -> v3: the outbox's ``event_id`` loses its unique index (ADR 32).
+    Frozen like v1."""
+    with op.batch_alter_table("outbox") as batch:  # SQLite rebuilds the table
+        batch.drop_constraint(op.f("uq_outbox_event_id"), type_="unique")
+
+
+def drop_kit_tables_v3() -> None:
+    """Kit tables v3 -> v2 (a ``downgrade()``). Frozen likewise."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.create_unique_constraint(op.f("uq_outbox_event_id"), ["event_id"])

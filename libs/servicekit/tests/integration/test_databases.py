@@ -23,8 +23,10 @@ from servicekit.db import (
 from servicekit.migrations import (
     create_kit_tables_v1,
     create_kit_tables_v2,
+    create_kit_tables_v3,
     drop_kit_tables_v1,
     drop_kit_tables_v2,
+    drop_kit_tables_v3,
 )
 from servicekit.testing import drop_database, fresh_database_url
 
@@ -38,7 +40,9 @@ def _create_compare_drop(conn: Connection) -> tuple[list[Any], list[str]]:
     with Operations.context(ctx):
         create_kit_tables_v1()
         create_kit_tables_v2()
+        create_kit_tables_v3()
         diff = compare_metadata(ctx, metadata)
+        drop_kit_tables_v3()
         drop_kit_tables_v2()
         drop_kit_tables_v1()
     return diff, inspect(conn).get_table_names()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -107,6 +108,11 @@ class UsageRecord(Base):
         Index("ix_usage_records_account_invoice_started", "billing_account_id", "invoice_id",
               "started_at"),
         Index("ix_usage_records_customer_period", "customer_id", "period"),
+        # Records by invoice (call details, an invoice's deletion): only invoiced ones,
+        # so ingesting a record adds no entry here.
+        Index("ix_usage_records_invoice_id", "invoice_id",
+              postgresql_where=text("invoice_id IS NOT NULL"),
+              sqlite_where=text("invoice_id IS NOT NULL")),
     )  # fmt: skip
 
     record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -123,7 +129,7 @@ class UsageRecord(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     period: Mapped[str] = mapped_column(String(7))
     invoice_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+        Uuid, ForeignKey("invoices.id", ondelete="CASCADE")
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
