@@ -1,7 +1,7 @@
 """Ingestion of usage records into billing: from the ``usage.records`` topic, or (--http)
 through the operator's bulk route.
 
-    uv run python bench/usage_ingestion.py [--records 50000] [--accounts 100]
+    uv run python bench/usage_ingestion.py [--records 50000] [--accounts 10000] [--processes 1]
     uv run python bench/usage_ingestion.py --http [--records 50000] [--batch 5000]
 
 Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
@@ -379,7 +379,7 @@ async def http_main(n: int, n_accounts: int, batch: int, in_process: bool, in_fl
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=50_000)
-    parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--accounts", type=int, default=10_000)
     default = BillingSettings.model_fields["consumer_transactions"].default
     parser.add_argument(
         "--transactions", type=int, default=default, help="concurrent per poll (billing's default)"
