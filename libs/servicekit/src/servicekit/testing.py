@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from jwt.algorithms import ECAlgorithm
+from sqlalchemy import MetaData
 
 from contracts.actions import Action, action
 from contracts.scopes import audiences_of, scope_claim, scopes_of
@@ -150,6 +151,27 @@ async def fresh_database_url(service: str) -> str:
     name = f"test_{service}_{uuid.uuid4().hex[:10]}"
     await _on_server(base, f'CREATE DATABASE "{name}"')
     return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def schema_diff(url: str, metadata: MetaData) -> list[object]:
+    """What differs between the database at ``url`` and ``metadata`` (alembic's
+    autogenerate comparison, column types included): ``[]`` when a service's migrations
+    built exactly its models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from servicekit.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
+            )
+    finally:
+        await engine.dispose()
 
 
 async def drop_database(url: str) -> None:

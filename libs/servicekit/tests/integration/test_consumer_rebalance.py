@@ -8,6 +8,7 @@ import asyncio
 import os
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -101,6 +102,19 @@ async def _until(predicate, timeout_s: float = 60) -> None:  # type: ignore[no-u
         await asyncio.sleep(0.2)
 
 
+def _member(db: Database, group: str, prefix: str, apply: Any, **options: Any) -> EventConsumer:
+    """One instance of a consuming service in ``group``, applying CustomerTerminatedV1."""
+    return EventConsumer(
+        db,
+        service="billing",
+        group_id=group,
+        bootstrap=BOOTSTRAP,
+        security=ADMIN,
+        handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
+        **options,
+    )
+
+
 async def test_a_rebalance_mid_flow_loses_nothing_and_applies_nothing_twice() -> None:
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     topic = await _topic(prefix)
@@ -113,16 +127,7 @@ async def test_a_rebalance_mid_flow_loses_nothing_and_applies_nothing_twice() ->
     group = f"test-{uuid.uuid4().hex}"
 
     def instance() -> EventConsumer:
-        return EventConsumer(
-            db,
-            service="billing",
-            group_id=group,
-            bootstrap=BOOTSTRAP,
-            security=ADMIN,
-            handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
-            offset_reset="earliest",
-            max_batch=20,
-        )
+        return _member(db, group, prefix, apply, offset_reset="earliest", max_batch=20)
 
     first, second = instance(), instance()
     try:
@@ -312,18 +317,8 @@ async def test_a_group_that_starts_at_latest_keeps_its_start_when_its_partitions
 
     group = f"test-{uuid.uuid4().hex}"
 
-    def instance() -> EventConsumer:
-        return EventConsumer(
-            db,
-            service="billing",
-            group_id=group,
-            bootstrap=BOOTSTRAP,
-            security=ADMIN,
-            handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
-            offset_reset="latest",
-        )
-
-    first, second = instance(), instance()
+    first = _member(db, group, prefix, apply, offset_reset="latest")
+    second = _member(db, group, prefix, apply, offset_reset="latest")
     try:
         await first.start()
 

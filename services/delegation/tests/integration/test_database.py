@@ -6,31 +6,18 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from delegation_env import customer_resource, delegation_env
 
 from delegation.main import MIGRATIONS_DIR
 from delegation.models import Base
-from servicekit.db import create_engine
 from servicekit.migrations import upgrade_to_head
-from servicekit.testing import fresh_database_url
+from servicekit.testing import fresh_database_url, schema_diff
 
 pytestmark = pytest.mark.integration
 
 
 async def _diff(url: str) -> list[object]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}),
-                    Base.metadata,
-                )
-            )
-    finally:
-        await engine.dispose()
+    return await schema_diff(url, Base.metadata)
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])

@@ -7,31 +7,19 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from identity.main import MIGRATIONS_DIR
 from identity.models import Base
 from servicekit.db import create_engine
 from servicekit.migrations import alembic_config, upgrade_to_head
-from servicekit.testing import drop_database, fresh_database_url
+from servicekit.testing import drop_database, fresh_database_url, schema_diff
 
 pytestmark = pytest.mark.integration
 
 
 async def _diff(url: str) -> list[object]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}),
-                    Base.metadata,
-                )
-            )
-    finally:
-        await engine.dispose()
+    return await schema_diff(url, Base.metadata)
 
 
 async def _tables(url: str) -> set[str]:
