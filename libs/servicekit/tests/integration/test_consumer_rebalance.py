@@ -178,15 +178,7 @@ async def test_the_broker_reports_lag_while_no_instance_consumes() -> None:
         return None
 
     group = f"test-{uuid.uuid4().hex}"
-    consumer = EventConsumer(
-        db,
-        service="billing",
-        group_id=group,
-        bootstrap=BOOTSTRAP,
-        security=ADMIN,
-        handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
-        offset_reset="earliest",
-    )
+    consumer = _member(db, group, prefix, apply, offset_reset="earliest")
     try:
         await _publish(topic, 10)
         await consumer.start()
@@ -230,15 +222,7 @@ async def test_a_failing_event_in_a_poll_of_several_partitions_is_isolated() -> 
             raise PermanentError("this one can never apply")
         await session.execute(effects.insert().values(event_id=str(event.id)))
 
-    consumer = EventConsumer(
-        db,
-        service="billing",
-        group_id=f"test-{uuid.uuid4().hex}",
-        bootstrap=BOOTSTRAP,
-        security=ADMIN,
-        handlers=EventHandlers({CustomerTerminatedV1: apply}, topic_prefix=prefix),
-        offset_reset="earliest",
-    )
+    consumer = _member(db, f"test-{uuid.uuid4().hex}", prefix, apply, offset_reset="earliest")
     try:
         await consumer.start()
         await _consumed(db, effects, 39)
@@ -277,15 +261,7 @@ async def test_a_batch_handler_applies_each_event_once() -> None:
     db, effects = await _effects_database("kit_batch")
     published = await _publish(topic, 60)
     handler = RecordingBatchHandler(effects)
-    consumer = EventConsumer(
-        db,
-        service="billing",
-        group_id=f"test-{uuid.uuid4().hex}",
-        bootstrap=BOOTSTRAP,
-        security=ADMIN,
-        handlers=EventHandlers({CustomerTerminatedV1: handler}, topic_prefix=prefix),
-        offset_reset="earliest",
-    )
+    consumer = _member(db, f"test-{uuid.uuid4().hex}", prefix, handler, offset_reset="earliest")
     try:
         await consumer.start()
         await _consumed(db, effects, 60)

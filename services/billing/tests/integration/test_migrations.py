@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
 from billing.main import MIGRATIONS_DIR
 from billing.models import Base
@@ -21,15 +21,6 @@ pytestmark = pytest.mark.integration
 
 async def _diff(url: str) -> list[object]:
     return await schema_diff(url, Base.metadata)
-
-
-async def _tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
-    finally:
-        await engine.dispose()
 
 
 async def _invoice_index(url: str) -> str | None:
