@@ -16,7 +16,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from authz_load import _batch, _target  # noqa: E402
-from authz_stack import check_body, invoices_path, portal_of, running_stack, set_up_people  # noqa: E402
+from authz_stack import (  # noqa: E402
+    add_invoices,
+    check_body,
+    invoices_path,
+    portal_of,
+    running_stack,
+    set_up_people,
+)
 
 
 def main() -> int:
@@ -28,7 +35,9 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with running_stack(args.db, args.port_base) as stack:
-        people = set_up_people(portal_of(stack))
+        portal = portal_of(stack)
+        people = set_up_people(portal)
+        print(f"the invoice list shows {add_invoices(portal, people)} invoices", flush=True)
         token = people.owner_token
         deleg, billing = stack.url("delegation"), stack.url("billing")
         (out / "check.json").write_text(

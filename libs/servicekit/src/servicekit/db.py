@@ -215,8 +215,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # (problems.problem_for_failure) and SQLAlchemy, seeing a disconnect, invalidates the
     # whole pool, so the next requests connect afresh. Connections are also renewed
     # every half hour (a proxy or firewall may drop idle ones silently).
+    # Up to 20 connections, all kept once opened (no overflow): an overflow connection
+    # is closed when it is handed back to a full pool, so under load connections were
+    # opened and closed continually, each a server process, a TLS handshake and a
+    # password exchange (ADR 33).
     engine = create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=1800
+        url, echo=echo, pool_size=20, max_overflow=0, pool_pre_ping=False, pool_recycle=1800
     )
     _multi_row_inserts(engine)
     return engine

@@ -1,6 +1,7 @@
 """The kit's tables in migrations, and test databases that go away, on SQLite and
 PostgreSQL (which one: ``TEST_POSTGRES_URL``)."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from servicekit.db import (
@@ -87,3 +88,32 @@ async def test_drop_database_leaves_nothing_behind() -> None:
         await drop_database(url)
         assert not await _exists_on_server(url)
     await drop_database(url)  # already gone is fine
+
+
+async def test_connections_opened_under_load_are_kept_for_the_next_requests() -> None:
+    """Fifteen requests at once, twice: the second wave uses the connections the first
+    opened. An overflow connection closed on its return would make every burst pay a new
+    server process, TLS handshake and password exchange (ADR 33)."""
+    url = await fresh_database_url("kit_pool")
+    assert url.startswith("postgresql"), "needs TEST_POSTGRES_URL (a server's connections)"
+    db = Database(url, new_metadata())
+    started = asyncio.Event()
+
+    async def request(holding: list[int]) -> None:
+        async with db.sessions() as session:
+            holding.append((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+            if len(holding) == 15:
+                started.set()
+            await started.wait()  # all fifteen hold a connection at once
+
+    try:
+        first: list[int] = []
+        await asyncio.wait_for(asyncio.gather(*(request(first) for _ in range(15))), 10)
+        started.clear()
+        second: list[int] = []
+        await asyncio.wait_for(asyncio.gather(*(request(second) for _ in range(15))), 10)
+        assert len(set(first)) == 15
+        assert set(second) == set(first)
+    finally:
+        await db.dispose()
+        await drop_database(url)
