@@ -9,6 +9,7 @@ from billing.domain.rating import (
     normalise_destination,
     rate,
     validate_patterns,
+    zone_of,
 )
 
 # The standard prices of the seed catalogue (billing/catalogue/seed.json).
@@ -138,3 +139,21 @@ def test_data_per_started_megabyte(volume, amount):
 def test_negative_quantity_refused():
     with pytest.raises(ValueError):
         rate("voice", "0470123456", -1, PRICES)
+
+
+@pytest.mark.parametrize(
+    ("kind", "destination"),
+    [
+        ("voice", "112"),
+        ("sms", "0800 12 345"),
+        ("voice", "+32 475 12 34 56"),
+        ("voice", "0033 1 23 45 67 89"),
+        ("sms", "+1 212 555 0100"),
+        ("data", "internet"),
+        ("data", "112"),
+    ],
+)
+def test_zone_unless_excluded_agrees_with_is_excluded_and_zone_of(kind, destination):
+    rules = ExclusionRules()
+    expected = None if rules.is_excluded(kind, destination) else zone_of(kind, destination)
+    assert rules.zone_unless_excluded(kind, destination) == expected

@@ -89,11 +89,15 @@ class ExclusionRules:
     def is_excluded(self, kind: str, destination: str) -> bool:
         if kind == "data":
             return False
-        return self.is_excluded_number(normalise_destination(destination))
+        return self._any.match(normalise_destination(destination)) is not None
 
-    def is_excluded_number(self, number: str) -> bool:
-        """Whether a number already normalised (``normalise_destination``) is excluded."""
-        return self._any.match(number) is not None
+    def zone_unless_excluded(self, kind: str, destination: str) -> Zone | None:
+        """``zone_of`` the record, or None when ``is_excluded``: the destination is
+        normalised once for both (ingestion asks both of every record)."""
+        if kind == "data":
+            return Zone.NATIONAL
+        number = normalise_destination(destination)
+        return None if self._any.match(number) is not None else _zone_of_number(number)
 
 
 class Zone(StrEnum):
@@ -118,10 +122,10 @@ _EU_CODE_LENGTHS = sorted({len(cc) for cc in EU_CALLING_CODES})
 def zone_of(kind: str, destination: str) -> Zone:
     if kind == "data":
         return Zone.NATIONAL
-    return zone_of_number(normalise_destination(destination))
+    return _zone_of_number(normalise_destination(destination))
 
 
-def zone_of_number(number: str) -> Zone:
+def _zone_of_number(number: str) -> Zone:
     """The zone of a number already normalised (``normalise_destination``)."""
     if not number.startswith("+"):
         return Zone.NATIONAL

@@ -13,7 +13,7 @@ from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.catalogue import NoCatalogue
 from billing.domain.invoice import USAGE_ORDER, UsageSum
-from billing.domain.rating import Zone, normalise_destination, rate_in_zone, zone_of_number
+from billing.domain.rating import Zone, rate_in_zone
 from billing.models import BillingAccount
 from billing.repository import accounts as accounts_repo
 from billing.repository import usage as repo
@@ -84,18 +84,14 @@ async def ingest(session: AsyncSession, deps: Deps, records: list[UsageRecordV1]
         else:
             fresh[r.record_id] = r
     now = deps.now()
-    # Each destination normalised once: for the exclusion rules and for the zone.
     zones: dict[str, Zone] = {}  # the zone of each record kept
     excluded: list[str] = []
     for r in fresh.values():
-        if r.kind == "data":
-            zones[r.record_id] = Zone.NATIONAL
-            continue
-        number = normalise_destination(r.destination)
-        if deps.rules.is_excluded_number(number):
+        zone = deps.rules.zone_unless_excluded(r.kind, r.destination)
+        if zone is None:
             excluded.append(r.record_id)
         else:
-            zones[r.record_id] = zone_of_number(number)
+            zones[r.record_id] = zone
     catalogues = await catalogue_history(session, deps) if zones else None
     rows: list[dict[str, Any]] = []
     for r in fresh.values():
