@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
+import random
 import time
 import uuid
 import zlib
@@ -36,7 +38,9 @@ from sqlalchemy import (
     Insert,
     LargeBinary,
     String,
+    Text,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -84,6 +88,9 @@ _UNPUBLISHABLE: tuple[type[BaseException], ...] = (
     InvalidTopicError,
     TopicAuthorizationFailedError,
 )
+# Largest message (key and value) the relay's producer sends: its ``max_request_size``,
+# the broker's default message.max.bytes.
+MAX_REQUEST_BYTES = 1_048_576
 # Largest event accepted into the outbox: below the broker's default message.max.bytes
 # (1 MiB) and the producer's max_request_size, with room for key and headers.
 MAX_EVENT_BYTES = 900_000
@@ -269,6 +276,7 @@ def kafka_producer(
         enable_idempotence=True,  # no duplicates from producer retries
         linger_ms=5,
         max_batch_size=256 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
         compression_type=None,
         request_timeout_ms=15000,
         retry_backoff_ms=200,
@@ -303,6 +311,8 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._topics: set[str] = set()
         self._topics_at = float("-inf")
+        self._alone_until = 0  # rows up to this seq are sent one per batch (_RecordBatches)
+        self._again = False  # the pass left rows to send again at once
         self._counted_at = float("-inf")
         self.connected = False
         self._loop = BackgroundLoop(
@@ -352,8 +362,10 @@ class OutboxRelay:
         return self._producer
 
     async def _publish_pass(self) -> bool:
-        # A full batch means more rows are probably waiting: go again without sleeping.
-        return await self.publish_once() >= self.batch_size
+        # A full batch means more rows are probably waiting, and a refused batch is to be
+        # sent again row by row: go again without sleeping.
+        self._again = False
+        return await self.publish_once() >= self.batch_size or self._again
 
     async def _publish_failed(self, exc: Exception) -> None:
         RELAY_ERRORS.labels(self.service).inc()
@@ -391,7 +403,7 @@ class OutboxRelay:
                     topic=row.topic,
                     key=row.key,
                     value=row.value,
-                    headers=row.headers,
+                    headers=json.loads(row.headers) if row.headers else {},
                     created_at=row.created_at,
                     parked_at=utcnow(),
                     error=errors[row.seq][:1000],
@@ -468,7 +480,9 @@ class OutboxRelay:
                         outbox.c.topic,
                         outbox.c.key,
                         outbox.c.value,
-                        outbox.c.headers,
+                        # The stored JSON text: rows written together share it, and it is
+                        # turned into Kafka headers once per distinct text (_RecordBatches).
+                        cast(outbox.c.headers, Text).label("headers"),
                         outbox.c.created_at,
                     )
                     .order_by(outbox.c.seq)
@@ -480,77 +494,141 @@ class OutboxRelay:
                 return 0
             producer = await self._ensure_producer()
             topics = await self._broker_topics(producer, {row.topic for row in rows})
-            refused: dict[int, str] = {}
-            futures: dict[int, asyncio.Future[Any]] = {}
+            batches = _RecordBatches(producer, alone_until=self._alone_until)
             for row in rows:
                 if row.topic not in topics:
                     # Metadata lists only the topics this principal may describe.
-                    refused[row.seq] = (
+                    batches.refused[row.seq] = (
                         f"topic {row.topic!r} does not exist on the broker "
                         "(or this service's principal may not write it)"
                     )
-                    continue
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                key = row.key.encode() if row.key else None
-                try:
-                    futures[row.seq] = await producer.send(
-                        row.topic,
-                        value=row.value,
-                        key=key,
-                        partition=_partition_of(producer, row.topic, key),
-                        headers=headers,
-                    )
-                except _UNPUBLISHABLE as exc:  # refused before it left this process
-                    refused[row.seq] = f"{type(exc).__name__}: {exc}"
-            results = dict(
-                zip(
-                    futures,
-                    await asyncio.gather(*futures.values(), return_exceptions=True),
-                    strict=True,
-                )
-            )
+                else:
+                    await batches.add(row)
+            results = await batches.send()
             # Walk in order: acknowledged rows are deleted, unpublishable ones parked, and
-            # the first transient failure stops the walk.
+            # the first transient failure stops the walk. A batch of several rows refused
+            # for its size or topic is sent again row by row (each row its own batch), so
+            # that only the row at fault is parked.
             done: list[int] = []
             to_park: list[Any] = []
             first_error: BaseException | None = None
+            published: dict[str, int] = {}
             for row in rows:
                 result = results.get(row.seq)
-                if row.seq in refused:
+                if row.seq in batches.refused:
+                    to_park.append(row)
+                elif isinstance(result, _UNPUBLISHABLE) and batches.alone(row.seq):
+                    batches.refused[row.seq] = f"{type(result).__name__}: {result}"
                     to_park.append(row)
                 elif isinstance(result, _UNPUBLISHABLE):
-                    refused[row.seq] = f"{type(result).__name__}: {result}"
-                    to_park.append(row)
+                    self._alone_until = max(self._alone_until, batches.last_of(row.seq))
+                    first_error = result
+                    break
                 elif isinstance(result, BaseException):
                     first_error = result
                     break
                 else:
                     done.append(row.seq)
-                    RELAY_PUBLISHED.labels(self.service, row.topic).inc()
+                    published[row.topic] = published.get(row.topic, 0) + 1
+            for topic, count in published.items():
+                RELAY_PUBLISHED.labels(self.service, topic).inc(count)
             if done:
                 await session.execute(self._delete_stmt(outbox), {"seqs": done})
             if to_park:
-                await self._park(session, to_park, refused)
+                await self._park(session, to_park, batches.refused)
             await session.commit()
-            if first_error is not None:
+            if any(isinstance(r, _UNPUBLISHABLE) for r in results.values()):
+                # The idempotent producer numbers each partition's batches; one the broker
+                # refused leaves a gap, and every later batch would be refused as out of
+                # order. A fresh producer starts a new sequence; what failed after the
+                # refusal is sent again in the next pass, not treated as an outage.
+                await self._close_producer()
+                self._again = True
+            elif first_error is not None:
                 raise first_error
             return len(done) + len(to_park)
 
 
+class _RecordBatches:
+    """One pass's rows as Kafka record batches, one open batch per topic partition, filled
+    in the rows' order and handed to the producer whole (``send_batch``): a future per
+    batch instead of a ``send`` and a future per row, which was most of the relay's time.
+    Each row goes to the partition the producer's default partitioner would pick for its
+    key (``_key_hash``); rows without a key to a random partition, as with ``send``.
+
+    A row larger than a request can carry is refused here (as ``send`` would refuse it);
+    rows up to ``alone_until`` (those of a batch the broker refused, sent again) each get
+    a batch of their own."""
+
+    def __init__(self, producer: AIOKafkaProducer, *, alone_until: int) -> None:
+        self.producer = producer
+        self.alone_until = alone_until
+        self.refused: dict[int, str] = {}
+        self._open: dict[tuple[str, int], tuple[Any, list[int]]] = {}
+        self._closed: list[tuple[tuple[str, int], Any, list[int]]] = []
+        self._batch_of: dict[int, list[int]] = {}  # row seq -> the seqs of its batch
+        self._partitions: dict[str, int] = {}
+        self._headers: dict[str | None, list[tuple[str, bytes]]] = {}
+
+    async def add(self, row: Any) -> None:
+        key = row.key.encode() if row.key else None
+        size = len(row.value) + (len(key) if key else 0)
+        if size > MAX_REQUEST_BYTES:
+            self.refused[row.seq] = (
+                f"MessageSizeTooLargeError: the message is {size} bytes, more than the "
+                f"{MAX_REQUEST_BYTES} bytes a request may carry"
+            )
+            return
+        count = self._partitions.get(row.topic)
+        if count is None:
+            count = self._partitions[row.topic] = len(await self.producer.partitions_for(row.topic))
+        partition = random.randrange(count) if key is None else _key_hash(key) % count
+        headers = self._headers.get(row.headers)
+        if headers is None:
+            parsed = json.loads(row.headers) if row.headers else {}
+            headers = self._headers[row.headers] = [(k, str(v).encode()) for k, v in parsed.items()]
+        tp = (row.topic, partition)
+        current = self._open.get(tp)
+        if current is not None and (
+            row.seq <= self.alone_until
+            or current[0].append(timestamp=None, key=key, value=row.value, headers=headers) is None
+        ):
+            self._closed.append((tp, *current))
+            current = None
+        if current is None:
+            builder = self.producer.create_batch()
+            builder.append(timestamp=None, key=key, value=row.value, headers=headers)
+            current = self._open[tp] = (builder, [])
+        current[1].append(row.seq)
+        self._batch_of[row.seq] = current[1]
+        if row.seq <= self.alone_until:
+            self._closed.append((tp, *self._open.pop(tp)))
+
+    def alone(self, seq: int) -> bool:
+        return len(self._batch_of[seq]) == 1
+
+    def last_of(self, seq: int) -> int:
+        return self._batch_of[seq][-1]
+
+    async def send(self) -> dict[int, Any]:
+        """Send every batch (a partition's batches in the order they were filled) and wait
+        for each; the outcome of each row: its batch's metadata or exception."""
+        batches = self._closed + [(tp, *batch) for tp, batch in self._open.items()]
+        futures = []
+        for (topic, partition), builder, _ in batches:
+            builder.close()
+            futures.append(await self.producer.send_batch(builder, topic, partition=partition))
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        return {
+            seq: outcome
+            for (_, _, seqs), outcome in zip(batches, outcomes, strict=True)
+            for seq in seqs
+        }
+
+
 @functools.lru_cache(maxsize=100_000)
 def _key_hash(key: bytes) -> int:
+    """The partition hash aiokafka's default partitioner (and the Java client) uses for a
+    key: murmur2, positive; remembered per key (keys are customer ids, which repeat, and
+    the pure-Python murmur2 was a third of the relay's time)."""
     return int(murmur2(key)) & 0x7FFFFFFF
-
-
-def _partition_of(producer: AIOKafkaProducer, topic: str, key: bytes | None) -> int | None:
-    """The partition aiokafka's default partitioner would pick for ``key`` (murmur2 of
-    the key modulo the topic's partition count, as the Java client does), with the hash
-    remembered per key: the pure-Python murmur2 and the partitioner's per-message set of
-    available partitions were a third of the relay's time. ``None`` (let the producer
-    choose) without a key or before the topic's metadata is known."""
-    if key is None:
-        return None
-    partitions = producer.client.cluster.partitions_for_topic(topic)
-    if not partitions:
-        return None
-    return _key_hash(key) % len(partitions)

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import func, select
 
 from contracts.envelope import CloudEvent, new_event, parse_data
@@ -46,8 +48,10 @@ def _payload(customer_id: uuid.UUID) -> CustomerTerminatedV1:
     )
 
 
-async def _event_ids_on_topic(key: str, count: int, timeout_s: float = 20.0) -> list[str]:
-    found = await _values_on_topic(key, count, timeout_s)
+async def _event_ids_on_topic(
+    key: str, count: int, timeout_s: float = 20.0, *, topic: str = TOPIC
+) -> list[str]:
+    found = await _values_on_topic(key, count, timeout_s, topic=topic)
     return [headers["event-id"].decode() for _, headers in found]
 
 
@@ -168,9 +172,12 @@ async def test_the_inbox_keeps_what_the_topics_retention_can_still_redeliver() -
         await drop_database(db.url)
 
 
-async def _values_on_topic(key: str, count: int, timeout_s: float = 20.0) -> list[tuple]:
+async def _values_on_topic(
+    key: str, count: int, timeout_s: float = 20.0, *, topic: str = TOPIC
+) -> list[tuple]:
+    """What is on ``topic`` for ``key`` (at most ``count`` values, read until ``timeout_s``)."""
     consumer = AIOKafkaConsumer(
-        TOPIC,
+        topic,
         bootstrap_servers=BOOTSTRAP,
         **ADMIN.options(),
         group_id=f"test-{uuid.uuid4().hex}",
@@ -240,3 +247,90 @@ async def test_add_many_rows_are_new_events_in_order_and_the_relay_publishes_the
         await relay.stop()
         await db.dispose()
         await drop_database(db.url)
+
+
+async def test_a_batch_the_broker_refuses_is_sent_again_row_by_row_and_only_the_culprit_parked():
+    """The relay sends a partition's rows as one record batch. A topic whose
+    ``max.message.bytes`` is below one row's size makes the broker refuse the whole batch;
+    the rows are then sent one per batch, so that only the oversized row is parked and the
+    others are published once each, in order."""
+    topic = f"test.small-messages.{uuid.uuid4().hex}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "2000"})])
+    db = await _database()
+    relay = OutboxRelay(db, service="test-batch-refused", bootstrap=BOOTSTRAP, security=ADMIN)
+    key = str(uuid.uuid4())
+    try:
+        small = [await _raw_row(db, topic=topic, key=key, value=b'{"n": %d}' % i) for i in range(3)]
+        big = await _raw_row(db, topic=topic, key=key, value=b"x" * 3000)
+        later = [
+            await _raw_row(db, topic=topic, key=key, value=b'{"n": %d}' % i) for i in range(3, 5)
+        ]
+        # The batch of all six is refused for its size, then sent again row by row: once
+        # the big row is refused too, the rows after it wait for a fresh producer (the
+        # refusal broke the producer's sequence) and go in the pass after.
+        assert [await relay.publish_once() for _ in range(4)] == [0, 4, 2, 0]
+
+        assert await _event_ids_on_topic(key, 6, topic=topic, timeout_s=5) == small + later
+        assert [p["event_id"] for p in await list_parked(db)] == [big]
+        async with db.sessions() as s:
+            assert (await s.execute(select(func.count()).select_from(db.outbox))).scalar() == 0
+        # Rows after the refused batch go in batches again.
+        more = [
+            await _raw_row(db, topic=topic, key=key, value=b'{"n": %d}' % i) for i in range(5, 8)
+        ]
+        assert await relay.publish_once() == 3
+        assert await _event_ids_on_topic(key, 9, topic=topic, timeout_s=5) == small + later + more
+    finally:
+        await relay.stop()
+        await db.dispose()
+        await drop_database(db.url)
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def test_each_key_goes_to_the_partition_of_the_default_partitioner() -> None:
+    """Rows are placed in partitions by the relay (one batch per partition): each key lands
+    where aiokafka's (and the Java client's) default partitioner puts it, so consumers of
+    a key see all its events in one partition, in order."""
+    topic = f"test.partitions.{uuid.uuid4().hex}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    db = await _database()
+    relay = OutboxRelay(db, service="test-partitions", bootstrap=BOOTSTRAP, security=ADMIN)
+    keys = [str(uuid.uuid4()) for _ in range(20)]
+    try:
+        for n in range(3):
+            for key in keys:
+                await _raw_row(db, topic=topic, key=key, value=b'{"n": %d}' % n)
+        assert await relay.publish_once() == 60
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=BOOTSTRAP,
+            **ADMIN.options(),
+            group_id=f"test-{uuid.uuid4().hex}",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        seen: dict[str, list[tuple[int, bytes]]] = {}
+        try:
+            deadline = asyncio.get_running_loop().time() + 20
+            while sum(map(len, seen.values())) < 60:
+                assert asyncio.get_running_loop().time() < deadline
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for r in records:
+                        seen.setdefault(r.key.decode(), []).append((r.partition, r.value))
+        finally:
+            await consumer.stop()
+        partitioner = DefaultPartitioner()
+        for key in keys:
+            expected = partitioner(key.encode(), list(range(6)), list(range(6)))
+            assert seen[key] == [(expected, b'{"n": %d}' % n) for n in range(3)]
+    finally:
+        await relay.stop()
+        await db.dispose()
+        await drop_database(db.url)
+        await admin.delete_topics([topic])
+        await admin.close()
