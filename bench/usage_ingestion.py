@@ -8,7 +8,7 @@ Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
 ``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``, else the local
 one) and a fresh 12-partition topic ``bench.<id>.usage.records``: receive → parse →
 rate at the catalogue's standard prices → insert the records (idempotent by record id,
-no inbox: ADR 29) → one ``usage.rated`` outbox row each → commit → offset commit. Timed
+no inbox: ADR 29) → one ``usage.rated`` outbox row a batch (ADR 35) → commit → offset commit. Timed
 from the consumer's first offset commit until it has committed every record (polled
 in-process every 10 ms); then the stored records are counted and must be all. The
 records are produced before the consumer starts. Also printed: the CPU time of this
@@ -35,6 +35,7 @@ import platform
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,11 +51,11 @@ from billing.models import Base, BillingAccount, UsageRecord
 from billing.service.catalogue import publish_catalogue
 from billing.settings import BillingSettings
 from contracts.envelope import new_event
-from contracts.events.billing import UsageRecordV1
+from contracts.events.billing import UsageRatedV1, UsageRecordV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
 from servicekit.kafka import admin_security
-from servicekit.outbox import Outbox
+from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -125,13 +126,24 @@ def _consumer(db: Database, deps: Deps, prefix: str, group: str, tx: int) -> Eve
     )
 
 
+def _relay(db: Database, prefix: str) -> OutboxRelay:
+    """Billing's outbox relay, publishing ``usage.rated`` to the benchmark's own topic."""
+    return OutboxRelay(
+        db, service="billing", bootstrap=BOOTSTRAP, security=ADMIN, topic_prefix=prefix
+    )
+
+
 async def consume(
-    db: Database, deps: Deps, prefix: str, group: str, n: int, tx: int
+    db: Database, deps: Deps, prefix: str, group: str, n: int, tx: int, relay: bool
 ) -> tuple[float, float]:
-    """Consume ``n`` records in this process: (seconds from the first commit to the last,
-    CPU seconds of this process from the consumer's start)."""
+    """Consume ``n`` records in this process (with the outbox relay if ``relay``):
+    (seconds from the first commit to the last, CPU seconds of this process from the
+    consumer's start)."""
     consumer = _consumer(db, deps, prefix, group, tx)
+    relays = [_relay(db, prefix)] if relay else []
     started, cpu = time.perf_counter(), time.process_time()
+    for r in relays:
+        await r.start()
     await consumer.start()
     # Progress from the consumer's committed offsets (the topic is new: offsets start at
     # 0): a record counts once its batch's transaction and offset commit are done, with
@@ -145,11 +157,36 @@ async def consume(
     elapsed = time.perf_counter() - (first_at or started)
     cpu = time.process_time() - cpu
     print(f"from the first commit: {window.report(n)}")
+    if relays:
+        await drained(db, elapsed)
     await consumer.stop()
+    for r in relays:
+        await r.stop()
     return elapsed, cpu
 
 
-def _instance(url: str, prefix: str, group: str, tx: int, shared: Any) -> None:
+async def drained(db: Database, elapsed: float) -> None:
+    """With the relay: how many ``usage.rated`` rows were still waiting when the last
+    record was committed, and how long they took to go (a relay that keeps up leaves about
+    one pass's worth)."""
+
+    async def waiting() -> int:
+        async with db.sessions() as s:
+            return (await s.execute(select(func.count()).select_from(db.outbox))).scalar() or 0
+
+    at_end, since = await waiting(), time.perf_counter()
+    left = at_end
+    while left:
+        await asyncio.sleep(0.05)
+        left = await waiting()
+    took = time.perf_counter() - since
+    print(
+        f"usage.rated: {at_end} events still in the outbox when the last record was "
+        f"committed, published {took:.2f} s later (ingestion took {elapsed:.2f} s)"
+    )
+
+
+def _instance(url: str, prefix: str, group: str, tx: int, relay: bool, shared: Any) -> None:
     """One billing instance (a process of its own) in the group: its committed offsets
     written to ``shared`` (one slot per partition) and the number of partitions it holds
     (the last slot) until the parent sets the slot before that; then its CPU time into
@@ -158,9 +195,12 @@ def _instance(url: str, prefix: str, group: str, tx: int, shared: Any) -> None:
     async def run() -> None:
         db = Database(url, Base.metadata)
         consumer = _consumer(db, _deps(db, url), prefix, group, tx)
+        relays = [_relay(db, prefix)] if relay else []  # one at a time publishes (a lock)
         gc.collect()
         gc.freeze()
         cpu = time.process_time()
+        for r in relays:
+            await r.start()
         await consumer.start()
         while not shared[PARTITIONS + 1]:
             await asyncio.sleep(0.01)
@@ -169,18 +209,30 @@ def _instance(url: str, prefix: str, group: str, tx: int, shared: Any) -> None:
             shared[PARTITIONS + 2] = len(consumer.partitions)
         shared[PARTITIONS] = int((time.process_time() - cpu) * 1e6)
         await consumer.stop()
+        for r in relays:
+            await r.stop()
         await db.dispose()
 
     asyncio.run(run())
 
 
+async def _drained_at(url: str, elapsed: float) -> None:
+    db = Database(url, Base.metadata)
+    try:
+        await drained(db, elapsed)
+    finally:
+        await db.dispose()
+
+
 def run_instances(
-    url: str, prefix: str, group: str, n: int, processes: int, tx: int
+    url: str, prefix: str, group: str, n: int, processes: int, tx: int, relay: bool
 ) -> tuple[float, float]:
     """Consume ``n`` records in ``processes`` billing instances (processes) of one group."""
     ctx = multiprocessing.get_context("spawn")
     slots = [ctx.Array("q", PARTITIONS + 3, lock=False) for _ in range(processes)]
-    workers = [ctx.Process(target=_instance, args=(url, prefix, group, tx, s)) for s in slots]
+    workers = [
+        ctx.Process(target=_instance, args=(url, prefix, group, tx, relay, s)) for s in slots
+    ]
     for worker in workers:
         worker.start()
     try:
@@ -199,6 +251,9 @@ def run_instances(
         elapsed = (time.perf_counter() - stable_at) * n / (n - at_stable)
         print(f"group stable after {at_stable} records; timed over the other {n - at_stable}")
         print(f"over that time: {window.report(n - at_stable)}")
+        if relay:  # called from main's event loop: the wait runs on a loop of its own
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, _drained_at(url, elapsed)).result()
     finally:
         for slot in slots:
             slot[PARTITIONS + 1] = 1
@@ -207,12 +262,15 @@ def run_instances(
     return elapsed, sum(slot[PARTITIONS] for slot in slots) / 1e6
 
 
-async def main(n: int, n_accounts: int, transactions: int = 2, processes: int = 1) -> None:
+async def main(
+    n: int, n_accounts: int, transactions: int = 2, processes: int = 1, relay: bool = False
+) -> None:
     prefix = f"bench.{uuid.uuid4().hex[:8]}."
     topic = prefix + TOPIC_SUFFIX
+    rated = prefix + UsageRatedV1.event_type
     admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
     await admin.start()
-    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (topic, rated)])
     url = await fresh_database_url("bench_usage")
     db = Database(url, Base.metadata)
     try:
@@ -238,23 +296,24 @@ async def main(n: int, n_accounts: int, transactions: int = 2, processes: int = 
 
         group = f"bench-{uuid.uuid4().hex}"
         if processes > 1:
-            elapsed, cpu = run_instances(url, prefix, group, n, processes, transactions)
+            elapsed, cpu = run_instances(url, prefix, group, n, processes, transactions, relay)
         else:
-            elapsed, cpu = await consume(db, deps, prefix, group, n, transactions)
+            elapsed, cpu = await consume(db, deps, prefix, group, n, transactions, relay)
         async with db.sessions() as s:
             stored = (await s.execute(select(func.count()).select_from(UsageRecord))).scalar()
         assert stored == n, f"{stored} records stored of {n}"
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         python = platform.python_version()
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}")
-        rate = f"{processes} instance(s), {transactions} transaction(s) a poll: "
+        rate = f"{processes} instance(s), {transactions} transaction(s) a poll"
+        rate += ", with the outbox relay: " if relay else ": "
         rate += f"{n} records in {elapsed:.2f} s = {n / elapsed:,.0f} records/s"
         rate += f"; CPU of the consumer process(es) {cpu:.2f} s = {cpu / n * 1e6:.0f} us/record"
         print(f"usage.records -> billing (postgres): {rate}")
     finally:
         await db.dispose()
         await drop_database(url)
-        await admin.delete_topics([topic])
+        await admin.delete_topics([topic, rated])
         await admin.close()
 
 
@@ -347,7 +406,7 @@ async def http_main(n: int, n_accounts: int, batch: int, in_process: bool, in_fl
                     assert r.status_code == 202, r.text
                     accepted += r.json()["accepted"]
 
-            pid = server.pid if server is not None else os.getpid()
+            pid = server.pid if server is not None and server.pid else os.getpid()
             started, cpu = time.perf_counter(), cpu_seconds([pid])
             await asyncio.gather(*(sender() for _ in range(in_flight)))
             elapsed = time.perf_counter() - started
@@ -385,6 +444,11 @@ if __name__ == "__main__":
         "--transactions", type=int, default=default, help="concurrent per poll (billing's default)"
     )
     parser.add_argument("--processes", type=int, default=1, help="billing instances, one group")
+    parser.add_argument(
+        "--relay",
+        action="store_true",
+        help="run billing's outbox relay in each instance, publishing usage.rated as it goes",
+    )
     parser.add_argument("--http", action="store_true", help="the bulk route, not the topic")
     parser.add_argument("--batch", type=int, default=5_000, help="records per request (--http)")
     parser.add_argument("--in-flight", type=int, default=2, help="requests at once (--http)")
@@ -401,4 +465,6 @@ if __name__ == "__main__":
         )
     else:
         use_postgres()
-        asyncio.run(main(args.records, args.accounts, args.transactions, args.processes))
+        asyncio.run(
+            main(args.records, args.accounts, args.transactions, args.processes, args.relay)
+        )

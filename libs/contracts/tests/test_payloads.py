@@ -11,6 +11,7 @@ from contracts import (
     InvoiceClosedV1,
     NotificationRequestedV1,
     UsageRatedV1,
+    UsageRatedV2,
     UsageRecordV1,
     UserCreatedV1,
     new_event,
@@ -124,7 +125,7 @@ def test_usage_record_quantities_cannot_be_negative():
 
 def test_key_is_the_customer_id():
     for cls, payload in EXAMPLES.items():
-        if cls in (UsageRecordV1, CataloguePublishedV1):
+        if cls in (UsageRecordV1, CataloguePublishedV1, UsageRatedV2):
             continue
         assert payload.key() == str(payload.customer_id), cls  # type: ignore[attr-defined]
 
@@ -139,9 +140,26 @@ def test_key_of_the_price_catalogue_is_the_catalogue_so_versions_stay_in_order()
 
 
 def test_key_matches_the_catalogue_key_field():
+    """The catalogue names the key of the version producers write now; an older version
+    keeps the key it was published with (usage.rated v1: the customer)."""
     for cls, payload in EXAMPLES.items():
         spec = CATALOGUE[cls.event_type]
-        assert payload.key() == str(getattr(payload, spec.key)), cls
+        key = spec.key if cls is spec.payload else "customer_id"
+        assert payload.key() == str(getattr(payload, key)), cls
+
+
+def test_a_rated_usage_batch_is_keyed_by_its_id_and_holds_one_to_a_thousand_records():
+    batch = example(UsageRatedV2)
+    assert batch.key() == str(batch.batch_id)
+    data = batch.model_dump(mode="json")
+    with pytest.raises(ValidationError):
+        UsageRatedV2.model_validate({**data, "records": []})
+    with pytest.raises(ValidationError):
+        UsageRatedV2.model_validate({**data, "records": data["records"][:1] * 1001})
+    assert (
+        len(UsageRatedV2.model_validate({**data, "records": data["records"][:1] * 1000}).records)
+        == 1000
+    )
 
 
 def test_recipient_needs_an_address_or_a_user():

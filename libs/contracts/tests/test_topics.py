@@ -68,8 +68,12 @@ def test_event_topics_have_six_partitions_and_seven_days_except_the_noted_ones()
         assert spec.configs["retention.ms"] == str(spec.retention_ms)
 
 
-def test_usage_records_are_keyed_by_billing_account_the_catalogue_by_itself_else_customer():
-    special = {"usage.records": "billing_account_id", "catalogue.published": "catalogue"}
+def test_usage_keyed_by_billing_account_or_batch_the_catalogue_by_itself_else_customer():
+    special = {
+        "usage.records": "billing_account_id",
+        "usage.rated": "batch_id",
+        "catalogue.published": "catalogue",
+    }
     for spec in event_topics():
         expected = special.get(spec.name, "customer_id")
         assert spec.key == expected, spec.name

@@ -20,7 +20,7 @@ from contracts.events import (
     NotificationRequestedV1,
     NotificationSentV1,
     SimChangedV1,
-    UsageRatedV1,
+    UsageRatedV2,
     UsageRecordV1,
     UserCreatedV1,
     UserDeactivatedV1,
@@ -42,7 +42,7 @@ DEAD_LETTER_PARTITIONS = 3
 DEAD_LETTER_RETENTION_MS = 30 * DAY_MS
 DEAD_LETTER_PREFIX = "dlq."
 
-KeyField = Literal["customer_id", "billing_account_id", "catalogue", "original_key"]
+KeyField = Literal["customer_id", "billing_account_id", "batch_id", "catalogue", "original_key"]
 
 KEEP_FOREVER = -1
 """``retention.ms`` of a topic whose every message stays (Kafka's -1)."""
@@ -203,8 +203,9 @@ _TOPICS: list[TopicSpec] = [
         producers=("billing",),
     ),
     _event_topic(
-        UsageRatedV1,
-        "A usage record rated at standard prices.",
+        UsageRatedV2,
+        "Usage records rated at standard prices, a batch an event (v1: one record).",
+        key="batch_id",
         producers=("billing",),
         consumers=("fleet",),
     ),

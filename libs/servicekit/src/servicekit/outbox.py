@@ -301,10 +301,14 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval_s: float = 0.5,
         security: KafkaSecurity = NO_SECURITY,
+        topic_prefix: str = "",
     ) -> None:
         self.db = db
         self.service = service
         self.bootstrap = bootstrap
+        # Publishes an event of topic T to <prefix>T (tests and benchmarks on a shared
+        # broker, like EventHandlers' topic_prefix); the service itself uses none.
+        self.topic_prefix = topic_prefix
         self.security = security
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
@@ -493,13 +497,14 @@ class OutboxRelay:
                 await session.commit()
                 return 0
             producer = await self._ensure_producer()
-            topics = await self._broker_topics(producer, {row.topic for row in rows})
-            batches = _RecordBatches(producer, alone_until=self._alone_until)
+            prefix = self.topic_prefix
+            topics = await self._broker_topics(producer, {prefix + row.topic for row in rows})
+            batches = _RecordBatches(producer, alone_until=self._alone_until, prefix=prefix)
             for row in rows:
-                if row.topic not in topics:
+                if prefix + row.topic not in topics:
                     # Metadata lists only the topics this principal may describe.
                     batches.refused[row.seq] = (
-                        f"topic {row.topic!r} does not exist on the broker "
+                        f"topic {prefix + row.topic!r} does not exist on the broker "
                         "(or this service's principal may not write it)"
                     )
                 else:
@@ -560,8 +565,9 @@ class _RecordBatches:
     rows up to ``alone_until`` (those of a batch the broker refused, sent again) each get
     a batch of their own."""
 
-    def __init__(self, producer: AIOKafkaProducer, *, alone_until: int) -> None:
+    def __init__(self, producer: AIOKafkaProducer, *, alone_until: int, prefix: str) -> None:
         self.producer = producer
+        self.prefix = prefix
         self.alone_until = alone_until
         self.refused: dict[int, str] = {}
         self._open: dict[tuple[str, int], tuple[Any, list[int]]] = {}
@@ -579,15 +585,16 @@ class _RecordBatches:
                 f"{MAX_REQUEST_BYTES} bytes a request may carry"
             )
             return
-        count = self._partitions.get(row.topic)
+        topic = self.prefix + row.topic
+        count = self._partitions.get(topic)
         if count is None:
-            count = self._partitions[row.topic] = len(await self.producer.partitions_for(row.topic))
+            count = self._partitions[topic] = len(await self.producer.partitions_for(topic))
         partition = random.randrange(count) if key is None else _key_hash(key) % count
         headers = self._headers.get(row.headers)
         if headers is None:
             parsed = json.loads(row.headers) if row.headers else {}
             headers = self._headers[row.headers] = [(k, str(v).encode()) for k, v in parsed.items()]
-        tp = (row.topic, partition)
+        tp = (topic, partition)
         current = self._open.get(tp)
         if current is not None and (
             row.seq <= self.alone_until

@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from billing.main import create_app
 from billing.settings import BillingSettings
 from contracts.base import EventPayload
 from contracts.envelope import new_event
+from contracts.topics import CATALOGUE
 from servicekit.auth import TokenVerifier
 from servicekit.kafka import admin_security
 from servicekit.outbox import kafka_producer
@@ -165,3 +166,38 @@ async def collect_on_topic(
         raise AssertionError(f"no matching message on {topic}")
     finally:
         await consumer.stop()
+
+
+async def rated_on_topic(record_ids: set[str]) -> list[dict[str, Any]]:
+    """Every rated record of ``record_ids`` on ``usage.rated``, once per time it was
+    published: the topic read from its start to its end as it is now (call it once the
+    outbox is empty). v2 events carry a batch of records, v1 events one."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=BOOTSTRAP,
+        **ADMIN.options(),
+        group_id=f"billing-test-reader-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        # The topic as the catalogue creates it (deploy/local, the tests' broker).
+        spec = CATALOGUE["usage.rated"]
+        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp: end for tp, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 20
+        while remaining:
+            assert time.monotonic() < deadline, "usage.rated not read to its end in time"
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                for record in records:
+                    event = json.loads(record.value)
+                    items = event["data"].get("records", [event["data"]])
+                    found += [item for item in items if item["record_id"] in record_ids]
+                if records and records[-1].offset + 1 >= remaining[tp]:
+                    del remaining[tp]
+    finally:
+        await consumer.stop()
+    return found

@@ -27,9 +27,9 @@ from servicekit.testing import FakeDelegation, TokenFactory
 
 from .conftest import (
     billing_app,
-    collect_on_topic,
     find_on_topic,
     publish,
+    rated_on_topic,
     wait_consumer_assigned,
     wait_for,
 )
@@ -71,6 +71,10 @@ class Journey:
     async def count(self, model: Any, *where: Any) -> int:
         async with self.app.state.kit.db.transaction() as s:
             return int(await s.scalar(select(func.count()).select_from(model).where(*where)))
+
+    async def outbox_empty(self) -> bool:
+        """Every event billing wrote is published (the relay deletes what it published)."""
+        return await self.count(self.app.state.kit.db.outbox) == 0
 
     async def run_done(self, run_id: str) -> dict[str, Any] | None:
         r = await self.client.get(f"/v1/operator/billing-runs/{run_id}", headers=self.operator)
@@ -187,12 +191,22 @@ async def ingest_usage(j: Journey) -> None:
     r = await post_usage(j.client, j.operator, batch)
     assert r.json() == {"accepted": 0, "duplicates": 8, "excluded": 0}
 
-    # usage.rated for a billed record, never for an excluded one
-    rated = await find_on_topic(
-        "usage.rated", lambda v: v.get("subject") == j.billed[0]["record_id"]
+    # usage.rated: each kept record once, in one batch, never an excluded one
+    kept = {r["record_id"] for r in [*j.billed, recent]}
+    batch_event = await find_on_topic(
+        "usage.rated",
+        lambda v: {r["record_id"] for r in v["data"].get("records", [])} & kept != set(),
     )
-    assert rated["data"]["amount"] == "0.13" and rated["data"]["sim_id"] == str(j.sim_id)
-    assert "destination" not in rated["data"]
+    assert batch_event["dataschema"] == "urn:portal:events:usage.rated:v2"
+    assert {r["record_id"] for r in batch_event["data"]["records"]} == kept
+    first = next(
+        r for r in batch_event["data"]["records"] if r["record_id"] == j.billed[0]["record_id"]
+    )
+    assert first["amount"] == "0.13" and first["sim_id"] == str(j.sim_id)
+    assert all("destination" not in r for r in batch_event["data"]["records"])
+    await wait_for(j.outbox_empty)
+    every = [r["record_id"] for r in [*j.billed, *excluded, recent]]
+    assert sorted(r["record_id"] for r in await rated_on_topic(set(every))) == sorted(kept)
 
 
 def sms_record(j: Journey, rid: str) -> UsageRecordV1:
@@ -499,25 +513,24 @@ async def test_a_usage_record_delivered_again_on_the_topic_is_stored_and_rated_o
     tokens, operator
 ):
     """The same event twice (a redelivery), then the same record in a new event: one
-    usage row and one ``usage.rated``. Usage skips the consumer's inbox (ADR 29), so this
-    is the record id's doing."""
+    usage row and the record once on ``usage.rated``. Usage skips the consumer's inbox
+    (ADR 29), so this is the record id's doing."""
     async with journey(tokens, operator) as j:
         await open_account(j)
         record = sms_record(j, record_id("cdr-again"))
         await publish(record, times=2)
         await publish(record)
         # Same account, so the same partition, after the repeats: once it is stored, the
-        # repeats have been applied too; its usage.rated follows theirs.
+        # repeats have been applied too.
         closing = record.model_copy(update={"record_id": record_id("cdr-closing")})
         await publish(closing)
         await wait_for(lambda: j.count(UsageRecord, UsageRecord.record_id == closing.record_id))
         assert await j.count(UsageRecord, UsageRecord.record_id == record.record_id) == 1
-        rated = await collect_on_topic(
-            "usage.rated",
-            lambda v: v.get("subject") == record.record_id,
-            until=lambda v: v.get("subject") == closing.record_id,
+        await wait_for(j.outbox_empty)
+        rated = await rated_on_topic({record.record_id, closing.record_id})
+        assert sorted(r["record_id"] for r in rated) == sorted(
+            [record.record_id, closing.record_id]
         )
-        assert [v["subject"] for v in rated] == [record.record_id, closing.record_id]
         async with j.app.state.kit.db.sessions() as s:
             inbox = await s.scalar(
                 select(func.count())

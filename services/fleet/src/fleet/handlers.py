@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.base import EventPayload
 from contracts.envelope import CloudEvent
-from contracts.events.billing import UsageRatedV1
+from contracts.events.billing import UsageRatedV1, UsageRatedV2
 from contracts.events.catalogue import CataloguePublishedV1
 from contracts.events.identity import CustomerTerminatedV1, UserCreatedV1, UserDeactivatedV1
 from fleet.deps import Deps
@@ -19,6 +19,11 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
         session: AsyncSession, event: CloudEvent, payload: UsageRatedV1
     ) -> None:
         await consumption.count_usage(session, payload)
+
+    async def on_usage_rated_batch(
+        session: AsyncSession, event: CloudEvent, payload: UsageRatedV2
+    ) -> None:
+        await consumption.count_batch(session, payload)
 
     async def on_customer_terminated(
         session: AsyncSession, event: CloudEvent, payload: CustomerTerminatedV1
@@ -41,7 +46,8 @@ def event_handlers(deps: Deps) -> dict[type[EventPayload], Handler]:
         await users.deactivate_user(session, deps, payload)
 
     return {
-        UsageRatedV1: on_usage_rated,
+        UsageRatedV1: on_usage_rated,  # what the topic still holds from before v2
+        UsageRatedV2: on_usage_rated_batch,
         CustomerTerminatedV1: on_customer_terminated,
         CataloguePublishedV1: on_catalogue_published,
         UserCreatedV1: on_user_created,

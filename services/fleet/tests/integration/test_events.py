@@ -6,8 +6,15 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from fleet_factories import customer_terminated, new_id, sim_body, usage_rated
+from fleet_factories import (
+    customer_terminated,
+    new_id,
+    sim_body,
+    usage_rated,
+    usage_rated_batch,
+)
 
+from contracts.events.billing import UsageRatedV1
 from fleet.domain.rules import current_period
 
 from .conftest import Fleet
@@ -59,6 +66,41 @@ async def test_consumption_counts_rated_usage_once(fleet: Fleet):
     assert previous["data"]["used_bytes"] == 0
     bad = await fleet.client.get(url, params={"period": "2020-13"}, headers=headers)
     assert bad.status_code == 422
+
+
+async def test_a_rated_usage_batch_counts_each_of_its_records_once(fleet: Fleet):
+    """usage.rated v2 carries many records, of any customers: each is counted on its own
+    SIM once, also when it came before in a v1 event or the batch is delivered again."""
+    customer = new_id()
+    sim = await fleet.provision(customer, tariff_plan="SMART_S")
+    other = await fleet.provision(new_id(), tariff_plan="SMART_S")
+    url = f"/v1/sims/{sim['sim_id']}/consumption"
+    headers = fleet.operator()
+    earlier = usage_rated(sim, "voice", 60, "0.12")
+    await fleet.publish(earlier)  # v1, before billing published batches
+    batch = usage_rated_batch(
+        earlier,  # already counted
+        usage_rated(sim, "voice", 30, "0.06"),
+        usage_rated(sim, "data", 2 * 1024 * 1024, "0.20"),
+        usage_rated(other, "sms", 3, "0.30"),
+        usage_rated({**sim, "customer_id": new_id()}, "sms", 7, "0.70"),  # not this SIM's
+    )
+    event_id = uuid.uuid4()
+    await fleet.publish(batch, event_id=event_id)
+    await fleet.publish(batch, event_id=event_id)  # redelivered
+    body = await _poll(fleet, url, headers, lambda b: b["data"]["used_bytes"] > 0)
+    # A record of that batch again in a new batch, with a new one: only the new one counts.
+    again = UsageRatedV1(**batch.records[1].model_dump())
+    await fleet.publish(usage_rated_batch(again, usage_rated(sim, "sms", 1, "0.10")))
+    body = await _poll(fleet, url, headers, lambda b: b["sms"]["used"] > 0)
+    assert body["voice"]["used_seconds"] == 90
+    assert body["data"]["used_bytes"] == 2 * 1024 * 1024
+    assert body["sms"]["used"] == 1
+    assert body["total_amount"] == "0.48"
+    theirs = await _poll(
+        fleet, f"/v1/sims/{other['sim_id']}/consumption", headers, lambda b: b["sms"]["used"] > 0
+    )
+    assert theirs["sms"]["used"] == 3 and theirs["total_amount"] == "0.30"
 
 
 async def test_the_fleet_manager_needs_30_sims_and_ends_below(fleet: Fleet):

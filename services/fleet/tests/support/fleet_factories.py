@@ -11,7 +11,7 @@ from typing import Any
 
 from stdnum import luhn
 
-from contracts.events.billing import UsageRatedV1
+from contracts.events.billing import RatedUsageV2, UsageRatedV1, UsageRatedV2
 from contracts.events.identity import CustomerTerminatedV1
 from fleet.domain.rules import current_period
 
@@ -63,6 +63,13 @@ def usage_rated(
         quantity=quantity,
         amount=Decimal(amount),
         period=current_period(now),
+    )
+
+
+def usage_rated_batch(*records: UsageRatedV1) -> UsageRatedV2:
+    """Billing's rated usage as it publishes it now: the records in one v2 batch."""
+    return UsageRatedV2(
+        batch_id=uuid.uuid4(), records=[RatedUsageV2(**r.model_dump()) for r in records]
     )
 
 

@@ -5,7 +5,9 @@ from contracts.events.billing import (
     InvoiceClosedV1,
     InvoiceObjectedV1,
     InvoiceTotalsV1,
+    RatedUsageV2,
     UsageRatedV1,
+    UsageRatedV2,
     UsageRecordV1,
 )
 from contracts.events.catalogue import (
@@ -55,11 +57,13 @@ __all__ = [
     "OptionV1",
     "PostalAddressV1",
     "PromotionV1",
+    "RatedUsageV2",
     "RecipientV1",
     "ScopeV1",
     "SimChangedV1",
     "TariffPlanV1",
     "UsageRatedV1",
+    "UsageRatedV2",
     "UsageRecordV1",
     "UserCreatedV1",
     "UserDeactivatedV1",

@@ -54,6 +54,9 @@ class InvoiceClosedV1(EventPayload):
 class UsageRatedV1(EventPayload):
     """One usage record rated at the standard price list (no promotions or discounts).
 
+    Superseded by v2 (a batch of records an event); consumers still read v1 events the
+    topic retains.
+
     Records to free or emergency numbers are never published. Carries no destination
     number.
     """
@@ -74,6 +77,50 @@ class UsageRatedV1(EventPayload):
 
     def subject(self) -> str:
         return self.record_id
+
+
+MAX_RATED_PER_EVENT = 1000
+"""Records in one ``usage.rated`` v2 event: at most ~600 bytes each in JSON, so an event
+stays well below the outbox's limit (servicekit.outbox.MAX_EVENT_BYTES)."""
+
+
+class RatedUsageV2(PayloadPart):
+    """One usage record rated at the standard price list (the fields of v1)."""
+
+    record_id: str = Field(min_length=1, description="The network's record id.")
+    customer_id: UUID
+    billing_account_id: UUID
+    sim_id: UUID | None = Field(default=None, description="The SIM of the line, when known.")
+    line: str = Field(min_length=1, description="MSISDN (E.164) or fixed number.")
+    kind: UsageKind
+    started_at: AwareDatetime
+    quantity: int = Field(ge=0, description="Seconds (voice), messages (sms) or bytes (data).")
+    amount: Money = Field(description="Standard price in EUR excluding VAT.")
+    period: Period = Field(description="Billing period the record falls in.")
+
+
+class UsageRatedV2(EventPayload):
+    """Usage records billing rated and stored together (one ingestion transaction), at the
+    standard price list (no promotions or discounts): one event for up to
+    ``MAX_RATED_PER_EVENT`` records, of any customers.
+
+    Each record is in exactly one event (billing publishes a record when it first stores
+    it). Records to free or emergency numbers are never published; no destination number.
+    Keyed by ``batch_id``: batches spread over the partitions, and their order carries no
+    meaning (what consumers do with rated usage adds up). ADR 35.
+    """
+
+    event_type: ClassVar[str] = "usage.rated"
+    version: ClassVar[int] = 2
+
+    batch_id: UUID = Field(description="This batch; the message key.")
+    records: list[RatedUsageV2] = Field(min_length=1, max_length=MAX_RATED_PER_EVENT)
+
+    def key(self) -> str:
+        return str(self.batch_id)
+
+    def subject(self) -> str:
+        return str(self.batch_id)
 
 
 _QUANTITY_FIELD: dict[str, str] = {"voice": "duration_s", "sms": "count", "data": "volume_bytes"}

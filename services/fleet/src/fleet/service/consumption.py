@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.events.billing import UsageRatedV1
+from contracts.events.billing import RatedUsageV2, UsageRatedV1, UsageRatedV2
 from fleet import repository as repo
 from fleet.deps import Deps
 from fleet.domain import rules
@@ -23,7 +23,15 @@ log = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
-async def count_usage(session: AsyncSession, usage: UsageRatedV1) -> bool:
+RatedUsage = UsageRatedV1 | RatedUsageV2  # one rated record (v1 events carry one each)
+
+
+async def count_batch(session: AsyncSession, batch: UsageRatedV2) -> int:
+    """Add a batch of rated records to their SIMs' counters; how many were counted."""
+    return sum([await count_usage(session, usage) for usage in batch.records])
+
+
+async def count_usage(session: AsyncSession, usage: RatedUsage) -> bool:
     """Add one rated record to its SIM's counters. False when it is not a SIM's usage
     (a fixed line, another operator's number) or was counted already."""
     sim = await _sim_of(session, usage)
@@ -45,7 +53,7 @@ async def count_usage(session: AsyncSession, usage: UsageRatedV1) -> bool:
     return True
 
 
-async def _sim_of(session: AsyncSession, usage: UsageRatedV1) -> Sim | None:
+async def _sim_of(session: AsyncSession, usage: RatedUsage) -> Sim | None:
     if usage.sim_id is not None:
         sim = await repo.get_sim(session, usage.sim_id)
         # Trust billing's SIM id only within the customer it names.
