@@ -43,6 +43,7 @@ from billing.deps import Deps
 from billing.domain.calendar import Period
 from billing.domain.catalogue import seed_history
 from billing.domain.rating import ExclusionRules, rate
+from billing.main import MIGRATIONS_DIR
 from billing.models import (
     Base,
     BillingRun,
@@ -55,6 +56,7 @@ from billing.service.catalogue import publish_catalogue
 from billing.service.documents import DocumentRenderer
 from billing.settings import BillingSettings
 from servicekit.db import Database
+from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import Outbox
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
@@ -255,8 +257,8 @@ async def one(n_accounts: int, n_records: int, *, profile: bool = False) -> Resu
     url = await fresh_database_url("bench_billing_run")
     db = Database(url, Base.metadata)
     try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        # The schema as the service builds it at start-up (its migrations).
+        await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR)
         settings = BillingSettings(database_url=url)  # BILLING_* variables apply
         deps = Deps(
             settings=settings,

@@ -46,6 +46,7 @@ from usage_ingestion import payloads
 from billing.deps import Deps
 from billing.domain.rating import ExclusionRules
 from billing.handlers import OnUsageRecords
+from billing.main import MIGRATIONS_DIR
 from billing.models import Base, BillingAccount
 from billing.service import usage
 from billing.service.catalogue import publish_catalogue
@@ -54,6 +55,7 @@ from contracts.envelope import new_event
 from contracts.events.billing import UsageRecordV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
+from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import Outbox
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
@@ -93,8 +95,8 @@ async def main(n: int, batch: int, poll: int, rounds: int, profile: int) -> None
     url = await fresh_database_url("bench_usage_cpu")
     db = Database(url, Base.metadata)
     try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        # The schema as the service builds it at start-up (its migrations).
+        await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR)
         deps = Deps(
             settings=BillingSettings(database_url=url),
             outbox=Outbox(db, source="/services/billing"),

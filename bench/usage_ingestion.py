@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from billing.deps import Deps
 from billing.domain.rating import ExclusionRules
 from billing.handlers import OnUsageRecords
+from billing.main import MIGRATIONS_DIR
 from billing.models import Base, BillingAccount, UsageRecord
 from billing.service.catalogue import publish_catalogue
 from billing.settings import BillingSettings
@@ -55,6 +56,7 @@ from contracts.events.billing import UsageRatedV1, UsageRecordV1
 from servicekit.consumer import EventConsumer, EventHandlers
 from servicekit.db import Database
 from servicekit.kafka import admin_security
+from servicekit.migrations import upgrade_to_head
 from servicekit.outbox import Outbox, OutboxRelay
 from servicekit.testing import FakeDelegation, drop_database, fresh_database_url, use_postgres
 
@@ -274,8 +276,8 @@ async def main(
     url = await fresh_database_url("bench_usage")
     db = Database(url, Base.metadata)
     try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        # The schema as the service builds it at start-up (its migrations).
+        await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR)
         accounts = [uuid.uuid4() for _ in range(n_accounts)]
         deps = _deps(db, url)
         async with db.transaction() as session:

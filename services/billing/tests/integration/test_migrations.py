@@ -1,5 +1,6 @@
 """The migrations build exactly the models (the partial index of usage records by invoice
-included), and 0007 goes down and up."""
+included), the outbox's values are lz4-compressed on PostgreSQL (0008), and 0008 and 0007
+go down and up."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ async def _invoice_index(url: str) -> str | None:
     return where or None
 
 
+async def _outbox_compression(url: str) -> str | None:
+    """How PostgreSQL compresses the outbox's values: 'l' lz4, '' the default (pglz)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            sql = (
+                "SELECT attcompression::text FROM pg_attribute "
+                "WHERE attrelid = 'outbox'::regclass AND attname = 'value'"
+            )
+            return str((await conn.execute(text(sql))).scalar_one()).strip()
+    finally:
+        await engine.dispose()
+
+
 async def test_migrations_build_exactly_the_models_and_step_back(tmp_path: Path) -> None:
     # The configured engine (PostgreSQL with TEST_POSTGRES_URL), and SQLite always.
     urls = [f"sqlite+aiosqlite:///{tmp_path}/billing.db"]
@@ -53,8 +68,13 @@ async def test_migrations_build_exactly_the_models_and_step_back(tmp_path: Path)
             assert await _diff(url) == [], url
 
             assert await _invoice_index(url) == "invoice_id IS NOT NULL", url
+            if not url.startswith("sqlite"):
+                assert await _outbox_compression(url) == "l", url
 
             cfg = alembic_config(url, MIGRATIONS_DIR)
+            if not url.startswith("sqlite"):
+                await asyncio.to_thread(command.downgrade, cfg, "0007")
+                assert await _outbox_compression(url) in ("p", ""), url
             await asyncio.to_thread(command.downgrade, cfg, "0004")
             assert await _invoice_index(url) is None, url  # the full index again
             await asyncio.to_thread(command.upgrade, cfg, "head")
