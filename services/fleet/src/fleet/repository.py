@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.domain.catalogue import Catalogue
@@ -151,19 +154,52 @@ async def active_sims_of_customer(session: AsyncSession, customer_id: uuid.UUID)
     return list((await session.execute(query)).scalars())
 
 
-async def sim_for_line(
-    session: AsyncSession, customer_id: uuid.UUID, msisdn: str, at: datetime
-) -> Sim | None:
-    """The customer's SIM that had this number at ``at``: the active one, else the one
-    deactivated most recently after ``at`` (usage may arrive after a deactivation)."""
-    rows = (
-        await session.execute(
-            select(Sim)
-            .where(Sim.customer_id == customer_id, Sim.msisdn == msisdn)
-            .order_by(Sim.created_at.desc())
-        )
-    ).scalars()
-    candidates = list(rows)
+class SimOfLine(NamedTuple):
+    """What counting usage needs of a SIM (no ORM entity: nothing else in the transaction
+    sees a half-loaded SIM)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    msisdn: str
+    status: str
+    deactivated_at: datetime | None
+
+
+_SIM_OF_LINE = (Sim.id, Sim.customer_id, Sim.msisdn, Sim.status, Sim.deactivated_at)
+
+
+async def sims_for_lines(
+    session: AsyncSession, lines: Collection[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], list[SimOfLine]]:
+    """Each (customer, MSISDN)'s SIMs that ever had the number, newest first."""
+    found: dict[tuple[uuid.UUID, str], list[SimOfLine]] = {}
+    if not lines:
+        return found
+    rows = await session.execute(
+        select(*_SIM_OF_LINE)
+        .where(tuple_(Sim.customer_id, Sim.msisdn).in_(list(lines)))
+        .order_by(Sim.created_at.desc())
+    )
+    for row in rows:
+        sim = SimOfLine(*row)
+        found.setdefault((sim.customer_id, sim.msisdn), []).append(sim)
+    return found
+
+
+class _Held(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def deactivated_at(self) -> datetime | None: ...
+
+
+_S = TypeVar("_S", bound=_Held)
+
+
+def sim_at(candidates: Sequence[_S], at: datetime) -> _S | None:
+    """Of one line's SIMs (newest first), the one that had the number at ``at``: the active
+    one, else the one deactivated most recently after ``at`` (usage may arrive after a
+    deactivation)."""
     for sim in candidates:
         if sim.status == "active":
             return sim
@@ -171,6 +207,15 @@ async def sim_for_line(
         if sim.deactivated_at is None or sim.deactivated_at >= at:
             return sim
     return None
+
+
+async def sims_by_ids(
+    session: AsyncSession, sim_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, SimOfLine]:
+    if not sim_ids:
+        return {}
+    rows = await session.execute(select(*_SIM_OF_LINE).where(Sim.id.in_(list(sim_ids))))
+    return {row.id: SimOfLine(*row) for row in rows}
 
 
 # -- history -----------------------------------------------------------------------
@@ -239,11 +284,14 @@ async def close_device_uses(session: AsyncSession, sim_id: uuid.UUID, at: dateti
 # -- consumption -------------------------------------------------------------------
 
 
-async def is_counted(session: AsyncSession, record_id: str) -> bool:
-    found = await session.scalar(
-        select(CountedRecord.record_id).where(CountedRecord.record_id == record_id)
+async def counted_among(session: AsyncSession, record_ids: Collection[str]) -> set[str]:
+    """Which of these usage records were counted already."""
+    if not record_ids:
+        return set()
+    rows = await session.scalars(
+        select(CountedRecord.record_id).where(CountedRecord.record_id.in_(list(record_ids)))
     )
-    return found is not None
+    return set(rows)
 
 
 async def add_to_counter(
@@ -254,7 +302,10 @@ async def add_to_counter(
     kind: str,
     quantity: int,
     amount: Decimal,
+    records: int = 1,
 ) -> None:
+    """Add ``records`` records' ``quantity`` and ``amount`` to a SIM's counter of the
+    period and kind (created on first use)."""
     now = utcnow()
     result = await session.execute(
         update(UsageCounter)
@@ -266,7 +317,7 @@ async def add_to_counter(
         .values(
             quantity=UsageCounter.quantity + quantity,
             amount=UsageCounter.amount + amount,
-            records=UsageCounter.records + 1,
+            records=UsageCounter.records + records,
             updated_at=now,
         )
     )
@@ -279,11 +330,54 @@ async def add_to_counter(
                 kind=kind,
                 quantity=quantity,
                 amount=amount,
-                records=1,
+                records=records,
                 updated_at=now,
             )
         )
         await session.flush()
+
+
+@functools.cache
+def _counter_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (sim, period, kind) DO UPDATE adding to the counter, built
+    once per dialect (executed with many rows: compiled once, cached)."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(UsageCounter)
+    return insert.on_conflict_do_update(
+        index_elements=[UsageCounter.sim_id, UsageCounter.period, UsageCounter.kind],
+        set_={
+            "quantity": UsageCounter.quantity + insert.excluded.quantity,
+            "amount": UsageCounter.amount + insert.excluded.amount,
+            "records": UsageCounter.records + insert.excluded.records,
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
+
+
+async def add_to_counters(
+    session: AsyncSession, totals: dict[tuple[uuid.UUID, str, str], tuple[int, Decimal, int]]
+) -> None:
+    """``add_to_counter`` for many counters in one statement: per (SIM, period, kind) the
+    quantity, amount and number of records to add (an upsert, on PostgreSQL and SQLite
+    alike). Sorted, so concurrent transactions lock the counters they share in the same
+    order."""
+    if not totals:
+        return
+    now = utcnow()
+    await session.execute(
+        _counter_upsert(session.get_bind().dialect.name),
+        [
+            {
+                "sim_id": sim_id,
+                "period": period,
+                "kind": kind,
+                "quantity": quantity,
+                "amount": amount,
+                "records": records,
+                "updated_at": now,
+            }
+            for (sim_id, period, kind), (quantity, amount, records) in sorted(totals.items())
+        ],
+    )
 
 
 async def counters(session: AsyncSession, sim_id: uuid.UUID, period: str) -> list[UsageCounter]:
