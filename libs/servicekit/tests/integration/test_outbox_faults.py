@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,15 +251,32 @@ async def test_add_many_rows_are_new_events_in_order_and_the_relay_publishes_the
         await drop_database(db.url)
 
 
+@asynccontextmanager
+async def _throwaway_topic(
+    name: str, partitions: int, configs: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """A topic of this test's own (``name`` plus a random suffix), deleted afterwards."""
+    topic = f"{name}.{uuid.uuid4().hex}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs or {})])
+        yield topic
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
 async def test_a_batch_the_broker_refuses_is_sent_again_row_by_row_and_only_the_culprit_parked():
     """The relay sends a partition's rows as one record batch. A topic whose
     ``max.message.bytes`` is below one row's size makes the broker refuse the whole batch;
     the rows are then sent one per batch, so that only the oversized row is parked and the
     others are published once each, in order."""
-    topic = f"test.small-messages.{uuid.uuid4().hex}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "2000"})])
+    async with _throwaway_topic("test.small-messages", 1, {"max.message.bytes": "2000"}) as t:
+        await _refused_batch(t)
+
+
+async def _refused_batch(topic: str) -> None:
     db = await _database()
     relay = OutboxRelay(db, service="test-batch-refused", bootstrap=BOOTSTRAP, security=ADMIN)
     key = str(uuid.uuid4())
@@ -286,18 +305,17 @@ async def test_a_batch_the_broker_refuses_is_sent_again_row_by_row_and_only_the_
         await relay.stop()
         await db.dispose()
         await drop_database(db.url)
-        await admin.delete_topics([topic])
-        await admin.close()
 
 
 async def test_each_key_goes_to_the_partition_of_the_default_partitioner() -> None:
     """Rows are placed in partitions by the relay (one batch per partition): each key lands
     where aiokafka's (and the Java client's) default partitioner puts it, so consumers of
     a key see all its events in one partition, in order."""
-    topic = f"test.partitions.{uuid.uuid4().hex}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, **ADMIN.options())
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 6, 1)])
+    async with _throwaway_topic("test.partitions", 6) as topic:
+        await _partition_placement(topic)
+
+
+async def _partition_placement(topic: str) -> None:
     db = await _database()
     relay = OutboxRelay(db, service="test-partitions", bootstrap=BOOTSTRAP, security=ADMIN)
     keys = [str(uuid.uuid4()) for _ in range(20)]
@@ -332,5 +350,3 @@ async def test_each_key_goes_to_the_partition_of_the_default_partitioner() -> No
         await relay.stop()
         await db.dispose()
         await drop_database(db.url)
-        await admin.delete_topics([topic])
-        await admin.close()
