@@ -1,5 +1,6 @@
 """Start the benchmark stack, set up its people, write vegeta targets, and keep running
-until interrupted: for profiling and ad-hoc runs.
+until interrupted (Ctrl-C or SIGTERM, which stop the services too): for profiling and
+ad-hoc runs.
 
     uv run python bench/authz_serve.py [--db sqlite|postgres] [--port-base 19501]
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,10 @@ from authz_stack import (  # noqa: E402
 )
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -34,6 +40,9 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (kill, or a script stopping it) stops the stack's services too, as Ctrl-C does:
+    # without this the process would end without leaving the stack's context.
+    signal.signal(signal.SIGTERM, _interrupted)
     with running_stack(args.db, args.port_base) as stack:
         portal = portal_of(stack)
         people = set_up_people(portal)

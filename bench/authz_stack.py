@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -72,6 +73,12 @@ def _drop(urls: dict[str, str]) -> None:
     asyncio.run(drop())
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @contextmanager
 def running_stack(
     db: str, port_base: int, extra_env: dict[str, str] | None = None
@@ -105,6 +112,14 @@ def running_stack(
         }
         for s in SERVICES
     }
+    # A stack left running on these ports (an earlier run not stopped) would answer in
+    # place of this one: its figures would be for the wrong database.
+    taken = [f"{s} ({p})" for s, p in ports.items() if _listening(p)]
+    if taken:
+        raise SystemExit(
+            f"ports already in use: {', '.join(taken)}; stop what runs there (an earlier "
+            "bench stack?) or pass another --port-base"
+        )
     stack = Stack(
         ports=ports, env=env, service_env=service_env, log_dir=REPO / "var" / "log" / f"bench-{run}"
     )
