@@ -2,25 +2,32 @@
 through the operator's bulk route.
 
     uv run python bench/usage_ingestion.py [--records 50000] [--accounts 10000] [--processes 1]
+        [--transactions T] [--relay]
     uv run python bench/usage_ingestion.py --http [--records 50000] [--batch 5000]
 
 Billing's own handler (``billing.handlers.OnUsageRecords``) behind servicekit's
 ``EventConsumer``, on a fresh PostgreSQL database (``TEST_POSTGRES_URL``, else the local
-one) and a fresh 12-partition topic ``bench.<id>.usage.records``: receive → parse →
-rate at the catalogue's standard prices → insert the records (idempotent by record id,
-no inbox: ADR 29) → one ``usage.rated`` outbox row a batch (ADR 35) → commit → offset commit. Timed
-from the consumer's first offset commit until it has committed every record (polled
-in-process every 10 ms); then the stored records are counted and must be all. The
-records are produced before the consumer starts. Also printed: the CPU time of this
-process (``time.process_time()``) per record over the measured time (topic: from the
-consumer's start, so its start-up is in it; PostgreSQL's and the broker's CPU are not).
+one) built by billing's migrations and a fresh 12-partition topic
+``bench.<id>.usage.records``: receive → parse → rate at the catalogue's standard prices →
+insert the records (idempotent by record id, no inbox: ADR 29) → one ``usage.rated``
+outbox row a batch of records (ADR 35) → commit → offset commit. Timed from the consumer's
+first offset commit (with ``--processes`` > 1: from when the group is stable) until it has
+committed every record (polled every 10 ms); then the stored records are counted and must
+be all. The records are produced before the consumer starts. Also printed: the CPU time
+of the consumer process(es) per record, and the machine's busy share and PostgreSQL's and
+the broker's CPU per record over the timed window.
+
+--relay: each instance also runs billing's outbox relay, as the service does, publishing
+``usage.rated`` to ``bench.<id>.usage.rated``; printed: how many events were still in the
+outbox when the last record was committed, and how long they took to go. Without it the
+events stay in the outbox (ingestion alone).
 
 --http: billing's app (``billing.main.create_app``, lifespan included: migrations, outbox
-relay) on a fresh database, called in-process through httpx's ASGI transport (no socket,
-no uvicorn: the JSON body, pydantic's validation of every record, the route and the
-use case are measured) with ``POST /v1/operator/usage`` batches of ``--batch`` records,
-one after the other; then the first batch again, which must add nothing (idempotent on
-record id).
+relay, which publishes to the local broker's real ``usage.rated``) on a fresh database,
+served by uvicorn over TCP in a process of its own (``--in-process``: httpx's ASGI
+transport, no socket), with ``POST /v1/operator/usage`` batches of ``--batch`` records,
+``--in-flight`` at a time; then the first batch again, which must add nothing (idempotent
+on record id).
 """
 
 from __future__ import annotations
