@@ -120,7 +120,14 @@ class Keyset:
         return stmt.order_by(*self._order()).limit(bindparam("limit", type_=Integer))
 
     def _order(self) -> list[Any]:
-        return [c.desc() if self.descending else c.asc() for c in self.columns]
+        return self.ordered({c.key: c for c in self.columns})
+
+    def ordered(self, columns: Any) -> list[Any]:
+        """The keyset's order on same-named ``columns`` (a subquery's ``.c``): a query
+        that wraps a prepared page keeps its order."""
+        return [
+            columns[c.key].desc() if self.descending else columns[c.key].asc() for c in self.columns
+        ]
 
     def params(self, cursor: str | None, limit: int) -> dict[str, Any]:
         """The parameters of ``prepared`` for this cursor (400 if it is not one of ours)

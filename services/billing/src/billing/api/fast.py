@@ -2,11 +2,12 @@
 
 ``GET /v1/billing-accounts/{id}/invoices`` is the portal's most frequent read: every
 user opening the invoices page asks it. The lane answers it without FastAPI's
-per-request machinery and without an ORM session, through the route's own functions: the
-token verified by the kit's verifier, the account and the caller's right by
-``api.auth.readable_account_facts`` (the route's rule on the account's row: 404 or 403 by
-servicekit's one rule), the page by ``service.invoices.list_invoices``, the reply by the
-route's response model.
+per-request machinery and without an ORM session, through the route's own rule: the
+token verified by the kit's verifier; the account's facts and the page read in one
+statement straight on the driver (``repository.invoices.account_and_page``, ADR 36);
+the caller's right by ``api.auth.readable`` (the route's rule on the account's facts:
+404 or 403 by servicekit's one rule) before anything is shown; the reply by the route's
+response model.
 
 It takes only the query the route takes in its plainest form: ``limit`` in digits,
 ``cursor``, ``from`` and ``to`` as ``YYYY-MM``, ``format=json``, each at most once
@@ -21,8 +22,9 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from billing.api.auth import readable_account_facts
+from billing.api.auth import readable
 from billing.deps import Deps
+from billing.repository import invoices as invoices_repo
 from billing.service import invoices
 from servicekit.app import ServiceKit
 from servicekit.asgi import FastRequest, FastResponse
@@ -83,15 +85,15 @@ def register_fast_routes(kit: ServiceKit, deps: Deps) -> None:
         if principal.is_service:
             return None  # the route refuses service tokens (403)
         async with kit.db.statements() as conn:  # no ORM session, no BEGIN or ROLLBACK
-            account = await readable_account_facts(conn, principal, deps, account_id)
-            page = await invoices.list_invoices(
+            facts, rows = await invoices_repo.account_and_page(
                 conn,
-                account,
+                account_id,
                 period_from=query.period_from,
                 period_to=query.period_to,
                 cursor=query.cursor,
                 limit=query.limit,
             )
-        return FastResponse(page.model_dump_json().encode())
+        await readable(principal, deps, facts)
+        return FastResponse(invoices.summaries_page(rows).model_dump_json().encode())
 
     kit.fast_route("GET", INVOICE_LIST, list_invoices)

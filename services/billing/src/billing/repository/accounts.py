@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol
 
 from sqlalchemy import ARRAY, String, Uuid, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import BillingAccount, Sim
 from billing.repository._sql import chunks
@@ -28,7 +28,7 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> BillingAc
 
 
 class AccountFacts(Protocol):
-    """What a rights check needs of an account (``account_facts``'s row)."""
+    """What a rights check needs of an account (``invoices.account_and_page``'s facts)."""
 
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -36,15 +36,6 @@ class AccountFacts(Protocol):
 
 
 _ACCOUNTS = BillingAccount.__table__.c
-_FACTS = select(_ACCOUNTS.id, _ACCOUNTS.customer_id, _ACCOUNTS.status).where(
-    _ACCOUNTS.id == bindparam("account_id")
-)
-
-
-async def account_facts(conn: AsyncConnection, account_id: uuid.UUID) -> AccountFacts | None:
-    """The account's id, customer and status, read without the ORM (a hot read's check)."""
-    row = (await conn.execute(_FACTS, {"account_id": account_id})).first()
-    return cast("AccountFacts | None", row)
 
 
 async def existing_account_ids(

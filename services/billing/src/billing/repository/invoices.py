@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from billing.models import (
+    BillingAccount,
     CreditNoteSequence,
     Invoice,
     InvoiceLine,
@@ -19,6 +21,7 @@ from billing.models import (
     Objection,
 )
 from billing.repository._sql import chunks, insert_ignoring_conflicts, money
+from servicekit.db import read_rows
 from servicekit.pagination import Keyset, Page
 
 
@@ -206,6 +209,56 @@ async def page_invoices(
     params.update(account_id=account_id, period_from=period_from, period_to=period_to)
     rows = list(await session.execute(stmt, params))
     return INVOICES.page(rows, limit)
+
+
+@functools.cache
+def _account_and_summaries(after: bool, from_: bool, to: bool) -> Any:
+    page = _summaries(after, from_, to).subquery("page")
+    accounts = BillingAccount.__table__
+    return (
+        select(
+            accounts.c.id.label("account_id"),
+            accounts.c.customer_id.label("account_customer_id"),
+            accounts.c.status.label("account_status"),
+            *page.c,
+        )
+        .select_from(accounts.outerjoin(page, true()))
+        .where(accounts.c.id == bindparam("account_id"))
+        .order_by(*INVOICES.ordered(page.c))
+    )
+
+
+@dataclass(slots=True)
+class AccountFactsRow:
+    """``AccountFacts`` read with the invoice list's page."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str
+
+
+async def account_and_page(
+    conn: AsyncConnection,
+    account_id: uuid.UUID,
+    *,
+    period_from: str | None,
+    period_to: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[AccountFactsRow | None, Page[Row[Any]]]:
+    """The account's facts (None if there is no such account) and a page of its invoice
+    list, in one statement: the invoice list's fast lane (``api.fast``) reads both on
+    every request, and a round trip costs as much as the rest of its work. The caller
+    must check the facts before it shows the page."""
+    params = INVOICES.params(cursor, limit)
+    stmt = _account_and_summaries("k0" in params, bool(period_from), bool(period_to))
+    params.update(account_id=account_id, period_from=period_from, period_to=period_to)
+    rows = await read_rows(conn, stmt, params)
+    if not rows:
+        return None, Page(items=[], next_cursor=None)
+    first = rows[0]
+    facts = AccountFactsRow(first.account_id, first.account_customer_id, first.account_status)
+    return facts, INVOICES.page([r for r in rows if r.id is not None], limit)
 
 
 async def add_objection(session: AsyncSession, objection: Objection) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -48,6 +48,11 @@ async def list_invoices(
         cursor=cursor,
         limit=limit,
     )
+    return summaries_page(found)
+
+
+def summaries_page(found: Page[Any]) -> Page[InvoiceSummary]:
+    """The list's reply from its rows (``repository.invoices.page_invoices``)."""
     return Page[InvoiceSummary](
         items=[InvoiceSummary.of(i) for i in found.items], next_cursor=found.next_cursor
     )
