@@ -7,6 +7,7 @@ transaction: use cases add and flush, ``Database.transaction`` commits once.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import greenlet_spawn
+
+from servicekit.faults import is_database_unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -252,6 +256,7 @@ class Database:
         self.outbox = outbox_table(metadata)
         self.inbox = inbox_table(metadata)
         self.outbox_parked = outbox_parked_table(metadata)
+        self._reader: sqlite3.Connection | None = None  # read_rows on SQLite
 
     def _watched_sessions(self) -> type[Session]:
         """This database's own session class, which notes whether a transaction wrote
@@ -333,18 +338,92 @@ class Database:
         async with self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
+    async def read_rows(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+        """The rows of a read-only Core ``select``, each with its columns as attributes,
+        as ``conn.execute`` gives them, for a fraction of the CPU: the statement is
+        compiled once and run straight on the driver, with SQLAlchemy's conversions of
+        its parameters and columns (``_converter``) but without its connection, execution
+        context and result objects. One statement standing alone (autocommit), as in
+        ``statements()``: for the hottest reads (ADR 36).
+
+        PostgreSQL: on a pooled asyncpg connection (asyncpg's own prepared-statement
+        cache). SQLite: on a read-only connection of this process, in the event loop's
+        thread. A read of an indexed page takes tens of microseconds, less than the hop
+        to aiosqlite's thread and back; WAL lets it read while a writer commits."""
+        if self.engine.dialect.driver == "asyncpg":
+            return await self._read_asyncpg(stmt, params)
+        if self._sqlite_reader_path is not None:
+            return self._read_sqlite(stmt, params)
+        async with self.statements() as conn:  # an in-memory database: its one connection
+            return list(await conn.execute(stmt, params))
+
+    def _args(self, plan: _DriverPlan, params: dict[str, Any]) -> list[Any]:
+        return [
+            value if bind is None else bind(value)
+            for bind, value in zip(
+                plan.binds,
+                (params[n] if n in params else plan.given[n] for n in plan.names),
+                strict=True,
+            )
+        ]
+
+    async def _read_asyncpg(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+        plan = _driver_plan(stmt, self.engine.dialect)
+        args = self._args(plan, params)
+        pooled = await self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            records = await driver.fetch(plan.sql, *args)
+        except Exception as exc:
+            if not (driver.is_closed() or is_database_unavailable(exc)):
+                raise
+            # What SQLAlchemy does on a disconnect: this connection and every one opened
+            # before it are replaced (the server restarted), so the next requests
+            # connect afresh; the client gets 503 with Retry-After (problems).
+            await greenlet_spawn(self.engine.sync_engine.pool._invalidate, pooled, exc)
+            raise ConnectionError("the connection to the database was lost") from exc
+        finally:
+            await greenlet_spawn(pooled.close)  # back to the pool
+        return _rows(plan, records)
+
+    @property
+    def _sqlite_reader_path(self) -> str | None:
+        path = sqlite_path(self.url) if is_sqlite(self.url) else None
+        return path if path and path != ":memory:" else None
+
+    def _read_sqlite(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+        plan = _driver_plan(stmt, self.engine.dialect)
+        if self._reader is None:
+            # Read-only, autocommit (each SELECT sees the last commit); a short busy
+            # timeout, as the event loop waits on it (in WAL a reader is not kept
+            # waiting by writers, only by a rare recovery).
+            reader = sqlite3.connect(self._sqlite_reader_path or "", isolation_level=None)
+            reader.execute("PRAGMA query_only=ON")
+            reader.execute("PRAGMA busy_timeout=200")
+            self._reader = reader
+        try:
+            records = self._reader.execute(plan.sql, self._args(plan, params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not any(w in str(exc) for w in ("locked", "busy", "unable to open")):
+                raise  # a bug (no such table...), not an outage
+            raise ConnectionError("the database is not available to read") from exc
+        return _rows(plan, records)
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self.engine.dispose()
 
 
 @dataclass(frozen=True)
 class _DriverPlan:
     sql: str
-    names: tuple[str, ...]  # the parameters, in the order of ``$1, $2...``
+    names: tuple[str, ...]  # the parameters, in the order of ``$1, $2...`` (or ``?``)
     given: dict[str, Any]
     binds: tuple[Callable[[Any], Any] | None, ...]
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, processor)
@@ -354,10 +433,19 @@ class _DriverPlan:
 _plans: dict[tuple[int, str], tuple[Any, _DriverPlan]] = {}
 
 
-def _decorated(type_: Any, dialect: Dialect, way: str) -> Callable[[Any], Any] | None:
-    """A ``TypeDecorator``'s conversion (``UTCDateTime``'s), or None: asyncpg itself
-    gives and takes the values SQLAlchemy's asyncpg dialect passes through for the base
-    types (uuid, str, int, bool, Decimal, date, aware datetime)."""
+def _converter(type_: Any, dialect: Dialect, way: str) -> Callable[[Any], Any] | None:
+    """How a value of ``type_`` goes to (``bind``) or comes from (``result``) the driver.
+
+    SQLite's driver knows only text, numbers and bytes: SQLAlchemy's own conversions
+    apply (uuids stored as hex, Decimal, dates and datetimes as text). asyncpg gives and
+    takes what SQLAlchemy's asyncpg dialect passes through for the base types (uuid,
+    str, int, bool, Decimal, date, aware datetime): only a ``TypeDecorator``'s own
+    conversion applies (``UTCDateTime``)."""
+    if dialect.driver != "asyncpg":
+        impl = type_.dialect_impl(dialect)
+        if way == "bind":
+            return cast("Callable[[Any], Any] | None", impl.bind_processor(dialect))
+        return cast("Callable[[Any], Any] | None", impl.result_processor(dialect, None))
     if not isinstance(type_, TypeDecorator):
         return None
     convert = type_.process_bind_param if way == "bind" else type_.process_result_value
@@ -373,12 +461,12 @@ def _driver_plan(stmt: Any, dialect: Dialect) -> _DriverPlan:
     names = tuple(compiled.positiontup or ())
     # Values the statement carries itself (a literal in an expression: ``param_1``).
     given = {n: compiled.binds[n].effective_value for n in names if not compiled.binds[n].required}
-    binds = tuple(_decorated(compiled.binds[n].type, dialect, "bind") for n in names)
+    binds = tuple(_converter(compiled.binds[n].type, dialect, "bind") for n in names)
     columns = list(stmt.selected_columns)
     results = tuple(
         (i, proc)
         for i, c in enumerate(columns)
-        if (proc := _decorated(c.type, dialect, "result")) is not None
+        if (proc := _converter(c.type, dialect, "result")) is not None
     )
     row = namedtuple("DriverRow", [c.key for c in columns])  # type: ignore[misc]
     plan = _DriverPlan(compiled.string, names, given, binds, results, row)
@@ -386,28 +474,7 @@ def _driver_plan(stmt: Any, dialect: Dialect) -> _DriverPlan:
     return plan
 
 
-async def read_rows(conn: AsyncConnection, stmt: Any, params: dict[str, Any]) -> list[Any]:
-    """The rows of a read-only Core ``select``, each with its columns as attributes, as
-    ``conn.execute`` gives them, at a fraction of the cost on PostgreSQL: the statement is
-    compiled once and run straight on asyncpg's connection (its own prepared-statement
-    cache), with the conversions of the statement's ``TypeDecorator`` columns and
-    parameters (``UTCDateTime``) but not SQLAlchemy's execution context and result
-    machinery. For the hottest reads
-    (ADR 36), on a connection from ``Database.statements()``. On SQLite it is
-    ``conn.execute``."""
-    if conn.dialect.driver != "asyncpg":
-        return list(await conn.execute(stmt, params))
-    plan = _driver_plan(stmt, conn.dialect)
-    raw = await conn.get_raw_connection()
-    args = [
-        value if bind is None else bind(value)
-        for bind, value in zip(
-            plan.binds,
-            (params[n] if n in params else plan.given[n] for n in plan.names),
-            strict=True,
-        )
-    ]
-    records = await raw.driver_connection.fetch(plan.sql, *args)  # type: ignore[union-attr]
+def _rows(plan: _DriverPlan, records: list[Any]) -> list[Any]:
     if not plan.results:
         return [plan.row(*r) for r in records]
     rows = []

@@ -1,12 +1,15 @@
-"""``read_rows`` gives what ``conn.execute`` gives for the same statement, on the real
-database (PostgreSQL when ``TEST_POSTGRES_URL`` is set, where it runs on asyncpg
+"""``Database.read_rows`` gives what ``conn.execute`` gives for the same statement, on
+the real database (PostgreSQL when ``TEST_POSTGRES_URL`` is set, where it runs on asyncpg
 directly; SQLite otherwise): the same values of the same types, ``UTCDateTime``'s
-conversions included, in the same order, with the columns as attributes."""
+conversions included, in the same order, with the columns as attributes. A connection
+lost under it is an outage (503), and the next read connects afresh."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -20,13 +23,14 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    event,
     insert,
     select,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.db import UTCDateTime, create_engine, is_sqlite, read_rows
+from servicekit.db import Database, UTCDateTime, create_engine, is_sqlite
+from servicekit.faults import is_database_unavailable
 from servicekit.testing import drop_database, fresh_database_url
 
 pytestmark = pytest.mark.integration
@@ -59,11 +63,11 @@ STATEMENT = (
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
+async def db() -> AsyncIterator[Database]:
     url = await fresh_database_url("rows")
-    engine = create_engine(url)
+    db = Database(url, metadata)
     try:
-        async with engine.begin() as conn:
+        async with db.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
             await conn.execute(
                 insert(things),
@@ -80,26 +84,34 @@ async def engine() -> AsyncIterator[AsyncEngine]:
                     for i in range(12)
                 ],
             )
-        yield engine
+        yield db
     finally:
-        await engine.dispose()
+        await db.dispose()
         await drop_database(url)
 
 
-async def test_read_rows_gives_what_execute_gives(engine: AsyncEngine) -> None:
-    params = {
-        "low": 2,
-        "since": datetime(2026, 3, 29, 3, 4, tzinfo=timezone(timedelta(hours=2))),
-        "skip": "thing 7",
-        "limit": 8,
-    }
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not is_sqlite(str(engine.url)):
-            await conn.execute(text("SET TIME ZONE 'America/New_York'"))
-        executed = list(await conn.execute(STATEMENT, params))
-        read = await read_rows(conn, STATEMENT, params)
-        again = await read_rows(conn, STATEMENT, {**params, "limit": 2})
+PARAMS = {
+    "low": 2,
+    "since": datetime(2026, 3, 29, 3, 4, tzinfo=timezone(timedelta(hours=2))),
+    "skip": "thing 7",
+    "limit": 8,
+}
+
+
+async def test_read_rows_gives_what_execute_gives(db: Database) -> None:
+    if not is_sqlite(db.url):  # the pool's connections, whose session zone is not UTC
+        db.engine.sync_engine.pool.dispose()
+
+        @event.listens_for(db.engine.sync_engine, "connect")
+        def new_york(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET TIME ZONE 'America/New_York'")
+            cursor.close()
+
+    async with db.statements() as conn:
+        executed = list(await conn.execute(STATEMENT, PARAMS))
+    read = await db.read_rows(STATEMENT, PARAMS)
+    again = await db.read_rows(STATEMENT, {**PARAMS, "limit": 2})
 
     assert [r.rank for r in executed] == [11, 10, 9, 8, 6, 5, 4]
     assert [tuple(r) for r in read] == [tuple(r) for r in executed]
@@ -110,3 +122,45 @@ async def test_read_rows_gives_what_execute_gives(engine: AsyncEngine) -> None:
         if got.at is not None:
             assert got.at.tzinfo is UTC  # UTCDateTime's conversion, whatever the session's zone
     assert [r.rank for r in again] == [11, 10]
+
+
+async def test_a_lost_connection_is_an_outage_and_the_next_read_connects_afresh(
+    db: Database,
+) -> None:
+    if is_sqlite(db.url):
+        pytest.skip("SQLite has no server connection to lose")
+    assert len(await db.read_rows(STATEMENT, PARAMS)) == 7
+    # The server ends the pool's connection, as a restart would (asked from another
+    # engine); wait until it is gone (a backend ends shortly after it is told to).
+    admin = create_engine(db.url)
+    try:
+        async with admin.connect() as conn:
+            # Autocommit: in a transaction pg_stat_activity is one snapshot.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            pids = list(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid() "
+                            "AND backend_type = 'client backend'"
+                        )
+                    )
+                ).scalars()
+            )
+            assert len(pids) == 1  # the pool's one connection
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+            for _ in range(100):
+                alive = await conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pids[0]},
+                )
+                if alive.scalar() == 0:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await admin.dispose()
+    with pytest.raises(ConnectionError) as lost:
+        await db.read_rows(STATEMENT, PARAMS)
+    assert is_database_unavailable(lost.value)
+    assert len(await db.read_rows(STATEMENT, PARAMS)) == 7

@@ -84,15 +84,14 @@ def register_fast_routes(kit: ServiceKit, deps: Deps) -> None:
         principal = await kit.verifier.verify(token)
         if principal.is_service:
             return None  # the route refuses service tokens (403)
-        async with kit.db.statements() as conn:  # no ORM session, no BEGIN or ROLLBACK
-            facts, rows = await invoices_repo.account_and_page(
-                conn,
-                account_id,
-                period_from=query.period_from,
-                period_to=query.period_to,
-                cursor=query.cursor,
-                limit=query.limit,
-            )
+        facts, rows = await invoices_repo.account_and_page(
+            kit.db,
+            account_id,
+            period_from=query.period_from,
+            period_to=query.period_to,
+            cursor=query.cursor,
+            limit=query.limit,
+        )
         await readable(principal, deps, facts)
         return FastResponse(invoices.summaries_page(rows).model_dump_json().encode())
 

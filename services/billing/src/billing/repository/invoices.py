@@ -21,7 +21,7 @@ from billing.models import (
     Objection,
 )
 from billing.repository._sql import chunks, insert_ignoring_conflicts, money
-from servicekit.db import read_rows
+from servicekit.db import Database
 from servicekit.pagination import Keyset, Page
 
 
@@ -238,7 +238,7 @@ class AccountFactsRow:
 
 
 async def account_and_page(
-    conn: AsyncConnection,
+    db: Database,
     account_id: uuid.UUID,
     *,
     period_from: str | None,
@@ -253,7 +253,7 @@ async def account_and_page(
     params = INVOICES.params(cursor, limit)
     stmt = _account_and_summaries("k0" in params, bool(period_from), bool(period_to))
     params.update(account_id=account_id, period_from=period_from, period_to=period_to)
-    rows = await read_rows(conn, stmt, params)
+    rows = await db.read_rows(stmt, params)
     if not rows:
         return None, Page(items=[], next_cursor=None)
     first = rows[0]
