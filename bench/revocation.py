@@ -36,7 +36,13 @@ def _grant(people: People) -> dict[str, Any]:
 
 def trial(portal: Any, people: People, owner: dict[str, str], user: dict[str, str]) -> float:
     assignments = f"/v1/customers/{people.customer_id}/assignments"
-    resp = portal.delegation.post(assignments, headers=owner, json=_grant(people))
+    deadline = time.monotonic() + 30
+    while True:  # the user reaches delegation through Kafka (user.created) after set-up
+        resp = portal.delegation.post(assignments, headers=owner, json=_grant(people))
+        if resp.status_code != 404 or "unknown_user" not in resp.text:
+            break
+        assert time.monotonic() < deadline, resp.text
+        time.sleep(0.1)
     assert resp.status_code == 201, resp.text
     assignment = resp.json()["assignment_id"]
     probes = {
