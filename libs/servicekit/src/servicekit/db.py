@@ -257,6 +257,8 @@ class Database:
         self.inbox = inbox_table(metadata)
         self.outbox_parked = outbox_parked_table(metadata)
         self._reader: sqlite3.Connection | None = None  # read_rows on SQLite
+        path = sqlite_path(url) if is_sqlite(url) else None
+        self._reader_path = path if path and path != ":memory:" else None
 
     def _watched_sessions(self) -> type[Session]:
         """This database's own session class, which notes whether a transaction wrote
@@ -352,24 +354,14 @@ class Database:
         to aiosqlite's thread and back; WAL lets it read while a writer commits."""
         if self.engine.dialect.driver == "asyncpg":
             return await self._read_asyncpg(stmt, params)
-        if self._sqlite_reader_path is not None:
-            return self._read_sqlite(stmt, params)
+        if self._reader_path is not None:
+            return self._read_sqlite(self._reader_path, stmt, params)
         async with self.statements() as conn:  # an in-memory database: its one connection
             return list(await conn.execute(stmt, params))
 
-    def _args(self, plan: _DriverPlan, params: dict[str, Any]) -> list[Any]:
-        return [
-            value if bind is None else bind(value)
-            for bind, value in zip(
-                plan.binds,
-                (params[n] if n in params else plan.given[n] for n in plan.names),
-                strict=True,
-            )
-        ]
-
     async def _read_asyncpg(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
         plan = _driver_plan(stmt, self.engine.dialect)
-        args = self._args(plan, params)
+        args = _args(plan, params)
         pooled = await self.engine.raw_connection()
         try:
             driver: Any = pooled.driver_connection
@@ -386,23 +378,18 @@ class Database:
             await greenlet_spawn(pooled.close)  # back to the pool
         return _rows(plan, records)
 
-    @property
-    def _sqlite_reader_path(self) -> str | None:
-        path = sqlite_path(self.url) if is_sqlite(self.url) else None
-        return path if path and path != ":memory:" else None
-
-    def _read_sqlite(self, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    def _read_sqlite(self, path: str, stmt: Any, params: dict[str, Any]) -> list[Any]:
         plan = _driver_plan(stmt, self.engine.dialect)
-        if self._reader is None:
-            # Read-only, autocommit (each SELECT sees the last commit); a short busy
-            # timeout, as the event loop waits on it (in WAL a reader is not kept
-            # waiting by writers, only by a rare recovery).
-            reader = sqlite3.connect(self._sqlite_reader_path or "", isolation_level=None)
-            reader.execute("PRAGMA query_only=ON")
-            reader.execute("PRAGMA busy_timeout=200")
-            self._reader = reader
         try:
-            records = self._reader.execute(plan.sql, self._args(plan, params)).fetchall()
+            if self._reader is None:
+                # Read-only, autocommit (each SELECT sees the last commit); a short busy
+                # timeout, as the event loop waits on it (in WAL a reader is not kept
+                # waiting by writers, only by a rare recovery).
+                reader = sqlite3.connect(path, isolation_level=None)
+                reader.execute("PRAGMA query_only=ON")
+                reader.execute("PRAGMA busy_timeout=200")
+                self._reader = reader
+            records = self._reader.execute(plan.sql, _args(plan, params)).fetchall()
         except sqlite3.OperationalError as exc:
             if not any(w in str(exc) for w in ("locked", "busy", "unable to open")):
                 raise  # a bug (no such table...), not an outage
@@ -472,6 +459,17 @@ def _driver_plan(stmt: Any, dialect: Dialect) -> _DriverPlan:
     plan = _DriverPlan(compiled.string, names, given, binds, results, row)
     _plans[key] = (stmt, plan)
     return plan
+
+
+def _args(plan: _DriverPlan, params: dict[str, Any]) -> list[Any]:
+    return [
+        value if bind is None else bind(value)
+        for bind, value in zip(
+            plan.binds,
+            (params[n] if n in params else plan.given[n] for n in plan.names),
+            strict=True,
+        )
+    ]
 
 
 def _rows(plan: _DriverPlan, records: list[Any]) -> list[Any]:

@@ -1,14 +1,18 @@
 """``Database.read_rows`` gives what ``conn.execute`` gives for the same statement, on
-the real database (PostgreSQL when ``TEST_POSTGRES_URL`` is set, where it runs on asyncpg
-directly; SQLite otherwise): the same values of the same types, ``UTCDateTime``'s
+SQLite and on PostgreSQL (when ``TEST_POSTGRES_URL`` is set, as ``make test`` sets it;
+there it runs on asyncpg directly): the same values of the same types, ``UTCDateTime``'s
 conversions included, in the same order, with the columns as attributes. A connection
-lost under it is an outage (503), and the next read connects afresh."""
+lost under it (PostgreSQL) or a file another process holds (SQLite) is an outage (503),
+and the next read succeeds."""
 
 import asyncio
+import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +33,7 @@ from sqlalchemy import (
     text,
 )
 
-from servicekit.db import Database, UTCDateTime, create_engine, is_sqlite
+from servicekit.db import Database, UTCDateTime, create_engine, is_sqlite, sqlite_path
 from servicekit.faults import is_database_unavailable
 from servicekit.testing import drop_database, fresh_database_url
 
@@ -62,9 +66,13 @@ STATEMENT = (
 )
 
 
-@pytest.fixture
-async def db() -> AsyncIterator[Database]:
-    url = await fresh_database_url("rows")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    # PostgreSQL when TEST_POSTGRES_URL is set (make test sets it), else SQLite twice.
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/rows.db"
+    else:
+        url = await fresh_database_url("rows")
     db = Database(url, metadata)
     try:
         async with db.engine.begin() as conn:
@@ -124,15 +132,10 @@ async def test_read_rows_gives_what_execute_gives(db: Database) -> None:
     assert [r.rank for r in again] == [11, 10]
 
 
-async def test_a_lost_connection_is_an_outage_and_the_next_read_connects_afresh(
-    db: Database,
-) -> None:
-    if is_sqlite(db.url):
-        pytest.skip("SQLite has no server connection to lose")
-    assert len(await db.read_rows(STATEMENT, PARAMS)) == 7
-    # The server ends the pool's connection, as a restart would (asked from another
-    # engine); wait until it is gone (a backend ends shortly after it is told to).
-    admin = create_engine(db.url)
+async def _kill_the_pools_connection(url: str) -> None:
+    """The server ends the pool's connection, as a restart would (asked from another
+    engine); wait until it is gone (a backend ends shortly after it is told to)."""
+    admin = create_engine(url)
     try:
         async with admin.connect() as conn:
             # Autocommit: in a transaction pg_stat_activity is one snapshot.
@@ -160,7 +163,35 @@ async def test_a_lost_connection_is_an_outage_and_the_next_read_connects_afresh(
                 await asyncio.sleep(0.05)
     finally:
         await admin.dispose()
-    with pytest.raises(ConnectionError) as lost:
-        await db.read_rows(STATEMENT, PARAMS)
+
+
+@contextmanager
+def _held_exclusively(path: str) -> Iterator[None]:
+    """Another connection holds the SQLite file exclusively (``locking_mode=EXCLUSIVE``:
+    even a WAL reader is refused), as a tool or a stuck process would."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("COMMIT")  # the lock stays, in this mode, until the mode changes
+        yield
+    finally:
+        holder.execute("PRAGMA locking_mode=NORMAL")
+        holder.execute("SELECT count(*) FROM sqlite_master").fetchall()  # lets go
+        holder.close()
+
+
+async def test_a_lost_connection_is_an_outage_and_the_next_read_connects_afresh(
+    db: Database,
+) -> None:
+    if is_sqlite(db.url):
+        await db.engine.dispose()  # the writers' pool lets go of the file too
+        with _held_exclusively(sqlite_path(db.url)), pytest.raises(ConnectionError) as lost:
+            await db.read_rows(STATEMENT, PARAMS)
+    else:
+        assert len(await db.read_rows(STATEMENT, PARAMS)) == 7
+        await _kill_the_pools_connection(db.url)
+        with pytest.raises(ConnectionError) as lost:
+            await db.read_rows(STATEMENT, PARAMS)
     assert is_database_unavailable(lost.value)
     assert len(await db.read_rows(STATEMENT, PARAMS)) == 7
