@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import (
     BillingAccount,
@@ -194,7 +194,7 @@ def _summaries(after: bool, from_: bool, to: bool) -> Any:
 
 
 async def page_invoices(
-    session: AsyncSession | AsyncConnection,
+    session: AsyncSession,
     account_id: uuid.UUID,
     *,
     period_from: str | None,

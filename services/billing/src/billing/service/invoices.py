@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.deps import Deps
 from billing.domain.invoice import VAT_RATE, Line
@@ -13,7 +13,6 @@ from billing.exports import invoices_table, tables_to_csv, tables_to_xlsx, to_cs
 from billing.models import BillingAccount, Invoice
 from billing.repository import invoices as repo
 from billing.repository import usage as usage_repo
-from billing.repository.accounts import AccountFacts
 from billing.repository.usage import ANY_USAGE, UsageFilter
 from billing.schemas import (
     InvoiceLineOut,
@@ -32,8 +31,8 @@ EXPORT_PAGE = 200
 
 
 async def list_invoices(
-    session: AsyncSession | AsyncConnection,
-    account: BillingAccount | AccountFacts,
+    session: AsyncSession,
+    account: BillingAccount,
     *,
     period_from: str | None,
     period_to: str | None,
